@@ -1,0 +1,19 @@
+# Plain source lists for integrators who do not use our CMakeLists.txt
+# (the idea of coreMQTT's mqttFilePaths.cmake). Paths are absolute.
+set(UPLINK_INCLUDE_PUBLIC_DIRS ${CMAKE_CURRENT_LIST_DIR}/../include)
+
+# The pure core: codec and state machines, standard library only.
+set(UPLINK_CORE_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/error.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_encoder.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_decoder.cpp)
+
+set(UPLINK_CORE_HEADERS
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/config_defaults.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/error.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/byte_span.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame_encoder.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame_decoder.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/big_endian.hpp)

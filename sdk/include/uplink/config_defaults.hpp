@@ -1,0 +1,96 @@
+// Compile-time capacities of uplink, each overridable by the integrator.
+//
+// Every knob follows the same rule: define it before this header is seen
+// (compiler flag or an optional "uplink_config.hpp" on the include path) to
+// override the default. Capacities are fixed at build time because uplink
+// never allocates after a client is started: the receiver's frame buffer,
+// the transmit slots and the outbound store are all sized here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__has_include)
+#if __has_include("uplink_config.hpp")
+#include "uplink_config.hpp"
+#endif
+#endif
+
+/// Largest frame (4-byte header + body) a receiver accepts, in bytes.
+/// A frame announcing a larger length is rejected from its header alone,
+/// before any byte of its body is buffered.
+/// Possible values: 64 .. 65539 (the 16-bit length field plus the header).
+/// Default value: 4096.
+#ifndef UPLINK_MAX_FRAME_SIZE
+#define UPLINK_MAX_FRAME_SIZE 4096
+#endif
+
+/// Longest device id carried in HELLO, in bytes.
+/// Possible values: 1 .. 255. Default value: 64.
+#ifndef UPLINK_MAX_DEVICE_ID_LENGTH
+#define UPLINK_MAX_DEVICE_ID_LENGTH 64
+#endif
+
+/// Longest authentication token carried in HELLO, in bytes.
+/// Possible values: 0 .. 255. Default value: 255.
+#ifndef UPLINK_MAX_TOKEN_LENGTH
+#define UPLINK_MAX_TOKEN_LENGTH 255
+#endif
+
+/// Maximum number of server endpoints a client tries in turn (failover).
+/// Possible values: 1 .. 16. Default value: 4.
+#ifndef UPLINK_MAX_ENDPOINTS
+#define UPLINK_MAX_ENDPOINTS 4
+#endif
+
+/// Longest host name of one endpoint, in bytes.
+/// Possible values: 1 .. 253. Default value: 128.
+#ifndef UPLINK_MAX_HOST_LENGTH
+#define UPLINK_MAX_HOST_LENGTH 128
+#endif
+
+/// Number of frames the client's transmit ring holds (control frames and
+/// application DATA waiting for the socket).
+/// Possible values: 2 .. 1024. Default value: 8.
+#ifndef UPLINK_TX_SLOTS
+#define UPLINK_TX_SLOTS 8
+#endif
+
+/// Size of the buffer each socket read lands in before it is fed to the
+/// decoder. Small values cost more system calls; large values cost RAM.
+/// Possible values: 16 .. 65536. Default value: 1024.
+#ifndef UPLINK_RX_CHUNK_SIZE
+#define UPLINK_RX_CHUNK_SIZE 1024
+#endif
+
+namespace uplink {
+
+/// Size of the header of every length-prefixed frame: type, flags, u16 length.
+inline constexpr std::size_t kFrameHeaderSize = 4;
+/// Size of a heartbeat (control) frame: 0x00 and a code.
+inline constexpr std::size_t kControlFrameSize = 2;
+/// The largest frame this build accepts, header included.
+inline constexpr std::size_t kMaxFrameSize = UPLINK_MAX_FRAME_SIZE;
+/// The largest body this build accepts.
+inline constexpr std::size_t kMaxFrameBody = kMaxFrameSize - kFrameHeaderSize;
+inline constexpr std::size_t kMaxDeviceIdLength = UPLINK_MAX_DEVICE_ID_LENGTH;
+inline constexpr std::size_t kMaxTokenLength = UPLINK_MAX_TOKEN_LENGTH;
+inline constexpr std::size_t kMaxEndpoints = UPLINK_MAX_ENDPOINTS;
+inline constexpr std::size_t kMaxHostLength = UPLINK_MAX_HOST_LENGTH;
+inline constexpr std::size_t kTxSlots = UPLINK_TX_SLOTS;
+inline constexpr std::size_t kRxChunkSize = UPLINK_RX_CHUNK_SIZE;
+
+static_assert(kMaxFrameSize >= 64 && kMaxFrameSize <= 65535 + kFrameHeaderSize,
+              "UPLINK_MAX_FRAME_SIZE must be within 64 .. 65539");
+static_assert(kMaxDeviceIdLength >= 1 && kMaxDeviceIdLength <= 255,
+              "UPLINK_MAX_DEVICE_ID_LENGTH must be within 1 .. 255");
+static_assert(kMaxTokenLength <= 255, "UPLINK_MAX_TOKEN_LENGTH must be within 0 .. 255");
+static_assert(kMaxEndpoints >= 1 && kMaxEndpoints <= 16,
+              "UPLINK_MAX_ENDPOINTS must be within 1 .. 16");
+static_assert(kMaxHostLength >= 1 && kMaxHostLength <= 253,
+              "UPLINK_MAX_HOST_LENGTH must be within 1 .. 253");
+static_assert(kTxSlots >= 2 && kTxSlots <= 1024, "UPLINK_TX_SLOTS must be within 2 .. 1024");
+static_assert(kRxChunkSize >= 16 && kRxChunkSize <= 65536,
+              "UPLINK_RX_CHUNK_SIZE must be within 16 .. 65536");
+
+}  // namespace uplink

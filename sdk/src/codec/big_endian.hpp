@@ -1,0 +1,81 @@
+// Bounds-checked big-endian cursors over byte views, for the codec only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "uplink/core/byte_span.hpp"
+
+namespace uplink::detail {
+
+/// Reads network-order integers; any read past the end sets failed() and
+/// yields zero instead of touching memory outside the view.
+class BigEndianReader {
+ public:
+  explicit BigEndianReader(ConstByteSpan in) : in_(in) {}
+
+  std::uint8_t u8() { return static_cast<std::uint8_t>(take(1)); }
+  std::uint32_t u32() { return static_cast<std::uint32_t>(take(4)); }
+  std::uint64_t u64() { return take(8); }
+  /// A view of the next `n` bytes (empty and failed when fewer remain).
+  ConstByteSpan bytes(std::size_t n) {
+    if (failed_ || remaining() < n) {
+      failed_ = true;
+      return {};
+    }
+    ConstByteSpan view{in_.data + offset_, n};
+    offset_ += n;
+    return view;
+  }
+  /// Everything not read yet.
+  ConstByteSpan rest() { return bytes(remaining()); }
+
+  [[nodiscard]] std::size_t remaining() const { return in_.size - offset_; }
+  [[nodiscard]] bool failed() const { return failed_; }
+
+ private:
+  std::uint64_t take(std::size_t width) {
+    if (failed_ || remaining() < width) {
+      failed_ = true;
+      return 0;
+    }
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < width; ++i) value = (value << 8) | in_.data[offset_ + i];
+    offset_ += width;
+    return value;
+  }
+
+  ConstByteSpan in_;
+  std::size_t offset_ = 0;
+  bool failed_ = false;
+};
+
+/// Writes network-order integers into a buffer the caller has already checked
+/// to be large enough (the encoder computes the exact size first).
+class BigEndianWriter {
+ public:
+  explicit BigEndianWriter(std::uint8_t* out) : out_(out) {}
+
+  void u8(std::uint8_t v) { *out_++ = v; }
+  void u16(std::uint16_t v) { put(v, 2); }
+  void u32(std::uint32_t v) { put(v, 4); }
+  void u64(std::uint64_t v) { put(v, 8); }
+  void bytes(ConstByteSpan b) {
+    if (b.size != 0) std::memcpy(out_, b.data, b.size);
+    out_ += b.size;
+  }
+
+ private:
+  void put(std::uint64_t v, std::size_t width) {
+    for (std::size_t i = 0; i < width; ++i) out_[i] = static_cast<std::uint8_t>(v >> (8 * (width - 1 - i)));
+    out_ += width;
+  }
+
+  std::uint8_t* out_;
+};
+
+/// True for a device id byte allowed by the protocol: printable ASCII, no space.
+constexpr bool is_device_id_byte(std::uint8_t b) { return b >= 0x21 && b <= 0x7E; }
+
+}  // namespace uplink::detail
