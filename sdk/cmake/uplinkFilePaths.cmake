@@ -5,6 +5,10 @@ set(UPLINK_INCLUDE_PUBLIC_DIRS ${CMAKE_CURRENT_LIST_DIR}/../include)
 # The pure core: codec and state machines, standard library only.
 set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/error.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/backoff.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/keep_alive.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/session.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_encoder.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_decoder.cpp)
@@ -13,7 +17,19 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/config_defaults.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/error.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/byte_span.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/backoff.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/keep_alive.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/random_source.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/session.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/listener.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/options.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame_encoder.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame_decoder.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/big_endian.hpp)
+
+# The Asio shell: the client and Asio's compiled implementation.
+set(UPLINK_CLIENT_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/../src/net/asio_impl.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/net/asio_throw.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/client.cpp)

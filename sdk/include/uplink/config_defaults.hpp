@@ -49,11 +49,12 @@
 #define UPLINK_MAX_HOST_LENGTH 128
 #endif
 
-/// Number of frames the client's transmit ring holds (control frames and
-/// application DATA waiting for the socket).
-/// Possible values: 2 .. 1024. Default value: 8.
-#ifndef UPLINK_TX_SLOTS
-#define UPLINK_TX_SLOTS 8
+/// Bytes of encoded frames a client holds waiting for the socket (HELLO,
+/// heartbeats, acknowledgements and application DATA). Must hold one
+/// maximum-size frame plus room reserved for control frames.
+/// Possible values: UPLINK_MAX_FRAME_SIZE + 64 .. 1 MiB. Default value: 8192.
+#ifndef UPLINK_TX_BUFFER_SIZE
+#define UPLINK_TX_BUFFER_SIZE 8192
 #endif
 
 /// Size of the buffer each socket read lands in before it is fed to the
@@ -77,7 +78,10 @@ inline constexpr std::size_t kMaxDeviceIdLength = UPLINK_MAX_DEVICE_ID_LENGTH;
 inline constexpr std::size_t kMaxTokenLength = UPLINK_MAX_TOKEN_LENGTH;
 inline constexpr std::size_t kMaxEndpoints = UPLINK_MAX_ENDPOINTS;
 inline constexpr std::size_t kMaxHostLength = UPLINK_MAX_HOST_LENGTH;
-inline constexpr std::size_t kTxSlots = UPLINK_TX_SLOTS;
+inline constexpr std::size_t kTxBufferSize = UPLINK_TX_BUFFER_SIZE;
+/// Transmit room kept free for control frames (PONG, PING, ACK, CLOSE), so
+/// application data can never starve the heartbeat.
+inline constexpr std::size_t kTxControlReserve = 64;
 inline constexpr std::size_t kRxChunkSize = UPLINK_RX_CHUNK_SIZE;
 
 static_assert(kMaxFrameSize >= 64 && kMaxFrameSize <= 65535 + kFrameHeaderSize,
@@ -89,7 +93,8 @@ static_assert(kMaxEndpoints >= 1 && kMaxEndpoints <= 16,
               "UPLINK_MAX_ENDPOINTS must be within 1 .. 16");
 static_assert(kMaxHostLength >= 1 && kMaxHostLength <= 253,
               "UPLINK_MAX_HOST_LENGTH must be within 1 .. 253");
-static_assert(kTxSlots >= 2 && kTxSlots <= 1024, "UPLINK_TX_SLOTS must be within 2 .. 1024");
+static_assert(kTxBufferSize >= kMaxFrameSize + kTxControlReserve && kTxBufferSize <= (1u << 20),
+              "UPLINK_TX_BUFFER_SIZE must be within UPLINK_MAX_FRAME_SIZE + 64 .. 1 MiB");
 static_assert(kRxChunkSize >= 16 && kRxChunkSize <= 65536,
               "UPLINK_RX_CHUNK_SIZE must be within 16 .. 65536");
 

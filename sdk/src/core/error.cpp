@@ -34,6 +34,7 @@ ErrcInfo info_of(Errc e) noexcept {
     case Errc::resolve_failed: return {"resolve_failed", "could not resolve any endpoint"};
     case Errc::queue_full: return {"queue_full", "outbound queue full"};
     case Errc::not_running: return {"not_running", "client not running"};
+    case Errc::offline: return {"offline", "client not online"};
     case Errc::already_running: return {"already_running", "client already running"};
   }
   return {"unknown", "unknown uplink error"};

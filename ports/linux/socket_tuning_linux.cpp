@@ -1,0 +1,30 @@
+// Socket tuning on Linux: TCP_NODELAY and TCP_USER_TIMEOUT.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "uplink/port/socket_tuning.hpp"
+
+namespace uplink::port {
+
+std::error_code tune_socket(int native_handle, const SocketTuning& tuning) noexcept {
+  if (tuning.no_delay) {
+    const int on = 1;
+    if (setsockopt(native_handle, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) {
+      return {errno, std::generic_category()};
+    }
+  }
+#if defined(TCP_USER_TIMEOUT)
+  if (tuning.user_timeout_ms != 0) {
+    const unsigned int timeout = tuning.user_timeout_ms;
+    if (setsockopt(native_handle, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout) != 0) {
+      return {errno, std::generic_category()};
+    }
+  }
+#endif
+  return {};
+}
+
+}  // namespace uplink::port

@@ -1,0 +1,77 @@
+// Keep-alive policy of one connection: when to PING and when the link is
+// dead. Pure: time is an argument, nothing is read or written here.
+//
+// Three deadlines, kept apart as coreMQTT's handleKeepAlive does:
+//  - write deadline: a write started at t must complete by t + write_timeout;
+//  - read deadline: a complete frame must arrive within read_timeout of the
+//    previous one (or of the connection start), else "server silent";
+//  - heartbeat: PING after heartbeat_interval without writing, or without
+//    receiving, with at most one PING outstanding.
+// Plus the optional idle timeout on business traffic (DATA/ACK).
+#pragma once
+
+#include <cstdint>
+
+namespace uplink {
+
+/// Milliseconds of a monotonic clock; the origin does not matter.
+using Millis = std::uint64_t;
+/// "No deadline".
+inline constexpr Millis kNever = ~Millis{0};
+
+struct KeepAliveTimings {
+  std::uint32_t heartbeat_ms = 30000;
+  std::uint32_t read_timeout_ms = 60000;
+  std::uint32_t write_timeout_ms = 10000;
+  std::uint32_t idle_timeout_ms = 0;  ///< 0 = off
+};
+
+/// What the connection must do now.
+enum class KeepAliveVerdict : std::uint8_t {
+  none,           ///< Nothing due.
+  send_ping,      ///< Queue a PING (then call on_ping_sent).
+  write_timeout,  ///< A write is overdue: the link is dead.
+  server_silent,  ///< Nothing received for the read timeout: the link is dead.
+  idle_timeout,   ///< No business traffic for the idle timeout: close on purpose.
+};
+
+class KeepAlive {
+ public:
+  /// Starts watching a connection that came up at `now`.
+  void start(const KeepAliveTimings& timings, Millis now);
+
+  /// A complete frame arrived. `business` is true for DATA and ACK.
+  void on_frame_received(Millis now, bool business);
+  /// A PONG arrived; returns the round-trip time of the outstanding PING,
+  /// or -1 when none was outstanding (an unsolicited PONG still counts as life).
+  std::int64_t on_pong(Millis now);
+  /// A write of `business` traffic or control frames started / completed.
+  void on_write_started(Millis now);
+  void on_write_completed(Millis now);
+  /// DATA or ACK was queued for sending (counts against the idle timeout).
+  void on_business_sent(Millis now);
+  /// A PING was queued.
+  void on_ping_sent(Millis now);
+
+  /// The most urgent verdict at `now`. `tx_idle` is true when nothing is
+  /// being written or waiting to be written (a PING is only worth sending then).
+  [[nodiscard]] KeepAliveVerdict poll(Millis now, bool tx_idle) const;
+  /// The earliest time poll() can give another answer, or kNever.
+  [[nodiscard]] Millis next_deadline(bool tx_idle) const;
+
+  [[nodiscard]] Millis last_rx() const { return last_rx_; }
+  [[nodiscard]] bool ping_outstanding() const { return ping_outstanding_; }
+  [[nodiscard]] const KeepAliveTimings& timings() const { return timings_; }
+
+ private:
+  KeepAliveTimings timings_;
+  Millis last_rx_ = 0;
+  Millis last_tx_ = 0;
+  Millis last_business_ = 0;
+  Millis write_started_ = 0;
+  Millis ping_sent_ = 0;
+  bool writing_ = false;
+  bool ping_outstanding_ = false;
+};
+
+}  // namespace uplink

@@ -1,0 +1,197 @@
+// The connection state machine of a client, without any I/O.
+//
+// Events go in (transport opened, bytes received, write completed, timer,
+// stop), each with the current time; what must happen comes out through
+// SessionIo (open or close the transport), through the bytes returned by
+// pending_write(), through next_wakeup(), and through the Listener. The
+// Asio shell (Client) only executes that; every rule lives here, so every
+// transition is tested in virtual time without sockets.
+//
+//            start()                 transport open              WELCOME
+//   idle ------------> connecting ------------------> handshaking --------> online
+//                        |   ^  failure / deadline:        |                  |
+//                        |   |  next endpoint              |                  | dead link, CLOSE,
+//                        |   +-----------------------------+                  | protocol error
+//                        | all endpoints failed                                v
+//                        +-----------------------------------------------> backing_off
+//                                                      delay elapsed: endpoint 0 again
+//   stop() from any state -> stopped;  backoff attempts exhausted -> stopped
+//
+// Close exactly once: every connection has a generation number. The session
+// calls SessionIo::close_transport() once per generation and then moves to a
+// new one; events carrying an old generation are ignored, so a late
+// completion of a dead connection can never touch a new one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+#include "uplink/codec/frame.hpp"
+#include "uplink/codec/frame_decoder.hpp"
+#include "uplink/config_defaults.hpp"
+#include "uplink/core/backoff.hpp"
+#include "uplink/core/byte_span.hpp"
+#include "uplink/core/keep_alive.hpp"
+#include "uplink/core/random_source.hpp"
+#include "uplink/error.hpp"
+#include "uplink/listener.hpp"
+#include "uplink/options.hpp"
+
+namespace uplink {
+
+/// Number of slots in Counters::disconnects_by_reason: one per Errc value;
+/// slot 0 counts reasons from other categories (socket errors).
+inline constexpr std::size_t kReasonSlots = static_cast<std::size_t>(Errc::offline) + 1;
+
+/// Running totals of a client since construction.
+struct Counters {
+  std::uint64_t connect_attempts = 0;
+  std::uint64_t connect_failures = 0;
+  std::uint64_t connects = 0;  ///< Connections that came online.
+  std::uint64_t disconnects = 0;
+  std::uint64_t disconnects_by_reason[kReasonSlots] = {};
+  std::uint64_t frames_sent = 0;
+  std::uint64_t frames_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t heartbeats_sent = 0;   ///< PINGs sent.
+  std::uint64_t heartbeats_answered = 0;  ///< PONGs sent in answer to the server's PINGs.
+  std::uint64_t messages_sent = 0;     ///< DATA frames queued by send().
+  std::uint64_t messages_acked = 0;
+  std::uint64_t messages_received = 0;  ///< Downlink DATA delivered.
+  std::uint32_t last_rtt_ms = 0;       ///< Round trip of the last answered PING.
+};
+
+/// What the session asks of its I/O shell. Both calls only start work; the
+/// shell reports back through Session events, never from inside these calls.
+class SessionIo {
+ public:
+  /// Start resolving and connecting to `endpoint` (and any transport
+  /// handshake). Report on_transport_open() or on_transport_failed() with
+  /// the session's current generation.
+  virtual void open_transport(std::size_t endpoint_index, const Endpoint& endpoint) = 0;
+  /// Close the transport now, cancelling every pending operation. If
+  /// `farewell` is not empty, first try to write it without blocking (best
+  /// effort; never wait for it). Called exactly once per opened generation.
+  virtual void close_transport(ConstByteSpan farewell) = 0;
+
+ protected:
+  ~SessionIo() = default;
+};
+
+class Session {
+ public:
+  using Generation = std::uint32_t;
+
+  Session(SessionIo& io, Listener& listener, RandomSource& random);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // ---- Application requests ----
+
+  /// Validates `options` and starts connecting to the first endpoint.
+  /// Refused with the OptionsCheck naming the field; already_running when
+  /// not idle or stopped.
+  [[nodiscard]] OptionsCheck start(const Options& options, Millis now);
+  /// Ends everything from any state: sends CLOSE(normal) best effort when
+  /// online, closes the transport, reports the disconnect (if online) and
+  /// the stopped state. Calling it again does nothing.
+  void stop(Millis now);
+  /// Queues `payload` as the next uplink DATA. Errors: offline (not online;
+  /// nothing queued), queue_full (no transmit room now; try again after the
+  /// next write completes), field_too_long (over kMaxDataPayload).
+  /// On success `*seq` (if given) receives the message's sequence number.
+  [[nodiscard]] std::error_code send(ConstByteSpan payload, Millis now, std::uint64_t* seq = nullptr);
+
+  // ---- Transport events (ignored unless `generation` is current) ----
+
+  void on_transport_open(Millis now, Generation generation);
+  void on_transport_failed(Millis now, Generation generation, std::error_code reason);
+  void on_received(Millis now, Generation generation, ConstByteSpan bytes);
+  /// The bytes of the last pending_write() were all written.
+  void on_write_complete(Millis now, Generation generation);
+  /// A read or write failed, or the peer closed the connection.
+  void on_transport_error(Millis now, Generation generation, std::error_code reason);
+  /// The time given by next_wakeup() has come (early or late calls are fine).
+  void on_timer(Millis now);
+
+  // ---- What the shell must do ----
+
+  /// Bytes to write next, or empty when nothing waits or a write is in flight.
+  [[nodiscard]] ConstByteSpan pending_write() const;
+  /// The shell started writing pending_write() (starts the write deadline).
+  void on_write_started(Millis now);
+  /// When on_timer() must be called next, or kNever.
+  [[nodiscard]] Millis next_wakeup() const;
+  /// Current connection generation; events from older ones are ignored.
+  [[nodiscard]] Generation generation() const { return generation_; }
+  /// True while a transport of the current generation is open or opening.
+  [[nodiscard]] bool transport_active() const { return transport_active_; }
+
+  // ---- Observation ----
+
+  [[nodiscard]] ClientState state() const { return state_; }
+  [[nodiscard]] const Counters& counters() const { return counters_; }
+  [[nodiscard]] std::uint64_t session_id() const { return session_id_; }
+  [[nodiscard]] std::uint64_t next_uplink_seq() const { return next_seq_; }
+  [[nodiscard]] std::uint64_t last_acked_seq() const { return last_acked_; }
+  [[nodiscard]] std::uint64_t last_downlink_seq() const { return last_downlink_; }
+  [[nodiscard]] const KeepAlive& keep_alive() const { return keep_alive_; }
+
+ private:
+  void begin_round(Millis now);
+  void begin_attempt(Millis now);
+  void attempt_failed(Millis now, std::error_code reason);
+  void go_offline(Millis now, std::error_code reason, const Close* server_close, ConstByteSpan farewell = {});
+  void back_off(Millis now);
+  void enter(ClientState state, Millis now, std::error_code reason = {});
+  void end_transport(ConstByteSpan farewell);
+  ConstByteSpan make_farewell(CloseReason reason, const char* text);
+
+  void handle_frame(Millis now, const Frame& frame);
+  void handle_welcome(Millis now, const Welcome& welcome);
+  void handle_data(Millis now, const Data& data);
+  void handle_ack(Millis now, const Ack& ack);
+  void protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text);
+
+  bool queue_frame_bytes(ConstByteSpan frame, bool control);
+  bool queue_control(FrameType type);
+  void queue_hello(Millis now);
+  void log(LogLevel level, const char* format, ...);
+
+  SessionIo& io_;
+  Listener& listener_;
+  RandomSource& random_;
+  Options options_;
+  Backoff backoff_{BackoffPolicy{}};
+  KeepAlive keep_alive_;
+  FrameDecoder<> decoder_;
+  Counters counters_;
+
+  ClientState state_ = ClientState::idle;
+  Generation generation_ = 0;
+  bool transport_active_ = false;
+  std::size_t endpoint_index_ = 0;
+  Millis attempt_deadline_ = kNever;
+  Millis backoff_until_ = kNever;
+  std::uint32_t retry_after_hint_ms_ = 0;
+  Millis online_since_ = 0;
+  bool stable_ = false;
+
+  std::uint64_t session_id_ = 0;
+  std::uint64_t next_seq_ = 1;       // next uplink sequence number to assign
+  std::uint64_t last_acked_ = 0;     // highest uplink seq acknowledged by the server
+  std::uint64_t last_downlink_ = 0;  // highest downlink seq delivered to the application
+  bool ack_pending_ = false;
+
+  // Encoded frames waiting for the socket, oldest first. The first
+  // tx_in_flight_ bytes are being written; new frames are appended after.
+  std::uint8_t tx_[kTxBufferSize] = {};
+  std::size_t tx_size_ = 0;
+  std::size_t tx_in_flight_ = 0;
+
+  std::uint8_t farewell_[kFrameHeaderSize + wire::kCloseFixedBody + 48] = {};
+};
+
+}  // namespace uplink

@@ -1,0 +1,90 @@
+// What a client tells the application: state changes, disconnects with their
+// reason and detection time, messages, heartbeats, and log lines.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+#include "uplink/codec/frame.hpp"
+#include "uplink/core/byte_span.hpp"
+
+namespace uplink {
+
+/// Where a client is in its life.
+enum class ClientState : std::uint8_t {
+  idle,         ///< Constructed, not started.
+  connecting,   ///< Resolving and connecting to an endpoint (and TLS handshake).
+  handshaking,  ///< Transport up, HELLO sent, waiting for WELCOME.
+  online,       ///< WELCOME received: messages and heartbeats flow.
+  backing_off,  ///< Waiting before the next round of connection attempts.
+  stopped,      ///< stop() called, or reconnect attempts exhausted.
+};
+
+/// Stable lower-case name of a state ("online", ...).
+[[nodiscard]] const char* client_state_name(ClientState state) noexcept;
+
+/// A state change. `endpoint_index` is meaningful for connecting and
+/// handshaking; `backoff_delay_ms` and `attempt` for backing_off; `reason`
+/// for stopped (Errc::stopped or Errc::retries_exhausted).
+struct StateChange {
+  ClientState state = ClientState::idle;
+  std::size_t endpoint_index = 0;
+  std::uint32_t backoff_delay_ms = 0;
+  std::uint32_t attempt = 0;
+  std::error_code reason;
+};
+
+/// The session came online.
+struct OnlineInfo {
+  std::size_t endpoint_index = 0;
+  std::uint64_t session_id = 0;
+  bool resumed = false;             ///< The server kept the session of the HELLO.
+  std::uint32_t heartbeat_ms = 0;   ///< As accepted (maybe clamped) by the server.
+  std::uint32_t read_timeout_ms = 0;  ///< Effective silence bound for this connection.
+  std::uint64_t next_uplink_seq = 0;
+};
+
+/// An online connection ended. Delivered exactly once per online connection.
+struct DisconnectInfo {
+  std::error_code reason;            ///< Errc::server_silent, write_timeout, closed_by_server, ...
+  bool closed_by_server = false;     ///< The server sent CLOSE; the next two fields are its content.
+  CloseReason server_reason = CloseReason::normal;
+  std::uint32_t retry_after_ms = 0;
+  std::uint64_t since_last_rx_ms = 0;  ///< Time from the last frame received to detection.
+  std::uint64_t online_ms = 0;         ///< How long the connection was online.
+};
+
+/// One connection attempt failed before coming online.
+struct ConnectFailure {
+  std::size_t endpoint_index = 0;
+  std::error_code reason;  ///< connect_timeout, handshake_timeout, closed_by_server, a socket error, ...
+};
+
+/// Severity of a log line.
+enum class LogLevel : std::uint8_t { error, warning, info, debug };
+
+/// Receives a client's events on the thread that runs its io_context. Every
+/// method has an empty default. Callbacks may call Client::send(); a stop()
+/// from a callback takes effect as soon as the callback returns.
+class Listener {
+ public:
+  virtual void on_state(const StateChange& /*change*/) {}
+  virtual void on_online(const OnlineInfo& /*info*/) {}
+  virtual void on_disconnected(const DisconnectInfo& /*info*/) {}
+  virtual void on_connect_failed(const ConnectFailure& /*failure*/) {}
+  /// A downlink DATA message, delivered once and in order. The payload view
+  /// is valid only during the call.
+  virtual void on_message(std::uint64_t /*seq*/, ConstByteSpan /*payload*/) {}
+  /// The server acknowledged every uplink message up to and including `seq`.
+  virtual void on_acked(std::uint64_t /*seq*/) {}
+  /// A PONG answered our PING after `rtt_ms`.
+  virtual void on_heartbeat(std::uint32_t /*rtt_ms*/) {}
+  /// A log line. Never contains the token or other secrets.
+  virtual void on_log(LogLevel /*level*/, const char* /*text*/) {}
+
+ protected:
+  ~Listener() = default;
+};
+
+}  // namespace uplink

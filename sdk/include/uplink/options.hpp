@@ -1,0 +1,82 @@
+// Runtime options of a client: plain data with documented defaults.
+//
+// Strings live in fixed arrays (no heap); the setters refuse values that do
+// not fit. validate() is called by Client::start() and names the first field
+// that is wrong, so a bad configuration is refused before anything connects.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+#include "uplink/config_defaults.hpp"
+#include "uplink/core/backoff.hpp"
+#include "uplink/core/byte_span.hpp"
+
+namespace uplink {
+
+/// One server address. `host` is a numeric IPv4/IPv6 address or a DNS name.
+struct Endpoint {
+  char host[kMaxHostLength + 1] = {};
+  std::uint16_t port = 0;
+};
+
+/// Everything a client needs to know before start(). Defaults suit a real
+/// device on a real network; Options::demo() is tuned for a quick look.
+struct Options {
+  Endpoint endpoints[kMaxEndpoints];  ///< Tried in order before backing off (failover).
+  std::size_t endpoint_count = 0;
+
+  char device_id[kMaxDeviceIdLength + 1] = {};  ///< Printable ASCII, no spaces.
+  std::uint8_t token[kMaxTokenLength] = {};     ///< Optional secret; never logged.
+  std::size_t token_size = 0;
+
+  /// Interval of heartbeats: a PING goes out when nothing was written, or
+  /// nothing received, for this long. The server may clamp it in WELCOME.
+  std::uint32_t heartbeat_interval_ms = 30000;
+  /// Silence after which the link is declared dead ("server silent"),
+  /// measured from the last complete frame received. Must exceed the
+  /// heartbeat interval; default 2x. When the server clamps the heartbeat,
+  /// this is scaled by the same ratio.
+  std::uint32_t read_timeout_ms = 60000;
+  /// A write that has not completed after this long means the link is dead.
+  std::uint32_t write_timeout_ms = 10000;
+  /// One deadline for resolve + connect + (TLS) + HELLO/WELCOME, per endpoint.
+  std::uint32_t connect_timeout_ms = 10000;
+  /// No business traffic (DATA/ACK) either way for this long closes the
+  /// connection on purpose. 0 = off (default).
+  std::uint32_t idle_timeout_ms = 0;
+  /// A connection must stay online this long before the backoff attempt
+  /// counter resets, so a server that accepts and drops cannot cause a tight
+  /// reconnect loop.
+  std::uint32_t stable_after_ms = 30000;
+  BackoffPolicy backoff;  ///< Default base 1 s, cap 60 s, retry forever.
+
+  /// Appends an endpoint. Errors: invalid_option (empty or too long host,
+  /// port 0, list full).
+  [[nodiscard]] std::error_code add_endpoint(const char* host, std::uint16_t port);
+  /// Sets the device id. Errors: invalid_option (empty, too long, or a byte
+  /// outside printable ASCII 0x21..0x7E).
+  [[nodiscard]] std::error_code set_device_id(const char* id);
+  /// Sets the authentication token. Errors: invalid_option (too long).
+  [[nodiscard]] std::error_code set_token(ConstByteSpan token_bytes);
+
+  /// Short timings for demos and tests: heartbeat 1 s, read timeout 2 s,
+  /// write timeout 2 s, connect timeout 2 s, backoff 200 ms .. 2 s, stable after 3 s.
+  [[nodiscard]] static Options demo();
+};
+
+/// Result of Options validation: `field` names the offending field (as in
+/// the struct, e.g. "read_timeout_ms") and `reason` says what is wrong.
+struct OptionsCheck {
+  std::error_code error;  ///< Empty, or Errc::invalid_option.
+  const char* field = "";
+  const char* reason = "";
+
+  [[nodiscard]] explicit operator bool() const { return !error; }
+};
+
+/// Checks every rule of the options; returns the first violation.
+[[nodiscard]] OptionsCheck validate(const Options& options);
+
+}  // namespace uplink

@@ -1,0 +1,345 @@
+// The Asio shell around Session: it performs what the session asks and
+// reports what happened, nothing more. Every rule lives in Session.
+//
+//  Actors (each one asynchronous operation at most, each with its own
+//  preallocated handler memory):
+//
+//    +-----------+  on_received / on_transport_error   +-----------+
+//    |  reader   | -----------------------------------> |           |
+//    +-----------+                                      |           |
+//    +-----------+  on_write_complete                   |  Session  |
+//    |  writer   | -----------------------------------> |  (pure)   |
+//    +-----------+   <--- pending_write() after events  |           |
+//    +-----------+  on_timer at next_wakeup()           |           |
+//    | deadline  | -----------------------------------> |           |
+//    +-----------+   (connect+handshake, keep-alive,    +-----------+
+//                     backoff: one timer, re-armed)       |  open/close_transport
+//    +-----------+  on_transport_open / _failed           v
+//    | connector | <------------------------------------ shell
+//    +-----------+
+//
+//  After every event the shell "pumps": it starts a write if the session has
+//  bytes and none is in flight, and re-arms the deadline timer if the next
+//  wake-up moved earlier. Each completion carries the generation it was
+//  started for; the session ignores stale ones, so the handlers of a dead
+//  connection can never touch the next.
+#include "uplink/client.hpp"
+
+#include <asio/bind_allocator.hpp>
+#include <asio/connect.hpp>
+#include <asio/post.hpp>
+#include <asio/write.hpp>
+#include <cassert>
+#include <cstdio>
+
+#include "uplink/error.hpp"
+#include "uplink/port/socket_tuning.hpp"
+
+namespace uplink {
+namespace {
+
+// Errors that mean "the peer or the network ended the connection".
+std::error_code classify(const asio::error_code& error) {
+  if (error == asio::error::eof || error == asio::error::connection_reset ||
+      error == asio::error::broken_pipe || error == asio::error::connection_aborted) {
+    return make_error_code(Errc::connection_closed);
+  }
+  return error;
+}
+
+template <typename Memory, typename Handler>
+auto with_memory(Memory& memory, Handler&& handler) {
+  return asio::bind_allocator(detail::HandlerAllocator<int, Memory>(memory), std::forward<Handler>(handler));
+}
+
+// Keeps the handler depth right on every exit path of a completion handler.
+class HandlerScope {
+ public:
+  explicit HandlerScope(int& depth) : depth_(depth) { ++depth_; }
+  ~HandlerScope() { --depth_; }
+  HandlerScope(const HandlerScope&) = delete;
+  HandlerScope& operator=(const HandlerScope&) = delete;
+
+ private:
+  int& depth_;
+};
+
+}  // namespace
+
+Client::Client(asio::io_context& io, Listener& listener, RandomSource& random)
+    : io_(io),
+      socket_(io),
+      resolver_(io),
+      timer_(io),
+      epoch_(asio::steady_timer::clock_type::now()),
+      session_(*this, listener, random),
+      listener_(listener) {}
+
+Client::~Client() {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  session_.stop(now());
+  asio::error_code ignored;
+  timer_.cancel();
+  resolver_.cancel();
+  socket_.close(ignored);
+  // Handlers still queued would run against a destroyed object: the
+  // documented contract is to destroy only a quiescent client.
+  assert(outstanding_.load() == 0 && "destroy uplink::Client only when quiescent()");
+}
+
+OptionsCheck Client::start(const Options& options) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  HandlerScope scope(handler_depth_);
+  write_timeout_ms_ = options.write_timeout_ms;
+  stop_requested_ = false;
+  const OptionsCheck check = session_.start(options, now());
+  if (check) pump();
+  return check;
+}
+
+void Client::stop() {
+  stop_requested_ = true;
+  if (!on_io_thread()) {
+    wake();
+    return;
+  }
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  // Inside a callback the session is mid-event: the request is carried out
+  // by the pump that ends the current handler.
+  if (handler_depth_ > 0) return;
+  HandlerScope scope(handler_depth_);
+  pump();
+}
+
+std::error_code Client::send(ConstByteSpan payload, std::uint64_t* seq) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  const std::error_code error = session_.send(payload, now(), seq);
+  if (error) return error;
+  if (!on_io_thread()) {
+    wake();
+  } else if (handler_depth_ == 0) {
+    HandlerScope scope(handler_depth_);
+    pump();
+  }
+  return {};
+}
+
+ClientState Client::state() const {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  return session_.state();
+}
+
+Counters Client::counters() const {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  return session_.counters();
+}
+
+std::size_t Client::handler_heap_fallbacks() const {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  return connect_memory_.heap_fallbacks() + read_memory_.heap_fallbacks() + write_memory_.heap_fallbacks() +
+         timer_memory_.heap_fallbacks() + wake_memory_.heap_fallbacks();
+}
+
+// ------------------------------------------------------------- SessionIo
+
+void Client::open_transport(std::size_t endpoint_index, const Endpoint& endpoint) {
+  (void)endpoint_index;
+  const Session::Generation generation = session_.generation();
+  asio::error_code error;
+  const asio::ip::address address = asio::ip::make_address(endpoint.host, error);
+  if (!error) {
+    // A numeric address needs no resolver, and so no allocation.
+    start_connect(generation, asio::ip::tcp::endpoint(address, endpoint.port));
+    return;
+  }
+  char port_text[8];
+  std::snprintf(port_text, sizeof port_text, "%u", static_cast<unsigned>(endpoint.port));
+  ++outstanding_;
+  // Name resolution runs on Asio's resolver thread and allocates inside
+  // getaddrinfo(); devices that must not allocate configure numeric addresses.
+  resolver_.async_resolve(
+      endpoint.host, port_text,
+      [this, generation](const asio::error_code& resolve_error, asio::ip::tcp::resolver::results_type results) {
+        --outstanding_;
+        std::lock_guard<std::recursive_mutex> lock(mutex_);
+        HandlerScope scope(handler_depth_);
+        if (generation != session_.generation()) return;
+        if (resolve_error) {
+          session_.on_transport_failed(now(), generation, make_error_code(Errc::resolve_failed));
+          pump();
+          return;
+        }
+        ++outstanding_;
+        // Tries each resolved address in turn, all under the session's one deadline.
+        asio::async_connect(socket_, results,
+                            with_memory(connect_memory_, [this, generation](const asio::error_code& connect_error,
+                                                                            const asio::ip::tcp::endpoint&) {
+                              handle_connect(generation, connect_error);
+                            }));
+      });
+}
+
+void Client::close_transport(ConstByteSpan farewell) {
+  asio::error_code ignored;
+  resolver_.cancel();
+  if (socket_.is_open()) {
+    if (!farewell.empty()) {
+      // Best effort: a non-blocking write of the CLOSE frame straight into
+      // the kernel buffer. If it does not fit at once it is dropped; a close
+      // must never wait on a link that may be dead.
+      socket_.non_blocking(true, ignored);
+      socket_.write_some(asio::buffer(farewell.data, farewell.size), ignored);
+    }
+    socket_.close(ignored);
+  }
+  writing_ = false;
+}
+
+// ------------------------------------------------------------- connector
+
+void Client::start_connect(Session::Generation generation, const asio::ip::tcp::endpoint& endpoint) {
+  ++outstanding_;
+  // The session's deadline bounds this: on expiry it closes the socket,
+  // which completes the connect with operation_aborted (then ignored).
+  socket_.async_connect(endpoint, with_memory(connect_memory_, [this, generation](const asio::error_code& error) {
+                          handle_connect(generation, error);
+                        }));
+}
+
+void Client::handle_connect(Session::Generation generation, const asio::error_code& error) {
+  --outstanding_;
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  HandlerScope scope(handler_depth_);
+  if (generation != session_.generation()) return;
+  if (error) {
+    session_.on_transport_failed(now(), generation, classify(error));
+    pump();
+    return;
+  }
+  port::SocketTuning tuning;
+  tuning.user_timeout_ms = write_timeout_ms_;
+  if (const std::error_code tuning_error = port::tune_socket(socket_.native_handle(), tuning)) {
+    listener_.on_log(LogLevel::warning, "socket tuning failed; continuing without it");
+  }
+  session_.on_transport_open(now(), generation);
+  if (generation == session_.generation() && session_.transport_active()) start_read(generation);
+  pump();
+}
+
+// ---------------------------------------------------------------- reader
+
+void Client::start_read(Session::Generation generation) {
+  ++outstanding_;
+  // Always one read outstanding while connected: any byte from the server
+  // is a sign of life, and a closed socket completes it at once.
+  socket_.async_read_some(asio::buffer(rx_),
+                          with_memory(read_memory_, [this, generation](const asio::error_code& error, std::size_t n) {
+                            handle_read(generation, error, n);
+                          }));
+}
+
+void Client::handle_read(Session::Generation generation, const asio::error_code& error, std::size_t size) {
+  --outstanding_;
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  HandlerScope scope(handler_depth_);
+  if (generation != session_.generation()) return;
+  if (error) {
+    session_.on_transport_error(now(), generation, classify(error));
+  } else {
+    session_.on_received(now(), generation, ConstByteSpan{rx_, size});
+    if (generation == session_.generation() && session_.transport_active()) start_read(generation);
+  }
+  pump();
+}
+
+// ---------------------------------------------------------------- writer
+
+void Client::start_write() {
+  const ConstByteSpan bytes = session_.pending_write();
+  if (bytes.empty()) return;
+  const Session::Generation generation = session_.generation();
+  session_.on_write_started(now());
+  writing_ = true;
+  ++outstanding_;
+  // The write deadline is the session's: if this does not complete in
+  // time, the deadline actor closes the socket and the link is declared dead.
+  asio::async_write(socket_, asio::buffer(bytes.data, bytes.size),
+                    with_memory(write_memory_, [this, generation](const asio::error_code& error, std::size_t) {
+                      handle_write(generation, error);
+                    }));
+}
+
+void Client::handle_write(Session::Generation generation, const asio::error_code& error) {
+  --outstanding_;
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  HandlerScope scope(handler_depth_);
+  if (generation != session_.generation()) return;
+  writing_ = false;
+  if (error) {
+    session_.on_transport_error(now(), generation, classify(error));
+  } else {
+    session_.on_write_complete(now(), generation);
+  }
+  pump();
+}
+
+// -------------------------------------------------------------- deadline
+
+void Client::arm_timer() {
+  const Millis wake_at = session_.next_wakeup();
+  if (wake_at == kNever) {
+    if (timer_waits_ > 0) timer_.cancel();
+    timer_armed_at_ = kNever;
+    return;
+  }
+  // A wait that fires no later than needed is kept: on waking, the session
+  // is asked again. Only an earlier deadline costs a re-arm.
+  if (timer_waits_ > 0 && timer_armed_at_ <= wake_at) return;
+  timer_armed_at_ = wake_at;
+  timer_.expires_at(epoch_ + std::chrono::milliseconds(wake_at));
+  ++timer_waits_;
+  ++outstanding_;
+  timer_.async_wait(with_memory(timer_memory_, [this](const asio::error_code& error) { handle_timer(error); }));
+}
+
+void Client::handle_timer(const asio::error_code& error) {
+  --outstanding_;
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  HandlerScope scope(handler_depth_);
+  --timer_waits_;
+  if (error == asio::error::operation_aborted) return;  // re-armed or cancelled on purpose
+  if (timer_waits_ == 0) timer_armed_at_ = kNever;
+  session_.on_timer(now());
+  pump();
+}
+
+// ------------------------------------------------------------------ pump
+
+void Client::pump() {
+  if (stop_requested_.exchange(false)) session_.stop(now());
+  if (!writing_ && session_.transport_active()) start_write();
+  arm_timer();
+}
+
+void Client::wake() {
+  if (wake_pending_.exchange(true)) return;  // one wake-up in flight serves every request
+  ++outstanding_;
+  asio::post(io_, with_memory(wake_memory_, [this] { handle_wake(); }));
+}
+
+void Client::handle_wake() {
+  --outstanding_;
+  wake_pending_ = false;
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  HandlerScope scope(handler_depth_);
+  pump();
+}
+
+Millis Client::now() const {
+  return static_cast<Millis>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(asio::steady_timer::clock_type::now() - epoch_).count());
+}
+
+bool Client::on_io_thread() const { return io_.get_executor().running_in_this_thread(); }
+
+}  // namespace uplink

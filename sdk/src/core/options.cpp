@@ -1,0 +1,96 @@
+// Options setters and validation: every rule names its field.
+#include "uplink/options.hpp"
+
+#include <cstring>
+
+#include "uplink/error.hpp"
+
+namespace uplink {
+namespace {
+
+bool is_device_id_byte(char c) { return c >= 0x21 && c <= 0x7E; }
+
+std::size_t bounded_length(const char* text, std::size_t limit) {
+  std::size_t n = 0;
+  while (n <= limit && text[n] != '\0') ++n;
+  return n;
+}
+
+OptionsCheck refuse(const char* field, const char* reason) {
+  return {make_error_code(Errc::invalid_option), field, reason};
+}
+
+}  // namespace
+
+std::error_code Options::add_endpoint(const char* host, std::uint16_t port) {
+  if (host == nullptr || endpoint_count >= kMaxEndpoints || port == 0) return Errc::invalid_option;
+  const std::size_t n = bounded_length(host, kMaxHostLength);
+  if (n == 0 || n > kMaxHostLength) return Errc::invalid_option;
+  Endpoint& ep = endpoints[endpoint_count++];
+  std::memcpy(ep.host, host, n);
+  ep.host[n] = '\0';
+  ep.port = port;
+  return {};
+}
+
+std::error_code Options::set_device_id(const char* id) {
+  if (id == nullptr) return Errc::invalid_option;
+  const std::size_t n = bounded_length(id, kMaxDeviceIdLength);
+  if (n == 0 || n > kMaxDeviceIdLength) return Errc::invalid_option;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!is_device_id_byte(id[i])) return Errc::invalid_option;
+  }
+  std::memcpy(device_id, id, n);
+  device_id[n] = '\0';
+  return {};
+}
+
+std::error_code Options::set_token(ConstByteSpan token_bytes) {
+  if (token_bytes.size > kMaxTokenLength) return Errc::invalid_option;
+  if (token_bytes.size != 0) std::memcpy(token, token_bytes.data, token_bytes.size);
+  token_size = token_bytes.size;
+  return {};
+}
+
+Options Options::demo() {
+  Options o;
+  o.heartbeat_interval_ms = 1000;
+  o.read_timeout_ms = 2000;
+  o.write_timeout_ms = 2000;
+  o.connect_timeout_ms = 2000;
+  o.stable_after_ms = 3000;
+  o.backoff.base_ms = 200;
+  o.backoff.cap_ms = 2000;
+  return o;
+}
+
+OptionsCheck validate(const Options& o) {
+  if (o.endpoint_count == 0) return refuse("endpoints", "at least one endpoint is required");
+  if (o.endpoint_count > kMaxEndpoints) return refuse("endpoint_count", "more endpoints than UPLINK_MAX_ENDPOINTS");
+  for (std::size_t i = 0; i < o.endpoint_count; ++i) {
+    const std::size_t n = bounded_length(o.endpoints[i].host, kMaxHostLength);
+    if (n == 0 || n > kMaxHostLength) return refuse("endpoints.host", "empty or longer than UPLINK_MAX_HOST_LENGTH");
+    if (o.endpoints[i].port == 0) return refuse("endpoints.port", "port 0 is not a server port");
+  }
+  const std::size_t id_len = bounded_length(o.device_id, kMaxDeviceIdLength);
+  if (id_len == 0) return refuse("device_id", "a device id is required");
+  if (id_len > kMaxDeviceIdLength) return refuse("device_id", "longer than UPLINK_MAX_DEVICE_ID_LENGTH");
+  for (std::size_t i = 0; i < id_len; ++i) {
+    if (!is_device_id_byte(o.device_id[i])) return refuse("device_id", "only printable ASCII without spaces");
+  }
+  if (o.token_size > kMaxTokenLength) return refuse("token_size", "longer than UPLINK_MAX_TOKEN_LENGTH");
+  if (o.heartbeat_interval_ms == 0) return refuse("heartbeat_interval_ms", "must be greater than zero");
+  if (o.read_timeout_ms <= o.heartbeat_interval_ms) {
+    return refuse("read_timeout_ms", "must be larger than heartbeat_interval_ms");
+  }
+  if (o.write_timeout_ms == 0) return refuse("write_timeout_ms", "must be greater than zero");
+  if (o.connect_timeout_ms == 0) return refuse("connect_timeout_ms", "must be greater than zero");
+  if (o.idle_timeout_ms != 0 && o.idle_timeout_ms <= o.heartbeat_interval_ms) {
+    return refuse("idle_timeout_ms", "must be 0 (off) or larger than heartbeat_interval_ms");
+  }
+  if (o.backoff.base_ms == 0) return refuse("backoff.base_ms", "must be greater than zero");
+  if (o.backoff.cap_ms < o.backoff.base_ms) return refuse("backoff.cap_ms", "must not be below backoff.base_ms");
+  return {};
+}
+
+}  // namespace uplink

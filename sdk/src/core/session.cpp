@@ -1,0 +1,565 @@
+// The connection state machine. See the diagram in session.hpp.
+//
+// Rules that are easy to get wrong and why they are here:
+//  - One deadline covers resolve + connect + transport handshake + WELCOME,
+//    as one logical operation (Beast's basic_stream idea).
+//  - The backoff attempt counter resets only after a connection has been
+//    online for stable_after_ms, never on a mere TCP connect: a server that
+//    accepts and drops cannot cause a tight loop (nats.c does the same).
+//  - Every connection end goes through end_transport(): the transport is
+//    closed once and the generation moves on, so late completions are ignored.
+#include "uplink/core/session.hpp"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "uplink/codec/frame_encoder.hpp"
+
+namespace uplink {
+namespace {
+
+bool is_business(FrameType type) { return type == FrameType::data || type == FrameType::ack; }
+
+std::size_t reason_slot(std::error_code reason) {
+  if (reason.category() != error_category()) return 0;
+  const auto value = static_cast<std::size_t>(reason.value());
+  return value < kReasonSlots ? value : 0;
+}
+
+const char* reason_text(std::error_code reason) {
+  if (reason.category() == error_category()) return errc_name(static_cast<Errc>(reason.value()));
+  return "socket_error";
+}
+
+// Scales the read timeout by the ratio the server applied to the heartbeat,
+// so the silence bound keeps its margin over the interval actually used.
+std::uint32_t scaled_read_timeout(const Options& o, std::uint32_t accepted_heartbeat) {
+  const std::uint64_t scaled =
+      static_cast<std::uint64_t>(o.read_timeout_ms) * accepted_heartbeat / o.heartbeat_interval_ms;
+  if (scaled <= accepted_heartbeat) return accepted_heartbeat + 1;
+  return scaled > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(scaled);
+}
+
+}  // namespace
+
+const char* client_state_name(ClientState state) noexcept {
+  switch (state) {
+    case ClientState::idle: return "idle";
+    case ClientState::connecting: return "connecting";
+    case ClientState::handshaking: return "handshaking";
+    case ClientState::online: return "online";
+    case ClientState::backing_off: return "backing_off";
+    case ClientState::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+Session::Session(SessionIo& io, Listener& listener, RandomSource& random)
+    : io_(io), listener_(listener), random_(random) {}
+
+// ---------------------------------------------------------------- requests
+
+OptionsCheck Session::start(const Options& options, Millis now) {
+  if (state_ != ClientState::idle && state_ != ClientState::stopped) {
+    return {make_error_code(Errc::already_running), "", "start() called while running"};
+  }
+  const OptionsCheck check = validate(options);
+  if (!check) return check;
+  options_ = options;
+  backoff_ = Backoff(options_.backoff);
+  begin_round(now);
+  return {};
+}
+
+void Session::stop(Millis now) {
+  switch (state_) {
+    case ClientState::stopped:
+      return;
+    case ClientState::online:
+      go_offline(now, make_error_code(Errc::stopped), nullptr);
+      break;
+    case ClientState::connecting:
+    case ClientState::handshaking:
+      end_transport({});
+      break;
+    case ClientState::idle:
+    case ClientState::backing_off:
+      break;
+  }
+  enter(ClientState::stopped, now, make_error_code(Errc::stopped));
+}
+
+std::error_code Session::send(ConstByteSpan payload, Millis now, std::uint64_t* seq) {
+  if (payload.size > kMaxDataPayload) return Errc::field_too_long;
+  if (state_ != ClientState::online) return Errc::offline;
+  std::uint8_t* slot = tx_ + tx_size_;
+  const std::size_t room = kTxBufferSize - tx_size_;
+  const std::size_t needed = encoded_size(Data{next_seq_, payload});
+  // Application data must leave room for control frames: a full buffer of
+  // DATA must never stop a PONG or a PING.
+  if (needed + kTxControlReserve > room) return Errc::queue_full;
+  const EncodeResult r = encode(Data{next_seq_, payload}, ByteSpan{slot, room});
+  if (r.error) return r.error;
+  tx_size_ += r.size;
+  if (seq != nullptr) *seq = next_seq_;
+  ++next_seq_;
+  ++counters_.messages_sent;
+  ++counters_.frames_sent;
+  keep_alive_.on_business_sent(now);
+  return {};
+}
+
+// -------------------------------------------------------- transport events
+
+void Session::on_transport_open(Millis now, Generation generation) {
+  if (generation != generation_ || state_ != ClientState::connecting) return;
+  enter(ClientState::handshaking, now);
+  queue_hello(now);
+}
+
+void Session::on_transport_failed(Millis now, Generation generation, std::error_code reason) {
+  if (generation != generation_ || state_ != ClientState::connecting) return;
+  attempt_failed(now, reason);
+}
+
+void Session::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
+  if (generation != generation_ || !transport_active_) return;
+  counters_.bytes_received += bytes.size;
+  while (!bytes.empty() && generation == generation_) {
+    const FrameDecoderBase::Result r = decoder_.feed(bytes);
+    bytes = bytes.subspan(r.consumed);
+    if (r.status == DecodeStatus::error) {
+      const std::error_code ec = decoder_.error();
+      const bool too_large = ec == Errc::frame_too_large;
+      protocol_failure(now, ec, too_large ? CloseReason::frame_too_large : CloseReason::protocol_error,
+                       errc_name(static_cast<Errc>(ec.value())));
+      return;
+    }
+    if (r.status == DecodeStatus::frame_ready) {
+      ++counters_.frames_received;
+      handle_frame(now, decoder_.frame());
+    }
+  }
+  // Acknowledge everything this read delivered with one cumulative ACK:
+  // batched per read, so promptly but without one ACK per message.
+  if (ack_pending_ && generation == generation_ && state_ == ClientState::online) {
+    std::uint8_t ack[kFrameHeaderSize + wire::kAckBody];
+    const EncodeResult r = encode(Ack{last_downlink_}, ByteSpan{ack, sizeof ack});
+    // Without room now, the ACK stays pending and goes with the next read.
+    if (!r.error && queue_frame_bytes(ConstByteSpan{ack, r.size}, true)) {
+      ack_pending_ = false;
+      keep_alive_.on_business_sent(now);
+    }
+  }
+}
+
+void Session::on_write_complete(Millis now, Generation generation) {
+  if (generation != generation_ || tx_in_flight_ == 0) return;
+  counters_.bytes_sent += tx_in_flight_;
+  std::memmove(tx_, tx_ + tx_in_flight_, tx_size_ - tx_in_flight_);
+  tx_size_ -= tx_in_flight_;
+  tx_in_flight_ = 0;
+  keep_alive_.on_write_completed(now);
+}
+
+void Session::on_transport_error(Millis now, Generation generation, std::error_code reason) {
+  if (generation != generation_ || !transport_active_) return;
+  if (state_ == ClientState::online) {
+    go_offline(now, reason, nullptr);
+  } else {
+    attempt_failed(now, reason);
+  }
+}
+
+void Session::on_timer(Millis now) {
+  switch (state_) {
+    case ClientState::connecting:
+    case ClientState::handshaking:
+      if (now >= attempt_deadline_) {
+        attempt_failed(now, make_error_code(state_ == ClientState::connecting ? Errc::connect_timeout
+                                                                               : Errc::handshake_timeout));
+      }
+      return;
+    case ClientState::backing_off:
+      if (now >= backoff_until_) begin_round(now);
+      return;
+    case ClientState::online:
+      break;
+    case ClientState::idle:
+    case ClientState::stopped:
+      return;
+  }
+
+  if (!stable_ && now >= online_since_ + options_.stable_after_ms) {
+    stable_ = true;
+    backoff_.reset();
+  }
+  const bool tx_idle = tx_size_ == 0;
+  switch (keep_alive_.poll(now, tx_idle)) {
+    case KeepAliveVerdict::none:
+      return;
+    case KeepAliveVerdict::send_ping:
+      if (queue_control(FrameType::ping)) {
+        keep_alive_.on_ping_sent(now);
+        ++counters_.heartbeats_sent;
+      }
+      return;
+    case KeepAliveVerdict::write_timeout:
+      go_offline(now, make_error_code(Errc::write_timeout), nullptr);
+      return;
+    case KeepAliveVerdict::server_silent:
+      go_offline(now, make_error_code(Errc::server_silent), nullptr);
+      return;
+    case KeepAliveVerdict::idle_timeout:
+      go_offline(now, make_error_code(Errc::idle_timeout), nullptr);
+      return;
+  }
+}
+
+// ------------------------------------------------------ shell's questions
+
+ConstByteSpan Session::pending_write() const {
+  if (!transport_active_ || tx_in_flight_ != 0 || state_ == ClientState::connecting) return {};
+  return {tx_, tx_size_};
+}
+
+void Session::on_write_started(Millis now) {
+  tx_in_flight_ = tx_size_;
+  keep_alive_.on_write_started(now);
+}
+
+Millis Session::next_wakeup() const {
+  switch (state_) {
+    case ClientState::connecting:
+    case ClientState::handshaking:
+      return attempt_deadline_;
+    case ClientState::backing_off:
+      return backoff_until_;
+    case ClientState::online: {
+      Millis next = keep_alive_.next_deadline(tx_size_ == 0);
+      if (!stable_) {
+        const Millis stable_at = online_since_ + options_.stable_after_ms;
+        if (stable_at < next) next = stable_at;
+      }
+      return next;
+    }
+    case ClientState::idle:
+    case ClientState::stopped:
+      return kNever;
+  }
+  return kNever;
+}
+
+// ------------------------------------------------------------ transitions
+
+void Session::begin_round(Millis now) {
+  endpoint_index_ = 0;
+  retry_after_hint_ms_ = 0;
+  begin_attempt(now);
+}
+
+void Session::begin_attempt(Millis now) {
+  ++generation_;
+  transport_active_ = true;
+  decoder_.reset();
+  tx_size_ = 0;
+  tx_in_flight_ = 0;
+  ack_pending_ = false;
+  attempt_deadline_ = now + options_.connect_timeout_ms;
+  ++counters_.connect_attempts;
+  enter(ClientState::connecting, now);
+  io_.open_transport(endpoint_index_, options_.endpoints[endpoint_index_]);
+}
+
+void Session::attempt_failed(Millis now, std::error_code reason) {
+  end_transport({});
+  ++counters_.connect_failures;
+  ConnectFailure failure;
+  failure.endpoint_index = endpoint_index_;
+  failure.reason = reason;
+  log(LogLevel::warning, "connect to endpoint %u (%s:%u) failed: %s", static_cast<unsigned>(endpoint_index_),
+      options_.endpoints[endpoint_index_].host, static_cast<unsigned>(options_.endpoints[endpoint_index_].port),
+      reason_text(reason));
+  listener_.on_connect_failed(failure);
+  if (state_ == ClientState::stopped) return;  // the listener stopped us
+  ++endpoint_index_;
+  if (endpoint_index_ < options_.endpoint_count) {
+    begin_attempt(now);  // failover: the next endpoint before any backoff
+  } else {
+    back_off(now);
+  }
+}
+
+void Session::go_offline(Millis now, std::error_code reason, const Close* server_close, ConstByteSpan farewell) {
+  DisconnectInfo info;
+  info.reason = reason;
+  info.since_last_rx_ms = now - keep_alive_.last_rx();
+  info.online_ms = now - online_since_;
+  if (server_close != nullptr) {
+    info.closed_by_server = true;
+    info.server_reason = server_close->reason;
+    info.retry_after_ms = server_close->retry_after_ms;
+    retry_after_hint_ms_ = server_close->retry_after_ms;
+  }
+
+  // Say why when the link may still carry it; a dead link just drops it.
+  if (farewell.empty() && server_close == nullptr) {
+    if (reason == Errc::stopped) {
+      farewell = make_farewell(CloseReason::normal, "stopped");
+    } else if (reason == Errc::idle_timeout) {
+      farewell = make_farewell(CloseReason::idle_timeout, "idle");
+    } else if (reason == Errc::server_silent) {
+      farewell = make_farewell(CloseReason::silent, "server silent");
+    }
+  }
+  end_transport(farewell);
+
+  ++counters_.disconnects;
+  ++counters_.disconnects_by_reason[reason_slot(reason)];
+  log(LogLevel::warning, "offline: %s after %llu ms online, %llu ms since last frame", reason_text(reason),
+      static_cast<unsigned long long>(info.online_ms), static_cast<unsigned long long>(info.since_last_rx_ms));
+  listener_.on_disconnected(info);
+  if (reason == Errc::stopped || state_ == ClientState::stopped) return;
+  // Keep the hint across the round: back_off() resets the endpoint index.
+  const std::uint32_t hint = retry_after_hint_ms_;
+  back_off(now);
+  retry_after_hint_ms_ = hint;
+}
+
+void Session::back_off(Millis now) {
+  std::uint32_t delay = 0;
+  if (!backoff_.next(random_.next_u32(), delay)) {
+    log(LogLevel::error, "giving up after %u reconnect attempts", static_cast<unsigned>(backoff_.attempts()));
+    enter(ClientState::stopped, now, make_error_code(Errc::retries_exhausted));
+    return;
+  }
+  // A server that asked for a pause (CLOSE retry-after) gets at least that.
+  if (retry_after_hint_ms_ > delay) delay = retry_after_hint_ms_;
+  retry_after_hint_ms_ = 0;
+  backoff_until_ = now + delay;
+  StateChange change;
+  change.state = ClientState::backing_off;
+  change.backoff_delay_ms = delay;
+  change.attempt = backoff_.attempts();
+  state_ = ClientState::backing_off;
+  log(LogLevel::info, "backing off %u ms (attempt %u)", static_cast<unsigned>(delay),
+      static_cast<unsigned>(change.attempt));
+  listener_.on_state(change);
+}
+
+void Session::enter(ClientState state, Millis now, std::error_code reason) {
+  (void)now;
+  state_ = state;
+  StateChange change;
+  change.state = state;
+  change.endpoint_index = endpoint_index_;
+  change.reason = reason;
+  listener_.on_state(change);
+}
+
+void Session::end_transport(ConstByteSpan farewell) {
+  if (!transport_active_) return;
+  transport_active_ = false;
+  // Bytes mid-write must not be followed by a farewell: the peer would read
+  // a corrupt stream. Then the CLOSE is simply skipped.
+  if (tx_in_flight_ != 0) farewell = {};
+  io_.close_transport(farewell);
+  ++generation_;
+  tx_size_ = 0;
+  tx_in_flight_ = 0;
+}
+
+ConstByteSpan Session::make_farewell(CloseReason reason, const char* text) {
+  Close close;
+  close.reason = reason;
+  const std::size_t text_len = std::strlen(text);
+  const std::size_t room = sizeof farewell_ - kFrameHeaderSize - wire::kCloseFixedBody;
+  close.text = ConstByteSpan{text, text_len < room ? text_len : room};
+  const EncodeResult r = encode(close, ByteSpan{farewell_, sizeof farewell_});
+  return r.error ? ConstByteSpan{} : ConstByteSpan{farewell_, r.size};
+}
+
+// --------------------------------------------------------------- frames
+
+void Session::handle_frame(Millis now, const Frame& frame) {
+  if (frame.type == FrameType::pong) {
+    const std::int64_t rtt = keep_alive_.on_pong(now);
+    if (rtt >= 0) {
+      counters_.last_rtt_ms = static_cast<std::uint32_t>(rtt);
+      listener_.on_heartbeat(counters_.last_rtt_ms);
+    }
+    return;
+  }
+  keep_alive_.on_frame_received(now, is_business(frame.type));
+
+  switch (frame.type) {
+    case FrameType::ping:
+      if (queue_control(FrameType::pong)) ++counters_.heartbeats_answered;
+      return;
+    case FrameType::welcome:
+      if (state_ != ClientState::handshaking) {
+        protocol_failure(now, make_error_code(Errc::protocol_error), CloseReason::protocol_error,
+                         "unexpected WELCOME");
+        return;
+      }
+      handle_welcome(now, frame.welcome);
+      return;
+    case FrameType::close:
+      log(LogLevel::info, "server closed: %s, retry after %u ms", close_reason_name(frame.close.reason),
+          static_cast<unsigned>(frame.close.retry_after_ms));
+      if (state_ == ClientState::online) {
+        go_offline(now, make_error_code(Errc::closed_by_server), &frame.close);
+      } else {
+        retry_after_hint_ms_ = frame.close.retry_after_ms;
+        attempt_failed(now, make_error_code(Errc::closed_by_server));
+      }
+      return;
+    case FrameType::data:
+    case FrameType::ack:
+      if (state_ != ClientState::online) {
+        protocol_failure(now, make_error_code(Errc::protocol_error), CloseReason::protocol_error,
+                         "DATA or ACK before WELCOME");
+        return;
+      }
+      if (frame.type == FrameType::data) {
+        handle_data(now, frame.data);
+      } else {
+        handle_ack(now, frame.ack);
+      }
+      return;
+    case FrameType::hello:
+    case FrameType::pong:
+      protocol_failure(now, make_error_code(Errc::protocol_error), CloseReason::protocol_error,
+                       "HELLO sent to a device");
+      return;
+  }
+}
+
+void Session::handle_welcome(Millis now, const Welcome& welcome) {
+  const bool resumed = session_id_ != 0 && welcome.session_id == session_id_;
+  if (resumed && welcome.next_uplink_seq > next_seq_) {
+    protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
+                     "WELCOME expects a sequence number never sent");
+    return;
+  }
+  if (!resumed) last_downlink_ = 0;  // a new session numbers downlink from 1
+  session_id_ = welcome.session_id;
+  next_seq_ = welcome.next_uplink_seq;
+  last_acked_ = welcome.next_uplink_seq - 1;
+
+  KeepAliveTimings timings;
+  timings.heartbeat_ms = welcome.heartbeat_ms;
+  timings.read_timeout_ms = welcome.heartbeat_ms == options_.heartbeat_interval_ms
+                                ? options_.read_timeout_ms
+                                : scaled_read_timeout(options_, welcome.heartbeat_ms);
+  timings.write_timeout_ms = options_.write_timeout_ms;
+  timings.idle_timeout_ms = options_.idle_timeout_ms;
+  keep_alive_.start(timings, now);
+  online_since_ = now;
+  stable_ = false;
+  ++counters_.connects;
+  state_ = ClientState::online;
+
+  OnlineInfo info;
+  info.endpoint_index = endpoint_index_;
+  info.session_id = session_id_;
+  info.resumed = resumed;
+  info.heartbeat_ms = timings.heartbeat_ms;
+  info.read_timeout_ms = timings.read_timeout_ms;
+  info.next_uplink_seq = next_seq_;
+  log(LogLevel::info, "online: endpoint %u, session %llu%s, heartbeat %u ms, read timeout %u ms",
+      static_cast<unsigned>(endpoint_index_), static_cast<unsigned long long>(session_id_),
+      resumed ? " (resumed)" : "", static_cast<unsigned>(timings.heartbeat_ms),
+      static_cast<unsigned>(timings.read_timeout_ms));
+  StateChange change;
+  change.state = ClientState::online;
+  change.endpoint_index = endpoint_index_;
+  listener_.on_state(change);
+  if (state_ != ClientState::online) return;  // the listener stopped us
+  listener_.on_online(info);
+}
+
+void Session::handle_data(Millis now, const Data& data) {
+  if (data.seq != last_downlink_ + 1) {
+    protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
+                     "downlink DATA out of sequence");
+    return;
+  }
+  last_downlink_ = data.seq;
+  ack_pending_ = true;
+  ++counters_.messages_received;
+  listener_.on_message(data.seq, data.payload);
+}
+
+void Session::handle_ack(Millis now, const Ack& ack) {
+  if (ack.seq >= next_seq_ || ack.seq < last_acked_) {
+    protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
+                     ack.seq >= next_seq_ ? "ACK for a message never sent" : "ACK going backwards");
+    return;
+  }
+  if (ack.seq == last_acked_) return;  // a repeated ACK is harmless
+  counters_.messages_acked += ack.seq - last_acked_;
+  last_acked_ = ack.seq;
+  listener_.on_acked(ack.seq);
+}
+
+void Session::protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text) {
+  log(LogLevel::error, "protocol error: %s (%s)", text, reason_text(reason));
+  // The CLOSE tells the server why, before the connection goes.
+  const ConstByteSpan farewell = make_farewell(close_reason, text);
+  if (state_ == ClientState::online) {
+    go_offline(now, reason, nullptr, farewell);
+  } else {
+    end_transport(farewell);
+    attempt_failed(now, reason);
+  }
+}
+
+// ------------------------------------------------------------- transmit
+
+bool Session::queue_frame_bytes(ConstByteSpan frame, bool control) {
+  const std::size_t room = kTxBufferSize - tx_size_;
+  const std::size_t reserve = control ? 0 : kTxControlReserve;
+  if (frame.size + reserve > room) return false;
+  if (!frame.empty()) {
+    std::memcpy(tx_ + tx_size_, frame.data, frame.size);
+    tx_size_ += frame.size;
+    ++counters_.frames_sent;
+  }
+  return true;
+}
+
+bool Session::queue_control(FrameType type) {
+  std::uint8_t bytes[kControlFrameSize];
+  const EncodeResult r = type == FrameType::ping ? encode_ping(ByteSpan{bytes, sizeof bytes})
+                                                 : encode_pong(ByteSpan{bytes, sizeof bytes});
+  return !r.error && queue_frame_bytes(ConstByteSpan{bytes, r.size}, true);
+}
+
+void Session::queue_hello(Millis now) {
+  Hello hello;
+  hello.device_id = ConstByteSpan{options_.device_id, std::strlen(options_.device_id)};
+  hello.token = ConstByteSpan{options_.token, options_.token_size};
+  hello.heartbeat_ms = options_.heartbeat_interval_ms;
+  hello.session_id = session_id_;
+  hello.last_downlink_seq = last_downlink_;
+  const EncodeResult r = encode(hello, ByteSpan{tx_ + tx_size_, kTxBufferSize - tx_size_});
+  if (r.error) {  // cannot happen with validated options; fail loudly rather than hang
+    attempt_failed(now, r.error);
+    return;
+  }
+  tx_size_ += r.size;
+  ++counters_.frames_sent;
+}
+
+void Session::log(LogLevel level, const char* format, ...) {
+  char line[192];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  listener_.on_log(level, line);
+}
+
+}  // namespace uplink
