@@ -1,4 +1,4 @@
-// Socket tuning on Linux: TCP_NODELAY and TCP_USER_TIMEOUT.
+// Socket tuning on Linux: TCP_NODELAY, SO_SNDBUF and TCP_USER_TIMEOUT.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -13,6 +13,12 @@ std::error_code tune_socket(int native_handle, const SocketTuning& tuning) noexc
   if (tuning.no_delay) {
     const int on = 1;
     if (setsockopt(native_handle, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) {
+      return {errno, std::generic_category()};
+    }
+  }
+  if (tuning.send_buffer_bytes != 0) {
+    const int bytes = static_cast<int>(tuning.send_buffer_bytes);
+    if (setsockopt(native_handle, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes) != 0) {
       return {errno, std::generic_category()};
     }
   }

@@ -26,14 +26,11 @@
 #include "uplink/client.hpp"
 
 #include <asio/bind_allocator.hpp>
-#include <asio/connect.hpp>
 #include <asio/post.hpp>
-#include <asio/write.hpp>
 #include <cassert>
 #include <cstdio>
 
 #include "uplink/error.hpp"
-#include "uplink/port/socket_tuning.hpp"
 
 namespace uplink {
 namespace {
@@ -44,6 +41,10 @@ std::error_code classify(const asio::error_code& error) {
       error == asio::error::broken_pipe || error == asio::error::connection_aborted) {
     return make_error_code(Errc::connection_closed);
   }
+  // Asio reports socket errors in its own "asio.system" category; on POSIX
+  // the values are errno values, so they are handed on in the standard
+  // system category, where comparisons with std::errc work as expected.
+  if (error.category() == asio::system_category()) return {error.value(), std::system_category()};
   return error;
 }
 
@@ -80,7 +81,7 @@ Client::~Client() {
   session_.stop(now());
   asio::error_code ignored;
   timer_.cancel();
-  resolver_.cancel();
+  if (resolving_) resolver_.cancel();
   socket_.close(ignored);
   // Handlers still queued would run against a destroyed object: the
   // documented contract is to destroy only a quiescent client.
@@ -90,7 +91,8 @@ Client::~Client() {
 OptionsCheck Client::start(const Options& options) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   HandlerScope scope(handler_depth_);
-  write_timeout_ms_ = options.write_timeout_ms;
+  tuning_.user_timeout_ms = options.write_timeout_ms;
+  tuning_.send_buffer_bytes = options.socket_send_buffer_bytes;
   stop_requested_ = false;
   const OptionsCheck check = session_.start(options, now());
   if (check) pump();
@@ -146,6 +148,8 @@ void Client::open_transport(std::size_t endpoint_index, const Endpoint& endpoint
   (void)endpoint_index;
   const Session::Generation generation = session_.generation();
   asio::error_code error;
+  resolved_ = {};
+  next_address_ = resolved_.end();
   const asio::ip::address address = asio::ip::make_address(endpoint.host, error);
   if (!error) {
     // A numeric address needs no resolver, and so no allocation.
@@ -155,6 +159,7 @@ void Client::open_transport(std::size_t endpoint_index, const Endpoint& endpoint
   char port_text[8];
   std::snprintf(port_text, sizeof port_text, "%u", static_cast<unsigned>(endpoint.port));
   ++outstanding_;
+  resolving_ = true;
   // Name resolution runs on Asio's resolver thread and allocates inside
   // getaddrinfo(); devices that must not allocate configure numeric addresses.
   resolver_.async_resolve(
@@ -163,25 +168,26 @@ void Client::open_transport(std::size_t endpoint_index, const Endpoint& endpoint
         --outstanding_;
         std::lock_guard<std::recursive_mutex> lock(mutex_);
         HandlerScope scope(handler_depth_);
+        resolving_ = false;
         if (generation != session_.generation()) return;
         if (resolve_error) {
           session_.on_transport_failed(now(), generation, make_error_code(Errc::resolve_failed));
           pump();
           return;
         }
-        ++outstanding_;
-        // Tries each resolved address in turn, all under the session's one deadline.
-        asio::async_connect(socket_, results,
-                            with_memory(connect_memory_, [this, generation](const asio::error_code& connect_error,
-                                                                            const asio::ip::tcp::endpoint&) {
-                              handle_connect(generation, connect_error);
-                            }));
+        // Each resolved address is tried in turn (handle_connect), all under
+        // the session's one deadline.
+        resolved_ = std::move(results);
+        next_address_ = resolved_.begin();
+        start_connect(generation, (next_address_++)->endpoint());
       });
 }
 
 void Client::close_transport(ConstByteSpan farewell) {
   asio::error_code ignored;
-  resolver_.cancel();
+  // Asio's resolver cancel() allocates, so it is only called when a lookup
+  // is actually running.
+  if (resolving_) resolver_.cancel();
   if (socket_.is_open()) {
     if (!farewell.empty()) {
       // Best effort: a non-blocking write of the CLOSE frame straight into
@@ -212,13 +218,18 @@ void Client::handle_connect(Session::Generation generation, const asio::error_co
   HandlerScope scope(handler_depth_);
   if (generation != session_.generation()) return;
   if (error) {
+    if (next_address_ != resolved_.end()) {
+      asio::error_code ignored;
+      socket_.close(ignored);
+      start_connect(generation, (next_address_++)->endpoint());
+      return;
+    }
     session_.on_transport_failed(now(), generation, classify(error));
     pump();
     return;
   }
-  port::SocketTuning tuning;
-  tuning.user_timeout_ms = write_timeout_ms_;
-  if (const std::error_code tuning_error = port::tune_socket(socket_.native_handle(), tuning)) {
+  resolved_ = {};
+  if (const std::error_code tuning_error = port::tune_socket(socket_.native_handle(), tuning_)) {
     listener_.on_log(LogLevel::warning, "socket tuning failed; continuing without it");
   }
   session_.on_transport_open(now(), generation);
@@ -261,15 +272,19 @@ void Client::start_write() {
   session_.on_write_started(now());
   writing_ = true;
   ++outstanding_;
+  // One write_some at a time, never the composed asio::async_write: a
+  // composed write that outlives its connection would carry on writing the
+  // rest of its buffer into the next connection on this same socket object.
+  // A partial write just leaves the rest pending for the next pump.
   // The write deadline is the session's: if this does not complete in
   // time, the deadline actor closes the socket and the link is declared dead.
-  asio::async_write(socket_, asio::buffer(bytes.data, bytes.size),
-                    with_memory(write_memory_, [this, generation](const asio::error_code& error, std::size_t) {
-                      handle_write(generation, error);
-                    }));
+  socket_.async_write_some(asio::buffer(bytes.data, bytes.size),
+                           with_memory(write_memory_, [this, generation](const asio::error_code& error, std::size_t n) {
+                             handle_write(generation, error, n);
+                           }));
 }
 
-void Client::handle_write(Session::Generation generation, const asio::error_code& error) {
+void Client::handle_write(Session::Generation generation, const asio::error_code& error, std::size_t size) {
   --outstanding_;
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   HandlerScope scope(handler_depth_);
@@ -278,7 +293,7 @@ void Client::handle_write(Session::Generation generation, const asio::error_code
   if (error) {
     session_.on_transport_error(now(), generation, classify(error));
   } else {
-    session_.on_write_complete(now(), generation);
+    session_.on_write_complete(now(), generation, size);
   }
   pump();
 }

@@ -38,6 +38,7 @@
 #include "uplink/listener.hpp"
 #include "uplink/net/handler_memory.hpp"
 #include "uplink/options.hpp"
+#include "uplink/port/socket_tuning.hpp"
 
 namespace uplink {
 
@@ -86,7 +87,7 @@ class Client final : private SessionIo {
   void handle_connect(Session::Generation generation, const asio::error_code& error);
   void start_read(Session::Generation generation);
   void handle_read(Session::Generation generation, const asio::error_code& error, std::size_t size);
-  void handle_write(Session::Generation generation, const asio::error_code& error);
+  void handle_write(Session::Generation generation, const asio::error_code& error, std::size_t size);
   void handle_timer(const asio::error_code& error);
   void handle_wake();
   void pump();
@@ -99,6 +100,8 @@ class Client final : private SessionIo {
   asio::io_context& io_;
   asio::ip::tcp::socket socket_;
   asio::ip::tcp::resolver resolver_;
+  asio::ip::tcp::resolver::results_type resolved_;  // addresses of the endpoint being tried
+  asio::ip::tcp::resolver::results_type::const_iterator next_address_;
   asio::steady_timer timer_;
   const asio::steady_timer::time_point epoch_;
   Session session_;
@@ -110,9 +113,10 @@ class Client final : private SessionIo {
   std::atomic<bool> stop_requested_{false};
   int handler_depth_ = 0;
   bool writing_ = false;
+  bool resolving_ = false;
   int timer_waits_ = 0;
   Millis timer_armed_at_ = kNever;
-  std::uint32_t write_timeout_ms_ = 0;
+  port::SocketTuning tuning_;
 
   OpMemory connect_memory_;
   OpMemory read_memory_;

@@ -51,6 +51,11 @@ struct Options {
   /// reconnect loop.
   std::uint32_t stable_after_ms = 30000;
   BackoffPolicy backoff;  ///< Default base 1 s, cap 60 s, retry forever.
+  /// Kernel send buffer of the socket (SO_SNDBUF), 0 = the system default.
+  /// A small buffer bounds how much unacknowledged data can pile up in the
+  /// kernel on a half-open link, so a stalled link shows as a write timeout
+  /// sooner, at the cost of throughput on long fat links.
+  std::uint32_t socket_send_buffer_bytes = 0;
 
   /// Appends an endpoint. Errors: invalid_option (empty or too long host,
   /// port 0, list full).

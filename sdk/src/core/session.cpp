@@ -131,9 +131,10 @@ void Session::on_received(Millis now, Generation generation, ConstByteSpan bytes
     bytes = bytes.subspan(r.consumed);
     if (r.status == DecodeStatus::error) {
       const std::error_code ec = decoder_.error();
-      const bool too_large = ec == Errc::frame_too_large;
-      protocol_failure(now, ec, too_large ? CloseReason::frame_too_large : CloseReason::protocol_error,
-                       errc_name(static_cast<Errc>(ec.value())));
+      CloseReason close_reason = CloseReason::protocol_error;
+      if (ec == Errc::frame_too_large) close_reason = CloseReason::frame_too_large;
+      if (ec == Errc::unsupported_version) close_reason = CloseReason::unsupported_version;
+      protocol_failure(now, ec, close_reason, errc_name(static_cast<Errc>(ec.value())));
       return;
     }
     if (r.status == DecodeStatus::frame_ready) {
@@ -154,11 +155,14 @@ void Session::on_received(Millis now, Generation generation, ConstByteSpan bytes
   }
 }
 
-void Session::on_write_complete(Millis now, Generation generation) {
+void Session::on_write_complete(Millis now, Generation generation, std::size_t written) {
   if (generation != generation_ || tx_in_flight_ == 0) return;
-  counters_.bytes_sent += tx_in_flight_;
-  std::memmove(tx_, tx_ + tx_in_flight_, tx_size_ - tx_in_flight_);
-  tx_size_ -= tx_in_flight_;
+  if (written > tx_in_flight_) written = tx_in_flight_;
+  counters_.bytes_sent += written;
+  std::memmove(tx_, tx_ + written, tx_size_ - written);
+  tx_size_ -= written;
+  if (written < tx_in_flight_) tx_mid_frame_ = true;
+  if (tx_size_ == 0) tx_mid_frame_ = false;
   tx_in_flight_ = 0;
   keep_alive_.on_write_completed(now);
 }
@@ -265,7 +269,10 @@ void Session::begin_attempt(Millis now) {
   decoder_.reset();
   tx_size_ = 0;
   tx_in_flight_ = 0;
+  tx_mid_frame_ = false;
   ack_pending_ = false;
+  // A PING of the previous connection can never be answered on this one.
+  keep_alive_.start(keep_alive_.timings(), now);
   attempt_deadline_ = now + options_.connect_timeout_ms;
   ++counters_.connect_attempts;
   enter(ClientState::connecting, now);
@@ -319,6 +326,12 @@ void Session::go_offline(Millis now, std::error_code reason, const Close* server
   ++counters_.disconnects_by_reason[reason_slot(reason)];
   log(LogLevel::warning, "offline: %s after %llu ms online, %llu ms since last frame", reason_text(reason),
       static_cast<unsigned long long>(info.online_ms), static_cast<unsigned long long>(info.since_last_rx_ms));
+  // The stability rule is checked here as well as on the timer: a drop
+  // handled before a (late) timer wake-up must not lose the reset.
+  if (!stable_ && now >= online_since_ + options_.stable_after_ms) {
+    stable_ = true;
+    backoff_.reset();
+  }
   listener_.on_disconnected(info);
   if (reason == Errc::stopped || state_ == ClientState::stopped) return;
   // Keep the hint across the round: back_off() resets the endpoint index.
@@ -361,13 +374,14 @@ void Session::enter(ClientState state, Millis now, std::error_code reason) {
 void Session::end_transport(ConstByteSpan farewell) {
   if (!transport_active_) return;
   transport_active_ = false;
-  // Bytes mid-write must not be followed by a farewell: the peer would read
-  // a corrupt stream. Then the CLOSE is simply skipped.
-  if (tx_in_flight_ != 0) farewell = {};
+  // Bytes mid-write, or a frame only partly written, must not be followed by
+  // a farewell: the peer would read a corrupt stream. The CLOSE is skipped.
+  if (tx_in_flight_ != 0 || tx_mid_frame_) farewell = {};
   io_.close_transport(farewell);
   ++generation_;
   tx_size_ = 0;
   tx_in_flight_ = 0;
+  tx_mid_frame_ = false;
 }
 
 ConstByteSpan Session::make_farewell(CloseReason reason, const char* text) {
@@ -458,6 +472,7 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
   keep_alive_.start(timings, now);
   online_since_ = now;
   stable_ = false;
+  retry_after_hint_ms_ = 0;  // a hint from a failed attempt of this round is spent
   ++counters_.connects;
   state_ = ClientState::online;
 

@@ -109,8 +109,9 @@ class Session {
   void on_transport_open(Millis now, Generation generation);
   void on_transport_failed(Millis now, Generation generation, std::error_code reason);
   void on_received(Millis now, Generation generation, ConstByteSpan bytes);
-  /// The bytes of the last pending_write() were all written.
-  void on_write_complete(Millis now, Generation generation);
+  /// `written` bytes (from the start of the last pending_write(), at most
+  /// all of them) reached the transport. The rest stays pending.
+  void on_write_complete(Millis now, Generation generation, std::size_t written);
   /// A read or write failed, or the peer closed the connection.
   void on_transport_error(Millis now, Generation generation, std::error_code reason);
   /// The time given by next_wakeup() has come (early or late calls are fine).
@@ -190,6 +191,9 @@ class Session {
   std::uint8_t tx_[kTxBufferSize] = {};
   std::size_t tx_size_ = 0;
   std::size_t tx_in_flight_ = 0;
+  // A write ended inside a frame: until the buffer drains, a farewell CLOSE
+  // cannot be slipped in without corrupting the stream.
+  bool tx_mid_frame_ = false;
 
   std::uint8_t farewell_[kFrameHeaderSize + wire::kCloseFixedBody + 48] = {};
 };

@@ -14,6 +14,8 @@ struct SocketTuning {
   /// (TCP_USER_TIMEOUT on Linux), matching the client's write timeout, so the
   /// kernel and the client agree that a stalled link is dead. 0 = leave as is.
   std::uint32_t user_timeout_ms = 0;
+  /// Kernel send buffer size (SO_SNDBUF) in bytes; 0 = leave as is.
+  std::uint32_t send_buffer_bytes = 0;
 };
 
 /// Applies `tuning` to the connected TCP socket `native_handle`.

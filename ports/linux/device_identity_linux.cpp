@@ -1,0 +1,57 @@
+// Device identity on Linux, first match wins:
+//  1. /proc/device-tree/serial-number (Raspberry Pi and other DT boards)
+//  2. /etc/machine-id (systemd), first 16 hex digits, prefixed "linux-"
+//  3. the host name
+// Every byte outside printable ASCII is replaced with '-', as the protocol
+// allows only 0x21..0x7E in device ids.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "uplink/port/device_identity.hpp"
+
+namespace uplink::port {
+namespace {
+
+std::size_t read_first_token(const char* path, char* out, std::size_t size) {
+  std::FILE* f = std::fopen(path, "rb");
+  if (f == nullptr) return 0;
+  const std::size_t n = std::fread(out, 1, size - 1, f);
+  std::fclose(f);
+  std::size_t len = 0;
+  while (len < n && out[len] != '\0' && out[len] != '\n') ++len;
+  out[len] = '\0';
+  return len;
+}
+
+std::size_t sanitise(char* id, std::size_t len) {
+  for (std::size_t i = 0; i < len; ++i) {
+    if (id[i] < 0x21 || id[i] > 0x7E) id[i] = '-';
+  }
+  return len;
+}
+
+}  // namespace
+
+std::size_t device_identity(char* out, std::size_t size) noexcept {
+  if (size < 2) return 0;
+  std::size_t len = read_first_token("/proc/device-tree/serial-number", out, size);
+  if (len > 0) return sanitise(out, len);
+
+  char machine_id[64];
+  len = read_first_token("/etc/machine-id", machine_id, sizeof machine_id);
+  if (len >= 16) {
+    std::snprintf(out, size, "linux-%.16s", machine_id);
+    return sanitise(out, std::strlen(out));
+  }
+  if (gethostname(out, size - 1) == 0) {
+    out[size - 1] = '\0';
+    len = std::strlen(out);
+    if (len > 0) return sanitise(out, len);
+  }
+  std::snprintf(out, size, "uplink-device");
+  return std::strlen(out);
+}
+
+}  // namespace uplink::port

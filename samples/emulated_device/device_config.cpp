@@ -1,0 +1,249 @@
+// Flag and config-file parsing for the emulated device.
+#include "device_config.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include "uplink/codec/frame.hpp"
+#include "uplink/port/device_identity.hpp"
+
+namespace uplink::samples {
+namespace {
+
+bool parse_u32(const std::string& text, std::uint32_t& out) {
+  if (text.empty() || text[0] == '-') return false;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || v > 0xFFFFFFFFull) return false;
+  out = static_cast<std::uint32_t>(v);
+  return true;
+}
+
+bool parse_endpoint(const std::string& text, Options& options) {
+  // host:port, or [v6-address]:port
+  std::string host;
+  std::string port;
+  if (!text.empty() && text[0] == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return false;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  std::uint32_t p = 0;
+  if (!parse_u32(port, p) || p == 0 || p > 65535) return false;
+  return !options.add_endpoint(host.c_str(), static_cast<std::uint16_t>(p));
+}
+
+// Applies one setting; `name` is without the leading dashes.
+bool apply(DeviceConfig& c, const std::string& name, const std::string& value, std::string& error) {
+  std::uint32_t n = 0;
+  const auto number = [&](std::uint32_t& target) {
+    if (!parse_u32(value, n)) {
+      error = "--" + name + ": expected a non-negative integer, got '" + value + "'";
+      return false;
+    }
+    target = n;
+    return true;
+  };
+  Options& o = c.options;
+  if (name == "server") {
+    if (!parse_endpoint(value, o)) {
+      error = "--server: expected host:port (at most " + std::to_string(kMaxEndpoints) + "), got '" + value + "'";
+      return false;
+    }
+    return true;
+  }
+  if (name == "device-id") {
+    if (o.set_device_id(value.c_str())) {
+      error = "--device-id: 1.." + std::to_string(kMaxDeviceIdLength) + " printable ASCII characters without spaces";
+      return false;
+    }
+    return true;
+  }
+  if (name == "token") {
+    if (o.set_token(ConstByteSpan{value.data(), value.size()})) {
+      error = "--token: longer than " + std::to_string(kMaxTokenLength) + " bytes";
+      return false;
+    }
+    return true;
+  }
+  if (name == "heartbeat-ms") return number(o.heartbeat_interval_ms);
+  if (name == "read-timeout-ms") return number(o.read_timeout_ms);
+  if (name == "write-timeout-ms") return number(o.write_timeout_ms);
+  if (name == "connect-timeout-ms") return number(o.connect_timeout_ms);
+  if (name == "idle-timeout-ms") return number(o.idle_timeout_ms);
+  if (name == "stable-after-ms") return number(o.stable_after_ms);
+  if (name == "backoff-base-ms") return number(o.backoff.base_ms);
+  if (name == "backoff-cap-ms") return number(o.backoff.cap_ms);
+  if (name == "max-attempts") return number(o.backoff.max_attempts);
+  if (name == "size") {
+    if (!number(c.size)) return false;
+    if (c.size < 16 || c.size > kMaxDataPayload) {
+      error = "--size: must be within 16.." + std::to_string(kMaxDataPayload);
+      return false;
+    }
+    return true;
+  }
+  if (name == "duration-s") return number(c.duration_s);
+  if (name == "fleet") {
+    if (!number(c.fleet)) return false;
+    if (c.fleet == 0 || c.fleet > 100000) {
+      error = "--fleet: must be within 1..100000";
+      return false;
+    }
+    return true;
+  }
+  if (name == "count") {
+    std::uint32_t count = 0;
+    if (!number(count)) return false;
+    c.count = count;
+    return true;
+  }
+  if (name == "rate") {
+    char* end = nullptr;
+    const double r = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || r < 0 || r > 1e6) {
+      error = "--rate: expected messages per second within 0..1000000, got '" + value + "'";
+      return false;
+    }
+    c.rate_per_s = r;
+    return true;
+  }
+  error = "unknown setting '--" + name + "' (see --help)";
+  return false;
+}
+
+bool load_file(DeviceConfig& c, const std::string& path, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "--config: cannot read '" + path + "'";
+    return false;
+  }
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    const auto hash = line.find('#');
+    if (hash != std::string::npos) line.erase(hash);
+    const auto trim = [](std::string s) {
+      const auto b = s.find_first_not_of(" \t\r");
+      const auto e = s.find_last_not_of(" \t\r");
+      return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+    };
+    line = trim(line);
+    if (line.empty()) continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) {
+      error = path + ":" + std::to_string(line_no) + ": expected 'name = value'";
+      return false;
+    }
+    std::string message;
+    if (!apply(c, trim(line.substr(0, eq)), trim(line.substr(eq + 1)), message)) {
+      error = path + ":" + std::to_string(line_no) + ": " + message;
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* device_usage() {
+  return "usage: uplink_device --server HOST:PORT [--server HOST:PORT ...] [options]\n"
+         "  --device-id ID          default: this machine's identity (board serial on a Raspberry Pi)\n"
+         "  --token TEXT            authentication token (never printed)\n"
+         "  --heartbeat-ms N        heartbeat interval (default 30000; --demo: 1000)\n"
+         "  --read-timeout-ms N     silence bound, > heartbeat (default 60000; --demo: 2000)\n"
+         "  --write-timeout-ms N    (default 10000)   --connect-timeout-ms N (default 10000)\n"
+         "  --idle-timeout-ms N     0 = off (default) --stable-after-ms N    (default 30000)\n"
+         "  --backoff-base-ms N     (default 1000)    --backoff-cap-ms N     (default 60000)\n"
+         "  --max-attempts N        0 = forever (default)\n"
+         "  --rate R                messages per second (default 1)   --size N  payload bytes (default 64)\n"
+         "  --count N               exit once N messages are acknowledged\n"
+         "  --duration-s N          exit after N seconds\n"
+         "  --fleet N               run N devices in this process (ids ID-0001 ...)\n"
+         "  --demo                  short timings: heartbeat 1 s, read timeout 2 s, backoff 0.2..2 s\n"
+         "  --config FILE           'name = value' lines with the flag names above\n"
+         "  --quiet                 no JSON event lines   --status  live status line on stderr\n";
+}
+
+bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& error) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      error = device_usage();
+      return false;
+    }
+    if (arg == "--demo") {
+      Options demo = Options::demo();
+      // Keep what was already given (endpoints, id, token).
+      for (std::size_t e = 0; e < c.options.endpoint_count; ++e) demo.endpoints[e] = c.options.endpoints[e];
+      demo.endpoint_count = c.options.endpoint_count;
+      std::memcpy(demo.device_id, c.options.device_id, sizeof demo.device_id);
+      std::memcpy(demo.token, c.options.token, sizeof demo.token);
+      demo.token_size = c.options.token_size;
+      c.options = demo;
+      continue;
+    }
+    if (arg == "--quiet") {
+      c.json = false;
+      continue;
+    }
+    if (arg == "--status") {
+      c.status = true;
+      c.status_forced = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      error = "unexpected argument '" + arg + "' (see --help)";
+      return false;
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    const auto eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.erase(eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      error = "--" + name + ": missing value";
+      return false;
+    }
+    if (name == "config") {
+      if (!load_file(c, value, error)) return false;
+      continue;
+    }
+    if (!apply(c, name, value, error)) return false;
+  }
+  if (c.options.device_id[0] == '\0') {
+    char id[kMaxDeviceIdLength + 1];
+    port::device_identity(id, sizeof id);
+    (void)c.options.set_device_id(id);
+  }
+  const OptionsCheck check = validate(c.options);
+  if (!check) {
+    // Options fields are named like the flags, with '-' for '_' and '.'.
+    std::string flag = check.field;
+    for (char& ch : flag) {
+      if (ch == '_' || ch == '.') ch = '-';
+    }
+    if (flag.rfind("endpoints", 0) == 0) flag = "server";
+    if (flag == "heartbeat-interval-ms") flag = "heartbeat-ms";
+    if (flag.rfind("backoff-", 0) == 0 && flag == "backoff-max-attempts") flag = "max-attempts";
+    error = "--" + flag + ": " + check.reason;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace uplink::samples

@@ -1,0 +1,35 @@
+// Settings of the emulated device, from flags or a config file.
+//
+// Every flag has a config-file twin: "--heartbeat-ms 1000" is
+// "heartbeat-ms = 1000" in the file given with --config. A value that does
+// not parse, or breaks a rule of uplink::Options, is refused with a message
+// naming the flag.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "uplink/options.hpp"
+
+namespace uplink::samples {
+
+struct DeviceConfig {
+  Options options;               ///< The client's options (endpoints, id, timings).
+  double rate_per_s = 1.0;       ///< Messages generated per second (0 = none).
+  std::uint32_t size = 64;       ///< Payload bytes per message (>= 16).
+  std::uint64_t count = 0;       ///< Stop after this many messages are acknowledged (0 = unlimited).
+  std::uint32_t duration_s = 0;  ///< Stop after this long (0 = run until a signal).
+  std::uint32_t fleet = 1;       ///< Devices in this process (ids get a -NNNN suffix when > 1).
+  bool json = true;              ///< One JSON line per event on stdout.
+  bool status = false;           ///< Live status line on stderr (default: when stderr is a terminal).
+  bool status_forced = false;
+};
+
+/// Parses argv. On failure returns false and puts a one-line message naming
+/// the flag (or file line) into `error`. `--help` sets `error` to the usage.
+bool parse_device_config(int argc, char** argv, DeviceConfig& config, std::string& error);
+
+/// The usage text.
+const char* device_usage();
+
+}  // namespace uplink::samples

@@ -1,0 +1,202 @@
+// The emulated device's behaviour and its JSON event lines.
+#include "emulated_device.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "json_line.hpp"
+#include "uplink/port/random.hpp"
+
+namespace uplink::samples {
+namespace {
+constexpr std::uint32_t kGeneratorTickMs = 20;
+}
+
+std::string reason_name(const std::error_code& error) {
+  if (error.category() == error_category()) return errc_name(static_cast<Errc>(error.value()));
+  return error.message();
+}
+
+EmulatedDevice::EmulatedDevice(asio::io_context& io, const DeviceConfig& config, std::uint32_t index)
+    : io_(io), config_(config), options_(config.options), client_(io, *this, port::system_random()), generator_(io) {
+  if (config.fleet > 1) {
+    char id[kMaxDeviceIdLength + 1];
+    std::snprintf(id, sizeof id, "%.*s-%04u", static_cast<int>(kMaxDeviceIdLength - 6), config.options.device_id,
+                  static_cast<unsigned>(index));
+    (void)options_.set_device_id(id);
+  }
+  payload_.reserve(config.size);
+}
+
+bool EmulatedDevice::start() {
+  const OptionsCheck check = client_.start(options_);
+  if (!check) {
+    std::fprintf(stderr, "uplink_device: invalid option %s: %s\n", check.field, check.reason);
+    return false;
+  }
+  if (config_.rate_per_s > 0) arm_generator();
+  return true;
+}
+
+void EmulatedDevice::stop() {
+  stopping_ = true;
+  generator_.cancel();
+  client_.stop();
+}
+
+std::uint64_t EmulatedDevice::now_ms() const {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+void EmulatedDevice::arm_generator() {
+  generator_armed_ = true;
+  generator_.expires_after(std::chrono::milliseconds(kGeneratorTickMs));
+  generator_.async_wait([this](const asio::error_code& error) {
+    generator_armed_ = false;
+    if (error || stopping_) return;
+    generate();
+    if (!stopping_) arm_generator();
+  });
+}
+
+void EmulatedDevice::generate() {
+  budget_ += config_.rate_per_s * kGeneratorTickMs / 1000.0;
+  if (config_.count != 0 && generated_ >= config_.count && !have_pending_) budget_ = 0;
+  while (budget_ >= 1.0 || have_pending_) {
+    if (!try_send_next()) return;  // refused: the same message is retried next tick
+    budget_ = budget_ >= 1.0 ? budget_ - 1.0 : 0;
+    if (config_.count != 0 && generated_ >= config_.count) {
+      budget_ = 0;
+      return;
+    }
+  }
+}
+
+bool EmulatedDevice::try_send_next() {
+  if (!have_pending_) {
+    // The payload says who and which message, padded to the configured size.
+    char head[96];
+    const int n = std::snprintf(head, sizeof head, "%s #%llu ", options_.device_id,
+                                static_cast<unsigned long long>(generated_ + 1));
+    payload_.assign(head, static_cast<std::size_t>(n > 0 ? n : 0));
+    payload_.resize(config_.size, '.');
+    have_pending_ = true;
+  }
+  std::uint64_t seq = 0;
+  const std::error_code error = client_.send(ConstByteSpan{payload_.data(), payload_.size()}, &seq);
+  if (error) {
+    ++deferred_;
+    return false;
+  }
+  have_pending_ = false;
+  ++generated_;
+  return true;
+}
+
+void EmulatedDevice::on_state(const StateChange& change) {
+  if (!print_events()) {
+    if (change.state == ClientState::stopped) finished_ = true;
+    return;
+  }
+  JsonLine line(now_ms(), client_state_name(change.state));
+  line.field("device", options_.device_id);
+  switch (change.state) {
+    case ClientState::connecting:
+    case ClientState::handshaking: {
+      const Endpoint& ep = options_.endpoints[change.endpoint_index];
+      line.field("endpoint", ep.host).field("port", static_cast<std::uint64_t>(ep.port));
+      break;
+    }
+    case ClientState::backing_off:
+      line.field("delay_ms", static_cast<std::uint64_t>(change.backoff_delay_ms))
+          .field("attempt", static_cast<std::uint64_t>(change.attempt));
+      break;
+    case ClientState::stopped:
+      line.field("reason", reason_name(change.reason).c_str());
+      finished_ = true;
+      break;
+    default:
+      break;
+  }
+  if (change.state != ClientState::online) line.print();  // "online" is printed with its details below
+}
+
+void EmulatedDevice::on_online(const OnlineInfo& info) {
+  read_timeout_ms_ = info.read_timeout_ms;
+  online_since_ms_ = now_ms();
+  if (!print_events()) return;
+  JsonLine(now_ms(), "online")
+      .field("device", options_.device_id)
+      .field("session", info.session_id)
+      .field("resumed", info.resumed)
+      .field("heartbeat_ms", static_cast<std::uint64_t>(info.heartbeat_ms))
+      .field("read_timeout_ms", static_cast<std::uint64_t>(info.read_timeout_ms))
+      .print();
+}
+
+void EmulatedDevice::on_disconnected(const DisconnectInfo& info) {
+  online_since_ms_ = 0;
+  const bool dead_link = info.reason == Errc::server_silent || info.reason == Errc::write_timeout;
+  if (info.reason == Errc::server_silent) {
+    ++detections_;
+    if (info.since_last_rx_ms > max_detection_ms_) max_detection_ms_ = info.since_last_rx_ms;
+  }
+  if (!print_events()) return;
+  JsonLine line(now_ms(), "offline");
+  line.field("device", options_.device_id).field("reason", reason_name(info.reason).c_str());
+  if (dead_link) {
+    line.field("detection_ms", info.since_last_rx_ms).field("bound_ms", static_cast<std::uint64_t>(read_timeout_ms_));
+  }
+  line.field("online_ms", info.online_ms);
+  if (info.closed_by_server) {
+    line.field("server_reason", close_reason_name(info.server_reason))
+        .field("retry_after_ms", static_cast<std::uint64_t>(info.retry_after_ms));
+  }
+  line.print();
+}
+
+void EmulatedDevice::on_connect_failed(const ConnectFailure& failure) {
+  if (!print_events()) return;
+  const Endpoint& ep = options_.endpoints[failure.endpoint_index];
+  JsonLine(now_ms(), "connect_failed")
+      .field("device", options_.device_id)
+      .field("endpoint", ep.host)
+      .field("port", static_cast<std::uint64_t>(ep.port))
+      .field("reason", reason_name(failure.reason).c_str())
+      .print();
+}
+
+void EmulatedDevice::on_acked(std::uint64_t seq) {
+  if (print_events()) JsonLine(now_ms(), "acked").field("device", options_.device_id).field("seq", seq).print();
+  if (config_.count != 0 && client_.counters().messages_acked >= config_.count && !stopping_) {
+    if (print_events()) JsonLine(now_ms(), "done").field("device", options_.device_id).field("acked", seq).print();
+    stop();
+  }
+}
+
+void EmulatedDevice::on_heartbeat(std::uint32_t rtt_ms) {
+  if (print_events()) {
+    JsonLine(now_ms(), "heartbeat").field("device", options_.device_id).field("rtt_ms", static_cast<std::uint64_t>(rtt_ms)).print();
+  }
+}
+
+void EmulatedDevice::on_message(std::uint64_t seq, ConstByteSpan payload) {
+  if (print_events()) {
+    JsonLine(now_ms(), "downlink")
+        .field("device", options_.device_id)
+        .field("seq", seq)
+        .field("bytes", static_cast<std::uint64_t>(payload.size))
+        .print();
+  }
+}
+
+void EmulatedDevice::on_log(LogLevel level, const char* text) {
+  if (level == LogLevel::error && print_events()) {
+    JsonLine(now_ms(), "log").field("device", options_.device_id).field("level", "error").field("text", text).print();
+  }
+}
+
+}  // namespace uplink::samples

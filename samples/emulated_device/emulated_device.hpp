@@ -1,0 +1,77 @@
+// One emulated device: an uplink::Client plus a message generator, printing
+// one JSON line per event. Many of them can share one io_context (fleet mode).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "uplink/net/asio.hpp"
+
+#include <asio/steady_timer.hpp>
+
+#include "device_config.hpp"
+#include "uplink/client.hpp"
+
+namespace uplink::samples {
+
+class EmulatedDevice final : public Listener {
+ public:
+  /// `index` (from 1) suffixes the device id in fleet mode.
+  EmulatedDevice(asio::io_context& io, const DeviceConfig& config, std::uint32_t index);
+
+  /// Starts the client and the generator. Returns false (after printing why) on refusal.
+  bool start();
+  /// Stops generating and stops the client.
+  void stop();
+
+  [[nodiscard]] bool finished() const { return finished_; }
+  [[nodiscard]] bool quiescent() const { return client_.quiescent() && !generator_armed_; }
+  [[nodiscard]] const Client& client() const { return client_; }
+  [[nodiscard]] const char* device_id() const { return options_.device_id; }
+  [[nodiscard]] std::uint64_t generated() const { return generated_; }
+  [[nodiscard]] std::uint64_t deferred() const { return deferred_; }
+  [[nodiscard]] std::uint64_t max_detection_ms() const { return max_detection_ms_; }
+  [[nodiscard]] std::uint64_t detections() const { return detections_; }
+  [[nodiscard]] std::uint32_t read_timeout_ms() const { return read_timeout_ms_; }
+  [[nodiscard]] std::uint64_t online_since_ms() const { return online_since_ms_; }
+
+  // Listener
+  void on_state(const StateChange& change) override;
+  void on_online(const OnlineInfo& info) override;
+  void on_disconnected(const DisconnectInfo& info) override;
+  void on_connect_failed(const ConnectFailure& failure) override;
+  void on_acked(std::uint64_t seq) override;
+  void on_heartbeat(std::uint32_t rtt_ms) override;
+  void on_message(std::uint64_t seq, ConstByteSpan payload) override;
+  void on_log(LogLevel level, const char* text) override;
+
+ private:
+  void arm_generator();
+  void generate();
+  bool try_send_next();
+  std::uint64_t now_ms() const;
+  bool print_events() const { return config_.json && config_.fleet == 1; }
+
+  asio::io_context& io_;
+  const DeviceConfig& config_;
+  Options options_;
+  Client client_;
+  asio::steady_timer generator_;
+  bool generator_armed_ = false;
+  bool stopping_ = false;
+  bool finished_ = false;
+  double budget_ = 0;  // messages owed by the rate so far
+  std::uint64_t generated_ = 0;
+  std::uint64_t deferred_ = 0;  // send() refused (offline / queue full): kept and retried
+  bool have_pending_ = false;
+  std::uint64_t max_detection_ms_ = 0;
+  std::uint64_t detections_ = 0;
+  std::uint32_t read_timeout_ms_ = 0;
+  std::uint64_t online_since_ms_ = 0;
+  std::string payload_;
+};
+
+/// Short name of an error for JSON lines.
+std::string reason_name(const std::error_code& error);
+
+}  // namespace uplink::samples

@@ -1,0 +1,152 @@
+// uplink_device: a device running on a host. See --help, and README.md.
+//
+// Prints one JSON line per event on stdout; on a terminal, a live status
+// line on stderr; at exit a "summary" line. Exit status: 0 after a clean
+// stop (signal, --duration-s, --count reached), 1 if a device gave up
+// (retries exhausted), 2 on a bad flag or config value.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "uplink/net/asio.hpp"
+
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "device_config.hpp"
+#include "emulated_device.hpp"
+#include "json_line.hpp"
+
+namespace {
+
+using uplink::samples::EmulatedDevice;
+
+std::uint64_t wall_ms() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+struct Totals {
+  std::uint64_t generated = 0, acked = 0, deferred = 0, reconnects = 0, detections = 0, max_detection_ms = 0;
+  std::uint64_t online = 0, heartbeats = 0, rtt_ms = 0, bytes_sent = 0;
+  bool gave_up = false;
+};
+
+Totals totals_of(const std::vector<std::unique_ptr<EmulatedDevice>>& devices) {
+  Totals t;
+  for (const auto& d : devices) {
+    const uplink::Counters c = d->client().counters();
+    t.generated += d->generated();
+    t.acked += c.messages_acked;
+    t.deferred += d->deferred();
+    t.reconnects += c.connects > 0 ? c.connects - 1 : 0;
+    t.detections += d->detections();
+    if (d->max_detection_ms() > t.max_detection_ms) t.max_detection_ms = d->max_detection_ms();
+    t.online += d->client().state() == uplink::ClientState::online ? 1 : 0;
+    t.heartbeats += c.heartbeats_sent;
+    t.rtt_ms = c.last_rtt_ms;
+    t.bytes_sent += c.bytes_sent;
+  }
+  return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uplink::samples::DeviceConfig config;
+  std::string error;
+  if (!uplink::samples::parse_device_config(argc, argv, config, error)) {
+    const bool help = error == uplink::samples::device_usage();
+    std::fprintf(help ? stdout : stderr, help ? "%s" : "uplink_device: %s\n", error.c_str());
+    return help ? 0 : 2;
+  }
+  if (!config.status_forced) config.status = isatty(STDERR_FILENO) != 0;
+
+  asio::io_context io(1);
+  std::vector<std::unique_ptr<EmulatedDevice>> devices;
+  for (std::uint32_t i = 1; i <= config.fleet; ++i) {
+    devices.push_back(std::make_unique<EmulatedDevice>(io, config, i));
+    if (!devices.back()->start()) return 2;
+  }
+  const std::uint64_t started = wall_ms();
+
+  bool stopping = false;
+  const auto stop_all = [&] {
+    if (stopping) return;
+    stopping = true;
+    for (auto& d : devices) d->stop();
+  };
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& e, int) {
+    if (!e) stop_all();
+  });
+  asio::steady_timer duration(io);
+  if (config.duration_s > 0) {
+    duration.expires_after(std::chrono::seconds(config.duration_s));
+    duration.async_wait([&](const asio::error_code& e) {
+      if (!e) stop_all();
+    });
+  }
+
+  // Once a second: the status line, and the exit check.
+  asio::steady_timer tick(io);
+  std::function<void()> on_tick = [&] {
+    tick.expires_after(std::chrono::seconds(1));
+    tick.async_wait([&](const asio::error_code& e) {
+      if (e) return;
+      bool all_finished = true;
+      bool all_quiescent = true;
+      for (const auto& d : devices) {
+        all_finished = all_finished && d->finished();
+        all_quiescent = all_quiescent && d->quiescent();
+      }
+      if (all_finished) {
+        stop_all();
+        if (all_quiescent) {
+          signals.cancel();
+          duration.cancel();
+          return;
+        }
+      }
+      if (config.status) {
+        const Totals t = totals_of(devices);
+        const char* state = devices.size() == 1 ? uplink::client_state_name(devices[0]->client().state()) : "fleet";
+        std::fprintf(stderr,
+                     "\r[%-11s] up %llus  online %llu/%zu  rtt %llu ms  sent %llu  acked %llu  waiting %llu  "
+                     "reconnects %llu   ",
+                     state, static_cast<unsigned long long>((wall_ms() - started) / 1000),
+                     static_cast<unsigned long long>(t.online), devices.size(),
+                     static_cast<unsigned long long>(t.rtt_ms), static_cast<unsigned long long>(t.generated),
+                     static_cast<unsigned long long>(t.acked),
+                     static_cast<unsigned long long>(t.generated - (t.acked < t.generated ? t.acked : t.generated)),
+                     static_cast<unsigned long long>(t.reconnects));
+      }
+      on_tick();
+    });
+  };
+  on_tick();
+  io.run();
+  if (config.status) std::fprintf(stderr, "\n");
+
+  const Totals t = totals_of(devices);
+  bool gave_up = false;
+  for (const auto& d : devices) gave_up = gave_up || d->client().counters().connects == 0;
+  uplink::samples::JsonLine(wall_ms(), "summary")
+      .field("devices", static_cast<std::uint64_t>(devices.size()))
+      .field("sent", t.generated)
+      .field("acked", t.acked)
+      .field("refused_while_offline", t.deferred)
+      .field("reconnects", t.reconnects)
+      .field("silences_detected", t.detections)
+      .field("max_detection_ms", t.max_detection_ms)
+      .field("heartbeats", t.heartbeats)
+      .field("bytes_sent", t.bytes_sent)
+      .print();
+  return gave_up && !stopping ? 1 : 0;
+}

@@ -1,0 +1,321 @@
+// uplink_server: the reference server as a program.
+//
+//   uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]
+//                 [--read-factor X] [--max-connections N]
+//                 [--shutdown-retry-after-ms N] [--print-payloads]
+//
+// Prints one JSON line per event on stdout (json_events.hpp), the first
+// being {"event":"listening","port":P}. Reads commands on stdin, one per line:
+//
+//   send <device-id> <text>                   downlink DATA (held if the device is offline)
+//   close <device-id> <retry_after_ms> [reason]  CLOSE (default reason normal)
+//   close-all <retry_after_ms>                CLOSE going_away to every connection
+//   quit                                      as SIGINT
+//
+// SIGINT / SIGTERM: CLOSE going_away to everyone, wait for them to hang up
+// (bounded), print {"event":"shutdown","received":N,"duplicates":M}, exit 0.
+// Bad flags: a message naming the flag on stderr, exit 2. Cannot listen: exit 1.
+//
+// All protocol handling lives in the uplink_reference_server library; this
+// file only parses flags and commands.
+#include "uplink/net/asio.hpp"
+
+#include <asio/post.hpp>
+#include <asio/signal_set.hpp>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <poll.h>
+#include <unistd.h>
+
+#include "json_events.hpp"
+#include "server.hpp"
+#include "uplink/error.hpp"
+
+namespace {
+
+using uplink::server::JsonEventPrinter;
+using uplink::server::Server;
+using uplink::server::ServerOptions;
+
+constexpr const char* kUsage =
+    "usage: uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]\n"
+    "                     [--read-factor X] [--max-connections N] [--shutdown-retry-after-ms N]\n"
+    "                     [--print-payloads]\n"
+    "  --listen host:port           numeric IPv4 or [IPv6] address and port (default 127.0.0.1:7400; port 0 = any)\n"
+    "  --heartbeat-min-ms N         smallest heartbeat granted (default 1000)\n"
+    "  --heartbeat-max-ms N         largest heartbeat granted (default 300000)\n"
+    "  --read-factor X              read deadline = X x heartbeat, 1..100 (default 2.5)\n"
+    "  --max-connections N          beyond this, CLOSE overloaded (default 1000)\n"
+    "  --shutdown-retry-after-ms N  retry hint of the CLOSE going_away sent on exit (default 1000)\n"
+    "  --print-payloads             add \"payload\" to message events\n"
+    "stdin: send <device-id> <text> | close <device-id> <retry_after_ms> [reason] | close-all <retry_after_ms> | quit\n";
+
+struct Config {
+  ServerOptions server;
+  bool print_payloads = false;
+  std::uint32_t shutdown_retry_after_ms = 1000;
+};
+
+template <typename T>
+bool parse_number(std::string_view text, T& value) {
+  const char* end = text.data() + text.size();
+  const std::from_chars_result result = std::from_chars(text.data(), end, value);
+  return !text.empty() && result.ec == std::errc() && result.ptr == end;
+}
+
+// "127.0.0.1:7400", "[::1]:7400".
+bool parse_listen(std::string_view text, std::string& address, std::uint16_t& port) {
+  std::string_view host;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+  }
+  if (host.empty() || !parse_number(port_text, port)) return false;
+  asio::error_code error;
+  (void)asio::ip::make_address(std::string(host), error);  // numeric only: nothing is resolved
+  if (error) return false;
+  address = std::string(host);
+  return true;
+}
+
+enum class ParseResult { run, help, bad };
+
+ParseResult bad_flag(const std::string& flag, const char* problem) {
+  std::fprintf(stderr, "uplink_server: %s: %s (see --help)\n", flag.c_str(), problem);
+  return ParseResult::bad;
+}
+
+ParseResult parse_args(int argc, char** argv, Config& config) {
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    std::string value;
+    bool has_value = false;
+    // Both "--flag value" and "--flag=value".
+    if (const std::size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag.resize(eq);
+      has_value = true;
+    }
+    if (flag == "--help" || flag == "-h") return ParseResult::help;
+    if (flag == "--print-payloads") {
+      if (has_value) return bad_flag(flag, "takes no value");
+      config.print_payloads = true;
+      continue;
+    }
+    const bool known = flag == "--listen" || flag == "--heartbeat-min-ms" || flag == "--heartbeat-max-ms" ||
+                       flag == "--read-factor" || flag == "--max-connections" ||
+                       flag == "--shutdown-retry-after-ms";
+    if (!known) return bad_flag(flag, "unknown flag");
+    if (!has_value) {
+      if (i + 1 >= argc) return bad_flag(flag, "missing value");
+      value = argv[++i];
+    }
+    if (flag == "--listen") {
+      if (!parse_listen(value, config.server.address, config.server.port)) {
+        return bad_flag(flag, "expected host:port with a numeric IPv4 or [IPv6] address and a port 0..65535");
+      }
+    } else if (flag == "--heartbeat-min-ms") {
+      if (!parse_number(value, config.server.session.heartbeat_min_ms) || config.server.session.heartbeat_min_ms == 0) {
+        return bad_flag(flag, "expected milliseconds, 1..4294967295");
+      }
+    } else if (flag == "--heartbeat-max-ms") {
+      if (!parse_number(value, config.server.session.heartbeat_max_ms) || config.server.session.heartbeat_max_ms == 0) {
+        return bad_flag(flag, "expected milliseconds, 1..4294967295");
+      }
+    } else if (flag == "--read-factor") {
+      double factor = 0;
+      if (!parse_number(value, factor) || !(factor >= 1.0 && factor <= 100.0)) {
+        return bad_flag(flag, "expected a number within 1 .. 100");
+      }
+      config.server.session.read_factor = factor;
+    } else if (flag == "--max-connections") {
+      if (!parse_number(value, config.server.max_connections) || config.server.max_connections == 0) {
+        return bad_flag(flag, "expected a count > 0");
+      }
+    } else {  // --shutdown-retry-after-ms
+      if (!parse_number(value, config.shutdown_retry_after_ms)) {
+        return bad_flag(flag, "expected milliseconds, 0..4294967295");
+      }
+    }
+  }
+  if (config.server.session.heartbeat_min_ms > config.server.session.heartbeat_max_ms) {
+    return bad_flag("--heartbeat-min-ms", "must not exceed --heartbeat-max-ms");
+  }
+  return ParseResult::run;
+}
+
+bool parse_close_reason(std::string_view name, uplink::CloseReason& reason) {
+  // Bounded: the codes of protocol v1.
+  for (unsigned code = 0; code <= static_cast<unsigned>(uplink::CloseReason::session_replaced); ++code) {
+    const auto candidate = static_cast<uplink::CloseReason>(code);
+    if (name == uplink::close_reason_name(candidate)) {
+      reason = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Splits off the first space-separated word of `rest`.
+std::string_view next_word(std::string_view& rest) {
+  const std::size_t start = rest.find_first_not_of(' ');
+  if (start == std::string_view::npos) {
+    rest = {};
+    return {};
+  }
+  rest.remove_prefix(start);
+  const std::size_t end = rest.find(' ');
+  const std::string_view word = rest.substr(0, end);
+  rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+  return word;
+}
+
+class Program {
+ public:
+  Program(asio::io_context& io, const Config& config)
+      : io_(io), config_(config), printer_(stdout, config.print_payloads), server_(io, printer_, config.server),
+        signals_(io) {}
+
+  int run() {
+    if (const std::error_code error = server_.start()) {
+      printer_.error("listen_failed", error.message());
+      std::fprintf(stderr, "uplink_server: cannot listen on %s:%u: %s\n", config_.server.address.c_str(),
+                   static_cast<unsigned>(config_.server.port), error.message().c_str());
+      return 1;
+    }
+    printer_.listening(config_.server.address, server_.port());
+
+    asio::error_code error;
+    signals_.add(SIGINT, error);
+    if (!error) signals_.add(SIGTERM, error);
+    if (error) std::fprintf(stderr, "uplink_server: cannot watch signals: %s\n", error.message().c_str());
+    signals_.async_wait([this](const asio::error_code& wait_error, int) {
+      if (!wait_error) begin_shutdown();
+    });
+
+    std::thread reader([this] { read_commands(); });
+    io_.run();
+    stop_reading_ = true;
+    reader.join();  // bounded: the reader polls stop_reading_ every 100 ms
+    return 0;
+  }
+
+ private:
+  // Runs on its own thread: stdin may be a pipe, a terminal or a file, and
+  // only a thread reads all three alike. Lines go to the I/O thread.
+  void read_commands() {
+    std::string pending;
+    char buffer[4096];
+    while (!stop_reading_) {
+      pollfd fd{STDIN_FILENO, POLLIN, 0};
+      const int ready = ::poll(&fd, 1, 100);
+      if (ready < 0 && errno != EINTR) return;
+      if (ready <= 0) continue;
+      const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // end of input: keep serving, stop reading
+      pending.append(buffer, static_cast<std::size_t>(n));
+      std::size_t newline = pending.find('\n');
+      while (newline != std::string::npos) {  // bounded by the bytes just read
+        std::string line = pending.substr(0, newline);
+        pending.erase(0, newline + 1);
+        asio::post(io_, [this, line = std::move(line)] { execute(line); });
+        newline = pending.find('\n');
+      }
+      if (pending.size() > 65536) {  // a "line" without end: drop it
+        pending.clear();
+        asio::post(io_, [this] { printer_.error("bad_command", "line longer than 64 KiB"); });
+      }
+    }
+  }
+
+  void execute(std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string_view rest = line;
+    const std::string_view command = next_word(rest);
+    if (command.empty()) return;
+    if (command == "send") {
+      const std::string_view device = next_word(rest);
+      if (device.empty()) return printer_.error("bad_command", "usage: send <device-id> <text>");
+      const std::error_code error = server_.send_downlink(device, uplink::ConstByteSpan{rest.data(), rest.size()});
+      if (error == uplink::Errc::offline) {  // Server::send_downlink: no session known for the device
+        printer_.error("send_failed", std::string(device) + ": unknown device (no session)");
+      } else if (error) {
+        printer_.error("send_failed", std::string(device) + ": " + error.message());
+      }
+      return;
+    }
+    if (command == "close") {
+      const std::string_view device = next_word(rest);
+      const std::string_view retry = next_word(rest);
+      const std::string_view reason_name = next_word(rest);
+      std::uint32_t retry_after_ms = 0;
+      uplink::CloseReason reason = uplink::CloseReason::normal;
+      if (device.empty() || !parse_number(retry, retry_after_ms) ||
+          (!reason_name.empty() && !parse_close_reason(reason_name, reason))) {
+        return printer_.error("bad_command", "usage: close <device-id> <retry_after_ms> [reason]");
+      }
+      if (server_.close_device(device, reason, retry_after_ms)) {
+        printer_.error("close_failed", std::string(device) + ": not connected");
+      }
+      return;
+    }
+    if (command == "close-all") {
+      std::uint32_t retry_after_ms = 0;
+      if (!parse_number(next_word(rest), retry_after_ms)) {
+        return printer_.error("bad_command", "usage: close-all <retry_after_ms>");
+      }
+      server_.close_all(uplink::CloseReason::going_away, retry_after_ms);
+      return;
+    }
+    if (command == "quit") return begin_shutdown();
+    printer_.error("bad_command", "unknown command: " + std::string(command));
+  }
+
+  void begin_shutdown() {
+    server_.shutdown(uplink::CloseReason::going_away, config_.shutdown_retry_after_ms, [this] {
+      printer_.shutdown(server_.counters().messages, server_.counters().duplicates);
+      asio::error_code ignored;
+      signals_.cancel(ignored);
+      io_.stop();
+    });
+  }
+
+  asio::io_context& io_;
+  const Config& config_;
+  JsonEventPrinter printer_;
+  Server server_;
+  asio::signal_set signals_;
+  std::atomic<bool> stop_reading_{false};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config config;
+  switch (parse_args(argc, argv, config)) {
+    case ParseResult::help: std::fputs(kUsage, stdout); return 0;
+    case ParseResult::bad: return 2;
+    case ParseResult::run: break;
+  }
+  asio::io_context io;
+  Program program(io, config);
+  return program.run();
+}

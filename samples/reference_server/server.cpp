@@ -1,0 +1,472 @@
+// The Asio shell of the reference server: acceptor and per-connection actors.
+//
+// Each Connection has at most one read, one write and one timer wait in
+// flight, and "pumps" after every event: it moves the session's output to
+// its write queue, starts a write if none runs, and re-arms the timer for
+// the session's next deadline. Once the session is closed the connection
+// flushes what is queued (the CLOSE last), sends FIN, keeps reading until
+// the device hangs up, and is cut at the latest close_linger_ms later, so
+// the device gets to read the CLOSE instead of a reset.
+#include "server.hpp"
+
+#include <asio/post.hpp>
+#include <asio/write.hpp>
+#include <array>
+#include <chrono>
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include "uplink/error.hpp"
+
+namespace uplink::server {
+namespace {
+
+std::uint64_t seed_from_clock(std::uint64_t seed) {
+  if (seed != 0) return seed;
+  const auto wall = std::chrono::system_clock::now().time_since_epoch().count();
+  const auto mono = std::chrono::steady_clock::now().time_since_epoch().count();
+  return static_cast<std::uint64_t>(wall) ^ (static_cast<std::uint64_t>(mono) << 17);
+}
+
+const char* default_close_text(CloseReason reason) {
+  return reason == CloseReason::going_away ? "server shutting down" : close_reason_name(reason);
+}
+
+// Poll period of a graceful shutdown waiting for connections to end.
+constexpr std::chrono::milliseconds kDrainPoll{10};
+// Pause before accepting again after an accept error (e.g. out of file
+// descriptors): retrying at once would spin.
+constexpr std::chrono::milliseconds kAcceptRetry{100};
+
+}  // namespace
+
+const char* check_options(const ServerOptions& options) {
+  if (const char* problem = check_limits(options.session)) return problem;
+  if (options.max_connections == 0) return "max_connections must be > 0";
+  if (options.registry.max_sessions == 0) return "registry.max_sessions must be > 0";
+  if (options.registry.max_unacked_downlink == 0) return "registry.max_unacked_downlink must be > 0";
+  if (options.max_write_backlog < kMaxFrameSize) return "max_write_backlog must hold at least one frame";
+  return nullptr;
+}
+
+// ============================================================== Connection
+
+class Server::Connection final : public std::enable_shared_from_this<Connection>, public ServerEvents {
+ public:
+  Connection(Server& server, asio::ip::tcp::socket socket, std::uint64_t id, Millis now)
+      : server_(&server),
+        id_(id),
+        socket_(std::move(socket)),
+        timer_(server.io_),
+        session_(server.registry_, *this, server.options_.session, now, id) {}
+
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  ServerSession& session() { return session_; }
+
+  void start() {
+    start_read();
+    pump();
+  }
+
+  /// After any change to the session: write its output, handle closing, re-arm the timer.
+  void pump() {
+    if (finished_) return;
+    std::vector<std::uint8_t> out = session_.take_output();
+    if (!out.empty()) {
+      tx_bytes_ += out.size();
+      // The front buffer is being written while writing_; later output is
+      // appended to the last buffer that is not, one write per burst.
+      if (tx_.empty() || (writing_ && tx_.size() == 1)) {
+        tx_.push_back(std::move(out));
+      } else {
+        tx_.back().insert(tx_.back().end(), out.begin(), out.end());
+      }
+    }
+    if (tx_bytes_ > server_->options_.max_write_backlog) {
+      cut(make_error_code(Errc::write_timeout), "write_backlog", "device does not read; write backlog full");
+      return;
+    }
+    if (!writing_ && !tx_.empty()) start_write();
+    if (session_.closed()) {
+      if (closing_deadline_ == kNever) closing_deadline_ = server_->now() + server_->options_.close_linger_ms;
+      if (!writing_ && tx_.empty() && !send_shut_) {
+        // FIN right after the CLOSE frame: the device reads everything,
+        // then end of stream; our read loop waits for its hang-up.
+        send_shut_ = true;
+        asio::error_code ignored;
+        socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      }
+    }
+    arm_timer();
+  }
+
+  /// Server::stop(): no farewell.
+  void abort() {
+    session_.abort();
+    finish();
+  }
+
+  // ---- ServerEvents: relayed to the server ----
+  void on_online(const OnlineEvent& event) override {
+    if (server_ != nullptr) server_->report(event);
+  }
+  void on_message(const MessageEvent& event) override {
+    if (server_ != nullptr) server_->report(event);
+  }
+  void on_duplicate(const DuplicateEvent& event) override {
+    if (server_ != nullptr) server_->report(event);
+  }
+  void on_error(const ErrorEvent& event) override {
+    if (server_ != nullptr) server_->report(event);
+  }
+  void on_offline(const OfflineEvent& event) override {
+    if (server_ != nullptr) server_->report(event);
+    // A session can be closed from outside this connection's handlers (a
+    // newer connection of the device replaced it): its CLOSE still has to
+    // be written, so pump from a fresh handler. Extra pumps are harmless.
+    if (!finished_) {
+      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->pump(); });
+    }
+  }
+
+ private:
+  void start_read() {
+    socket_.async_read_some(asio::buffer(rx_), [self = shared_from_this()](const asio::error_code& error,
+                                                                           std::size_t size) {
+      self->handle_read(error, size);
+    });
+  }
+
+  void handle_read(const asio::error_code& error, std::size_t size) {
+    if (finished_) return;
+    if (error) {
+      // End of stream, reset, or our own close: nothing more can be read.
+      session_.on_connection_lost(error);
+      finish();
+      return;
+    }
+    // Once closed the session ignores input: bytes are drained until the
+    // device hangs up.
+    session_.on_bytes(server_->now(), ConstByteSpan{rx_.data(), size});
+    start_read();
+    pump();
+  }
+
+  void start_write() {
+    writing_ = true;
+    const std::vector<std::uint8_t>& bytes = tx_.front();
+    asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()),
+                      [self = shared_from_this()](const asio::error_code& error, std::size_t) {
+                        self->handle_write(error);
+                      });
+  }
+
+  void handle_write(const asio::error_code& error) {
+    writing_ = false;
+    if (finished_) return;
+    if (error) {
+      session_.on_connection_lost(error);
+      finish();
+      return;
+    }
+    tx_bytes_ -= tx_.front().size();
+    tx_.pop_front();
+    pump();
+  }
+
+  void arm_timer() {
+    const Millis at = session_.closed() ? closing_deadline_ : session_.next_deadline();
+    if (at == timer_at_) return;  // a wait for exactly this time is pending
+    timer_at_ = at;
+    if (at == kNever) {
+      timer_.cancel();
+      return;
+    }
+    // Re-arming cancels the previous wait (operation_aborted, ignored).
+    timer_.expires_at(server_->epoch_ + std::chrono::milliseconds(at));
+    timer_.async_wait([self = shared_from_this()](const asio::error_code& error) { self->handle_timer(error); });
+  }
+
+  void handle_timer(const asio::error_code& error) {
+    if (finished_ || error == asio::error::operation_aborted) return;
+    timer_at_ = kNever;
+    const Millis now = server_->now();
+    if (session_.closed()) {
+      if (now >= closing_deadline_) {
+        finish();  // the device did not hang up in time
+        return;
+      }
+    } else {
+      session_.on_timer(now);  // early wake-ups are ignored by the session
+    }
+    pump();
+  }
+
+  void cut(std::error_code error, const char* reason, const char* detail) {
+    ErrorEvent event;
+    event.device_id = session_.device_id();
+    event.session_id = session_.session_id();
+    event.error = error;
+    event.reason = reason;
+    event.detail = detail;
+    event.connection_id = id_;
+    server_->report(event);
+    session_.on_connection_lost(error);
+    finish();
+  }
+
+  /// Ends the connection for good: the server forgets it; handlers still
+  /// queued find it finished and return.
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    asio::error_code ignored;
+    socket_.close(ignored);
+    timer_.cancel();
+    tx_.clear();
+    tx_bytes_ = 0;
+    Server* server = server_;
+    server_ = nullptr;
+    if (server != nullptr) server->forget(id_);  // the caller holds a reference to this
+  }
+
+  Server* server_;
+  std::uint64_t id_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer timer_;
+  ServerSession session_;
+  std::deque<std::vector<std::uint8_t>> tx_;
+  std::size_t tx_bytes_ = 0;
+  bool writing_ = false;
+  bool send_shut_ = false;
+  bool finished_ = false;
+  Millis closing_deadline_ = kNever;
+  Millis timer_at_ = kNever;
+  std::array<std::uint8_t, 4096> rx_{};
+};
+
+// ================================================================== Server
+
+Server::Server(asio::io_context& io, ServerEvents& events, ServerOptions options)
+    : io_(io),
+      events_(events),
+      options_(std::move(options)),
+      registry_(seed_from_clock(options_.session_id_seed), options_.registry),
+      acceptor_(io),
+      accept_retry_timer_(io),
+      drain_timer_(io),
+      epoch_(asio::steady_timer::clock_type::now()) {}
+
+Server::~Server() { stop(); }
+
+std::error_code Server::start() {
+  if (check_options(options_) != nullptr) return make_error_code(Errc::invalid_option);
+  if (acceptor_.is_open()) return make_error_code(Errc::already_running);
+  asio::error_code error;
+  const asio::ip::address address = asio::ip::make_address(options_.address, error);
+  if (error) return error;
+  const asio::ip::tcp::endpoint endpoint(address, options_.port);
+  acceptor_.open(endpoint.protocol(), error);
+  // A restarted server must not wait for the old one's TIME_WAIT sockets.
+  if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) acceptor_.bind(endpoint, error);
+  if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    asio::error_code ignored;
+    acceptor_.close(ignored);
+    return error;
+  }
+  start_accept();
+  return {};
+}
+
+std::uint16_t Server::port() const { return local_endpoint().port(); }
+
+asio::ip::tcp::endpoint Server::local_endpoint() const {
+  asio::error_code error;
+  const asio::ip::tcp::endpoint endpoint = acceptor_.local_endpoint(error);
+  return error ? asio::ip::tcp::endpoint{} : endpoint;
+}
+
+void Server::start_accept() {
+  acceptor_.async_accept(
+      [this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& error, asio::ip::tcp::socket socket) {
+        if (alive.expired()) return;
+        handle_accept(error, std::move(socket));
+      });
+}
+
+void Server::handle_accept(const asio::error_code& error, asio::ip::tcp::socket socket) {
+  if (!acceptor_.is_open()) return;  // stopped or shutting down
+  if (error) {
+    ErrorEvent event;
+    event.error = error;
+    event.reason = "accept_failed";
+    const std::string detail = error.message();
+    event.detail = detail;
+    report(event);
+    accept_retry_timer_.expires_after(kAcceptRetry);
+    accept_retry_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& wait_error) {
+      if (alive.expired() || wait_error || !acceptor_.is_open()) return;
+      start_accept();
+    });
+    return;
+  }
+  ++counters_.accepted;
+  asio::error_code ignored;
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);  // small frames: latency over batching
+  const std::uint64_t id = ++next_connection_id_;
+  auto connection = std::make_shared<Connection>(*this, std::move(socket), id, now());
+  connections_.emplace(id, connection);
+  if (connections_.size() > options_.max_connections) {
+    ++counters_.refused;
+    ErrorEvent event;
+    event.error = std::make_error_code(std::errc::resource_unavailable_try_again);
+    event.reason = "overloaded";
+    event.detail = "too many connections";
+    event.connection_id = id;
+    report(event);
+    connection->session().close(CloseReason::overloaded, options_.overload_retry_after_ms, "too many connections");
+  }
+  connection->start();
+  start_accept();
+}
+
+std::shared_ptr<Server::Connection> Server::live_connection(std::string_view device_id) const {
+  const SessionRecord* record = registry_.find_device(device_id);
+  if (record == nullptr || record->connection == nullptr) return nullptr;
+  auto it = connections_.find(record->connection->connection_id());
+  return it == connections_.end() ? nullptr : it->second;
+}
+
+std::error_code Server::send_downlink(std::string_view device_id, ConstByteSpan payload, std::uint64_t* seq) {
+  SessionRecord* record = registry_.find_device(device_id);
+  if (record == nullptr) return make_error_code(Errc::offline);
+  std::uint64_t assigned = 0;
+  const std::shared_ptr<Connection> connection = live_connection(device_id);
+  const bool online = connection != nullptr && !connection->session().closed();
+  const std::error_code error = online ? connection->session().queue_downlink(payload, &assigned)
+                                       : registry_.queue_downlink(*record, payload, &assigned);
+  if (error) return error;
+  ++counters_.downlinks;
+  DownlinkEvent event;
+  event.device_id = device_id;
+  event.session_id = record->id;
+  event.seq = assigned;
+  event.bytes = payload.size;
+  event.online = online;
+  events_.on_downlink(event);
+  if (online) connection->pump();
+  if (seq != nullptr) *seq = assigned;
+  return {};
+}
+
+std::error_code Server::close_device(std::string_view device_id, CloseReason reason, std::uint32_t retry_after_ms,
+                                     std::string_view text) {
+  const std::shared_ptr<Connection> connection = live_connection(device_id);
+  if (connection == nullptr || connection->session().closed()) return make_error_code(Errc::offline);
+  connection->session().close(reason, retry_after_ms, text.empty() ? default_close_text(reason) : text);
+  connection->pump();
+  return {};
+}
+
+std::size_t Server::close_all(CloseReason reason, std::uint32_t retry_after_ms, std::string_view text) {
+  // A snapshot: pumping may end connections, which erases them from the map.
+  std::vector<std::shared_ptr<Connection>> snapshot;
+  snapshot.reserve(connections_.size());
+  for (const auto& entry : connections_) snapshot.push_back(entry.second);
+  std::size_t closed = 0;
+  for (const std::shared_ptr<Connection>& connection : snapshot) {
+    if (connection->session().closed()) continue;
+    connection->session().close(reason, retry_after_ms, text.empty() ? default_close_text(reason) : text);
+    connection->pump();
+    ++closed;
+  }
+  return closed;
+}
+
+void Server::shutdown(CloseReason reason, std::uint32_t retry_after_ms, std::function<void()> done) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  shutdown_done_ = std::move(done);
+  asio::error_code ignored;
+  acceptor_.close(ignored);  // no newcomers during the farewell
+  accept_retry_timer_.cancel();
+  close_all(reason, retry_after_ms);
+  // A little beyond the connections' own linger, which cuts them anyway.
+  drain_deadline_ = now() + options_.close_linger_ms + 100;
+  wait_for_drain();
+}
+
+void Server::wait_for_drain() {
+  if (connections_.empty() || now() >= drain_deadline_) {
+    stop();
+    std::function<void()> done = std::move(shutdown_done_);
+    shutdown_done_ = nullptr;
+    if (done) done();
+    return;
+  }
+  drain_timer_.expires_after(kDrainPoll);
+  drain_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& error) {
+    if (alive.expired() || error) return;
+    wait_for_drain();
+  });
+}
+
+void Server::stop() {
+  asio::error_code ignored;
+  acceptor_.close(ignored);
+  accept_retry_timer_.cancel();
+  drain_timer_.cancel();
+  // Moved out first: each abort() ends its connection, which would erase
+  // it from the map being walked.
+  std::map<std::uint64_t, std::shared_ptr<Connection>> connections;
+  connections.swap(connections_);
+  for (auto& entry : connections) entry.second->abort();
+}
+
+bool Server::is_online(std::string_view device_id) const {
+  const SessionRecord* record = registry_.find_device(device_id);
+  return record != nullptr && record->connection != nullptr;
+}
+
+std::size_t Server::online_count() const {
+  std::size_t online = 0;
+  for (const auto& entry : connections_) {
+    if (entry.second->session().state() == ServerSession::State::online) ++online;
+  }
+  return online;
+}
+
+void Server::forget(std::uint64_t connection_id) { connections_.erase(connection_id); }
+
+Millis Server::now() const {
+  return static_cast<Millis>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(asio::steady_timer::clock_type::now() - epoch_).count());
+}
+
+void Server::report(const OnlineEvent& event) {
+  ++counters_.online;
+  events_.on_online(event);
+}
+void Server::report(const OfflineEvent& event) {
+  ++counters_.offline;
+  events_.on_offline(event);
+}
+void Server::report(const MessageEvent& event) {
+  ++counters_.messages;
+  events_.on_message(event);
+}
+void Server::report(const DuplicateEvent& event) {
+  ++counters_.duplicates;
+  events_.on_duplicate(event);
+}
+void Server::report(const ErrorEvent& event) {
+  ++counters_.errors;
+  events_.on_error(event);
+}
+
+}  // namespace uplink::server

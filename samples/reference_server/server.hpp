@@ -1,0 +1,149 @@
+// A TCP server that speaks uplink protocol v1 for many devices at once.
+//
+// The Asio shell around ServerSession: it accepts connections, and for each
+// one runs a read loop, a write queue and one deadline timer; every protocol
+// decision is the ServerSession's. Sessions outlive connections in a
+// SessionRegistry, so a reconnecting device resumes where it stopped.
+//
+// Threading: one io_context, run by one thread. Every method must be
+// called on that thread (or while the io_context is not running); from
+// other threads, asio::post() the call. Events are reported on that thread.
+//
+// Lifetime: the io_context and the ServerEvents sink must outlive the
+// server. Destroying the server is stop(); handlers still queued in the
+// io_context afterwards are harmless.
+#pragma once
+
+#include "uplink/net/asio.hpp"
+
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "server_session.hpp"
+#include "session_registry.hpp"
+#include "uplink/codec/frame.hpp"
+#include "uplink/core/byte_span.hpp"
+
+namespace uplink::server {
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";  ///< Numeric IPv4 or IPv6 address to listen on.
+  std::uint16_t port = 7400;           ///< 0 = an ephemeral port (see Server::port()).
+  SessionLimits session;               ///< Heartbeat clamp, read-deadline factor, HELLO timeout.
+  RegistryLimits registry;             ///< Sessions kept, unacknowledged downlink per session.
+  /// Connections beyond this get CLOSE overloaded with overload_retry_after_ms.
+  std::size_t max_connections = 1000;
+  std::uint32_t overload_retry_after_ms = 5000;
+  /// After CLOSE: how long a connection may take to flush it and see the
+  /// device hang up before it is cut.
+  std::uint32_t close_linger_ms = 1000;
+  /// Bytes waiting for a device that does not read; beyond it the connection is cut.
+  std::size_t max_write_backlog = 1u << 20;
+  /// Seed of session ids; 0 = taken from the clock, so ids differ between runs.
+  std::uint64_t session_id_seed = 0;
+};
+
+/// Why `options` cannot be used (names the field), or nullptr when they can.
+[[nodiscard]] const char* check_options(const ServerOptions& options);
+
+/// Running totals since construction.
+struct ServerCounters {
+  std::uint64_t accepted = 0;    ///< TCP connections accepted.
+  std::uint64_t refused = 0;     ///< Of those, closed at once: over max_connections.
+  std::uint64_t online = 0;      ///< Online events.
+  std::uint64_t offline = 0;     ///< Offline events.
+  std::uint64_t messages = 0;    ///< Uplink DATA delivered (exactly once each).
+  std::uint64_t duplicates = 0;  ///< Uplink DATA refused as already delivered.
+  std::uint64_t downlinks = 0;   ///< Downlink messages accepted by send_downlink().
+  std::uint64_t errors = 0;      ///< Error events.
+};
+
+class Server {
+ public:
+  Server(asio::io_context& io, ServerEvents& events, ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Validates the options (invalid_option), opens, binds and listens, then
+  /// accepts until stop(). Socket errors are returned as they are.
+  [[nodiscard]] std::error_code start();
+  /// The port listened on (the chosen one when options.port was 0); 0 before start().
+  [[nodiscard]] std::uint16_t port() const;
+  [[nodiscard]] asio::ip::tcp::endpoint local_endpoint() const;
+
+  /// Queues `payload` as the next downlink DATA of the device's session:
+  /// written now if the device is online, else held and sent when it
+  /// resumes. Errors: offline (no session known for the device), queue_full,
+  /// field_too_long. Reports a downlink event on success.
+  [[nodiscard]] std::error_code send_downlink(std::string_view device_id, ConstByteSpan payload,
+                                              std::uint64_t* seq = nullptr);
+  /// Sends CLOSE(reason, retry_after_ms, text) to the device's live
+  /// connection and closes it. Errors: offline (no live connection).
+  [[nodiscard]] std::error_code close_device(std::string_view device_id, CloseReason reason,
+                                             std::uint32_t retry_after_ms, std::string_view text = {});
+  /// Sends CLOSE to every connection (also those still before HELLO).
+  /// Returns how many were closed. The server keeps accepting.
+  std::size_t close_all(CloseReason reason, std::uint32_t retry_after_ms, std::string_view text = {});
+  /// Graceful end: stops accepting, close_all(), waits (bounded by
+  /// close_linger_ms) until every connection is gone, then stop() and `done`.
+  /// A second call while one is running does nothing.
+  void shutdown(CloseReason reason, std::uint32_t retry_after_ms, std::function<void()> done);
+  /// Hard end: closes the acceptor and every connection at once, without
+  /// CLOSE (devices still online get offline server_stopped). Idempotent.
+  void stop();
+
+  [[nodiscard]] bool is_online(std::string_view device_id) const;
+  [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
+  [[nodiscard]] std::size_t online_count() const;
+  [[nodiscard]] const ServerCounters& counters() const { return counters_; }
+  [[nodiscard]] const ServerOptions& options() const { return options_; }
+  /// Session state, e.g. to inspect or forget() sessions.
+  [[nodiscard]] SessionRegistry& registry() { return registry_; }
+  [[nodiscard]] const SessionRegistry& registry() const { return registry_; }
+
+ private:
+  class Connection;
+
+  void start_accept();
+  void handle_accept(const asio::error_code& error, asio::ip::tcp::socket socket);
+  void wait_for_drain();
+  void forget(std::uint64_t connection_id);
+  std::shared_ptr<Connection> live_connection(std::string_view device_id) const;
+  Millis now() const;
+
+  // Relays from connections: counted, then passed to the user's sink.
+  void report(const OnlineEvent& event);
+  void report(const OfflineEvent& event);
+  void report(const MessageEvent& event);
+  void report(const DuplicateEvent& event);
+  void report(const ErrorEvent& event);
+
+  asio::io_context& io_;
+  ServerEvents& events_;
+  ServerOptions options_;
+  SessionRegistry registry_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_timer_;
+  asio::steady_timer drain_timer_;
+  asio::steady_timer::time_point epoch_;
+  std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
+  std::uint64_t next_connection_id_ = 0;
+  ServerCounters counters_;
+  bool shutting_down_ = false;
+  Millis drain_deadline_ = 0;
+  std::function<void()> shutdown_done_;
+  // Handlers of the acceptor and timers hold a weak copy: once the server
+  // is destroyed they see it expired and touch nothing.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace uplink::server

@@ -1,0 +1,118 @@
+// Sessions of a server by id, surviving reconnects.
+//
+// A session outlives its connections: it remembers the next uplink seq it
+// expects, the downlink messages the device has not acknowledged yet, and
+// which connection (if any) currently serves it. A device has at most one
+// session: when it opens a new one (HELLO with session 0, or a session this
+// server does not know), its previous session is dropped, and its
+// unacknowledged downlink is carried over, renumbered from 1 (at least once,
+// the same promise the device makes for its uplink in PROTOCOL.md 4.2).
+//
+// Pure: standard library and uplink core only. Not thread-safe; the server
+// uses it from its one I/O thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+#include "uplink/core/byte_span.hpp"
+
+namespace uplink::server {
+
+class ServerSession;
+
+/// One downlink DATA sent (or waiting to be sent) and not yet acknowledged.
+struct PendingDownlink {
+  std::uint64_t seq = 0;
+  std::vector<std::uint8_t> payload;
+};
+
+struct SessionRecord {
+  std::uint64_t id = 0;
+  std::string device_id;
+  std::uint64_t next_uplink_seq = 1;    ///< Next uplink DATA seq expected; all below were delivered.
+  std::uint64_t next_downlink_seq = 1;  ///< Seq the next queued downlink message gets.
+  std::uint64_t downlink_acked = 0;     ///< Highest downlink seq the device acknowledged.
+  /// Exactly the seqs downlink_acked+1 .. next_downlink_seq-1, oldest first.
+  std::deque<PendingDownlink> unacked;
+  ServerSession* connection = nullptr;  ///< The live connection serving it, if any.
+  std::uint64_t detached_order = 0;     ///< When it lost its connection (eviction picks the oldest).
+
+  /// Highest downlink seq assigned so far (0 = none).
+  [[nodiscard]] std::uint64_t last_downlink_seq() const { return next_downlink_seq - 1; }
+  /// Applies a cumulative downlink acknowledgement. sequence_error when
+  /// `seq` was never sent or is below an earlier acknowledgement.
+  [[nodiscard]] std::error_code acknowledge_downlink(std::uint64_t seq);
+};
+
+struct RegistryLimits {
+  /// Sessions kept at most; a new one evicts the longest-detached session,
+  /// and is refused (overloaded) if every session has a live connection.
+  std::size_t max_sessions = 100000;
+  /// Unacknowledged downlink messages per session (queue_downlink: queue_full).
+  std::size_t max_unacked_downlink = 256;
+};
+
+class SessionRegistry {
+ public:
+  /// `id_seed` makes session ids differ between server runs (0 is fine in tests).
+  explicit SessionRegistry(std::uint64_t id_seed = 0, RegistryLimits limits = {});
+  /// Unhooks still-attached connections (they then never touch the registry).
+  ~SessionRegistry();
+  SessionRegistry(const SessionRegistry&) = delete;
+  SessionRegistry& operator=(const SessionRegistry&) = delete;
+
+  struct Attached {
+    SessionRecord* record = nullptr;  ///< nullptr: no room for a new session (overloaded).
+    bool resumed = false;
+  };
+
+  /// Gives `connection` the session its HELLO asks for: `session_id` if this
+  /// registry knows it for the same device, else a new session. The live
+  /// connection previously serving the device, if any, is told first
+  /// (ServerSession gets CLOSE session_replaced and goes offline).
+  [[nodiscard]] Attached attach(ServerSession& connection, std::string_view device_id, std::uint64_t session_id);
+  /// `connection` no longer serves its session (which stays for a resume).
+  void detach(const ServerSession& connection);
+
+  [[nodiscard]] SessionRecord* find(std::uint64_t session_id);
+  [[nodiscard]] const SessionRecord* find(std::uint64_t session_id) const;
+  [[nodiscard]] SessionRecord* find_device(std::string_view device_id);
+  [[nodiscard]] const SessionRecord* find_device(std::string_view device_id) const;
+
+  /// Assigns `payload` the record's next downlink seq and keeps it until
+  /// acknowledged. Does not send anything (ServerSession::queue_downlink does).
+  /// Errors: queue_full, field_too_long (over kMaxDataPayload).
+  [[nodiscard]] std::error_code queue_downlink(SessionRecord& record, ConstByteSpan payload,
+                                               std::uint64_t* seq = nullptr);
+  /// Drops a detached session, as a restart without persistence would.
+  /// Returns false when unknown or still attached to a connection.
+  bool forget(std::uint64_t session_id);
+
+  [[nodiscard]] std::size_t size() const { return sessions_.size(); }
+  [[nodiscard]] const RegistryLimits& limits() const { return limits_; }
+
+ private:
+  SessionRecord* create(std::string_view device_id, ServerSession& connection);
+  void erase(SessionRecord& record);
+  bool evict_one();
+  std::uint64_t next_id();
+
+  RegistryLimits limits_;
+  std::uint64_t id_seed_;
+  std::uint64_t id_counter_ = 0;
+  std::uint64_t detach_counter_ = 0;
+  // unique_ptr: records are referred to by pointer (ServerSession, shells),
+  // so they must never move.
+  std::unordered_map<std::uint64_t, std::unique_ptr<SessionRecord>> sessions_;
+  std::unordered_map<std::string, std::uint64_t> by_device_;
+};
+
+}  // namespace uplink::server

@@ -1,0 +1,1091 @@
+// The reference server, in three groups:
+//  - ServerSession: the pure per-connection state machine in virtual time
+//    (plain integers as milliseconds): handshake and heartbeat clamping,
+//    PING/PONG, exactly-once uplink with one ACK per read batch, sequence
+//    errors, resume, downlink numbering and resend, silence detection,
+//    protocol errors, replacement of an older connection.
+//  - ReferenceServer: the Asio server on 127.0.0.1 with raw device sockets
+//    on the same io_context, driven by bounded run_for loops.
+//  - ReferenceServerJson: the JSON event lines.
+#include "uplink/net/asio.hpp"
+
+#include <asio/connect.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/write.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "json_events.hpp"
+#include "server.hpp"
+#include "server_session.hpp"
+#include "session_registry.hpp"
+#include "uplink/codec/frame_decoder.hpp"
+#include "uplink/codec/frame_encoder.hpp"
+#include "uplink/error.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace uplink;
+using namespace uplink::server;
+
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+// ------------------------------------------------------------ frame helpers
+
+template <typename FrameT>
+Bytes bytes_of(const FrameT& frame) {
+  Bytes bytes(encoded_size(frame));
+  const EncodeResult result = encode(frame, ByteSpan{bytes.data(), bytes.size()});
+  bytes.resize(result ? result.size : 0);
+  return bytes;
+}
+
+ConstByteSpan text_span(const char* text) { return ConstByteSpan{text, std::strlen(text)}; }
+
+Bytes hello(const char* device, std::uint32_t heartbeat_ms, std::uint64_t session = 0, std::uint64_t last_downlink = 0,
+            const char* token = "") {
+  Hello h;
+  h.device_id = text_span(device);
+  h.token = text_span(token);
+  h.heartbeat_ms = heartbeat_ms;
+  h.session_id = session;
+  h.last_downlink_seq = last_downlink;
+  return bytes_of(h);
+}
+
+Bytes data(std::uint64_t seq, const char* payload) {
+  Data d;
+  d.seq = seq;
+  d.payload = text_span(payload);
+  return bytes_of(d);
+}
+
+Bytes ack(std::uint64_t seq) {
+  Ack a;
+  a.seq = seq;
+  return bytes_of(a);
+}
+
+Bytes close_frame(CloseReason reason, std::uint32_t retry_after_ms) {
+  Close c;
+  c.reason = reason;
+  c.retry_after_ms = retry_after_ms;
+  c.text = text_span("bye");
+  return bytes_of(c);
+}
+
+Bytes ping() { return {0x00, 0x01}; }
+
+Bytes operator+(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+/// A decoded frame that owns its bytes.
+struct Owned {
+  FrameType type = FrameType::ping;
+  bool bad = false;  // the stream did not decode: never expected from the server
+  std::uint64_t seq = 0;
+  std::string text;  // DATA payload or CLOSE text
+  Welcome welcome;
+  CloseReason reason = CloseReason::normal;
+  std::uint32_t retry_after_ms = 0;
+};
+
+Owned own(const Frame& frame) {
+  Owned o;
+  o.type = frame.type;
+  switch (frame.type) {
+    case FrameType::data:
+      o.seq = frame.data.seq;
+      o.text.assign(reinterpret_cast<const char*>(frame.data.payload.data), frame.data.payload.size);
+      break;
+    case FrameType::ack: o.seq = frame.ack.seq; break;
+    case FrameType::welcome: o.welcome = frame.welcome; break;
+    case FrameType::close:
+      o.reason = frame.close.reason;
+      o.retry_after_ms = frame.close.retry_after_ms;
+      o.text.assign(reinterpret_cast<const char*>(frame.close.text.data), frame.close.text.size);
+      break;
+    default: break;
+  }
+  return o;
+}
+
+/// Feeds `bytes` to `decoder`, appending complete frames to `out`.
+void decode_into(FrameDecoderBase& decoder, const std::uint8_t* bytes, std::size_t size, std::vector<Owned>& out) {
+  std::size_t offset = 0;
+  while (offset < size) {  // every pass consumes input or ends
+    const FrameDecoderBase::Result result = decoder.feed(ConstByteSpan{bytes + offset, size - offset});
+    offset += result.consumed;
+    if (result.status == DecodeStatus::error) {
+      Owned bad;
+      bad.bad = true;
+      out.push_back(bad);
+      return;
+    }
+    if (result.status == DecodeStatus::need_more) return;
+    out.push_back(own(decoder.frame()));
+  }
+}
+
+std::vector<Owned> frames_of(const Bytes& bytes) {
+  FrameDecoder<> decoder;
+  std::vector<Owned> frames;
+  decode_into(decoder, bytes.data(), bytes.size(), frames);
+  return frames;
+}
+
+/// "WELCOME DATA:1 ACK:3 CLOSE:sequence_error PONG": compact and readable in assertions.
+std::string describe(const std::vector<Owned>& frames) {
+  std::string text;
+  for (const Owned& f : frames) {
+    if (!text.empty()) text += ' ';
+    if (f.bad) {
+      text += "<undecodable>";
+      continue;
+    }
+    text += frame_type_name(f.type);
+    if (f.type == FrameType::data || f.type == FrameType::ack) text += ":" + std::to_string(f.seq);
+    if (f.type == FrameType::close) text += std::string(":") + close_reason_name(f.reason);
+  }
+  return text;
+}
+
+// ----------------------------------------------------------- event recorder
+
+struct Event {
+  std::string kind;
+  std::string device;
+  std::uint64_t session = 0;
+  std::uint64_t seq = 0;
+  std::string text;    // message payload, offline reason, error reason
+  std::string detail;  // error detail
+  bool resumed = false;
+  std::uint32_t heartbeat_ms = 0;
+  std::uint64_t next_uplink_seq = 0;
+  CloseReason close_reason = CloseReason::normal;
+  std::uint32_t retry_after_ms = 0;
+};
+
+class Recorder final : public ServerEvents {
+ public:
+  void on_online(const OnlineEvent& e) override {
+    Event r = base("online", e.device_id, e.session_id);
+    r.resumed = e.resumed;
+    r.heartbeat_ms = e.heartbeat_ms;
+    r.next_uplink_seq = e.next_uplink_seq;
+    events.push_back(r);
+  }
+  void on_message(const MessageEvent& e) override {
+    Event r = base("message", e.device_id, e.session_id);
+    r.seq = e.seq;
+    r.text.assign(reinterpret_cast<const char*>(e.payload.data), e.payload.size);
+    events.push_back(r);
+  }
+  void on_duplicate(const DuplicateEvent& e) override {
+    Event r = base("duplicate", e.device_id, e.session_id);
+    r.seq = e.seq;
+    events.push_back(r);
+  }
+  void on_offline(const OfflineEvent& e) override {
+    Event r = base("offline", e.device_id, e.session_id);
+    r.text = offline_reason(e);
+    r.close_reason = e.close_reason;
+    r.retry_after_ms = e.retry_after_ms;
+    events.push_back(r);
+  }
+  void on_error(const ErrorEvent& e) override {
+    Event r = base("error", e.device_id, e.session_id);
+    r.text = e.reason;
+    r.detail = std::string(e.detail);
+    events.push_back(r);
+  }
+  void on_downlink(const DownlinkEvent& e) override {
+    Event r = base("downlink", e.device_id, e.session_id);
+    r.seq = e.seq;
+    events.push_back(r);
+  }
+
+  /// "online message offline": the order of events.
+  std::string kinds() const {
+    std::string text;
+    for (const Event& e : events) text += (text.empty() ? "" : " ") + e.kind;
+    return text;
+  }
+  std::size_t count(const char* kind) const {
+    std::size_t n = 0;
+    for (const Event& e : events) n += e.kind == kind ? 1 : 0;
+    return n;
+  }
+  /// The last event of `kind`; an empty Event when there is none.
+  Event last(const char* kind) const {
+    for (auto it = events.rbegin(); it != events.rend(); ++it) {
+      if (it->kind == kind) return *it;
+    }
+    return {};
+  }
+  /// "1:a 2:b": the messages delivered, in order.
+  std::string messages() const {
+    std::string text;
+    for (const Event& e : events) {
+      if (e.kind == "message") text += (text.empty() ? "" : " ") + std::to_string(e.seq) + ":" + e.text;
+    }
+    return text;
+  }
+
+  std::vector<Event> events;
+
+ private:
+  static Event base(const char* kind, std::string_view device, std::uint64_t session) {
+    Event e;
+    e.kind = kind;
+    e.device = std::string(device);
+    e.session = session;
+    return e;
+  }
+};
+
+}  // namespace
+
+// ============================================================================
+// ServerSession: the pure state machine, in virtual time
+// ============================================================================
+
+TEST_GROUP(ServerSession) {
+  SessionRegistry registry{7};
+  Recorder events;
+  SessionLimits limits;
+  std::uint64_t connection_ids = 0;
+
+  std::unique_ptr<ServerSession> open(Millis now = 0) {
+    return std::make_unique<ServerSession>(registry, events, limits, now, ++connection_ids);
+  }
+  std::vector<Owned> feed(ServerSession& session, const Bytes& bytes, Millis now = 0) {
+    session.on_bytes(now, ConstByteSpan{bytes.data(), bytes.size()});
+    return frames_of(session.take_output());
+  }
+  // HELLO + WELCOME; returns the session id.
+  std::uint64_t handshake(ServerSession& session, const char* device, std::uint32_t heartbeat_ms = 1000,
+                          std::uint64_t resume = 0, std::uint64_t last_downlink = 0, Millis now = 0) {
+    const std::vector<Owned> out = feed(session, hello(device, heartbeat_ms, resume, last_downlink), now);
+    return out.empty() || out[0].type != FrameType::welcome ? 0 : out[0].welcome.session_id;
+  }
+};
+
+TEST(ServerSession, HelloIsAnsweredWithWelcomeAndHeartbeatIsClamped) {
+  struct Case {
+    const char* device;
+    std::uint32_t requested;
+    std::uint32_t accepted;
+  };
+  const Case cases[] = {{"low", 10, 1000}, {"mid", 30000, 30000}, {"high", 1000000, 300000}, {"edge", 1000, 1000}};
+  std::vector<std::unique_ptr<ServerSession>> sessions;
+  for (const Case& c : cases) {
+    sessions.push_back(open());
+    ServerSession& s = *sessions.back();
+    const std::vector<Owned> out = feed(s, hello(c.device, c.requested));
+    STRCMP_EQUAL("WELCOME", describe(out).c_str());
+    UNSIGNED_LONGS_EQUAL(c.accepted, out[0].welcome.heartbeat_ms);
+    CHECK(out[0].welcome.session_id != 0);
+    UNSIGNED_LONGS_EQUAL(1, out[0].welcome.next_uplink_seq);
+    CHECK(s.state() == ServerSession::State::online);
+    STRCMP_EQUAL(c.device, s.device_id().c_str());
+    UNSIGNED_LONGS_EQUAL(out[0].welcome.session_id, s.session_id());
+    // Read deadline: 2.5 x the accepted interval.
+    UNSIGNED_LONGS_EQUAL(c.accepted * 5 / 2, s.read_timeout_ms());
+    const Event online = events.last("online");
+    STRCMP_EQUAL(c.device, online.device.c_str());
+    UNSIGNED_LONGS_EQUAL(c.accepted, online.heartbeat_ms);
+    CHECK_FALSE(online.resumed);
+  }
+  // Each device got its own session.
+  CHECK(sessions[0]->session_id() != sessions[1]->session_id());
+  UNSIGNED_LONGS_EQUAL(4, registry.size());
+}
+
+TEST(ServerSession, ClampBoundsAreConfigurable) {
+  limits.heartbeat_min_ms = 5000;
+  limits.heartbeat_max_ms = 6000;
+  limits.read_factor = 3.0;
+  auto s = open();
+  const std::vector<Owned> out = feed(*s, hello("dev", 1000));
+  UNSIGNED_LONGS_EQUAL(5000, out[0].welcome.heartbeat_ms);
+  UNSIGNED_LONGS_EQUAL(15000, s->read_timeout_ms());
+  CHECK(check_limits(limits) == nullptr);
+  limits.heartbeat_min_ms = 7000;
+  STRCMP_EQUAL("heartbeat_min_ms must not exceed heartbeat_max_ms", check_limits(limits));
+}
+
+TEST(ServerSession, PingIsAnsweredWithPongInEveryState) {
+  auto s = open();
+  STRCMP_EQUAL("PONG", describe(feed(*s, ping())).c_str());
+  STRCMP_EQUAL("PONG WELCOME PONG", describe(feed(*s, ping() + hello("dev", 1000) + ping())).c_str());
+  STRCMP_EQUAL("PONG", describe(feed(*s, ping())).c_str());
+  CHECK(s->state() == ServerSession::State::online);
+}
+
+TEST(ServerSession, FirstFrameOtherThanHelloIsAProtocolError) {
+  auto s = open();
+  const std::vector<Owned> out = feed(*s, ping() + data(1, "x"));
+  STRCMP_EQUAL("PONG CLOSE:protocol_error", describe(out).c_str());
+  STRCMP_EQUAL("expected HELLO", out[1].text.c_str());
+  CHECK(s->closed());
+  STRCMP_EQUAL("error", events.kinds().c_str());  // never online, so never offline
+  STRCMP_EQUAL("protocol_error", events.last("error").text.c_str());
+  // Closed: further input is ignored.
+  STRCMP_EQUAL("", describe(feed(*s, ping())).c_str());
+}
+
+TEST(ServerSession, UnsupportedVersionIsClosedWithUnsupportedVersion) {
+  auto s = open();
+  Bytes h = hello("dev", 1000);
+  h[4] = 2;  // version byte
+  const std::vector<Owned> out = feed(*s, h);
+  STRCMP_EQUAL("CLOSE:unsupported_version", describe(out).c_str());
+  STRCMP_EQUAL("unsupported_version", out[0].text.c_str());
+  CHECK(s->closed());
+  UNSIGNED_LONGS_EQUAL(0, registry.size());
+}
+
+TEST(ServerSession, DecodeErrorsCloseWithTheErrorName) {
+  struct Case {
+    Bytes input;
+    const char* expected;
+    const char* text;
+  };
+  const Case cases[] = {
+      {{0xFF}, "CLOSE:protocol_error", "unknown_frame_type"},
+      {{0x00, 0x07}, "CLOSE:protocol_error", "unknown_control_frame"},
+      {{0x03, 0x01}, "CLOSE:protocol_error", "reserved_flags_set"},
+      {{0x03, 0x00, 0xFF, 0xFF}, "CLOSE:frame_too_large", "frame_too_large"},
+      {{0x04, 0x00, 0x00, 0x01, 0x00}, "CLOSE:protocol_error", "malformed_frame"},
+  };
+  for (const Case& c : cases) {
+    auto s = open();
+    (void)handshake(*s, "dev");
+    const std::vector<Owned> out = feed(*s, c.input);
+    STRCMP_EQUAL(c.expected, describe(out).c_str());
+    STRCMP_EQUAL(c.text, out[0].text.c_str());
+    CHECK(s->closed());
+    STRCMP_EQUAL(c.text, events.last("error").text.c_str());
+    STRCMP_EQUAL(close_reason_name(out[0].reason), events.last("offline").text.c_str());
+  }
+}
+
+TEST(ServerSession, SecondHelloAndWelcomeFromDeviceAreProtocolErrors) {
+  auto a = open();
+  (void)handshake(*a, "a");
+  STRCMP_EQUAL("CLOSE:protocol_error", describe(feed(*a, hello("a", 1000))).c_str());
+
+  auto b = open();
+  (void)handshake(*b, "b");
+  Welcome w;
+  w.heartbeat_ms = 1000;
+  w.session_id = 5;
+  w.next_uplink_seq = 1;
+  const std::vector<Owned> out = feed(*b, bytes_of(w));
+  STRCMP_EQUAL("CLOSE:protocol_error", describe(out).c_str());
+  STRCMP_EQUAL("unexpected WELCOME", out[0].text.c_str());
+}
+
+TEST(ServerSession, DataIsDeliveredExactlyOnceInOrderWithOneAckPerBatch) {
+  auto s = open();
+  (void)handshake(*s, "dev");
+  STRCMP_EQUAL("ACK:3", describe(feed(*s, data(1, "a") + data(2, "b") + data(3, "c"))).c_str());
+  // Split at every byte: only the batch that completes the frame acknowledges.
+  const Bytes d4 = data(4, "d");
+  std::string acks;
+  for (std::size_t i = 0; i < d4.size(); ++i) acks += describe(feed(*s, Bytes{d4[i]}));
+  STRCMP_EQUAL("ACK:4", acks.c_str());
+  STRCMP_EQUAL("1:a 2:b 3:c 4:d", events.messages().c_str());
+  UNSIGNED_LONGS_EQUAL(5, registry.find(s->session_id())->next_uplink_seq);
+}
+
+TEST(ServerSession, DuplicateDataIsNotDeliveredAgainAndClosesWithSequenceError) {
+  auto s = open();
+  (void)handshake(*s, "dev");
+  STRCMP_EQUAL("ACK:2", describe(feed(*s, data(1, "a") + data(2, "b"))).c_str());
+  const std::vector<Owned> out = feed(*s, data(2, "b"));
+  STRCMP_EQUAL("CLOSE:sequence_error", describe(out).c_str());
+  STRCMP_EQUAL("duplicate DATA seq 2, expected 3", out[0].text.c_str());
+  STRCMP_EQUAL("1:a 2:b", events.messages().c_str());
+  STRCMP_EQUAL("online message message duplicate error offline", events.kinds().c_str());
+  STRCMP_EQUAL("sequence_error", events.last("offline").text.c_str());
+}
+
+TEST(ServerSession, GapIsASequenceErrorAfterAcknowledgingWhatWasDelivered) {
+  auto s = open();
+  (void)handshake(*s, "dev");
+  const std::vector<Owned> out = feed(*s, data(1, "a") + data(3, "c"));
+  STRCMP_EQUAL("ACK:1 CLOSE:sequence_error", describe(out).c_str());
+  STRCMP_EQUAL("DATA seq 3, expected 2", out[1].text.c_str());
+  STRCMP_EQUAL("1:a", events.messages().c_str());
+  UNSIGNED_LONGS_EQUAL(0, events.count("duplicate"));
+}
+
+TEST(ServerSession, ResumeContinuesAtTheNextExpectedSeq) {
+  auto first = open();
+  const std::uint64_t id = handshake(*first, "dev");
+  STRCMP_EQUAL("ACK:2", describe(feed(*first, data(1, "a") + data(2, "b"))).c_str());
+  first->on_connection_lost(make_error_code(Errc::connection_closed));
+  STRCMP_EQUAL("connection_lost", events.last("offline").text.c_str());
+
+  auto second = open();
+  const std::vector<Owned> out = feed(*second, hello("dev", 1000, id, 0));
+  STRCMP_EQUAL("WELCOME", describe(out).c_str());
+  UNSIGNED_LONGS_EQUAL(id, out[0].welcome.session_id);
+  UNSIGNED_LONGS_EQUAL(3, out[0].welcome.next_uplink_seq);
+  CHECK_TRUE(events.last("online").resumed);
+  STRCMP_EQUAL("ACK:3", describe(feed(*second, data(3, "c"))).c_str());
+  STRCMP_EQUAL("1:a 2:b 3:c", events.messages().c_str());
+  UNSIGNED_LONGS_EQUAL(1, registry.size());
+}
+
+TEST(ServerSession, UnknownOrForeignSessionGetsANewSession) {
+  auto a = open();
+  const std::uint64_t a_id = handshake(*a, "a");
+  STRCMP_EQUAL("ACK:1", describe(feed(*a, data(1, "x"))).c_str());
+
+  // Unknown id: a new session, uplink from 1.
+  auto b = open();
+  const std::vector<Owned> out = feed(*b, hello("b", 1000, 0x1234, 9));
+  CHECK(out[0].welcome.session_id != 0x1234);
+  UNSIGNED_LONGS_EQUAL(1, out[0].welcome.next_uplink_seq);
+  CHECK_FALSE(events.last("online").resumed);
+
+  // Another device's session id is never handed over.
+  auto c = open();
+  const std::vector<Owned> stolen = feed(*c, hello("c", 1000, a_id, 0));
+  CHECK(stolen[0].welcome.session_id != a_id);
+  UNSIGNED_LONGS_EQUAL(1, stolen[0].welcome.next_uplink_seq);
+  CHECK(a->state() == ServerSession::State::online);
+}
+
+TEST(ServerSession, DownlinkIsNumberedFromOneAndResentAfterResume) {
+  auto first = open();
+  const std::uint64_t id = handshake(*first, "dev");
+  std::uint64_t seq = 0;
+  CHECK_FALSE(first->queue_downlink(text_span("a"), &seq));
+  UNSIGNED_LONGS_EQUAL(1, seq);
+  CHECK_FALSE(first->queue_downlink(text_span("b"), &seq));
+  UNSIGNED_LONGS_EQUAL(2, seq);
+  STRCMP_EQUAL("DATA:1 DATA:2", describe(frames_of(first->take_output())).c_str());
+  STRCMP_EQUAL("", describe(feed(*first, ack(1))).c_str());
+  first->on_connection_lost({});
+  CHECK(first->queue_downlink(text_span("x")) == Errc::offline);
+
+  // While the device is away the session still takes downlink.
+  SessionRecord* record = registry.find_device("dev");
+  CHECK(record != nullptr);
+  CHECK_FALSE(registry.queue_downlink(*record, text_span("c"), &seq));
+  UNSIGNED_LONGS_EQUAL(3, seq);
+
+  // Resume having delivered 1: downlink starts exactly at 2, in order.
+  auto second = open();
+  const std::vector<Owned> out = feed(*second, hello("dev", 1000, id, 1));
+  STRCMP_EQUAL("WELCOME DATA:2 DATA:3", describe(out).c_str());
+  STRCMP_EQUAL("b", out[1].text.c_str());
+  STRCMP_EQUAL("c", out[2].text.c_str());
+  CHECK_FALSE(second->queue_downlink(text_span("d"), &seq));
+  UNSIGNED_LONGS_EQUAL(4, seq);
+  STRCMP_EQUAL("DATA:4", describe(frames_of(second->take_output())).c_str());
+  STRCMP_EQUAL("", describe(feed(*second, ack(4))).c_str());
+  UNSIGNED_LONGS_EQUAL(0, record->unacked.size());
+  UNSIGNED_LONGS_EQUAL(4, record->downlink_acked);
+}
+
+TEST(ServerSession, ResumeWithEverythingDeliveredSendsNothingAgain) {
+  auto first = open();
+  const std::uint64_t id = handshake(*first, "dev");
+  CHECK_FALSE(first->queue_downlink(text_span("a")));
+  (void)first->take_output();
+  first->on_connection_lost({});
+  // The device delivered 1 but its ACK was lost: HELLO says so.
+  auto second = open();
+  STRCMP_EQUAL("WELCOME", describe(feed(*second, hello("dev", 1000, id, 1))).c_str());
+  std::uint64_t seq = 0;
+  CHECK_FALSE(second->queue_downlink(text_span("b"), &seq));
+  UNSIGNED_LONGS_EQUAL(2, seq);
+}
+
+TEST(ServerSession, NewSessionCarriesUnacknowledgedDownlinkRenumberedFromOne) {
+  auto first = open();
+  (void)handshake(*first, "dev");
+  CHECK_FALSE(first->queue_downlink(text_span("a")));
+  CHECK_FALSE(first->queue_downlink(text_span("b")));
+  (void)feed(*first, ack(1));
+  first->on_connection_lost({});
+  // The device lost its session (HELLO session 0): "b" is not lost.
+  auto second = open();
+  const std::vector<Owned> out = feed(*second, hello("dev", 1000, 0, 0));
+  STRCMP_EQUAL("WELCOME DATA:1", describe(out).c_str());
+  STRCMP_EQUAL("b", out[1].text.c_str());
+  UNSIGNED_LONGS_EQUAL(1, registry.size());
+}
+
+TEST(ServerSession, AckForASeqNeverSentIsASequenceError) {
+  auto s = open();
+  (void)handshake(*s, "dev");
+  CHECK_FALSE(s->queue_downlink(text_span("a")));
+  (void)s->take_output();
+  const std::vector<Owned> out = feed(*s, ack(2));
+  STRCMP_EQUAL("CLOSE:sequence_error", describe(out).c_str());
+  STRCMP_EQUAL("ACK 2, last sent 1", out[0].text.c_str());
+}
+
+TEST(ServerSession, AckGoingBackwardsIsASequenceErrorButARepeatIsFine) {
+  auto s = open();
+  (void)handshake(*s, "dev");
+  CHECK_FALSE(s->queue_downlink(text_span("a")));
+  CHECK_FALSE(s->queue_downlink(text_span("b")));
+  (void)s->take_output();
+  STRCMP_EQUAL("", describe(feed(*s, ack(2) + ack(2))).c_str());
+  const std::vector<Owned> out = feed(*s, ack(1));
+  STRCMP_EQUAL("CLOSE:sequence_error", describe(out).c_str());
+  STRCMP_EQUAL("ACK 1 below earlier ACK 2", out[0].text.c_str());
+}
+
+TEST(ServerSession, HelloClaimingUnsentDownlinkIsASequenceError) {
+  auto first = open();
+  const std::uint64_t id = handshake(*first, "dev");
+  first->on_connection_lost({});
+  auto second = open();
+  const std::vector<Owned> out = feed(*second, hello("dev", 1000, id, 5));
+  STRCMP_EQUAL("CLOSE:sequence_error", describe(out).c_str());
+  CHECK(second->closed());
+  // The session is untouched and can still be resumed properly.
+  auto third = open();
+  STRCMP_EQUAL("WELCOME", describe(feed(*third, hello("dev", 1000, id, 0))).c_str());
+  CHECK_TRUE(events.last("online").resumed);
+}
+
+TEST(ServerSession, DownlinkQueueIsBounded) {
+  SessionRegistry small{1, RegistryLimits{10, 2}};
+  ServerSession s(small, events, limits, 0, 1);
+  const Bytes h = hello("dev", 1000);
+  s.on_bytes(0, ConstByteSpan{h.data(), h.size()});
+  CHECK_FALSE(s.queue_downlink(text_span("a")));
+  CHECK_FALSE(s.queue_downlink(text_span("b")));
+  CHECK(s.queue_downlink(text_span("c")) == Errc::queue_full);
+  std::vector<std::uint8_t> big(kMaxDataPayload + 1, 'x');
+  CHECK(s.queue_downlink(ConstByteSpan{big.data(), big.size()}) == Errc::field_too_long);
+  STRCMP_EQUAL("WELCOME DATA:1 DATA:2", describe(frames_of(s.take_output())).c_str());
+}
+
+TEST(ServerSession, SilentDeviceIsDetectedAtTwoAndAHalfHeartbeats) {
+  auto s = open(0);
+  (void)handshake(*s, "dev", 1000, 0, 0, 0);
+  UNSIGNED_LONGS_EQUAL(2500, s->next_deadline());
+  s->on_timer(2499);
+  CHECK_FALSE(s->closed());
+  // Any complete frame is life: a PING at 2000 moves the deadline to 4500.
+  STRCMP_EQUAL("PONG", describe(feed(*s, ping(), 2000)).c_str());
+  UNSIGNED_LONGS_EQUAL(4500, s->next_deadline());
+  s->on_timer(4499);
+  CHECK_FALSE(s->closed());
+  s->on_timer(4500);
+  CHECK(s->closed());
+  const std::vector<Owned> out = frames_of(s->take_output());
+  STRCMP_EQUAL("CLOSE:silent", describe(out).c_str());
+  STRCMP_EQUAL("online offline", events.kinds().c_str());
+  STRCMP_EQUAL("device_silent", events.last("offline").text.c_str());
+  UNSIGNED_LONGS_EQUAL(kNever, s->next_deadline());
+  // The session survives for a resume.
+  CHECK(registry.find_device("dev") != nullptr);
+  CHECK(registry.find_device("dev")->connection == nullptr);
+}
+
+TEST(ServerSession, ConnectionWithoutHelloIsClosedAtTheHelloTimeout) {
+  limits.hello_timeout_ms = 3000;
+  auto s = open(100);
+  UNSIGNED_LONGS_EQUAL(3100, s->next_deadline());
+  (void)feed(*s, ping(), 3000);  // heartbeats do not extend the HELLO deadline
+  s->on_timer(3099);
+  CHECK_FALSE(s->closed());
+  s->on_timer(3100);
+  STRCMP_EQUAL("CLOSE:silent", describe(frames_of(s->take_output())).c_str());
+  STRCMP_EQUAL("error", events.kinds().c_str());
+  STRCMP_EQUAL("handshake_timeout", events.last("error").text.c_str());
+}
+
+TEST(ServerSession, CloseFromTheDeviceTakesItOffline) {
+  auto s = open();
+  (void)handshake(*s, "dev");
+  // DATA then CLOSE in one batch: delivered, but nothing more is sent.
+  STRCMP_EQUAL("", describe(feed(*s, data(1, "a") + close_frame(CloseReason::going_away, 700))).c_str());
+  CHECK(s->closed());
+  STRCMP_EQUAL("online message offline", events.kinds().c_str());
+  const Event offline = events.last("offline");
+  STRCMP_EQUAL("device_close", offline.text.c_str());
+  CHECK(offline.close_reason == CloseReason::going_away);
+  UNSIGNED_LONGS_EQUAL(700, offline.retry_after_ms);
+  // Its next WELCOME acknowledges what was delivered.
+  UNSIGNED_LONGS_EQUAL(2, registry.find_device("dev")->next_uplink_seq);
+}
+
+TEST(ServerSession, ServerCloseCarriesReasonAndRetryAfter) {
+  auto s = open();
+  (void)handshake(*s, "dev");
+  s->close(CloseReason::overloaded, 5000, "busy");
+  const std::vector<Owned> out = frames_of(s->take_output());
+  STRCMP_EQUAL("CLOSE:overloaded", describe(out).c_str());
+  UNSIGNED_LONGS_EQUAL(5000, out[0].retry_after_ms);
+  STRCMP_EQUAL("busy", out[0].text.c_str());
+  STRCMP_EQUAL("server_close", events.last("offline").text.c_str());
+  s->close(CloseReason::normal, 0, "again");  // once closed, nothing more
+  CHECK_FALSE(s->has_output());
+  UNSIGNED_LONGS_EQUAL(1, events.count("offline"));
+}
+
+TEST(ServerSession, NewConnectionOfTheSameDeviceReplacesTheOldOne) {
+  auto old_connection = open();
+  const std::uint64_t id = handshake(*old_connection, "dev");
+  auto new_connection = open();
+  STRCMP_EQUAL("WELCOME", describe(feed(*new_connection, hello("dev", 1000, id, 0))).c_str());
+  CHECK(old_connection->closed());
+  STRCMP_EQUAL("CLOSE:session_replaced", describe(frames_of(old_connection->take_output())).c_str());
+  // The old connection's offline comes before the new one's online.
+  STRCMP_EQUAL("online offline online", events.kinds().c_str());
+  STRCMP_EQUAL("session_replaced", events.events[1].text.c_str());
+  CHECK(registry.find(id)->connection == new_connection.get());
+  // The old connection ending later does not detach the new one.
+  old_connection.reset();
+  CHECK(registry.find(id)->connection == new_connection.get());
+}
+
+// ============================================================================
+// ReferenceServer: the Asio server over loopback
+// ============================================================================
+
+namespace {
+
+/// A device made of a raw socket: writes frames, reads without blocking.
+class RawDevice {
+ public:
+  explicit RawDevice(asio::io_context& io) : socket_(io) {}
+
+  bool connect(std::uint16_t port) {
+    asio::error_code error;
+    // A loopback connect completes in the kernel's backlog, before the
+    // server's accept handler runs.
+    socket_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1", error), port), error);
+    if (!error) socket_.non_blocking(true, error);
+    return !error;
+  }
+  bool send(const Bytes& bytes) {
+    asio::error_code error;
+    asio::write(socket_, asio::buffer(bytes), error);  // small frames: fit in the socket buffer
+    return !error;
+  }
+  /// Reads what is available now.
+  void poll() {
+    for (int i = 0; i < 64 && !eof_; ++i) {
+      std::uint8_t buffer[4096];
+      asio::error_code error;
+      const std::size_t n = socket_.read_some(asio::buffer(buffer), error);
+      if (error == asio::error::would_block || error == asio::error::try_again) return;
+      if (error) {
+        eof_ = true;
+        return;
+      }
+      decode_into(decoder_, buffer, n, frames_);
+    }
+  }
+  void close() {
+    asio::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  [[nodiscard]] const std::vector<Owned>& frames() const { return frames_; }
+  [[nodiscard]] std::string described() const { return describe(frames_); }
+  [[nodiscard]] bool eof() const { return eof_; }
+  [[nodiscard]] bool has(FrameType type) const {
+    for (const Owned& f : frames_) {
+      if (f.type == type) return true;
+    }
+    return false;
+  }
+  [[nodiscard]] Owned first(FrameType type) const {
+    for (const Owned& f : frames_) {
+      if (f.type == type) return f;
+    }
+    return {};
+  }
+
+ private:
+  asio::ip::tcp::socket socket_;
+  FrameDecoder<> decoder_;
+  std::vector<Owned> frames_;
+  bool eof_ = false;
+};
+
+}  // namespace
+
+TEST_GROUP(ReferenceServer) {
+  asio::io_context io;
+  Recorder events;
+  std::unique_ptr<Server> server;
+  std::vector<std::unique_ptr<RawDevice>> devices;
+
+  void teardown() override {
+    for (auto& device : devices) device->close();
+    if (server) server->stop();
+    server.reset();
+    // Let the aborted handlers run, so they release what they hold.
+    io.restart();
+    io.run_for(std::chrono::milliseconds(20));
+  }
+
+  ServerOptions options() {
+    ServerOptions o;
+    o.address = "127.0.0.1";
+    o.port = 0;
+    o.session.heartbeat_min_ms = 20;
+    o.close_linger_ms = 300;
+    o.session_id_seed = 99;
+    return o;
+  }
+  void start(const ServerOptions& o) {
+    server = std::make_unique<Server>(io, events, o);
+    const std::error_code error = server->start();
+    CHECK_FALSE(error);
+    CHECK(server->port() != 0);
+  }
+  RawDevice& device() {
+    devices.push_back(std::make_unique<RawDevice>(io));
+    RawDevice& d = *devices.back();
+    CHECK_TRUE(d.connect(server->port()));
+    return d;
+  }
+  /// Runs the io_context in 5 ms slices until `done` or `limit_ms` of wall time.
+  template <typename Predicate>
+  bool run_until(Predicate done, int limit_ms = 3000) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (io.stopped()) io.restart();
+      io.run_for(std::chrono::milliseconds(5));
+      for (auto& d : devices) d->poll();
+      if (done()) return true;
+    }
+    return false;
+  }
+  /// Connects a device and completes the handshake; returns the WELCOME.
+  Owned online(RawDevice& d, const char* id, std::uint32_t heartbeat_ms = 1000, std::uint64_t resume = 0) {
+    CHECK_TRUE(d.send(hello(id, heartbeat_ms, resume, 0)));
+    CHECK_TRUE(run_until([&] { return d.has(FrameType::welcome); }));
+    return d.first(FrameType::welcome);
+  }
+};
+
+TEST(ReferenceServer, DeviceComesOnline) {
+  start(options());
+  RawDevice& d = device();
+  const Owned welcome = online(d, "pi-0001", 30000);
+  UNSIGNED_LONGS_EQUAL(30000, welcome.welcome.heartbeat_ms);
+  CHECK(welcome.welcome.session_id != 0);
+  UNSIGNED_LONGS_EQUAL(1, welcome.welcome.next_uplink_seq);
+  CHECK_TRUE(run_until([&] { return events.count("online") == 1; }));
+  STRCMP_EQUAL("pi-0001", events.last("online").device.c_str());
+  UNSIGNED_LONGS_EQUAL(welcome.welcome.session_id, events.last("online").session);
+  CHECK_TRUE(server->is_online("pi-0001"));
+  UNSIGNED_LONGS_EQUAL(1, server->online_count());
+}
+
+TEST(ReferenceServer, MessagesAreDeliveredOnceAndAcknowledged) {
+  start(options());
+  RawDevice& d = device();
+  (void)online(d, "dev");
+  CHECK_TRUE(d.send(data(1, "temp=21") + data(2, "temp=22") + ping()));
+  // The bytes may arrive in one read or several: ACKs are cumulative.
+  const auto highest_ack = [&] {
+    std::uint64_t highest = 0;
+    for (const Owned& f : d.frames()) {
+      if (f.type == FrameType::ack && f.seq > highest) highest = f.seq;
+    }
+    return highest;
+  };
+  CHECK_TRUE(run_until([&] { return highest_ack() == 2 && d.has(FrameType::pong); }));
+  STRCMP_EQUAL("1:temp=21 2:temp=22", events.messages().c_str());
+  UNSIGNED_LONGS_EQUAL(2, server->counters().messages);
+  UNSIGNED_LONGS_EQUAL(0, server->counters().duplicates);
+}
+
+TEST(ReferenceServer, DownlinkIsDeliveredAndAcknowledged) {
+  start(options());
+  RawDevice& d = device();
+  (void)online(d, "dev");
+  CHECK_TRUE(run_until([&] { return server->is_online("dev"); }));
+  std::uint64_t seq = 0;
+  CHECK_FALSE(server->send_downlink("dev", text_span("set-rate"), &seq));
+  UNSIGNED_LONGS_EQUAL(1, seq);
+  CHECK_TRUE(run_until([&] { return d.has(FrameType::data); }));
+  const Owned message = d.first(FrameType::data);
+  UNSIGNED_LONGS_EQUAL(1, message.seq);
+  STRCMP_EQUAL("set-rate", message.text.c_str());
+  STRCMP_EQUAL("downlink", events.last("downlink").kind.c_str());
+  CHECK_TRUE(d.send(ack(1)));
+  CHECK_TRUE(run_until([&] { return server->registry().find_device("dev")->unacked.empty(); }));
+  // Unknown devices have nowhere to keep a message.
+  CHECK(server->send_downlink("nobody", text_span("x")) == Errc::offline);
+}
+
+TEST(ReferenceServer, DownlinkHeldWhileOfflineIsSentOnResume) {
+  start(options());
+  RawDevice& first = device();
+  const std::uint64_t id = online(first, "dev").welcome.session_id;
+  first.close();
+  CHECK_TRUE(run_until([&] { return events.count("offline") == 1; }));
+  STRCMP_EQUAL("connection_lost", events.last("offline").text.c_str());
+  CHECK_FALSE(server->send_downlink("dev", text_span("reboot")));
+  RawDevice& second = device();
+  const Owned welcome = online(second, "dev", 1000, id);
+  UNSIGNED_LONGS_EQUAL(id, welcome.welcome.session_id);
+  CHECK_TRUE(run_until([&] { return second.has(FrameType::data); }));
+  STRCMP_EQUAL("reboot", second.first(FrameType::data).text.c_str());
+}
+
+TEST(ReferenceServer, CloseDeviceSendsCloseWithRetryAfterThenHangsUp) {
+  start(options());
+  RawDevice& d = device();
+  (void)online(d, "dev");
+  CHECK_TRUE(run_until([&] { return server->is_online("dev"); }));
+  CHECK_FALSE(server->close_device("dev", CloseReason::overloaded, 5000));
+  CHECK_TRUE(run_until([&] { return d.eof(); }));
+  const Owned close = d.first(FrameType::close);
+  CHECK(close.reason == CloseReason::overloaded);
+  UNSIGNED_LONGS_EQUAL(5000, close.retry_after_ms);
+  const Event offline = events.last("offline");
+  STRCMP_EQUAL("server_close", offline.text.c_str());
+  UNSIGNED_LONGS_EQUAL(5000, offline.retry_after_ms);
+  CHECK_TRUE(run_until([&] { return server->connection_count() == 0; }));
+  CHECK(server->close_device("dev", CloseReason::normal, 0) == Errc::offline);
+}
+
+TEST(ReferenceServer, SilentDeviceIsClosedOnTheServersReadDeadline) {
+  start(options());
+  RawDevice& d = device();
+  // Taken before HELLO leaves, so the server's last receive is later still.
+  const auto started = std::chrono::steady_clock::now();
+  const Owned welcome = online(d, "quiet", 40);  // read deadline 2.5 x 40 = 100 ms
+  UNSIGNED_LONGS_EQUAL(40, welcome.welcome.heartbeat_ms);
+  CHECK_TRUE(run_until([&] { return d.eof(); }));
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  CHECK(waited.count() >= 99);  // never early (the server clock counts whole ms)
+  CHECK(d.first(FrameType::close).reason == CloseReason::silent);
+  STRCMP_EQUAL("device_silent", events.last("offline").text.c_str());
+}
+
+TEST(ReferenceServer, NewConnectionReplacesTheOldOne) {
+  start(options());
+  RawDevice& first = device();
+  const std::uint64_t id = online(first, "dev").welcome.session_id;
+  RawDevice& second = device();
+  const Owned welcome = online(second, "dev", 1000, id);
+  UNSIGNED_LONGS_EQUAL(id, welcome.welcome.session_id);
+  CHECK_TRUE(run_until([&] { return first.eof(); }));
+  CHECK(first.first(FrameType::close).reason == CloseReason::session_replaced);
+  CHECK_TRUE(server->is_online("dev"));
+  CHECK_TRUE(second.send(data(1, "still here")));
+  CHECK_TRUE(run_until([&] { return events.count("message") == 1; }));
+}
+
+TEST(ReferenceServer, ManyDevicesAtOnce) {
+  start(options());
+  constexpr int kDevices = 20;
+  constexpr int kMessages = 5;
+  std::vector<RawDevice*> fleet;
+  for (int i = 0; i < kDevices; ++i) {
+    RawDevice& d = device();
+    fleet.push_back(&d);
+    CHECK_TRUE(d.send(hello(("dev-" + std::to_string(i)).c_str(), 1000)));
+  }
+  CHECK_TRUE(run_until([&] { return events.count("online") == kDevices; }));
+  for (RawDevice* d : fleet) {
+    Bytes batch;
+    for (int m = 1; m <= kMessages; ++m) batch = batch + data(static_cast<std::uint64_t>(m), "m");
+    CHECK_TRUE(d->send(batch));
+  }
+  CHECK_TRUE(run_until([&] { return server->counters().messages == kDevices * kMessages; }));
+  UNSIGNED_LONGS_EQUAL(kDevices, server->online_count());
+}
+
+TEST(ReferenceServer, ConnectionsBeyondTheLimitGetOverloadedWithRetryAfter) {
+  ServerOptions o = options();
+  o.max_connections = 1;
+  o.overload_retry_after_ms = 2500;
+  start(o);
+  RawDevice& first = device();
+  (void)online(first, "a");
+  RawDevice& second = device();
+  CHECK_TRUE(run_until([&] { return second.eof(); }));
+  const Owned close = second.first(FrameType::close);
+  CHECK(close.reason == CloseReason::overloaded);
+  UNSIGNED_LONGS_EQUAL(2500, close.retry_after_ms);
+  UNSIGNED_LONGS_EQUAL(1, server->counters().refused);
+  CHECK_TRUE(server->is_online("a"));
+}
+
+TEST(ReferenceServer, ShutdownSendsGoingAwayToEveryoneAndEnds) {
+  start(options());
+  RawDevice& a = device();
+  RawDevice& b = device();
+  (void)online(a, "a");
+  (void)online(b, "b");
+  RawDevice& early = device();  // connected, no HELLO yet
+  CHECK_TRUE(run_until([&] { return server->connection_count() == 3; }));
+  bool done = false;
+  server->shutdown(CloseReason::going_away, 1000, [&] { done = true; });
+  CHECK_TRUE(run_until([&] { return done && a.eof() && b.eof() && early.eof(); }));
+  for (RawDevice* d : {&a, &b, &early}) {
+    const Owned close = d->first(FrameType::close);
+    CHECK(close.reason == CloseReason::going_away);
+    UNSIGNED_LONGS_EQUAL(1000, close.retry_after_ms);
+  }
+  UNSIGNED_LONGS_EQUAL(0, server->connection_count());
+  UNSIGNED_LONGS_EQUAL(2, events.count("offline"));
+  // No longer accepting.
+  RawDevice late(io);
+  const bool connected = late.connect(server->port());
+  CHECK_FALSE(connected);
+}
+
+TEST(ReferenceServer, StartFailsOnAnAddressInUse) {
+  start(options());
+  ServerOptions o = options();
+  o.port = server->port();
+  Recorder other_events;
+  Server other(io, other_events, o);
+  CHECK_TRUE(static_cast<bool>(other.start()));  // port taken (no SO_REUSEPORT)
+  ServerOptions bad = options();
+  bad.session.read_factor = 0.5;
+  Server invalid(io, other_events, bad);
+  CHECK(invalid.start() == Errc::invalid_option);
+}
+
+// ============================================================================
+// ReferenceServerJson: the event lines
+// ============================================================================
+
+namespace {
+
+std::string json(std::string_view text) {
+  std::string out;
+  append_json_string(out, text);
+  return out;
+}
+
+std::string read_all(std::FILE* file) {
+  std::fflush(file);
+  std::rewind(file);
+  std::string text;
+  char buffer[1024];
+  for (int i = 0; i < 1024; ++i) {  // bounded: the tests write a few lines
+    const std::size_t n = std::fread(buffer, 1, sizeof buffer, file);
+    if (n == 0) break;
+    text.append(buffer, n);
+  }
+  return text;
+}
+
+bool contains(const std::string& text, const char* part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_GROUP(ReferenceServerJson) {
+  std::FILE* file = nullptr;
+  void setup() override { file = std::tmpfile(); }
+  void teardown() override {
+    if (file != nullptr) std::fclose(file);
+  }
+};
+
+TEST(ReferenceServerJson, StringsAreEscaped) {
+  STRCMP_EQUAL("\"plain\"", json("plain").c_str());
+  STRCMP_EQUAL("\"a\\\"b\\\\c\"", json("a\"b\\c").c_str());
+  STRCMP_EQUAL("\"\\n\\r\\t\\u0001\\u001f\\u007f\"", json("\n\r\t\x01\x1f\x7f").c_str());
+  STRCMP_EQUAL("\"\"", json("").c_str());
+  STRCMP_EQUAL("\"nul\\u0000\"", json(std::string_view("nul\0", 4)).c_str());
+}
+
+TEST(ReferenceServerJson, InvalidUtf8BecomesReplacementCharacters) {
+  STRCMP_EQUAL("\"caf\xc3\xa9\"", json("caf\xc3\xa9").c_str());            // valid: kept
+  STRCMP_EQUAL("\"\xf0\x9f\x98\x80\"", json("\xf0\x9f\x98\x80").c_str());  // 4-byte: kept
+  STRCMP_EQUAL("\"\\ufffd\"", json("\xff").c_str());
+  STRCMP_EQUAL("\"\\ufffd\\ufffd\"", json("\xc0\x80").c_str());              // overlong
+  STRCMP_EQUAL("\"\\ufffd\\ufffd\\ufffd\"", json("\xed\xa0\x80").c_str());  // surrogate
+  STRCMP_EQUAL("\"\\ufffd\\ufffdx\"", json("\xe2\x82x").c_str());           // truncated: one per byte
+}
+
+TEST(ReferenceServerJson, SessionIdsAreSixteenHexDigits) {
+  STRCMP_EQUAL("1122334455667788", session_hex(0x1122334455667788ull).c_str());
+  STRCMP_EQUAL("00000000000000ff", session_hex(0xff).c_str());
+}
+
+TEST(ReferenceServerJson, EventLinesCarryTheDocumentedFieldsAndNeverTheToken) {
+  JsonEventPrinter printer(file, true);
+  SessionRegistry registry(3);
+  SessionLimits limits;
+  ServerSession session(registry, printer, limits, 0, 1);
+  const Bytes input = hello("pi\"\\1", 1000, 0, 0, "s3cret") + data(1, "hi\n");
+  session.on_bytes(0, ConstByteSpan{input.data(), input.size()});
+  session.on_timer(2500);
+  printer.listening("127.0.0.1", 7400);
+  printer.shutdown(1, 0);
+  const std::string text = read_all(file);
+  UNSIGNED_LONGS_EQUAL(5, printer.lines());
+
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (std::size_t end = text.find('\n'); end != std::string::npos; end = text.find('\n', start)) {
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  UNSIGNED_LONGS_EQUAL(5, lines.size());
+  UNSIGNED_LONGS_EQUAL(text.size(), start);  // every line ends with a newline
+  for (const std::string& line : lines) {
+    CHECK_TRUE(line.rfind("{\"ts_ms\":", 0) == 0);
+    CHECK_TRUE(line.back() == '}');
+  }
+  const std::string session_field = "\"session\":\"" + session_hex(session.session_id()) + "\"";
+  CHECK_TRUE(contains(lines[0], "\"event\":\"online\""));
+  CHECK_TRUE(contains(lines[0], "\"device\":\"pi\\\"\\\\1\""));
+  CHECK_TRUE(contains(lines[0], session_field.c_str()));
+  CHECK_TRUE(contains(lines[0], "\"heartbeat_ms\":1000"));
+  CHECK_TRUE(contains(lines[1], "\"event\":\"message\""));
+  CHECK_TRUE(contains(lines[1], "\"seq\":1"));
+  CHECK_TRUE(contains(lines[1], "\"bytes\":3"));
+  CHECK_TRUE(contains(lines[1], "\"payload\":\"hi\\n\""));
+  CHECK_TRUE(contains(lines[2], "\"event\":\"offline\""));
+  CHECK_TRUE(contains(lines[2], "\"reason\":\"device_silent\""));
+  CHECK_TRUE(contains(lines[2], "\"close_reason\":\"silent\""));
+  STRCMP_CONTAINS("\"event\":\"listening\",\"address\":\"127.0.0.1\",\"port\":7400", lines[3].c_str());
+  STRCMP_CONTAINS("\"event\":\"shutdown\",\"received\":1,\"duplicates\":0", lines[4].c_str());
+  CHECK_FALSE(contains(text, "s3cret"));
+}
+
+TEST(ReferenceServerJson, PayloadsArePrintedOnlyWhenAsked) {
+  JsonEventPrinter printer(file, false);
+  MessageEvent message;
+  message.device_id = "dev";
+  message.session_id = 1;
+  message.seq = 7;
+  message.payload = text_span("secret payload");
+  printer.on_message(message);
+  ErrorEvent error;
+  error.reason = "protocol_error";
+  error.detail = "expected HELLO";
+  printer.on_error(error);
+  const std::string text = read_all(file);
+  CHECK_TRUE(contains(text, "\"seq\":7,\"bytes\":14}"));
+  CHECK_FALSE(contains(text, "secret payload"));
+  CHECK_TRUE(contains(text, "\"event\":\"error\",\"reason\":\"protocol_error\",\"detail\":\"expected HELLO\""));
+}

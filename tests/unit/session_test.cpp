@@ -1,0 +1,1792 @@
+// uplink::Session, the connection state machine, driven entirely in virtual
+// time: a `now` the tests advance, on_timer() called at next_wakeup(), a fake
+// I/O shell, a fake server that feeds encoded frames, and a wire that writes
+// and decodes whatever the session has pending.
+//
+// Timings (Options::demo()): heartbeat 1000 ms, read timeout 2000 ms, write
+// timeout 2000 ms, connect timeout 2000 ms, backoff 200 .. 2000 ms, stable
+// after 3000 ms. Two endpoints. The random source gives 0xFFFFFFFF unless a
+// test scripts it, so a backoff delay equals its ceiling.
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "support/session_fakes.hpp"
+#include "uplink/core/session.hpp"
+#include "uplink/error.hpp"
+#include "uplink/options.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace uplink;
+using namespace uplink::test;
+
+#define STATE_EQUAL(expected, actual) STRCMP_EQUAL(client_state_name(expected), client_state_name(actual))
+#define ERRC_EQUAL(expected, actual) STRCMP_EQUAL(errc_name(expected), error_name(actual).c_str())
+#define CLOSE_REASON_EQUAL(expected, actual) STRCMP_EQUAL(close_reason_name(expected), close_reason_name(actual))
+#define CLOSE_ONCE() STRCMP_EQUAL("", io.close_once_violation().c_str())
+
+namespace {
+
+constexpr std::uint64_t kSessionId = 0x5E55;
+constexpr std::uint64_t kOtherSessionId = 0x0BAD;
+constexpr std::uint32_t kRandomMax = 0xFFFFFFFFu;
+constexpr Millis kStart = 100000;  // far from 0: relative and absolute times must not be confused
+
+Options test_options() {
+  Options o = Options::demo();
+  (void)o.add_endpoint("10.0.0.1", 7000);
+  (void)o.add_endpoint("backup.example.net", 7001);
+  (void)o.set_device_id("dev-0001");
+  (void)o.set_token(literal_bytes("s3cret"));
+  return o;
+}
+
+// Checked access to recorded lists: a missing record fails the test
+// instead of crashing the whole group.
+template <typename T>
+const T& at(const std::vector<T>& list, std::size_t i) {
+  CHECK_TEXT(i < list.size(), ("only " + std::to_string(list.size()) + " recorded, wanted #" + std::to_string(i)).c_str());
+  return list[i];
+}
+template <typename T>
+const T& last(const std::vector<T>& list) {
+  CHECK_TEXT(!list.empty(), "nothing recorded");
+  return list.back();
+}
+
+std::error_code refused() { return std::make_error_code(std::errc::connection_refused); }
+std::error_code peer_closed() { return make_error_code(Errc::connection_closed); }
+
+// Everything a session needs, standalone (for tests that run many sessions).
+struct Rig {
+  Rig() { io.attach(session); }
+  ScriptedRandom random;
+  RecordingListener listener;
+  FakeIo io;
+  Session session{io, listener, random};
+  FakeServer server{session};
+  DeviceWire wire{session};
+};
+
+}  // namespace
+
+// The fixture shared by every group: one session, its fakes and a clock.
+class SessionFixture : public Utest {
+ public:
+  SessionFixture() { io.attach(session); }
+
+ protected:
+  Millis now = kStart;
+  ScriptedRandom random{kRandomMax};
+  RecordingListener listener;
+  FakeIo io;
+  Session session{io, listener, random};
+  FakeServer server{session};
+  DeviceWire wire{session};
+  Options options = test_options();
+
+  void start() {
+    const OptionsCheck check = session.start(options, now);
+    CHECK_TEXT(static_cast<bool>(check), check.field);
+  }
+  Session::Generation gen() const { return session.generation(); }
+  void open() { session.on_transport_open(now, session.generation()); }
+  std::vector<WireFrame> flush() { return wire.flush(now); }
+  void fail_attempt(std::error_code reason = refused()) { session.on_transport_failed(now, gen(), reason); }
+  void fail_round() {
+    for (std::size_t i = 0; i < options.endpoint_count; ++i) fail_attempt();
+  }
+  void drop(std::error_code reason = peer_closed()) { session.on_transport_error(now, gen(), reason); }
+
+  /// Jumps to next_wakeup() and fires the timer there.
+  Millis fire() {
+    const Millis at = session.next_wakeup();
+    CHECK_TEXT(at != kNever, "no wake-up scheduled");
+    if (at > now) now = at;
+    session.on_timer(now);
+    return now;
+  }
+
+  /// Drives the timer to `until` the way a shell does: on_timer() at each
+  /// next_wakeup(), then every pending byte written at once. With
+  /// `answer_pings` the server answers each PING with a PONG at once.
+  void run_to(Millis until, bool answer_pings = false) {
+    for (int guard = 0;; ++guard) {
+      CHECK_TEXT(guard < 100000, "the timer does not advance");
+      const Millis next = session.next_wakeup();
+      if (next > until) break;
+      if (next > now) now = next;
+      session.on_timer(now);
+      const std::vector<WireFrame> written = flush();
+      if (answer_pings && count_type(written, FrameType::ping) > 0) server.pong(now);
+    }
+    now = until;
+  }
+
+  /// From idle, stopped or backing off: connects and completes the
+  /// handshake. `heartbeat` 0 means "as requested".
+  void go_online(std::uint64_t session_id = kSessionId, std::uint32_t heartbeat = 0,
+                 std::uint64_t next_uplink_seq = 1) {
+    if (session.state() == ClientState::idle || session.state() == ClientState::stopped) start();
+    if (session.state() == ClientState::backing_off) fire();
+    STATE_EQUAL(ClientState::connecting, session.state());
+    open();
+    flush();
+    server.welcome(now, session_id, heartbeat != 0 ? heartbeat : options.heartbeat_interval_ms, next_uplink_seq);
+    STATE_EQUAL(ClientState::online, session.state());
+  }
+
+  std::uint64_t send_text(const std::string& text) {
+    std::uint64_t seq = 0;
+    const std::error_code ec = session.send(ConstByteSpan{text.data(), text.size()}, now, &seq);
+    STRCMP_EQUAL("ok", error_name(ec).c_str());
+    return seq;
+  }
+  std::error_code try_send(const std::string& text) {
+    return session.send(ConstByteSpan{text.data(), text.size()}, now);
+  }
+
+  /// The last connection ended online with `reason` and a farewell CLOSE
+  /// carrying `close_reason`; the session backs off.
+  void expect_online_failure(Errc reason, CloseReason close_reason) {
+    UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+    ERRC_EQUAL(reason, at(listener.disconnects, 0).reason);
+    CHECK_FALSE(at(listener.disconnects, 0).closed_by_server);
+    UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+    const std::vector<WireFrame> farewell = io.last_farewell();
+    STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
+    CLOSE_REASON_EQUAL(close_reason, at(farewell, 0).close_reason);
+    STATE_EQUAL(ClientState::backing_off, session.state());
+    CLOSE_ONCE();
+  }
+
+  /// The handshake on endpoint 0 failed with `reason` after a farewell
+  /// CLOSE carrying `close_reason`; endpoint 1 is tried at once.
+  void expect_handshake_failure(Errc reason, CloseReason close_reason) {
+    UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
+    ERRC_EQUAL(reason, at(listener.connect_failures, 0).reason);
+    UNSIGNED_LONGS_EQUAL(0, at(listener.connect_failures, 0).endpoint_index);
+    UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
+    UNSIGNED_LONGS_EQUAL(0, listener.online.size());
+    UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+    const std::vector<WireFrame> farewell = io.last_farewell();
+    STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
+    CLOSE_REASON_EQUAL(close_reason, at(farewell, 0).close_reason);
+    STATE_EQUAL(ClientState::connecting, session.state());
+    UNSIGNED_LONGS_EQUAL(2, io.opens.size());
+    UNSIGNED_LONGS_EQUAL(1, at(io.opens, 1).endpoint_index);
+    CLOSE_ONCE();
+  }
+};
+
+// =====================================================================
+// SessionOptions: start() validation and option-driven behaviour
+// =====================================================================
+
+TEST_GROUP_BASE(SessionOptions, SessionFixture){};
+
+TEST(SessionOptions, EveryInvalidOptionIsRefusedNamingItsFieldAndTheSessionStaysIdle) {
+  struct Case {
+    const char* field;
+    void (*breaks)(Options&);
+  };
+  const Case cases[] = {
+      {"endpoints", [](Options& o) { o.endpoint_count = 0; }},
+      {"endpoint_count", [](Options& o) { o.endpoint_count = kMaxEndpoints + 1; }},
+      {"endpoints.host", [](Options& o) { o.endpoints[1].host[0] = '\0'; }},
+      {"endpoints.host", [](Options& o) { std::memset(o.endpoints[0].host, 'h', sizeof o.endpoints[0].host); }},
+      {"endpoints.port", [](Options& o) { o.endpoints[1].port = 0; }},
+      {"device_id", [](Options& o) { o.device_id[0] = '\0'; }},
+      {"device_id", [](Options& o) { std::strcpy(o.device_id, "has space"); }},
+      {"device_id", [](Options& o) { std::memset(o.device_id, 'd', sizeof o.device_id); }},
+      {"token_size", [](Options& o) { o.token_size = kMaxTokenLength + 1; }},
+      {"heartbeat_interval_ms", [](Options& o) { o.heartbeat_interval_ms = 0; }},
+      {"read_timeout_ms", [](Options& o) { o.read_timeout_ms = o.heartbeat_interval_ms; }},
+      {"write_timeout_ms", [](Options& o) { o.write_timeout_ms = 0; }},
+      {"connect_timeout_ms", [](Options& o) { o.connect_timeout_ms = 0; }},
+      {"idle_timeout_ms", [](Options& o) { o.idle_timeout_ms = o.heartbeat_interval_ms; }},
+      {"backoff.base_ms", [](Options& o) { o.backoff.base_ms = 0; }},
+      {"backoff.cap_ms", [](Options& o) { o.backoff.cap_ms = o.backoff.base_ms - 1; }},
+  };
+  for (const Case& c : cases) {
+    Options bad = test_options();
+    c.breaks(bad);
+    const OptionsCheck check = session.start(bad, now);
+    CHECK_FALSE_TEXT(static_cast<bool>(check), c.field);
+    ERRC_EQUAL(Errc::invalid_option, check.error);
+    STRCMP_EQUAL(c.field, check.field);
+    CHECK_TEXT(std::strlen(check.reason) > 0, c.field);
+    STATE_EQUAL(ClientState::idle, session.state());
+    UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+    CHECK_FALSE(session.transport_active());
+  }
+  UNSIGNED_LONGS_EQUAL(0, io.opens.size());
+  UNSIGNED_LONGS_EQUAL(0, listener.states.size());
+  UNSIGNED_LONGLONGS_EQUAL(0, session.counters().connect_attempts);
+
+  // The same session starts once the options are right.
+  start();
+  STATE_EQUAL(ClientState::connecting, session.state());
+}
+
+TEST(SessionOptions, StartWhileRunningIsRefusedInEveryRunningState) {
+  auto expect_refused = [this](ClientState state) {
+    const std::size_t opens = io.opens.size();
+    const std::size_t states = listener.states.size();
+    const OptionsCheck check = session.start(options, now);
+    CHECK_FALSE(static_cast<bool>(check));
+    ERRC_EQUAL(Errc::already_running, check.error);
+    STATE_EQUAL(state, session.state());
+    UNSIGNED_LONGS_EQUAL(opens, io.opens.size());
+    UNSIGNED_LONGS_EQUAL(states, listener.states.size());
+  };
+  start();
+  expect_refused(ClientState::connecting);
+  open();
+  expect_refused(ClientState::handshaking);
+  flush();
+  server.welcome(now, kSessionId, 1000);
+  expect_refused(ClientState::online);
+  drop();
+  expect_refused(ClientState::backing_off);
+  CLOSE_ONCE();
+}
+
+TEST(SessionOptions, HelloCarriesTheTokenButNoLogLineEverDoes) {
+  go_online();
+  STRCMP_EQUAL("s3cret", at(wire.all, 0).token.c_str());
+  server.garbage(now);  // an error path logs too
+  CHECK_TRUE(listener.logs.size() > 0);
+  CHECK_FALSE(listener.logged("s3cret"));
+}
+
+TEST(SessionOptions, IdleTimeoutIsOffByDefault) {
+  UNSIGNED_LONGS_EQUAL(0, Options().idle_timeout_ms);
+  go_online();
+  const Millis t = now;
+  run_to(t + 60000, true);  // heartbeats only, for a minute
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
+}
+
+TEST(SessionOptions, DefaultTimingsGiveTheDocumentedReadTimeout) {
+  Options o = Options();
+  (void)o.add_endpoint("10.0.0.1", 7000);
+  (void)o.set_device_id("dev-0001");
+  options = o;
+  go_online(kSessionId, 30000);
+  UNSIGNED_LONGS_EQUAL(30000, at(listener.online, 0).heartbeat_ms);
+  UNSIGNED_LONGS_EQUAL(60000, at(listener.online, 0).read_timeout_ms);
+  UNSIGNED_LONGLONGS_EQUAL(now + 30000, session.next_wakeup());
+}
+
+// =====================================================================
+// SessionConnect: start, transport open, HELLO, WELCOME, deadlines
+// =====================================================================
+
+TEST_GROUP_BASE(SessionConnect, SessionFixture){};
+
+TEST(SessionConnect, StartOpensTheFirstEndpoint) {
+  start();
+  STATE_EQUAL(ClientState::connecting, session.state());
+  UNSIGNED_LONGS_EQUAL(1, listener.states.size());
+  STATE_EQUAL(ClientState::connecting, at(listener.states, 0).state);
+  UNSIGNED_LONGS_EQUAL(0, at(listener.states, 0).endpoint_index);
+  UNSIGNED_LONGS_EQUAL(1, io.opens.size());
+  UNSIGNED_LONGS_EQUAL(0, at(io.opens, 0).endpoint_index);
+  STRCMP_EQUAL("10.0.0.1", at(io.opens, 0).host.c_str());
+  UNSIGNED_LONGS_EQUAL(7000, at(io.opens, 0).port);
+  UNSIGNED_LONGS_EQUAL(gen(), at(io.opens, 0).generation);
+  CHECK_TRUE(session.transport_active());
+  UNSIGNED_LONGLONGS_EQUAL(kStart + 2000, session.next_wakeup());
+  CHECK_TRUE(session.pending_write().empty());  // nothing to write before the transport is up
+  UNSIGNED_LONGS_EQUAL(0, io.closes.size());
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().connect_attempts);
+}
+
+TEST(SessionConnect, TransportOpenMovesToHandshakingAndWritesHello) {
+  start();
+  now += 30;
+  open();
+  STATE_EQUAL(ClientState::handshaking, session.state());
+  STATE_EQUAL(ClientState::handshaking, listener.last_state().state);
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("HELLO", type_names(written).c_str());
+  const WireFrame& hello = at(written, 0);
+  UNSIGNED_LONGS_EQUAL(1, hello.version);
+  STRCMP_EQUAL("dev-0001", hello.device_id.c_str());
+  STRCMP_EQUAL("s3cret", hello.token.c_str());
+  UNSIGNED_LONGS_EQUAL(1000, hello.heartbeat_ms);
+  UNSIGNED_LONGLONGS_EQUAL(0, hello.session_id);
+  UNSIGNED_LONGLONGS_EQUAL(0, hello.last_downlink_seq);
+  CHECK_TRUE(wire.ok);
+  CHECK_TRUE(session.pending_write().empty());
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().frames_sent);
+  UNSIGNED_LONGLONGS_EQUAL(wire.bytes_written, session.counters().bytes_sent);
+}
+
+TEST(SessionConnect, WelcomeBringsTheSessionOnline) {
+  start();
+  open();
+  flush();
+  now += 40;
+  server.welcome(now, kSessionId, 1000, 1);
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGS_EQUAL(1, listener.online.size());
+  const OnlineInfo& info = at(listener.online, 0);
+  UNSIGNED_LONGS_EQUAL(0, info.endpoint_index);
+  UNSIGNED_LONGLONGS_EQUAL(kSessionId, info.session_id);
+  CHECK_FALSE(info.resumed);
+  UNSIGNED_LONGS_EQUAL(1000, info.heartbeat_ms);
+  UNSIGNED_LONGS_EQUAL(2000, info.read_timeout_ms);
+  UNSIGNED_LONGLONGS_EQUAL(1, info.next_uplink_seq);
+  UNSIGNED_LONGLONGS_EQUAL(kSessionId, session.session_id());
+  UNSIGNED_LONGLONGS_EQUAL(1, session.next_uplink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(0, session.last_acked_seq());
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().connects);
+  const std::vector<std::string> expected = {"state:connecting", "state:handshaking", "state:online", "online"};
+  CHECK_TRUE(expected == listener.events);
+  // The first heartbeat is due one interval after WELCOME.
+  UNSIGNED_LONGLONGS_EQUAL(now + 1000, session.next_wakeup());
+}
+
+TEST(SessionConnect, ServerClampedHeartbeatScalesTheReadTimeoutByTheSameRatio) {
+  start();
+  open();
+  flush();
+  const Millis t = now;
+  server.welcome(t, kSessionId, 2000);  // requested 1000, accepted 2000: read timeout 2000 -> 4000
+  UNSIGNED_LONGS_EQUAL(2000, at(listener.online, 0).heartbeat_ms);
+  UNSIGNED_LONGS_EQUAL(4000, at(listener.online, 0).read_timeout_ms);
+  UNSIGNED_LONGS_EQUAL(4000, session.keep_alive().timings().read_timeout_ms);
+  // And the session lives by it: PING after 2000, dead after 4000, not before.
+  UNSIGNED_LONGLONGS_EQUAL(t + 2000, session.next_wakeup());
+  run_to(t + 3999);
+  STRCMP_EQUAL("HELLO,PING", type_names(wire.all).c_str());
+  STATE_EQUAL(ClientState::online, session.state());
+  run_to(t + 4000);
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::server_silent, at(listener.disconnects, 0).reason);
+  UNSIGNED_LONGLONGS_EQUAL(4000, at(listener.disconnects, 0).since_last_rx_ms);
+}
+
+TEST(SessionConnect, ServerLoweredHeartbeatScalesTheReadTimeoutDown) {
+  options.heartbeat_interval_ms = 1000;
+  options.read_timeout_ms = 3000;
+  go_online(kSessionId, 500);  // ratio 1/2
+  UNSIGNED_LONGS_EQUAL(500, at(listener.online, 0).heartbeat_ms);
+  UNSIGNED_LONGS_EQUAL(1500, at(listener.online, 0).read_timeout_ms);
+}
+
+TEST(SessionConnect, OneDeadlineCoversConnectAndHandshake) {
+  start();
+  now = kStart + 1500;  // a slow connect eats most of the deadline
+  open();
+  flush();
+  UNSIGNED_LONGLONGS_EQUAL(kStart + 2000, session.next_wakeup());  // not re-armed by the open
+  session.on_timer(kStart + 1999);
+  STATE_EQUAL(ClientState::handshaking, session.state());
+  UNSIGNED_LONGS_EQUAL(0, listener.connect_failures.size());
+  UNSIGNED_LONGS_EQUAL(0, io.closes.size());
+  now = kStart + 2000;
+  session.on_timer(now);
+  UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
+  ERRC_EQUAL(Errc::handshake_timeout, at(listener.connect_failures, 0).reason);
+  UNSIGNED_LONGS_EQUAL(0, at(listener.connect_failures, 0).endpoint_index);
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  CHECK_TRUE(at(io.closes, 0).farewell.empty());
+  // Failover: the next endpoint at once.
+  STATE_EQUAL(ClientState::connecting, session.state());
+  UNSIGNED_LONGS_EQUAL(2, io.opens.size());
+  UNSIGNED_LONGS_EQUAL(1, at(io.opens, 1).endpoint_index);
+  STRCMP_EQUAL("backup.example.net", at(io.opens, 1).host.c_str());
+  UNSIGNED_LONGS_EQUAL(7001, at(io.opens, 1).port);
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().connect_failures);
+  CLOSE_ONCE();
+}
+
+TEST(SessionConnect, TransportThatNeverOpensFailsWithConnectTimeout) {
+  start();
+  session.on_timer(kStart + 1999);
+  STATE_EQUAL(ClientState::connecting, session.state());
+  UNSIGNED_LONGS_EQUAL(1, io.opens.size());
+  UNSIGNED_LONGS_EQUAL(0, io.closes.size());
+  now = kStart + 2000;
+  session.on_timer(now);
+  UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
+  ERRC_EQUAL(Errc::connect_timeout, at(listener.connect_failures, 0).reason);
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  UNSIGNED_LONGS_EQUAL(2, io.opens.size());
+  CLOSE_ONCE();
+}
+
+TEST(SessionConnect, EachEndpointGetsAFreshDeadline) {
+  start();
+  now = kStart + 2000;
+  session.on_timer(now);
+  UNSIGNED_LONGLONGS_EQUAL(kStart + 4000, session.next_wakeup());
+  session.on_timer(kStart + 3999);
+  STATE_EQUAL(ClientState::connecting, session.state());
+  now = kStart + 4000;
+  session.on_timer(now);
+  UNSIGNED_LONGS_EQUAL(2, listener.connect_failures.size());
+  UNSIGNED_LONGS_EQUAL(1, at(listener.connect_failures, 1).endpoint_index);
+  ERRC_EQUAL(Errc::connect_timeout, at(listener.connect_failures, 1).reason);
+  STATE_EQUAL(ClientState::backing_off, session.state());
+}
+
+TEST(SessionConnect, TransportFailureIsReportedWithItsReasonAndFailsOverAtOnce) {
+  start();
+  now += 5;
+  fail_attempt(refused());
+  UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
+  CHECK_TRUE(at(listener.connect_failures, 0).reason == refused());
+  STATE_EQUAL(ClientState::connecting, session.state());
+  UNSIGNED_LONGS_EQUAL(2, io.opens.size());
+  UNSIGNED_LONGS_EQUAL(1, at(io.opens, 1).endpoint_index);
+  UNSIGNED_LONGS_EQUAL(0, listener.count_state(ClientState::backing_off));
+  UNSIGNED_LONGLONGS_EQUAL(now + 2000, session.next_wakeup());
+}
+
+TEST(SessionConnect, OnlineOnTheSecondEndpointReportsItsIndex) {
+  start();
+  fail_attempt();
+  open();
+  flush();
+  server.welcome(now, kSessionId, 1000);
+  UNSIGNED_LONGS_EQUAL(1, at(listener.online, 0).endpoint_index);
+  UNSIGNED_LONGS_EQUAL(1, listener.last_state().endpoint_index);
+}
+
+TEST(SessionConnect, ServerCloseDuringHandshakeIsAConnectFailureWithoutFarewell) {
+  start();
+  open();
+  flush();
+  server.close(now, CloseReason::unauthorized, 0, "who are you");
+  UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
+  ERRC_EQUAL(Errc::closed_by_server, at(listener.connect_failures, 0).reason);
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  CHECK_TRUE(at(io.closes, 0).farewell.empty());  // a CLOSE is not answered with a CLOSE
+  STATE_EQUAL(ClientState::connecting, session.state());
+  UNSIGNED_LONGS_EQUAL(1, last(io.opens).endpoint_index);
+}
+
+TEST(SessionConnect, TransportErrorDuringHandshakeFailsTheAttempt) {
+  start();
+  open();
+  flush();
+  drop();
+  UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
+  ERRC_EQUAL(Errc::connection_closed, at(listener.connect_failures, 0).reason);
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
+  STATE_EQUAL(ClientState::connecting, session.state());
+  CLOSE_ONCE();
+}
+
+TEST(SessionConnect, PingDuringHandshakeIsAnswered) {
+  start();
+  open();
+  flush();
+  server.ping(now);
+  STRCMP_EQUAL("PONG", type_names(flush()).c_str());
+  STATE_EQUAL(ClientState::handshaking, session.state());
+}
+
+TEST(SessionConnect, WelcomeAndDataInOneReadAreBothHandled) {
+  start();
+  open();
+  flush();
+  server.send(now, welcome_frame(kSessionId, 1000) + data_frame(1, "first"));
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGS_EQUAL(1, listener.messages.size());
+  STRCMP_EQUAL("first", at(listener.messages, 0).payload.c_str());
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("ACK", type_names(written).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(1, at(written, 0).seq);
+}
+
+// =====================================================================
+// SessionBackoff: failover, jittered delays, attempt counting, retry-after
+// =====================================================================
+
+TEST_GROUP_BASE(SessionBackoff, SessionFixture){};
+
+TEST(SessionBackoff, AllEndpointsFailedBacksOffWithTheJitteredDelay) {
+  start();
+  fail_attempt();
+  UNSIGNED_LONGS_EQUAL(0, random.calls);  // failover costs no backoff
+  UNSIGNED_LONGS_EQUAL(2, io.opens.size());
+  fail_attempt();
+  STATE_EQUAL(ClientState::backing_off, session.state());
+  const StateChange& change = listener.last_state();
+  STATE_EQUAL(ClientState::backing_off, change.state);
+  UNSIGNED_LONGS_EQUAL(200, change.backoff_delay_ms);  // random max -> the ceiling
+  UNSIGNED_LONGS_EQUAL(1, change.attempt);
+  UNSIGNED_LONGS_EQUAL(1, random.calls);
+  UNSIGNED_LONGS_EQUAL(2, io.closes.size());
+  CHECK_FALSE(session.transport_active());
+  UNSIGNED_LONGLONGS_EQUAL(now + 200, session.next_wakeup());
+  session.on_timer(now + 199);
+  STATE_EQUAL(ClientState::backing_off, session.state());
+  UNSIGNED_LONGS_EQUAL(2, io.opens.size());
+  now += 200;
+  session.on_timer(now);
+  STATE_EQUAL(ClientState::connecting, session.state());
+  UNSIGNED_LONGS_EQUAL(3, io.opens.size());
+  UNSIGNED_LONGS_EQUAL(0, at(io.opens, 2).endpoint_index);  // the round starts again at endpoint 0
+  CLOSE_ONCE();
+}
+
+TEST(SessionBackoff, FullJitterSpansZeroToTheCeiling) {
+  random.script = {0u, 0x80000000u, kRandomMax};
+  start();
+  fail_round();
+  UNSIGNED_LONGS_EQUAL(0, listener.last_state().backoff_delay_ms);  // random 0 -> no wait at all
+  UNSIGNED_LONGLONGS_EQUAL(now, session.next_wakeup());
+  session.on_timer(now);
+  STATE_EQUAL(ClientState::connecting, session.state());
+  fail_round();
+  UNSIGNED_LONGS_EQUAL(200, listener.last_state().backoff_delay_ms);  // half of [0, 400]
+  fire();
+  fail_round();
+  UNSIGNED_LONGS_EQUAL(800, listener.last_state().backoff_delay_ms);  // max -> ceiling 800
+  UNSIGNED_LONGS_EQUAL(3, listener.last_state().attempt);
+}
+
+TEST(SessionBackoff, CeilingsDoublePerAttemptUpToTheCap) {
+  const std::uint32_t expected[] = {200, 400, 800, 1600, 2000, 2000, 2000};
+  start();
+  std::uint32_t attempt = 0;
+  for (const std::uint32_t delay : expected) {
+    fail_round();
+    ++attempt;
+    STATE_EQUAL(ClientState::backing_off, session.state());
+    UNSIGNED_LONGS_EQUAL(delay, listener.last_state().backoff_delay_ms);
+    UNSIGNED_LONGS_EQUAL(attempt, listener.last_state().attempt);
+    const Millis failed_at = now;
+    fire();
+    UNSIGNED_LONGLONGS_EQUAL(failed_at + delay, now);
+    STATE_EQUAL(ClientState::connecting, session.state());
+  }
+  CLOSE_ONCE();
+}
+
+TEST(SessionBackoff, MaxAttemptsStopsWithRetriesExhausted) {
+  options.backoff.max_attempts = 2;
+  start();
+  fail_round();
+  UNSIGNED_LONGS_EQUAL(1, listener.last_state().attempt);
+  fire();
+  fail_round();
+  UNSIGNED_LONGS_EQUAL(2, listener.last_state().attempt);
+  fire();
+  fail_round();
+  STATE_EQUAL(ClientState::stopped, session.state());
+  ERRC_EQUAL(Errc::retries_exhausted, listener.last_state().reason);
+  UNSIGNED_LONGS_EQUAL(2, listener.count_state(ClientState::backing_off));
+  UNSIGNED_LONGS_EQUAL(6, io.opens.size());
+  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+  CHECK_FALSE(session.transport_active());
+  session.on_timer(now + 1000000);
+  UNSIGNED_LONGS_EQUAL(6, io.opens.size());
+  CLOSE_ONCE();
+}
+
+TEST(SessionBackoff, ServerThatAcceptsAndDropsCannotResetTheAttempts) {
+  const std::uint32_t expected[] = {200, 400, 800, 1600};
+  std::uint32_t attempt = 0;
+  for (const std::uint32_t delay : expected) {
+    go_online();
+    now += 500;
+    drop();
+    ++attempt;
+    STATE_EQUAL(ClientState::backing_off, session.state());
+    UNSIGNED_LONGS_EQUAL(delay, listener.last_state().backoff_delay_ms);
+    UNSIGNED_LONGS_EQUAL(attempt, listener.last_state().attempt);
+    UNSIGNED_LONGLONGS_EQUAL(500, last(listener.disconnects).online_ms);
+  }
+  UNSIGNED_LONGLONGS_EQUAL(4, session.counters().connects);
+  CLOSE_ONCE();
+}
+
+TEST(SessionBackoff, ConnectionStableForStableAfterResetsTheAttempts) {
+  for (int i = 0; i < 3; ++i) {
+    go_online();
+    now += 100;
+    drop();
+  }
+  UNSIGNED_LONGS_EQUAL(800, listener.last_state().backoff_delay_ms);
+  go_online();
+  const Millis t = now;
+  run_to(t + 3000, true);  // healthy heartbeats through stable_after_ms
+  STATE_EQUAL(ClientState::online, session.state());
+  drop();
+  UNSIGNED_LONGS_EQUAL(1, listener.last_state().attempt);
+  UNSIGNED_LONGS_EQUAL(200, listener.last_state().backoff_delay_ms);
+}
+
+TEST(SessionBackoff, ConnectionDroppedJustBeforeStableAfterKeepsTheAttempts) {
+  for (int i = 0; i < 3; ++i) {
+    go_online();
+    now += 100;
+    drop();
+  }
+  go_online();
+  const Millis t = now;
+  run_to(t + 2999, true);
+  drop();
+  UNSIGNED_LONGS_EQUAL(4, listener.last_state().attempt);
+  UNSIGNED_LONGS_EQUAL(1600, listener.last_state().backoff_delay_ms);
+}
+
+// A connection online for stable_after_ms resets the attempt counter even
+// when its drop is handled before the timer of that millisecond (or the
+// timer is late): the rule is checked on the way offline as well.
+TEST(SessionBackoff, ConnectionOnlineForStableAfterResetsEvenWhenTheDropPrecedesTheTimer) {
+  for (int i = 0; i < 3; ++i) {
+    go_online();
+    now += 100;
+    drop();
+  }
+  go_online();
+  const Millis t = now;
+  run_to(t + 2999, true);
+  now = t + 3000;  // online for exactly stable_after_ms; the drop is handled before the timer
+  drop();
+  UNSIGNED_LONGLONGS_EQUAL(3000, last(listener.disconnects).online_ms);
+  UNSIGNED_LONGS_EQUAL(1, listener.last_state().attempt);
+  UNSIGNED_LONGS_EQUAL(200, listener.last_state().backoff_delay_ms);
+}
+
+TEST(SessionBackoff, ServerCloseWithRetryAfterDelaysTheNextRoundAtLeastThatLong) {
+  random.fallback = 0;  // jitter alone would reconnect at once
+  go_online();
+  now += 100;
+  server.close(now, CloseReason::overloaded, 5000, "busy");
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  const DisconnectInfo& info = at(listener.disconnects, 0);
+  ERRC_EQUAL(Errc::closed_by_server, info.reason);
+  CHECK_TRUE(info.closed_by_server);
+  CLOSE_REASON_EQUAL(CloseReason::overloaded, info.server_reason);
+  UNSIGNED_LONGS_EQUAL(5000, info.retry_after_ms);
+  UNSIGNED_LONGLONGS_EQUAL(0, info.since_last_rx_ms);  // the CLOSE itself was the last frame
+  UNSIGNED_LONGLONGS_EQUAL(100, info.online_ms);
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  CHECK_TRUE(at(io.closes, 0).farewell.empty());
+  STATE_EQUAL(ClientState::backing_off, session.state());
+  UNSIGNED_LONGS_EQUAL(5000, listener.last_state().backoff_delay_ms);
+  UNSIGNED_LONGLONGS_EQUAL(now + 5000, session.next_wakeup());
+  session.on_timer(now + 4999);
+  STATE_EQUAL(ClientState::backing_off, session.state());
+  now += 5000;
+  session.on_timer(now);
+  STATE_EQUAL(ClientState::connecting, session.state());
+}
+
+TEST(SessionBackoff, RetryAfterShorterThanTheJitterKeepsTheJitter) {
+  go_online();
+  server.close(now, CloseReason::going_away, 50, "restart");
+  UNSIGNED_LONGS_EQUAL(200, listener.last_state().backoff_delay_ms);
+}
+
+TEST(SessionBackoff, RetryAfterHintAppliesToTheNextDelayOnly) {
+  random.fallback = 0;
+  go_online();
+  server.close(now, CloseReason::overloaded, 5000);
+  UNSIGNED_LONGS_EQUAL(5000, listener.last_state().backoff_delay_ms);
+  fire();
+  fail_round();
+  UNSIGNED_LONGS_EQUAL(0, listener.last_state().backoff_delay_ms);
+}
+
+TEST(SessionBackoff, RetryAfterFromAHandshakeCloseIsHonoured) {
+  random.fallback = 0;
+  options.endpoint_count = 1;
+  start();
+  open();
+  flush();
+  server.close(now, CloseReason::overloaded, 3000, "later");
+  ERRC_EQUAL(Errc::closed_by_server, at(listener.connect_failures, 0).reason);
+  STATE_EQUAL(ClientState::backing_off, session.state());
+  UNSIGNED_LONGS_EQUAL(3000, listener.last_state().backoff_delay_ms);
+}
+
+// =====================================================================
+// SessionKeepAlive: heartbeats, silence, write deadline, idle timeout
+// =====================================================================
+
+TEST_GROUP_BASE(SessionKeepAlive, SessionFixture){};
+
+TEST(SessionKeepAlive, WithoutTrafficAPingGoesOutAfterTheHeartbeat) {
+  go_online();
+  const Millis t = now;
+  UNSIGNED_LONGLONGS_EQUAL(t + 1000, session.next_wakeup());
+  session.on_timer(t + 999);
+  now = t + 999;
+  CHECK_TRUE(flush().empty());
+  now = t + 1000;
+  session.on_timer(now);
+  STRCMP_EQUAL("PING", type_names(flush()).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().heartbeats_sent);
+  CHECK_TRUE(session.keep_alive().ping_outstanding());
+}
+
+TEST(SessionKeepAlive, BusinessTrafficBothWaysNeedsNoPing) {
+  go_online();
+  const Millis t = now;
+  for (int k = 1; k <= 12; ++k) {
+    run_to(t + 400 * static_cast<Millis>(k));
+    const std::uint64_t seq = send_text("reading");
+    flush();
+    server.ack(now, seq);
+  }
+  UNSIGNED_LONGS_EQUAL(0, count_type(wire.all, FrameType::ping));
+  UNSIGNED_LONGLONGS_EQUAL(0, session.counters().heartbeats_sent);
+  UNSIGNED_LONGS_EQUAL(12, count_type(wire.all, FrameType::data));
+  STATE_EQUAL(ClientState::online, session.state());
+}
+
+TEST(SessionKeepAlive, ReadIdlePingGoesOutEvenWhileTheDeviceKeepsWriting) {
+  go_online();
+  const Millis t = now;
+  for (Millis at : {t + 300, t + 600, t + 900}) {
+    run_to(at);
+    send_text("x");
+    flush();
+  }
+  // Written 100 ms ago, but nothing received for a whole interval.
+  UNSIGNED_LONGLONGS_EQUAL(t + 1000, session.next_wakeup());
+  run_to(t + 1000);
+  STRCMP_EQUAL("HELLO,DATA,DATA,DATA,PING", type_names(wire.all).c_str());
+}
+
+TEST(SessionKeepAlive, AtMostOnePingIsOutstanding) {
+  options.stable_after_ms = 60000;  // no stability wake-up in the way
+  go_online();
+  const Millis t = now;
+  run_to(t + 1000);
+  UNSIGNED_LONGS_EQUAL(1, count_type(wire.all, FrameType::ping));
+  now = t + 1500;
+  server.data(now, 1, "not a pong");  // life, but the PING stays unanswered
+  flush();
+  // A second PING would be due at t + 2500 by both idle rules; only the read deadline remains.
+  UNSIGNED_LONGLONGS_EQUAL(t + 3500, session.next_wakeup());
+  run_to(t + 3499);
+  UNSIGNED_LONGS_EQUAL(1, count_type(wire.all, FrameType::ping));
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().heartbeats_sent);
+  run_to(t + 3500);
+  ERRC_EQUAL(Errc::server_silent, at(listener.disconnects, 0).reason);
+}
+
+TEST(SessionKeepAlive, PongReportsTheRoundTrip) {
+  go_online();
+  const Millis t = now;
+  run_to(t + 1000);
+  now = t + 1037;
+  server.pong(now);
+  UNSIGNED_LONGS_EQUAL(1, listener.heartbeats.size());
+  UNSIGNED_LONGS_EQUAL(37, at(listener.heartbeats, 0));
+  UNSIGNED_LONGS_EQUAL(37, session.counters().last_rtt_ms);
+  CHECK_FALSE(session.keep_alive().ping_outstanding());
+  // The next PING follows the interval from the last write.
+  UNSIGNED_LONGLONGS_EQUAL(t + 2000, session.next_wakeup());
+  run_to(t + 2000);
+  UNSIGNED_LONGS_EQUAL(2, count_type(wire.all, FrameType::ping));
+  now = t + 2010;
+  server.pong(now);
+  UNSIGNED_LONGS_EQUAL(10, at(listener.heartbeats, 1));
+  UNSIGNED_LONGS_EQUAL(10, session.counters().last_rtt_ms);
+}
+
+TEST(SessionKeepAlive, UnsolicitedPongIsLifeButNoRoundTrip) {
+  go_online();
+  const Millis t = now;
+  now = t + 500;
+  server.pong(now);
+  UNSIGNED_LONGS_EQUAL(0, listener.heartbeats.size());
+  run_to(t + 2499);
+  STATE_EQUAL(ClientState::online, session.state());
+  run_to(t + 2500);
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  UNSIGNED_LONGLONGS_EQUAL(2000, at(listener.disconnects, 0).since_last_rx_ms);
+}
+
+// The keep-alive state of a dead connection must not leak into the next: a
+// PONG arriving before WELCOME (allowed by PROTOCOL.md 4.1) does not answer
+// a PING the previous connection left unanswered.
+TEST(SessionKeepAlive, PongBeforeWelcomeDoesNotAnswerThePingOfTheDeadConnection) {
+  go_online();
+  const Millis t = now;
+  run_to(t + 1000);  // PING out, never answered
+  now = t + 1500;
+  drop();
+  fire();
+  open();
+  flush();
+  now += 10;
+  server.pong(now);
+  UNSIGNED_LONGS_EQUAL(0, listener.heartbeats.size());
+  UNSIGNED_LONGS_EQUAL(0, session.counters().last_rtt_ms);
+}
+
+TEST(SessionKeepAlive, ServerPingIsAnsweredWithPong) {
+  go_online();
+  now += 100;
+  server.ping(now);
+  CHECK_FALSE(session.pending_write().empty());
+  STRCMP_EQUAL("PONG", type_names(flush()).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().heartbeats_answered);
+  UNSIGNED_LONGLONGS_EQUAL(0, session.counters().heartbeats_sent);
+}
+
+TEST(SessionKeepAlive, SilentServerIsDetectedAfterExactlyTheReadTimeout) {
+  go_online();
+  const Millis t = now;
+  run_to(t + 1999);
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGS_EQUAL(0, io.closes.size());
+  run_to(t + 2000);
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  const DisconnectInfo& info = at(listener.disconnects, 0);
+  ERRC_EQUAL(Errc::server_silent, info.reason);
+  UNSIGNED_LONGLONGS_EQUAL(2000, info.since_last_rx_ms);
+  UNSIGNED_LONGLONGS_EQUAL(2000, info.online_ms);
+  CHECK_FALSE(info.closed_by_server);
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  const std::vector<WireFrame> farewell = io.last_farewell();
+  STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
+  CLOSE_REASON_EQUAL(CloseReason::silent, at(farewell, 0).close_reason);
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().disconnects);
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().disconnects_by_reason[static_cast<int>(Errc::server_silent)]);
+  STATE_EQUAL(ClientState::backing_off, session.state());
+  CLOSE_ONCE();
+}
+
+namespace {
+
+enum class Arrival { ping, pong, data, partial_data };
+
+struct Pattern {
+  const char* name;
+  std::uint32_t accepted_heartbeat;  // the WELCOME's; read timeout scales with it
+  std::vector<std::pair<Millis, Arrival>> arrivals;  // offsets from WELCOME
+};
+
+// Delivers `p` to a fresh session the way a shell would: each arrival as a
+// read at its time, on_timer() at every next_wakeup() in between, every
+// write completed at once. Checks that the link is declared dead exactly one
+// read timeout after the last complete frame.
+void check_silence_bound(const Pattern& p) {
+  Rig rig;
+  Millis now = kStart;
+  CHECK_TEXT(static_cast<bool>(rig.session.start(test_options(), now)), p.name);
+  rig.session.on_transport_open(now, rig.session.generation());
+  rig.wire.flush(now);
+  rig.server.welcome(now, kSessionId, p.accepted_heartbeat);
+  const Millis online_at = now;
+  const std::uint32_t read_timeout = rig.listener.online.at(0).read_timeout_ms;
+  Millis last_frame = online_at;
+  std::uint64_t downlink = 0;
+  std::size_t next = 0;
+  for (int guard = 0; rig.listener.disconnects.empty(); ++guard) {
+    CHECK_TEXT(guard < 100000, p.name);
+    const Millis wake = rig.session.next_wakeup();
+    const Millis arrival = next < p.arrivals.size() ? online_at + p.arrivals[next].first : kNever;
+    if (arrival <= wake) {
+      now = arrival;
+      switch (p.arrivals[next].second) {
+        case Arrival::ping: rig.server.ping(now); break;
+        case Arrival::pong: rig.server.pong(now); break;
+        case Arrival::data: rig.server.data(now, ++downlink, "d"); break;
+        case Arrival::partial_data: {
+          const Bytes whole = data_frame(downlink + 1, "never completes");
+          rig.server.send(now, Bytes(whole.begin(), whole.begin() + 7));
+          break;
+        }
+      }
+      if (p.arrivals[next].second != Arrival::partial_data) last_frame = now;
+      ++next;
+    } else {
+      now = wake;
+      rig.session.on_timer(now);
+    }
+    rig.wire.flush(now);
+  }
+  CHECK_TEXT(next == p.arrivals.size(), p.name);  // every arrival came before the end
+  const DisconnectInfo& info = at(rig.listener.disconnects, 0);
+  STRCMP_EQUAL_TEXT(errc_name(Errc::server_silent), error_name(info.reason).c_str(), p.name);
+  UNSIGNED_LONGLONGS_EQUAL_TEXT(read_timeout, now - last_frame, p.name);
+  UNSIGNED_LONGLONGS_EQUAL_TEXT(read_timeout, info.since_last_rx_ms, p.name);
+  UNSIGNED_LONGS_EQUAL_TEXT(1, rig.io.closes.size(), p.name);
+}
+
+}  // namespace
+
+TEST(SessionKeepAlive, SilenceIsDetectedExactlyOneReadTimeoutAfterTheLastFrameForManyPatterns) {
+  std::vector<Pattern> patterns = {
+      {"no traffic at all", 1000, {}},
+      {"one frame right away", 1000, {{1, Arrival::data}}},
+      {"around the heartbeat", 1000, {{999, Arrival::pong}, {1000, Arrival::ping}, {1001, Arrival::data}}},
+      {"regular, then stops", 1000,
+       {{500, Arrival::data}, {1500, Arrival::data}, {2500, Arrival::ping}, {3500, Arrival::data}}},
+      {"just inside the timeout each time", 1000, {{1999, Arrival::data}, {3998, Arrival::pong}, {5997, Arrival::ping}}},
+      {"a partial frame does not count", 1000, {{700, Arrival::data}, {1900, Arrival::partial_data}}},
+      {"clamped heartbeat, read timeout 4000", 2000,
+       {{3999, Arrival::data}, {7000, Arrival::pong}, {7001, Arrival::data}}},
+  };
+  Pattern dense{"every 100 ms for 3 s", 1000, {}};
+  for (Millis at = 100; at <= 3000; at += 100) {
+    dense.arrivals.push_back({at, at % 300 == 0 ? Arrival::ping : (at % 200 == 0 ? Arrival::pong : Arrival::data)});
+  }
+  patterns.push_back(dense);
+  for (const Pattern& p : patterns) check_silence_bound(p);
+}
+
+TEST(SessionKeepAlive, WriteThatNeverCompletesIsAWriteTimeoutWithoutFarewell) {
+  options.write_timeout_ms = 500;
+  go_online();
+  const Millis t = now;
+  now = t + 100;
+  send_text("stuck");
+  CHECK_TRUE(wire.start(now));  // the write starts and never completes
+  UNSIGNED_LONGLONGS_EQUAL(t + 600, session.next_wakeup());
+  session.on_timer(t + 599);
+  STATE_EQUAL(ClientState::online, session.state());
+  now = t + 600;
+  session.on_timer(now);
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::write_timeout, at(listener.disconnects, 0).reason);
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  CHECK_TRUE(at(io.closes, 0).farewell.empty());  // bytes mid-write: a CLOSE would corrupt the stream
+  STATE_EQUAL(ClientState::backing_off, session.state());
+  CLOSE_ONCE();
+}
+
+TEST(SessionKeepAlive, WritesThatCompleteInTimeNeverTimeOut) {
+  options.write_timeout_ms = 500;
+  go_online();
+  const Millis t = now;
+  now = t + 100;
+  send_text("slow");
+  CHECK_TRUE(wire.start(now));
+  now = t + 599;
+  wire.complete(now);
+  session.on_timer(t + 600);
+  STATE_EQUAL(ClientState::online, session.state());
+  CHECK_TRUE(session.next_wakeup() > t + 600);
+}
+
+TEST(SessionKeepAlive, IdleTimeoutClosesALinkThatOnlyCarriesHeartbeats) {
+  options.idle_timeout_ms = 5000;
+  go_online();
+  const Millis t = now;
+  // Heartbeats both ways: the device's PINGs answered, and the server's PINGs.
+  for (Millis at = t + 500; at < t + 5000; at += 1000) {
+    run_to(at, true);
+    server.ping(now);
+    flush();
+  }
+  run_to(t + 4999, true);
+  STATE_EQUAL(ClientState::online, session.state());
+  CHECK_TRUE(count_type(wire.all, FrameType::ping) >= 4);  // heartbeats flowed and were answered
+  CHECK_TRUE(count_type(wire.all, FrameType::pong) >= 4);
+  run_to(t + 5000, true);
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::idle_timeout, at(listener.disconnects, 0).reason);
+  const std::vector<WireFrame> farewell = io.last_farewell();
+  STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
+  CLOSE_REASON_EQUAL(CloseReason::idle_timeout, at(farewell, 0).close_reason);
+}
+
+TEST(SessionKeepAlive, BusinessTrafficEitherWayDefersTheIdleTimeout) {
+  options.idle_timeout_ms = 5000;
+  go_online();
+  const Millis t = now;
+  run_to(t + 3000, true);
+  const std::uint64_t seq = send_text("uplink");  // device -> server DATA
+  flush();
+  run_to(t + 6000, true);
+  server.data(now, 1, "downlink");  // server -> device DATA (and the device's ACK)
+  flush();
+  run_to(t + 9000, true);
+  server.ack(now, seq);  // server -> device ACK
+  run_to(t + 13999, true);
+  STATE_EQUAL(ClientState::online, session.state());
+  run_to(t + 14000, true);
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::idle_timeout, at(listener.disconnects, 0).reason);
+}
+
+// =====================================================================
+// SessionClose: close exactly once, stale generations ignored
+// =====================================================================
+
+TEST_GROUP_BASE(SessionClose, SessionFixture){};
+
+TEST(SessionClose, TransportErrorThenTimerClosesOnce) {
+  go_online();
+  const Session::Generation g = gen();
+  now += 100;
+  drop();
+  UNSIGNED_LONGS_EQUAL(1, io.closes_of(g));
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::connection_closed, at(listener.disconnects, 0).reason);
+  CHECK_TRUE(at(io.closes, 0).farewell.empty());  // the peer is gone
+  session.on_timer(now);  // the keep-alive timer armed before fires late
+  session.on_transport_error(now, g, peer_closed());
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  STATE_EQUAL(ClientState::backing_off, session.state());
+  CLOSE_ONCE();
+}
+
+TEST(SessionClose, ServerCloseThenTransportErrorClosesOnce) {
+  go_online();
+  const Session::Generation g = gen();
+  server.close(now, CloseReason::going_away, 0, "bye");
+  UNSIGNED_LONGS_EQUAL(1, io.closes_of(g));
+  session.on_transport_error(now, g, peer_closed());  // the socket then reports EOF
+  server.send_on(now, g, data_frame(1, "late"));
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::closed_by_server, at(listener.disconnects, 0).reason);
+  UNSIGNED_LONGS_EQUAL(0, listener.messages.size());
+  CLOSE_ONCE();
+}
+
+TEST(SessionClose, ErrorAndCloseInOneReadCloseOnce) {
+  go_online();
+  server.send(now, data_frame(1, "ok") + garbage_bytes() + close_frame(CloseReason::going_away));
+  UNSIGNED_LONGS_EQUAL(1, listener.messages.size());
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::unknown_frame_type, at(listener.disconnects, 0).reason);
+  CHECK_TRUE(session.pending_write().empty());  // no ACK on a closed connection
+  CLOSE_ONCE();
+}
+
+TEST(SessionClose, StopThenLateEventsOfTheOldGenerationChangeNothing) {
+  go_online();
+  const Session::Generation g = gen();
+  session.stop(now);
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  const std::size_t events = listener.events.size();
+  server.send_on(now, g, data_frame(1, "late") + ping_frame());
+  session.on_write_complete(now, g, 100);
+  session.on_transport_error(now, g, peer_closed());
+  session.on_transport_open(now, g);
+  session.on_transport_failed(now, g, refused());
+  session.on_timer(now + 100000);
+  UNSIGNED_LONGS_EQUAL(events, listener.events.size());
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  UNSIGNED_LONGS_EQUAL(1, io.opens.size());
+  CHECK_TRUE(session.pending_write().empty());
+  STATE_EQUAL(ClientState::stopped, session.state());
+  CLOSE_ONCE();
+}
+
+TEST(SessionClose, EventsOfAnOldConnectionDoNotTouchTheNewOne) {
+  go_online();
+  const Session::Generation old = gen();
+  drop();
+  go_online(kSessionId, 0, 1);
+  const Session::Generation current = gen();
+  CHECK_TRUE(old != current);
+  const std::size_t events = listener.events.size();
+  const Counters before = session.counters();
+  server.send_on(now, old, data_frame(1, "stale") + close_frame(CloseReason::going_away));
+  UNSIGNED_LONGLONGS_EQUAL(before.bytes_received, session.counters().bytes_received);
+  UNSIGNED_LONGLONGS_EQUAL(before.frames_received, session.counters().frames_received);
+  session.on_transport_error(now, old, peer_closed());
+  session.on_transport_open(now, old);
+  UNSIGNED_LONGS_EQUAL(events, listener.events.size());
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGS_EQUAL(0, io.closes_of(current));
+  UNSIGNED_LONGLONGS_EQUAL(0, session.last_downlink_seq());
+  // A late write completion of the old connection must not complete the new one's write.
+  send_text("fresh");
+  CHECK_TRUE(wire.start(now));
+  const std::uint64_t sent = session.counters().bytes_sent;
+  session.on_write_complete(now, old, 100);
+  UNSIGNED_LONGLONGS_EQUAL(sent, session.counters().bytes_sent);
+  CHECK_TRUE(session.pending_write().empty());  // still in flight
+  STRCMP_EQUAL("DATA", type_names(wire.complete(now)).c_str());
+  CLOSE_ONCE();
+}
+
+TEST(SessionClose, LateCompletionsOfAFailedAttemptAreIgnored) {
+  start();
+  const Session::Generation first = gen();
+  fail_attempt();
+  session.on_transport_open(now, first);
+  STATE_EQUAL(ClientState::connecting, session.state());
+  session.on_transport_failed(now, first, refused());
+  session.on_transport_error(now, first, peer_closed());
+  UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
+  UNSIGNED_LONGS_EQUAL(2, io.opens.size());
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  CLOSE_ONCE();
+}
+
+TEST(SessionClose, TimerFiredTwiceAtTheDeadlineClosesOnce) {
+  go_online();
+  const Millis t = now;
+  run_to(t + 2000);
+  session.on_timer(t + 2000);
+  session.on_timer(t + 2000);
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+}
+
+TEST(SessionClose, EveryConnectionEndClosesExactlyOnceThroughAMixedLife) {
+  start();
+  fail_attempt();                             // endpoint 0 refused
+  now += 2000;                                // endpoint 1 never opens
+  session.on_timer(now);
+  CLOSE_ONCE();
+  go_online();                                // after the backoff
+  server.garbage(now);                        // protocol error online
+  CLOSE_ONCE();
+  fire();
+  open();
+  flush();
+  fire();                                     // handshake timeout: endpoint 1 next
+  CLOSE_ONCE();
+  open();
+  flush();
+  server.welcome(now, kSessionId, 1000);
+  run_to(now + 2000);                         // server silent
+  CLOSE_ONCE();
+  go_online();
+  server.close(now, CloseReason::going_away); // closed by server
+  CLOSE_ONCE();
+  go_online();
+  session.stop(now);                          // stopped
+  CLOSE_ONCE();
+  UNSIGNED_LONGS_EQUAL(io.opens.size(), io.closes.size());
+  UNSIGNED_LONGS_EQUAL(listener.online.size(), listener.disconnects.size());
+  UNSIGNED_LONGLONGS_EQUAL(session.counters().connects, session.counters().disconnects);
+}
+
+// =====================================================================
+// SessionStop: stop() from every state, restart
+// =====================================================================
+
+TEST_GROUP_BASE(SessionStop, SessionFixture){};
+
+TEST(SessionStop, FromIdle) {
+  session.stop(now);
+  STATE_EQUAL(ClientState::stopped, session.state());
+  UNSIGNED_LONGS_EQUAL(1, listener.states.size());
+  ERRC_EQUAL(Errc::stopped, at(listener.states, 0).reason);
+  UNSIGNED_LONGS_EQUAL(0, io.closes.size());
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
+  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+}
+
+TEST(SessionStop, FromConnecting) {
+  start();
+  session.stop(now);
+  STATE_EQUAL(ClientState::stopped, session.state());
+  ERRC_EQUAL(Errc::stopped, listener.last_state().reason);
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  CHECK_TRUE(at(io.closes, 0).farewell.empty());
+  UNSIGNED_LONGS_EQUAL(0, listener.connect_failures.size());
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
+  CHECK_FALSE(session.transport_active());
+  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+  CLOSE_ONCE();
+}
+
+TEST(SessionStop, FromHandshaking) {
+  start();
+  open();
+  flush();
+  session.stop(now);
+  STATE_EQUAL(ClientState::stopped, session.state());
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  CHECK_TRUE(at(io.closes, 0).farewell.empty());  // CLOSE(normal) only when online
+  UNSIGNED_LONGS_EQUAL(0, listener.connect_failures.size());
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
+  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+  CLOSE_ONCE();
+}
+
+TEST(SessionStop, FromOnlineSaysGoodbyeAndReportsOneDisconnect) {
+  go_online();
+  now += 250;
+  session.stop(now);
+  STATE_EQUAL(ClientState::stopped, session.state());
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  const std::vector<WireFrame> farewell = io.last_farewell();
+  STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
+  CLOSE_REASON_EQUAL(CloseReason::normal, at(farewell, 0).close_reason);
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::stopped, at(listener.disconnects, 0).reason);
+  UNSIGNED_LONGLONGS_EQUAL(250, at(listener.disconnects, 0).online_ms);
+  UNSIGNED_LONGS_EQUAL(0, listener.count_state(ClientState::backing_off));
+  const std::size_t n = listener.events.size();
+  STRCMP_EQUAL("disconnected:stopped", at(listener.events, n - 2).c_str());
+  STRCMP_EQUAL("state:stopped", at(listener.events, n - 1).c_str());
+  ERRC_EQUAL(Errc::stopped, listener.last_state().reason);
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().disconnects_by_reason[static_cast<int>(Errc::stopped)]);
+  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+  CLOSE_ONCE();
+}
+
+TEST(SessionStop, FromOnlineWithAWriteInFlightSkipsTheFarewell) {
+  go_online();
+  send_text("half written");
+  CHECK_TRUE(wire.start(now));
+  session.stop(now);
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  CHECK_TRUE(at(io.closes, 0).farewell.empty());
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+}
+
+TEST(SessionStop, FromBackingOff) {
+  start();
+  fail_round();
+  STATE_EQUAL(ClientState::backing_off, session.state());
+  session.stop(now);
+  STATE_EQUAL(ClientState::stopped, session.state());
+  UNSIGNED_LONGS_EQUAL(2, io.closes.size());  // only the two failed attempts
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
+  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+  session.on_timer(now + 100000);  // the backoff timer fires anyway
+  UNSIGNED_LONGS_EQUAL(2, io.opens.size());
+  STATE_EQUAL(ClientState::stopped, session.state());
+  CLOSE_ONCE();
+}
+
+TEST(SessionStop, WhenStoppedIsANoOp) {
+  go_online();
+  session.stop(now);
+  const std::size_t events = listener.events.size();
+  session.stop(now + 10);
+  UNSIGNED_LONGS_EQUAL(events, listener.events.size());
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+}
+
+TEST(SessionStop, AfterRetriesExhaustedIsANoOp) {
+  options.backoff.max_attempts = 1;
+  start();
+  fail_round();
+  fire();
+  fail_round();
+  ERRC_EQUAL(Errc::retries_exhausted, listener.last_state().reason);
+  const std::size_t events = listener.events.size();
+  session.stop(now);
+  UNSIGNED_LONGS_EQUAL(events, listener.events.size());
+}
+
+TEST(SessionStop, RestartAfterStopConnectsAgain) {
+  go_online();
+  session.stop(now);
+  now += 1000;
+  start();
+  STATE_EQUAL(ClientState::connecting, session.state());
+  UNSIGNED_LONGS_EQUAL(2, io.opens.size());
+  UNSIGNED_LONGS_EQUAL(0, at(io.opens, 1).endpoint_index);
+  UNSIGNED_LONGLONGS_EQUAL(now + 2000, session.next_wakeup());
+  open();
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("HELLO", type_names(written).c_str());
+  server.welcome(now, kSessionId, 1000);
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGLONGS_EQUAL(2, session.counters().connects);
+  CLOSE_ONCE();
+}
+
+TEST(SessionStop, RestartAfterRetriesExhaustedStartsWithAFreshBackoff) {
+  options.backoff.max_attempts = 1;
+  start();
+  fail_round();
+  fire();
+  fail_round();
+  STATE_EQUAL(ClientState::stopped, session.state());
+  start();
+  fail_round();
+  STATE_EQUAL(ClientState::backing_off, session.state());
+  UNSIGNED_LONGS_EQUAL(1, listener.last_state().attempt);
+  UNSIGNED_LONGS_EQUAL(200, listener.last_state().backoff_delay_ms);
+}
+
+// =====================================================================
+// SessionProtocol: decode errors, frames out of place, sequence rules
+// =====================================================================
+
+TEST_GROUP_BASE(SessionProtocol, SessionFixture){};
+
+TEST(SessionProtocol, GarbageOnlineIsTheDecodersErrorWithCloseProtocolError) {
+  go_online();
+  server.garbage(now);
+  expect_online_failure(Errc::unknown_frame_type, CloseReason::protocol_error);
+}
+
+TEST(SessionProtocol, GarbageDuringHandshakeFailsTheAttemptWithCloseProtocolError) {
+  start();
+  open();
+  flush();
+  server.garbage(now);
+  expect_handshake_failure(Errc::unknown_frame_type, CloseReason::protocol_error);
+}
+
+TEST(SessionProtocol, FrameTooLargeIsAnsweredWithCloseFrameTooLarge) {
+  go_online();
+  // DATA announcing 4 + 4093 bytes: one over the maximum frame.
+  const std::size_t body = kMaxFrameSize - kFrameHeaderSize + 1;
+  server.send(now, Bytes{0x03, 0x00, static_cast<std::uint8_t>(body >> 8), static_cast<std::uint8_t>(body & 0xFF)});
+  expect_online_failure(Errc::frame_too_large, CloseReason::frame_too_large);
+}
+
+TEST(SessionProtocol, UnknownControlFrameIsAProtocolError) {
+  go_online();
+  server.send(now, Bytes{0x00, 0x07});
+  expect_online_failure(Errc::unknown_control_frame, CloseReason::protocol_error);
+}
+
+TEST(SessionProtocol, ReservedFlagsAreAProtocolError) {
+  go_online();
+  server.send(now, Bytes{0x04, 0x80, 0x00, 0x08});
+  expect_online_failure(Errc::reserved_flags_set, CloseReason::protocol_error);
+}
+
+TEST(SessionProtocol, MalformedBodyIsAProtocolError) {
+  go_online();
+  server.send(now, Bytes{0x04, 0x00, 0x00, 0x07, 0, 0, 0, 0, 0, 0, 1});  // ACK with 7 body bytes
+  expect_online_failure(Errc::malformed_frame, CloseReason::protocol_error);
+}
+
+// PROTOCOL.md section 5: a WELCOME of another version is answered with
+// CLOSE unsupported_version (0x02), not a generic protocol_error.
+TEST(SessionProtocol, WelcomeWithAnotherVersionIsAnsweredWithCloseUnsupportedVersion) {
+  start();
+  open();
+  flush();
+  Bytes welcome = welcome_frame(kSessionId, 1000);
+  welcome[kFrameHeaderSize] = 2;  // version byte
+  server.send(now, welcome);
+  expect_handshake_failure(Errc::unsupported_version, CloseReason::unsupported_version);
+}
+
+TEST(SessionProtocol, DataBeforeWelcomeIsAProtocolError) {
+  start();
+  open();
+  flush();
+  server.data(now, 1, "too early");
+  expect_handshake_failure(Errc::protocol_error, CloseReason::protocol_error);
+  UNSIGNED_LONGS_EQUAL(0, listener.messages.size());
+}
+
+TEST(SessionProtocol, AckBeforeWelcomeIsAProtocolError) {
+  start();
+  open();
+  flush();
+  server.ack(now, 1);
+  expect_handshake_failure(Errc::protocol_error, CloseReason::protocol_error);
+}
+
+TEST(SessionProtocol, SecondWelcomeIsAProtocolError) {
+  go_online();
+  server.welcome(now, kSessionId, 1000);
+  expect_online_failure(Errc::protocol_error, CloseReason::protocol_error);
+  UNSIGNED_LONGS_EQUAL(1, listener.online.size());
+}
+
+TEST(SessionProtocol, HelloSentToTheDeviceIsAProtocolErrorOnline) {
+  go_online();
+  server.send(now, hello_frame("server", 1000));
+  expect_online_failure(Errc::protocol_error, CloseReason::protocol_error);
+}
+
+TEST(SessionProtocol, HelloSentToTheDeviceIsAProtocolErrorDuringHandshake) {
+  start();
+  open();
+  flush();
+  server.send(now, hello_frame("server", 1000));
+  expect_handshake_failure(Errc::protocol_error, CloseReason::protocol_error);
+}
+
+TEST(SessionProtocol, AckForASeqNeverSentIsASequenceError) {
+  go_online();
+  send_text("one");
+  send_text("two");
+  flush();
+  server.ack(now, 3);
+  expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
+  UNSIGNED_LONGS_EQUAL(0, listener.acks.size());
+}
+
+TEST(SessionProtocol, AckWhenNothingWasSentIsASequenceError) {
+  go_online();
+  server.ack(now, 1);
+  expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
+}
+
+TEST(SessionProtocol, AckGoingBackwardsIsASequenceError) {
+  go_online();
+  send_text("one");
+  send_text("two");
+  flush();
+  server.ack(now, 2);
+  server.ack(now, 1);
+  expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
+}
+
+TEST(SessionProtocol, RepeatedAckIsHarmless) {
+  go_online();
+  send_text("one");
+  send_text("two");
+  flush();
+  server.ack(now, 2);
+  server.ack(now, 2);
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGS_EQUAL(1, listener.acks.size());
+  UNSIGNED_LONGLONGS_EQUAL(2, session.counters().messages_acked);
+}
+
+TEST(SessionProtocol, AckIsCumulative) {
+  go_online();
+  send_text("one");
+  send_text("two");
+  send_text("three");
+  flush();
+  server.ack(now, 1);
+  server.ack(now, 3);
+  UNSIGNED_LONGS_EQUAL(2, listener.acks.size());
+  UNSIGNED_LONGLONGS_EQUAL(1, at(listener.acks, 0));
+  UNSIGNED_LONGLONGS_EQUAL(3, at(listener.acks, 1));
+  UNSIGNED_LONGLONGS_EQUAL(3, session.last_acked_seq());
+  UNSIGNED_LONGLONGS_EQUAL(3, session.counters().messages_acked);
+}
+
+TEST(SessionProtocol, DownlinkGapIsASequenceError) {
+  go_online();
+  server.data(now, 1, "a");
+  server.data(now, 3, "c");
+  expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
+  UNSIGNED_LONGS_EQUAL(1, listener.messages.size());
+}
+
+TEST(SessionProtocol, DownlinkDuplicateIsASequenceError) {
+  go_online();
+  server.data(now, 1, "a");
+  server.data(now, 1, "a");
+  expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
+  UNSIGNED_LONGS_EQUAL(1, listener.messages.size());
+}
+
+TEST(SessionProtocol, DownlinkNotStartingAtOneIsASequenceError) {
+  go_online();
+  server.data(now, 2, "b");
+  expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
+  UNSIGNED_LONGS_EQUAL(0, listener.messages.size());
+}
+
+TEST(SessionProtocol, ResumingWelcomeExpectingMoreThanWasSentIsASequenceError) {
+  go_online();
+  send_text("one");
+  send_text("two");  // highest assigned 2: the server may expect at most 3
+  flush();
+  drop();
+  fire();
+  open();
+  flush();
+  server.welcome(now, kSessionId, 1000, 4);
+  UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
+  ERRC_EQUAL(Errc::sequence_error, at(listener.connect_failures, 0).reason);
+  const std::vector<WireFrame> farewell = io.last_farewell();
+  STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
+  CLOSE_REASON_EQUAL(CloseReason::sequence_error, at(farewell, 0).close_reason);
+  UNSIGNED_LONGS_EQUAL(1, listener.online.size());
+}
+
+TEST(SessionProtocol, ResumingWelcomeExpectingTheNextUnsentSeqIsFine) {
+  go_online();
+  send_text("one");
+  send_text("two");
+  flush();
+  drop();
+  fire();
+  open();
+  flush();
+  server.welcome(now, kSessionId, 1000, 3);
+  STATE_EQUAL(ClientState::online, session.state());
+  CHECK_TRUE(at(listener.online, 1).resumed);
+  UNSIGNED_LONGLONGS_EQUAL(3, at(listener.online, 1).next_uplink_seq);
+  UNSIGNED_LONGLONGS_EQUAL(2, session.last_acked_seq());
+  UNSIGNED_LONGLONGS_EQUAL(3, send_text("three"));
+}
+
+TEST(SessionProtocol, ServerCloseWithAnUnknownReasonIsReportedNumerically) {
+  go_online();
+  server.close(now, static_cast<CloseReason>(0x42), 0, "future");
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  CHECK_TRUE(at(listener.disconnects, 0).closed_by_server);
+  UNSIGNED_LONGS_EQUAL(0x42, static_cast<unsigned>(at(listener.disconnects, 0).server_reason));
+}
+
+// =====================================================================
+// SessionDownlink: delivery, batched ACK, resume positions
+// =====================================================================
+
+TEST_GROUP_BASE(SessionDownlink, SessionFixture){};
+
+TEST(SessionDownlink, ThreeDataInOneReadGiveThreeMessagesAndOneCumulativeAck) {
+  go_online();
+  server.send(now, data_frame(1, "one") + data_frame(2, "two") + data_frame(3, "three"));
+  UNSIGNED_LONGS_EQUAL(3, listener.messages.size());
+  UNSIGNED_LONGLONGS_EQUAL(1, at(listener.messages, 0).seq);
+  STRCMP_EQUAL("one", at(listener.messages, 0).payload.c_str());
+  UNSIGNED_LONGLONGS_EQUAL(2, at(listener.messages, 1).seq);
+  STRCMP_EQUAL("two", at(listener.messages, 1).payload.c_str());
+  UNSIGNED_LONGLONGS_EQUAL(3, at(listener.messages, 2).seq);
+  STRCMP_EQUAL("three", at(listener.messages, 2).payload.c_str());
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("ACK", type_names(written).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(3, at(written, 0).seq);
+  UNSIGNED_LONGLONGS_EQUAL(3, session.last_downlink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(3, session.counters().messages_received);
+}
+
+TEST(SessionDownlink, FrameSplitAcrossReadsIsDeliveredWhenComplete) {
+  go_online();
+  const Bytes frame = data_frame(1, "split");
+  server.send(now, Bytes(frame.begin(), frame.begin() + 5));
+  UNSIGNED_LONGS_EQUAL(0, listener.messages.size());
+  CHECK_TRUE(session.pending_write().empty());
+  server.send_bytewise(now, Bytes(frame.begin() + 5, frame.end()));
+  UNSIGNED_LONGS_EQUAL(1, listener.messages.size());
+  STRCMP_EQUAL("split", at(listener.messages, 0).payload.c_str());
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("ACK", type_names(written).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(1, at(written, 0).seq);
+}
+
+TEST(SessionDownlink, HelloAfterReconnectResumesTheSessionAtTheLastDownlink) {
+  go_online();
+  server.send(now, data_frame(1, "a") + data_frame(2, "b") + data_frame(3, "c"));
+  flush();
+  drop();
+  fire();
+  open();
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("HELLO", type_names(written).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(kSessionId, at(written, 0).session_id);
+  UNSIGNED_LONGLONGS_EQUAL(3, at(written, 0).last_downlink_seq);
+  server.welcome(now, kSessionId, 1000);
+  CHECK_TRUE(at(listener.online, 1).resumed);
+  server.data(now, 4, "d");
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGLONGS_EQUAL(4, last(listener.messages).seq);
+}
+
+TEST(SessionDownlink, ResumedSessionRefusesDownlinkAlreadyDelivered) {
+  go_online();
+  server.send(now, data_frame(1, "a") + data_frame(2, "b"));
+  flush();
+  drop();
+  go_online(kSessionId);
+  server.data(now, 1, "a again");
+  ERRC_EQUAL(Errc::sequence_error, last(listener.disconnects).reason);
+  UNSIGNED_LONGS_EQUAL(2, listener.messages.size());
+}
+
+TEST(SessionDownlink, WelcomeWithAnotherSessionResetsTheDownlinkPosition) {
+  go_online();
+  server.send(now, data_frame(1, "a") + data_frame(2, "b") + data_frame(3, "c"));
+  flush();
+  drop();
+  go_online(kOtherSessionId);  // the server lost the session
+  CHECK_FALSE(at(listener.online, 1).resumed);
+  UNSIGNED_LONGLONGS_EQUAL(kOtherSessionId, session.session_id());
+  UNSIGNED_LONGLONGS_EQUAL(0, session.last_downlink_seq());
+  server.data(now, 1, "new session");
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGLONGS_EQUAL(1, last(listener.messages).seq);
+  STRCMP_EQUAL("new session", last(listener.messages).payload.c_str());
+  flush();
+  drop();
+  fire();
+  open();
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("HELLO", type_names(written).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(kOtherSessionId, at(written, 0).session_id);
+  UNSIGNED_LONGLONGS_EQUAL(1, at(written, 0).last_downlink_seq);
+}
+
+TEST(SessionDownlink, MessagesAreAcknowledgedPerRead) {
+  go_online();
+  server.data(now, 1, "a");
+  server.data(now, 2, "b");
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("ACK,ACK", type_names(written).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(1, at(written, 0).seq);
+  UNSIGNED_LONGLONGS_EQUAL(2, at(written, 1).seq);
+}
+
+// =====================================================================
+// SessionSend: the application's uplink
+// =====================================================================
+
+TEST_GROUP_BASE(SessionSend, SessionFixture){};
+
+TEST(SessionSend, RefusedAsOfflineInEveryStateButOnline) {
+  ERRC_EQUAL(Errc::offline, try_send("idle"));
+  start();
+  ERRC_EQUAL(Errc::offline, try_send("connecting"));
+  open();
+  const std::size_t hello = session.pending_write().size;
+  ERRC_EQUAL(Errc::offline, try_send("handshaking"));
+  UNSIGNED_LONGS_EQUAL(hello, session.pending_write().size);  // nothing queued
+  flush();
+  server.welcome(now, kSessionId, 1000);
+  drop();
+  ERRC_EQUAL(Errc::offline, try_send("backing off"));
+  session.stop(now);
+  ERRC_EQUAL(Errc::offline, try_send("stopped"));
+  UNSIGNED_LONGLONGS_EQUAL(0, session.counters().messages_sent);
+  UNSIGNED_LONGLONGS_EQUAL(1, session.next_uplink_seq());
+}
+
+TEST(SessionSend, SequenceNumbersStartAtOne) {
+  go_online();
+  UNSIGNED_LONGLONGS_EQUAL(1, send_text("a"));
+  UNSIGNED_LONGLONGS_EQUAL(2, send_text("b"));
+  UNSIGNED_LONGLONGS_EQUAL(3, send_text("c"));
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("DATA,DATA,DATA", type_names(written).c_str());
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    UNSIGNED_LONGLONGS_EQUAL(i + 1, at(written, i).seq);
+    STRCMP_EQUAL(std::string(1, static_cast<char>('a' + i)).c_str(), at(written, i).payload.c_str());
+  }
+  UNSIGNED_LONGLONGS_EQUAL(3, session.counters().messages_sent);
+  UNSIGNED_LONGLONGS_EQUAL(4, session.counters().frames_sent);  // HELLO + 3 DATA
+  UNSIGNED_LONGLONGS_EQUAL(wire.bytes_written, session.counters().bytes_sent);
+  UNSIGNED_LONGLONGS_EQUAL(4, session.next_uplink_seq());
+}
+
+TEST(SessionSend, NewSessionNumbersFromTheWelcomesNextUplinkSeq) {
+  go_online(kSessionId, 0, 5);
+  UNSIGNED_LONGLONGS_EQUAL(5, send_text("renumbered"));
+  UNSIGNED_LONGLONGS_EQUAL(4, session.last_acked_seq());
+}
+
+TEST(SessionSend, PayloadOverTheMaximumIsFieldTooLong) {
+  go_online();
+  const std::string too_long(kMaxDataPayload + 1, 'x');
+  ERRC_EQUAL(Errc::field_too_long, try_send(too_long));
+  CHECK_TRUE(session.pending_write().empty());
+  UNSIGNED_LONGLONGS_EQUAL(1, session.next_uplink_seq());
+  const std::string largest(kMaxDataPayload, 'y');
+  UNSIGNED_LONGLONGS_EQUAL(1, send_text(largest));
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("DATA", type_names(written).c_str());
+  UNSIGNED_LONGS_EQUAL(kMaxDataPayload, at(written, 0).payload.size());
+}
+
+TEST(SessionSend, FullBufferRefusesDataButKeepsRoomForControlFrames) {
+  go_online();
+  const std::string payload(100, 'p');  // 112-byte DATA frames
+  std::size_t accepted = 0;
+  std::error_code ec;
+  for (int guard = 0; guard < 1000; ++guard) {
+    ec = try_send(payload);
+    if (ec) break;
+    ++accepted;
+  }
+  ERRC_EQUAL(Errc::queue_full, ec);
+  UNSIGNED_LONGS_EQUAL((kTxBufferSize - kTxControlReserve) / 112, accepted);
+  UNSIGNED_LONGLONGS_EQUAL(accepted + 1, session.next_uplink_seq());  // the refused one took no seq
+  // Control frames still fit: a PONG and an ACK.
+  server.send(now, ping_frame() + data_frame(1, "downlink"));
+  const std::vector<WireFrame> written = flush();
+  UNSIGNED_LONGS_EQUAL(accepted + 2, written.size());
+  UNSIGNED_LONGS_EQUAL(accepted, count_type(written, FrameType::data));
+  STRCMP_EQUAL("PONG", frame_type_name(at(written, accepted).type));
+  STRCMP_EQUAL("ACK", frame_type_name(at(written, accepted + 1).type));
+  // Once written, there is room again.
+  UNSIGNED_LONGLONGS_EQUAL(accepted + 1, send_text(payload));
+}
+
+TEST(SessionSend, DataQueuedDuringAWriteGoesInTheNextWrite) {
+  go_online();
+  send_text("first");
+  CHECK_TRUE(wire.start(now));
+  send_text("second");
+  CHECK_TRUE(session.pending_write().empty());  // one write at a time
+  const std::vector<WireFrame> first = wire.complete(now);
+  STRCMP_EQUAL("DATA", type_names(first).c_str());
+  STRCMP_EQUAL("first", at(first, 0).payload.c_str());
+  const std::vector<WireFrame> second = flush();
+  STRCMP_EQUAL("DATA", type_names(second).c_str());
+  STRCMP_EQUAL("second", at(second, 0).payload.c_str());
+  UNSIGNED_LONGLONGS_EQUAL(2, at(second, 0).seq);
+}
+
+TEST(SessionSend, CountersFollowTheTraffic) {
+  go_online();
+  const std::uint64_t received_before = session.counters().bytes_received;
+  send_text("a");
+  send_text("b");
+  flush();
+  const Bytes downlink = data_frame(1, "x") + ack_frame(2) + ping_frame();
+  server.send(now, downlink);
+  flush();
+  const Counters& c = session.counters();
+  UNSIGNED_LONGLONGS_EQUAL(2, c.messages_sent);
+  UNSIGNED_LONGLONGS_EQUAL(2, c.messages_acked);
+  UNSIGNED_LONGLONGS_EQUAL(1, c.messages_received);
+  UNSIGNED_LONGLONGS_EQUAL(1, c.heartbeats_answered);
+  UNSIGNED_LONGLONGS_EQUAL(received_before + downlink.size(), c.bytes_received);
+  UNSIGNED_LONGLONGS_EQUAL(wire.bytes_written, c.bytes_sent);
+  UNSIGNED_LONGLONGS_EQUAL(wire.all.size(), c.frames_sent);  // HELLO, 2 DATA, PONG, ACK
+  UNSIGNED_LONGLONGS_EQUAL(5, c.frames_sent);
+  UNSIGNED_LONGLONGS_EQUAL(4, c.frames_received);  // WELCOME, DATA, ACK, PING
+}
+
+TEST_GROUP_BASE(SessionPartialWrite, SessionFixture){};
+
+TEST(SessionPartialWrite, APartialWriteLeavesTheRestPendingInOrder) {
+  go_online();
+  send_text("first message");
+  const ConstByteSpan pending = session.pending_write();
+  const std::size_t total = pending.size;
+  const Bytes whole(pending.data, pending.data + pending.size);
+  const std::uint64_t sent_before = session.counters().bytes_sent;
+  session.on_write_started(now);
+  session.on_write_complete(now, gen(), 5);
+  const ConstByteSpan rest = session.pending_write();
+  UNSIGNED_LONGS_EQUAL(total - 5, rest.size);
+  MEMCMP_EQUAL(whole.data() + 5, rest.data, rest.size);
+  UNSIGNED_LONGLONGS_EQUAL(sent_before + 5, session.counters().bytes_sent);
+}
+
+TEST(SessionPartialWrite, NoFarewellCloseAfterAFrameWasOnlyPartlyWritten) {
+  go_online();
+  send_text("half of this goes out");
+  session.on_write_started(now);
+  session.on_write_complete(now, gen(), 3);  // the peer now holds 3 bytes of a DATA frame
+  session.stop(now);
+  CHECK_FALSE(io.closes.empty());
+  CHECK_TRUE(io.closes.back().farewell.empty());
+}
+
+TEST(SessionPartialWrite, FarewellIsSentAgainOnceTheBufferDrained) {
+  go_online();
+  send_text("partly");
+  session.on_write_started(now);
+  session.on_write_complete(now, gen(), 3);
+  session.on_write_started(now);
+  session.on_write_complete(now, gen(), session.pending_write().size + 1000);  // the rest, clamped
+  CHECK_TRUE(session.pending_write().empty());
+  session.stop(now);
+  CHECK_FALSE(io.closes.back().farewell.empty());
+}
