@@ -8,6 +8,7 @@ set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/backoff.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/keep_alive.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/outbound_store.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/session.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_encoder.cpp
@@ -19,6 +20,7 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/byte_span.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/backoff.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/keep_alive.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/outbound_store.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/random_source.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/session.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/listener.hpp

@@ -69,10 +69,10 @@ class HandlerScope {
 
 Client::Client(asio::io_context& io, Listener& listener, RandomSource& random)
     : io_(io),
-      socket_(io),
-      resolver_(io),
-      timer_(io),
-      epoch_(asio::steady_timer::clock_type::now()),
+      socket_(io.get_executor()),
+      resolver_(io.get_executor()),
+      timer_(io.get_executor()),
+      epoch_(Timer::clock_type::now()),
       session_(*this, listener, random),
       listener_(listener) {}
 
@@ -113,9 +113,9 @@ void Client::stop() {
   pump();
 }
 
-std::error_code Client::send(ConstByteSpan payload, std::uint64_t* seq) {
+std::error_code Client::send(ConstByteSpan payload, std::uint64_t* id) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  const std::error_code error = session_.send(payload, now(), seq);
+  const std::error_code error = session_.send(payload, now(), id);
   if (error) return error;
   if (!on_io_thread()) {
     wake();
@@ -124,6 +124,11 @@ std::error_code Client::send(ConstByteSpan payload, std::uint64_t* seq) {
     pump();
   }
   return {};
+}
+
+std::size_t Client::queued() const {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  return session_.queued_messages();
 }
 
 ClientState Client::state() const {
@@ -164,7 +169,7 @@ void Client::open_transport(std::size_t endpoint_index, const Endpoint& endpoint
   // getaddrinfo(); devices that must not allocate configure numeric addresses.
   resolver_.async_resolve(
       endpoint.host, port_text,
-      [this, generation](const asio::error_code& resolve_error, asio::ip::tcp::resolver::results_type results) {
+      [this, generation](const asio::error_code& resolve_error, Resolver::results_type results) {
         --outstanding_;
         std::lock_guard<std::recursive_mutex> lock(mutex_);
         HandlerScope scope(handler_depth_);
@@ -352,7 +357,7 @@ void Client::handle_wake() {
 
 Millis Client::now() const {
   return static_cast<Millis>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(asio::steady_timer::clock_type::now() - epoch_).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(Timer::clock_type::now() - epoch_).count());
 }
 
 bool Client::on_io_thread() const { return io_.get_executor().running_in_this_thread(); }

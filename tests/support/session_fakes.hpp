@@ -297,6 +297,11 @@ struct ReceivedMessage {
   std::string payload;
 };
 
+struct DroppedMessage {
+  std::uint64_t id = 0;
+  std::error_code reason;
+};
+
 struct LogLine {
   LogLevel level = LogLevel::info;
   std::string text;
@@ -326,9 +331,13 @@ class RecordingListener final : public Listener {
     messages.push_back(ReceivedMessage{seq, to_string(payload)});
     events.push_back("message:" + std::to_string(seq));
   }
-  void on_acked(std::uint64_t seq) override {
-    acks.push_back(seq);
-    events.push_back("acked:" + std::to_string(seq));
+  void on_acked(std::uint64_t id) override {
+    acks.push_back(id);
+    events.push_back("acked:" + std::to_string(id));
+  }
+  void on_dropped(std::uint64_t id, std::error_code reason) override {
+    dropped.push_back(DroppedMessage{id, reason});
+    events.push_back("dropped:" + std::to_string(id));
   }
   void on_heartbeat(std::uint32_t rtt_ms) override {
     heartbeats.push_back(rtt_ms);
@@ -358,7 +367,8 @@ class RecordingListener final : public Listener {
   std::vector<DisconnectInfo> disconnects;
   std::vector<ConnectFailure> connect_failures;
   std::vector<ReceivedMessage> messages;
-  std::vector<std::uint64_t> acks;
+  std::vector<std::uint64_t> acks;  ///< Message ids (what send() returned), one per acknowledged message.
+  std::vector<DroppedMessage> dropped;
   std::vector<std::uint32_t> heartbeats;
   std::vector<LogLine> logs;
   std::vector<std::string> events;

@@ -140,11 +140,12 @@ class SessionFixture : public Utest {
     STATE_EQUAL(ClientState::online, session.state());
   }
 
+  /// Sends `text`, which must be accepted; returns its message id.
   std::uint64_t send_text(const std::string& text) {
-    std::uint64_t seq = 0;
-    const std::error_code ec = session.send(ConstByteSpan{text.data(), text.size()}, now, &seq);
+    std::uint64_t id = 0;
+    const std::error_code ec = session.send(ConstByteSpan{text.data(), text.size()}, now, &id);
     STRCMP_EQUAL("ok", error_name(ec).c_str());
-    return seq;
+    return id;
   }
   std::error_code try_send(const std::string& text) {
     return session.send(ConstByteSpan{text.data(), text.size()}, now);
@@ -209,6 +210,8 @@ TEST(SessionOptions, EveryInvalidOptionIsRefusedNamingItsFieldAndTheSessionStays
       {"write_timeout_ms", [](Options& o) { o.write_timeout_ms = 0; }},
       {"connect_timeout_ms", [](Options& o) { o.connect_timeout_ms = 0; }},
       {"idle_timeout_ms", [](Options& o) { o.idle_timeout_ms = o.heartbeat_interval_ms; }},
+      {"max_in_flight", [](Options& o) { o.max_in_flight = 0; }},
+      {"max_in_flight", [](Options& o) { o.max_in_flight = kStoreMessages + 1; }},
       {"backoff.base_ms", [](Options& o) { o.backoff.base_ms = 0; }},
       {"backoff.cap_ms", [](Options& o) { o.backoff.cap_ms = o.backoff.base_ms - 1; }},
   };
@@ -1448,23 +1451,33 @@ TEST(SessionProtocol, RepeatedAckIsHarmless) {
   server.ack(now, 2);
   server.ack(now, 2);
   STATE_EQUAL(ClientState::online, session.state());
-  UNSIGNED_LONGS_EQUAL(1, listener.acks.size());
+  const std::vector<std::uint64_t> expected = {1, 2};  // each message once, not again for the repeat
+  CHECK_TRUE(expected == listener.acks);
   UNSIGNED_LONGLONGS_EQUAL(2, session.counters().messages_acked);
+  UNSIGNED_LONGLONGS_EQUAL(2, session.last_acked_seq());
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
 }
 
-TEST(SessionProtocol, AckIsCumulative) {
-  go_online();
-  send_text("one");
-  send_text("two");
-  send_text("three");
-  flush();
-  server.ack(now, 1);
-  server.ack(now, 3);
-  UNSIGNED_LONGS_EQUAL(2, listener.acks.size());
-  UNSIGNED_LONGLONGS_EQUAL(1, at(listener.acks, 0));
-  UNSIGNED_LONGLONGS_EQUAL(3, at(listener.acks, 1));
-  UNSIGNED_LONGLONGS_EQUAL(3, session.last_acked_seq());
+// A new session numbered from 11: seqs 11..13 carry the ids 1..3, so the
+// test tells an id from a seq.
+TEST(SessionProtocol, CumulativeAckReportsEveryMessageItCoversOnceByIdInOrder) {
+  go_online(kSessionId, 0, 11);
+  UNSIGNED_LONGLONGS_EQUAL(1, send_text("one"));
+  UNSIGNED_LONGLONGS_EQUAL(2, send_text("two"));
+  UNSIGNED_LONGLONGS_EQUAL(3, send_text("three"));
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("DATA,DATA,DATA", type_names(written).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(11, at(written, 0).seq);
+  UNSIGNED_LONGLONGS_EQUAL(13, at(written, 2).seq);
+  server.ack(now, 11);
+  const std::vector<std::uint64_t> first = {1};
+  CHECK_TRUE(first == listener.acks);
+  server.ack(now, 13);
+  const std::vector<std::uint64_t> all = {1, 2, 3};
+  CHECK_TRUE(all == listener.acks);
+  UNSIGNED_LONGLONGS_EQUAL(13, session.last_acked_seq());
   UNSIGNED_LONGLONGS_EQUAL(3, session.counters().messages_acked);
+  UNSIGNED_LONGS_EQUAL(0, session.queued_messages());
 }
 
 TEST(SessionProtocol, DownlinkGapIsASequenceError) {
@@ -1475,12 +1488,24 @@ TEST(SessionProtocol, DownlinkGapIsASequenceError) {
   UNSIGNED_LONGS_EQUAL(1, listener.messages.size());
 }
 
-TEST(SessionProtocol, DownlinkDuplicateIsASequenceError) {
+TEST(SessionProtocol, DownlinkDuplicateIsAcknowledgedAgainButNotDeliveredTwice) {
   go_online();
   server.data(now, 1, "a");
   server.data(now, 1, "a");
-  expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
   UNSIGNED_LONGS_EQUAL(1, listener.messages.size());
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().messages_received);
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().downlink_duplicates);
+  UNSIGNED_LONGLONGS_EQUAL(1, session.last_downlink_seq());
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("ACK,ACK", type_names(written).c_str());  // one per read, the duplicate's included
+  UNSIGNED_LONGLONGS_EQUAL(1, at(written, 0).seq);
+  UNSIGNED_LONGLONGS_EQUAL(1, at(written, 1).seq);
+  // The next new one is still expected at 2.
+  server.data(now, 2, "b");
+  UNSIGNED_LONGS_EQUAL(2, listener.messages.size());
+  STRCMP_EQUAL("b", last(listener.messages).payload.c_str());
 }
 
 TEST(SessionProtocol, DownlinkNotStartingAtOneIsASequenceError) {
@@ -1588,15 +1613,23 @@ TEST(SessionDownlink, HelloAfterReconnectResumesTheSessionAtTheLastDownlink) {
   UNSIGNED_LONGLONGS_EQUAL(4, last(listener.messages).seq);
 }
 
-TEST(SessionDownlink, ResumedSessionRefusesDownlinkAlreadyDelivered) {
+TEST(SessionDownlink, ResumedSessionReacknowledgesDownlinkAlreadyDeliveredWithoutDeliveringItAgain) {
   go_online();
   server.send(now, data_frame(1, "a") + data_frame(2, "b"));
   flush();
   drop();
   go_online(kSessionId);
   server.data(now, 1, "a again");
-  ERRC_EQUAL(Errc::sequence_error, last(listener.disconnects).reason);
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());  // only the drop
   UNSIGNED_LONGS_EQUAL(2, listener.messages.size());
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().downlink_duplicates);
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("ACK", type_names(written).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(2, at(written, 0).seq);  // the position, not the duplicate's seq
+  server.data(now, 3, "c");
+  UNSIGNED_LONGS_EQUAL(3, listener.messages.size());
+  UNSIGNED_LONGLONGS_EQUAL(3, last(listener.messages).seq);
 }
 
 TEST(SessionDownlink, WelcomeWithAnotherSessionResetsTheDownlinkPosition) {
@@ -1638,22 +1671,39 @@ TEST(SessionDownlink, MessagesAreAcknowledgedPerRead) {
 
 TEST_GROUP_BASE(SessionSend, SessionFixture){};
 
-TEST(SessionSend, RefusedAsOfflineInEveryStateButOnline) {
-  ERRC_EQUAL(Errc::offline, try_send("idle"));
+TEST(SessionSend, AcceptedInEveryStateButTransmittedOnlyOnline) {
+  UNSIGNED_LONGLONGS_EQUAL(1, send_text("idle"));
   start();
-  ERRC_EQUAL(Errc::offline, try_send("connecting"));
+  UNSIGNED_LONGLONGS_EQUAL(2, send_text("connecting"));
+  CHECK_TRUE(session.pending_write().empty());
   open();
   const std::size_t hello = session.pending_write().size;
-  ERRC_EQUAL(Errc::offline, try_send("handshaking"));
-  UNSIGNED_LONGS_EQUAL(hello, session.pending_write().size);  // nothing queued
-  flush();
+  UNSIGNED_LONGLONGS_EQUAL(3, send_text("handshaking"));
+  UNSIGNED_LONGS_EQUAL(hello, session.pending_write().size);  // stored, not on the wire before WELCOME
+  STRCMP_EQUAL("HELLO", type_names(flush()).c_str());
   server.welcome(now, kSessionId, 1000);
-  drop();
-  ERRC_EQUAL(Errc::offline, try_send("backing off"));
+  drop();  // before anything was written
+  UNSIGNED_LONGLONGS_EQUAL(4, send_text("backing off"));
   session.stop(now);
-  ERRC_EQUAL(Errc::offline, try_send("stopped"));
-  UNSIGNED_LONGLONGS_EQUAL(0, session.counters().messages_sent);
-  UNSIGNED_LONGLONGS_EQUAL(1, session.next_uplink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(5, send_text("stopped"));
+  UNSIGNED_LONGLONGS_EQUAL(5, session.counters().messages_sent);
+  UNSIGNED_LONGS_EQUAL(5, session.queued_messages());
+  UNSIGNED_LONGLONGS_EQUAL(0, session.counters().data_frames_sent);
+  UNSIGNED_LONGS_EQUAL(0, listener.acks.size());
+
+  // Online again (the session resumed, nothing arrived): all five, in order.
+  go_online(kSessionId, 0, 1);
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("DATA,DATA,DATA,DATA,DATA", type_names(written).c_str());
+  const char* payloads[] = {"idle", "connecting", "handshaking", "backing off", "stopped"};
+  for (std::size_t i = 0; i < 5; ++i) {
+    UNSIGNED_LONGLONGS_EQUAL(i + 1, at(written, i).seq);
+    STRCMP_EQUAL(payloads[i], at(written, i).payload.c_str());
+  }
+  server.ack(now, 5);
+  const std::vector<std::uint64_t> acked = {1, 2, 3, 4, 5};
+  CHECK_TRUE(acked == listener.acks);
+  UNSIGNED_LONGS_EQUAL(0, session.queued_messages());
 }
 
 TEST(SessionSend, SequenceNumbersStartAtOne) {
@@ -1673,10 +1723,18 @@ TEST(SessionSend, SequenceNumbersStartAtOne) {
   UNSIGNED_LONGLONGS_EQUAL(4, session.next_uplink_seq());
 }
 
-TEST(SessionSend, NewSessionNumbersFromTheWelcomesNextUplinkSeq) {
+TEST(SessionSend, NewSessionTransmitsFromTheWelcomesNextUplinkSeqWhileIdsStartAtOne) {
   go_online(kSessionId, 0, 5);
-  UNSIGNED_LONGLONGS_EQUAL(5, send_text("renumbered"));
   UNSIGNED_LONGLONGS_EQUAL(4, session.last_acked_seq());
+  UNSIGNED_LONGLONGS_EQUAL(5, session.next_uplink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(1, send_text("renumbered"));  // the id
+  const std::vector<WireFrame> written = flush();
+  STRCMP_EQUAL("DATA", type_names(written).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(5, at(written, 0).seq);  // the wire seq
+  STRCMP_EQUAL("renumbered", at(written, 0).payload.c_str());
+  server.ack(now, 5);
+  const std::vector<std::uint64_t> acked = {1};
+  CHECK_TRUE(acked == listener.acks);
 }
 
 TEST(SessionSend, PayloadOverTheMaximumIsFieldTooLong) {
@@ -1692,9 +1750,10 @@ TEST(SessionSend, PayloadOverTheMaximumIsFieldTooLong) {
   UNSIGNED_LONGS_EQUAL(kMaxDataPayload, at(written, 0).payload.size());
 }
 
-TEST(SessionSend, FullBufferRefusesDataButKeepsRoomForControlFrames) {
+TEST(SessionSend, FullTransmitBufferKeepsRoomForControlFramesAndTheStoreKeepsTheRest) {
+  options.max_in_flight = kStoreMessages;  // only the transmit buffer limits what goes out
   go_online();
-  const std::string payload(100, 'p');  // 112-byte DATA frames
+  const std::string payload(100, 'p');  // 112-byte DATA frames, 110-byte store records
   std::size_t accepted = 0;
   std::error_code ec;
   for (int guard = 0; guard < 1000; ++guard) {
@@ -1702,17 +1761,31 @@ TEST(SessionSend, FullBufferRefusesDataButKeepsRoomForControlFrames) {
     if (ec) break;
     ++accepted;
   }
+  // The store, not the transmit buffer, bounds what send() accepts.
   ERRC_EQUAL(Errc::queue_full, ec);
-  UNSIGNED_LONGS_EQUAL((kTxBufferSize - kTxControlReserve) / 112, accepted);
-  UNSIGNED_LONGLONGS_EQUAL(accepted + 1, session.next_uplink_seq());  // the refused one took no seq
-  // Control frames still fit: a PONG and an ACK.
+  const std::size_t store_capacity = kStoreBytes / 110 < kStoreMessages ? kStoreBytes / 110 : kStoreMessages;
+  UNSIGNED_LONGS_EQUAL(store_capacity, accepted);
+  UNSIGNED_LONGS_EQUAL(accepted, session.queued_messages());
+  const std::size_t fit = (kTxBufferSize - kTxControlReserve) / 112;
+  CHECK_TRUE(fit < accepted);  // otherwise this test proves nothing
+  UNSIGNED_LONGS_EQUAL(fit * 112, session.pending_write().size);
+  UNSIGNED_LONGLONGS_EQUAL(fit + 1, session.next_uplink_seq());
+  // Control frames still fit behind the DATA: a PONG and an ACK.
   server.send(now, ping_frame() + data_frame(1, "downlink"));
-  const std::vector<WireFrame> written = flush();
-  UNSIGNED_LONGS_EQUAL(accepted + 2, written.size());
-  UNSIGNED_LONGS_EQUAL(accepted, count_type(written, FrameType::data));
-  STRCMP_EQUAL("PONG", frame_type_name(at(written, accepted).type));
-  STRCMP_EQUAL("ACK", frame_type_name(at(written, accepted + 1).type));
-  // Once written, there is room again.
+  CHECK_TRUE(wire.start(now));
+  const std::vector<WireFrame> first = wire.complete(now);
+  UNSIGNED_LONGS_EQUAL(fit + 2, first.size());
+  UNSIGNED_LONGS_EQUAL(fit, count_type(first, FrameType::data));
+  STRCMP_EQUAL("PONG", frame_type_name(at(first, fit).type));
+  STRCMP_EQUAL("ACK", frame_type_name(at(first, fit + 1).type));
+  // The write made room: the rest of the store follows, in order.
+  const std::vector<WireFrame> rest = flush();
+  UNSIGNED_LONGS_EQUAL(accepted - fit, count_type(rest, FrameType::data));
+  UNSIGNED_LONGLONGS_EQUAL(fit + 1, at(rest, 0).seq);
+  UNSIGNED_LONGLONGS_EQUAL(accepted, last(rest).seq);
+  // The store has room again once the server acknowledged.
+  ERRC_EQUAL(Errc::queue_full, try_send(payload));
+  server.ack(now, accepted);
   UNSIGNED_LONGLONGS_EQUAL(accepted + 1, send_text(payload));
 }
 

@@ -60,10 +60,15 @@ class Client final : private SessionIo {
   /// the listener sees the disconnect (if online) and the stopped state.
   void stop();
 
-  /// Queues one message for the server. Errors: offline (not online; nothing
-  /// queued), queue_full (transmit buffer full; retry after acknowledgements),
+  /// Copies one message into the outbound store; it reaches the server once
+  /// and in order, across reconnects, and Listener::on_acked(id) reports it.
+  /// Works offline too. Errors: queue_full (store full under
+  /// FullPolicy::refuse: the caller keeps the message and retries later),
   /// field_too_long (payload over kMaxDataPayload). Any thread.
-  [[nodiscard]] std::error_code send(ConstByteSpan payload, std::uint64_t* seq = nullptr);
+  /// `*id` (if given) receives the message's id.
+  [[nodiscard]] std::error_code send(ConstByteSpan payload, std::uint64_t* id = nullptr);
+  /// Messages accepted by send() and not yet acknowledged or dropped.
+  [[nodiscard]] std::size_t queued() const;
 
   [[nodiscard]] ClientState state() const;
   /// A consistent copy of the counters.
@@ -97,13 +102,22 @@ class Client final : private SessionIo {
   [[nodiscard]] Millis now() const;
   [[nodiscard]] bool on_io_thread() const;
 
+  // I/O objects bound to the io_context's own executor type rather than the
+  // type-erased any_io_executor: completions then never go through a
+  // type-erased function object, which would allocate (seen without RTTI).
+  using Executor = asio::io_context::executor_type;
+  using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
+  using Resolver = asio::ip::basic_resolver<asio::ip::tcp, Executor>;
+  using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                           asio::wait_traits<std::chrono::steady_clock>, Executor>;
+
   asio::io_context& io_;
-  asio::ip::tcp::socket socket_;
-  asio::ip::tcp::resolver resolver_;
-  asio::ip::tcp::resolver::results_type resolved_;  // addresses of the endpoint being tried
-  asio::ip::tcp::resolver::results_type::const_iterator next_address_;
-  asio::steady_timer timer_;
-  const asio::steady_timer::time_point epoch_;
+  Socket socket_;
+  Resolver resolver_;
+  Resolver::results_type resolved_;  // addresses of the endpoint being tried
+  Resolver::results_type::const_iterator next_address_;
+  Timer timer_;
+  const Timer::time_point epoch_;
   Session session_;
   Listener& listener_;
 

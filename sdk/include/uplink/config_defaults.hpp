@@ -57,6 +57,19 @@
 #define UPLINK_TX_BUFFER_SIZE 8192
 #endif
 
+/// Bytes of the outbound store: application messages accepted by send()
+/// and kept until the server acknowledges them (payload + 10 bytes each).
+/// Possible values: UPLINK_MAX_FRAME_SIZE .. 16 MiB. Default value: 16384.
+#ifndef UPLINK_STORE_BYTES
+#define UPLINK_STORE_BYTES 16384
+#endif
+
+/// Most messages the outbound store holds, whatever their size.
+/// Possible values: 1 .. 65535. Default value: 256.
+#ifndef UPLINK_STORE_MESSAGES
+#define UPLINK_STORE_MESSAGES 256
+#endif
+
 /// Size of the buffer each socket read lands in before it is fed to the
 /// decoder. Small values cost more system calls; large values cost RAM.
 /// Possible values: 16 .. 65536. Default value: 1024.
@@ -83,6 +96,8 @@ inline constexpr std::size_t kTxBufferSize = UPLINK_TX_BUFFER_SIZE;
 /// application data can never starve the heartbeat.
 inline constexpr std::size_t kTxControlReserve = 64;
 inline constexpr std::size_t kRxChunkSize = UPLINK_RX_CHUNK_SIZE;
+inline constexpr std::size_t kStoreBytes = UPLINK_STORE_BYTES;
+inline constexpr std::size_t kStoreMessages = UPLINK_STORE_MESSAGES;
 
 static_assert(kMaxFrameSize >= 64 && kMaxFrameSize <= 65535 + kFrameHeaderSize,
               "UPLINK_MAX_FRAME_SIZE must be within 64 .. 65539");
@@ -95,6 +110,9 @@ static_assert(kMaxHostLength >= 1 && kMaxHostLength <= 253,
               "UPLINK_MAX_HOST_LENGTH must be within 1 .. 253");
 static_assert(kTxBufferSize >= kMaxFrameSize + kTxControlReserve && kTxBufferSize <= (1u << 20),
               "UPLINK_TX_BUFFER_SIZE must be within UPLINK_MAX_FRAME_SIZE + 64 .. 1 MiB");
+static_assert(kStoreBytes >= kMaxFrameSize && kStoreBytes <= (16u << 20),
+              "UPLINK_STORE_BYTES must be within UPLINK_MAX_FRAME_SIZE .. 16 MiB");
+static_assert(kStoreMessages >= 1 && kStoreMessages <= 65535, "UPLINK_STORE_MESSAGES must be within 1 .. 65535");
 static_assert(kRxChunkSize >= 16 && kRxChunkSize <= 65536,
               "UPLINK_RX_CHUNK_SIZE must be within 16 .. 65536");
 

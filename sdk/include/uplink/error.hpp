@@ -43,7 +43,7 @@ enum class Errc : int {
   // --- Application-facing API ---
   queue_full,               ///< Outbound store has no room: the caller keeps the message.
   not_running,              ///< Operation needs a started client.
-  offline,                  ///< Not online: the message was not queued (no delivery store yet).
+  offline,                  ///< The peer is not online (e.g. a downlink to a device without a connection).
   already_running,          ///< start() called on a running client.
 };
 

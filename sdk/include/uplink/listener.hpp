@@ -76,8 +76,12 @@ class Listener {
   /// A downlink DATA message, delivered once and in order. The payload view
   /// is valid only during the call.
   virtual void on_message(std::uint64_t /*seq*/, ConstByteSpan /*payload*/) {}
-  /// The server acknowledged every uplink message up to and including `seq`.
-  virtual void on_acked(std::uint64_t /*seq*/) {}
+  /// The server acknowledged the message `id` (the number send() returned).
+  /// Called once per message, in the order they were sent.
+  virtual void on_acked(std::uint64_t /*id*/) {}
+  /// The message `id` was dropped without reaching the server: `reason` is
+  /// Errc::queue_full when the drop-oldest policy made room for a newer one.
+  virtual void on_dropped(std::uint64_t /*id*/, std::error_code /*reason*/) {}
   /// A PONG answered our PING after `rtt_ms`.
   virtual void on_heartbeat(std::uint32_t /*rtt_ms*/) {}
   /// A log line. Never contains the token or other secrets.

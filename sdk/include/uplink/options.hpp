@@ -21,6 +21,12 @@ struct Endpoint {
   std::uint16_t port = 0;
 };
 
+/// What send() does when the outbound store is full.
+enum class FullPolicy : std::uint8_t {
+  refuse,       ///< send() fails with Errc::queue_full; the caller keeps the message (default).
+  drop_oldest,  ///< The oldest message not yet transmitted is dropped (counted, reported) to make room.
+};
+
 /// Everything a client needs to know before start(). Defaults suit a real
 /// device on a real network; Options::demo() is tuned for a quick look.
 struct Options {
@@ -51,6 +57,11 @@ struct Options {
   /// reconnect loop.
   std::uint32_t stable_after_ms = 30000;
   BackoffPolicy backoff;  ///< Default base 1 s, cap 60 s, retry forever.
+  /// What send() does when the outbound store is full. Default: refuse.
+  FullPolicy when_full = FullPolicy::refuse;
+  /// Most DATA frames transmitted and not yet acknowledged at once.
+  /// 1 .. UPLINK_STORE_MESSAGES; default 32.
+  std::uint32_t max_in_flight = 32;
   /// Kernel send buffer of the socket (SO_SNDBUF), 0 = the system default.
   /// A small buffer bounds how much unacknowledged data can pile up in the
   /// kernel on a half-open link, so a stalled link shows as a write timeout

@@ -88,6 +88,9 @@ OptionsCheck validate(const Options& o) {
   if (o.idle_timeout_ms != 0 && o.idle_timeout_ms <= o.heartbeat_interval_ms) {
     return refuse("idle_timeout_ms", "must be 0 (off) or larger than heartbeat_interval_ms");
   }
+  if (o.max_in_flight == 0 || o.max_in_flight > kStoreMessages) {
+    return refuse("max_in_flight", "must be within 1 .. UPLINK_STORE_MESSAGES");
+  }
   if (o.backoff.base_ms == 0) return refuse("backoff.base_ms", "must be greater than zero");
   if (o.backoff.cap_ms < o.backoff.base_ms) return refuse("backoff.cap_ms", "must not be below backoff.base_ms");
   return {};

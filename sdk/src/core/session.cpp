@@ -90,24 +90,43 @@ void Session::stop(Millis now) {
   enter(ClientState::stopped, now, make_error_code(Errc::stopped));
 }
 
-std::error_code Session::send(ConstByteSpan payload, Millis now, std::uint64_t* seq) {
+std::error_code Session::send(ConstByteSpan payload, Millis now, std::uint64_t* id) {
   if (payload.size > kMaxDataPayload) return Errc::field_too_long;
-  if (state_ != ClientState::online) return Errc::offline;
-  std::uint8_t* slot = tx_ + tx_size_;
-  const std::size_t room = kTxBufferSize - tx_size_;
-  const std::size_t needed = encoded_size(Data{next_seq_, payload});
-  // Application data must leave room for control frames: a full buffer of
-  // DATA must never stop a PONG or a PING.
-  if (needed + kTxControlReserve > room) return Errc::queue_full;
-  const EncodeResult r = encode(Data{next_seq_, payload}, ByteSpan{slot, room});
-  if (r.error) return r.error;
-  tx_size_ += r.size;
-  if (seq != nullptr) *seq = next_seq_;
-  ++next_seq_;
+  if (!store_.has_room(payload.size) && options_.when_full == FullPolicy::drop_oldest) {
+    std::uint64_t dropped = 0;
+    while (!store_.has_room(payload.size) && store_.drop_oldest_untransmitted(dropped)) {
+      ++counters_.messages_dropped;
+      listener_.on_dropped(dropped, make_error_code(Errc::queue_full));
+    }
+  }
+  if (store_.push(next_id_ + 1, payload)) {
+    ++counters_.messages_refused;
+    return Errc::queue_full;
+  }
+  ++next_id_;
+  if (id != nullptr) *id = next_id_;
   ++counters_.messages_sent;
-  ++counters_.frames_sent;
-  keep_alive_.on_business_sent(now);
+  if (state_ == ClientState::online) transmit_from_store(now);
   return {};
+}
+
+void Session::transmit_from_store(Millis now) {
+  while (state_ == ClientState::online && store_.has_untransmitted() && store_.transmitted() < options_.max_in_flight) {
+    const OutboundStore::Message m = store_.next_untransmitted();
+    const Data data{store_.next_seq(), m.payload};
+    const std::size_t room = kTxBufferSize - tx_size_;
+    // Application data leaves room for control frames: a buffer full of
+    // DATA must never hold back a PONG or a PING.
+    if (encoded_size(data) + kTxControlReserve > room) return;
+    const EncodeResult r = encode(data, ByteSpan{tx_ + tx_size_, room});
+    if (r.error) return;  // cannot happen: size checked, payload bounded by send()
+    tx_size_ += r.size;
+    if (data.seq > highest_transmitted_) highest_transmitted_ = data.seq;
+    store_.mark_transmitted();
+    ++counters_.frames_sent;
+    ++counters_.data_frames_sent;
+    keep_alive_.on_business_sent(now);
+  }
 }
 
 // -------------------------------------------------------- transport events
@@ -165,6 +184,7 @@ void Session::on_write_complete(Millis now, Generation generation, std::size_t w
   if (tx_size_ == 0) tx_mid_frame_ = false;
   tx_in_flight_ = 0;
   keep_alive_.on_write_completed(now);
+  transmit_from_store(now);  // room freed: more messages may go
 }
 
 void Session::on_transport_error(Millis now, Generation generation, std::error_code reason) {
@@ -379,6 +399,8 @@ void Session::end_transport(ConstByteSpan farewell) {
   if (tx_in_flight_ != 0 || tx_mid_frame_) farewell = {};
   io_.close_transport(farewell);
   ++generation_;
+  // Whatever was in flight is unconfirmed: it goes again on the next connection.
+  store_.restart(store_.head_seq());
   tx_size_ = 0;
   tx_in_flight_ = 0;
   tx_mid_frame_ = false;
@@ -452,15 +474,29 @@ void Session::handle_frame(Millis now, const Frame& frame) {
 
 void Session::handle_welcome(Millis now, const Welcome& welcome) {
   const bool resumed = session_id_ != 0 && welcome.session_id == session_id_;
-  if (resumed && welcome.next_uplink_seq > next_seq_) {
-    protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
-                     "WELCOME expects a sequence number never sent");
-    return;
+  const std::uint64_t next = welcome.next_uplink_seq;
+  if (resumed) {
+    if (next > highest_transmitted_ + 1) {
+      protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
+                       "WELCOME expects a sequence number never sent");
+      return;
+    }
+    if (next < store_.head_seq()) {
+      protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
+                       "WELCOME goes back before acknowledged messages");
+      return;
+    }
+    // The server holds everything below `next`: those are acknowledged now.
+    if (next > store_.head_seq()) acknowledge_through(next - 1);
+  } else {
+    // A new session (or the server lost ours): everything still stored is
+    // numbered afresh from what it expects, and downlink starts over.
+    last_downlink_ = 0;
+    highest_transmitted_ = next - 1;
   }
-  if (!resumed) last_downlink_ = 0;  // a new session numbers downlink from 1
   session_id_ = welcome.session_id;
-  next_seq_ = welcome.next_uplink_seq;
-  last_acked_ = welcome.next_uplink_seq - 1;
+  store_.restart(next);
+  last_acked_ = next - 1;
 
   KeepAliveTimings timings;
   timings.heartbeat_ms = welcome.heartbeat_ms;
@@ -482,7 +518,7 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
   info.resumed = resumed;
   info.heartbeat_ms = timings.heartbeat_ms;
   info.read_timeout_ms = timings.read_timeout_ms;
-  info.next_uplink_seq = next_seq_;
+  info.next_uplink_seq = store_.next_seq();
   log(LogLevel::info, "online: endpoint %u, session %llu%s, heartbeat %u ms, read timeout %u ms",
       static_cast<unsigned>(endpoint_index_), static_cast<unsigned long long>(session_id_),
       resumed ? " (resumed)" : "", static_cast<unsigned>(timings.heartbeat_ms),
@@ -493,9 +529,17 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
   listener_.on_state(change);
   if (state_ != ClientState::online) return;  // the listener stopped us
   listener_.on_online(info);
+  transmit_from_store(now);  // resend what was unacknowledged, then the rest
 }
 
 void Session::handle_data(Millis now, const Data& data) {
+  if (data.seq <= last_downlink_) {
+    // Already delivered (a server resending after a resume): acknowledge
+    // again so the server can let go, but never deliver twice.
+    ++counters_.downlink_duplicates;
+    ack_pending_ = true;
+    return;
+  }
   if (data.seq != last_downlink_ + 1) {
     protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
                      "downlink DATA out of sequence");
@@ -508,15 +552,22 @@ void Session::handle_data(Millis now, const Data& data) {
 }
 
 void Session::handle_ack(Millis now, const Ack& ack) {
-  if (ack.seq >= next_seq_ || ack.seq < last_acked_) {
+  if (ack.seq > highest_transmitted_ || ack.seq < last_acked_) {
     protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
-                     ack.seq >= next_seq_ ? "ACK for a message never sent" : "ACK going backwards");
+                     ack.seq > highest_transmitted_ ? "ACK for a message never sent" : "ACK going backwards");
     return;
   }
   if (ack.seq == last_acked_) return;  // a repeated ACK is harmless
-  counters_.messages_acked += ack.seq - last_acked_;
-  last_acked_ = ack.seq;
-  listener_.on_acked(ack.seq);
+  acknowledge_through(ack.seq);
+  transmit_from_store(now);  // the window moved
+}
+
+void Session::acknowledge_through(std::uint64_t seq) {
+  last_acked_ = seq;
+  store_.acknowledge_through(seq, [this](std::uint64_t id) {
+    ++counters_.messages_acked;
+    listener_.on_acked(id);
+  });
 }
 
 void Session::protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text) {

@@ -33,6 +33,7 @@
 #include "uplink/core/backoff.hpp"
 #include "uplink/core/byte_span.hpp"
 #include "uplink/core/keep_alive.hpp"
+#include "uplink/core/outbound_store.hpp"
 #include "uplink/core/random_source.hpp"
 #include "uplink/error.hpp"
 #include "uplink/listener.hpp"
@@ -57,8 +58,12 @@ struct Counters {
   std::uint64_t bytes_received = 0;
   std::uint64_t heartbeats_sent = 0;   ///< PINGs sent.
   std::uint64_t heartbeats_answered = 0;  ///< PONGs sent in answer to the server's PINGs.
-  std::uint64_t messages_sent = 0;     ///< DATA frames queued by send().
-  std::uint64_t messages_acked = 0;
+  std::uint64_t messages_sent = 0;     ///< Messages accepted by send().
+  std::uint64_t messages_acked = 0;    ///< Messages the server acknowledged.
+  std::uint64_t messages_dropped = 0;  ///< Messages dropped by the drop-oldest policy.
+  std::uint64_t messages_refused = 0;  ///< send() calls refused with queue_full.
+  std::uint64_t data_frames_sent = 0;  ///< DATA frames written, resends included.
+  std::uint64_t downlink_duplicates = 0;  ///< Downlink DATA already delivered, dropped.
   std::uint64_t messages_received = 0;  ///< Downlink DATA delivered.
   std::uint32_t last_rtt_ms = 0;       ///< Round trip of the last answered PING.
 };
@@ -98,11 +103,13 @@ class Session {
   /// online, closes the transport, reports the disconnect (if online) and
   /// the stopped state. Calling it again does nothing.
   void stop(Millis now);
-  /// Queues `payload` as the next uplink DATA. Errors: offline (not online;
-  /// nothing queued), queue_full (no transmit room now; try again after the
-  /// next write completes), field_too_long (over kMaxDataPayload).
-  /// On success `*seq` (if given) receives the message's sequence number.
-  [[nodiscard]] std::error_code send(ConstByteSpan payload, Millis now, std::uint64_t* seq = nullptr);
+  /// Copies `payload` into the outbound store; it is transmitted when online
+  /// (now or after the next connection) and kept until acknowledged, then
+  /// reported with Listener::on_acked(id). Works in every state, offline
+  /// included. Errors: queue_full (store full and the policy is refuse: the
+  /// caller keeps the message), field_too_long (over kMaxDataPayload).
+  /// On success `*id` (if given) receives the message's id (1, 2, 3, ...).
+  [[nodiscard]] std::error_code send(ConstByteSpan payload, Millis now, std::uint64_t* id = nullptr);
 
   // ---- Transport events (ignored unless `generation` is current) ----
 
@@ -135,8 +142,10 @@ class Session {
   [[nodiscard]] ClientState state() const { return state_; }
   [[nodiscard]] const Counters& counters() const { return counters_; }
   [[nodiscard]] std::uint64_t session_id() const { return session_id_; }
-  [[nodiscard]] std::uint64_t next_uplink_seq() const { return next_seq_; }
+  [[nodiscard]] std::uint64_t next_uplink_seq() const { return store_.next_seq(); }
   [[nodiscard]] std::uint64_t last_acked_seq() const { return last_acked_; }
+  /// Messages accepted by send() and not yet acknowledged or dropped.
+  [[nodiscard]] std::size_t queued_messages() const { return store_.size(); }
   [[nodiscard]] std::uint64_t last_downlink_seq() const { return last_downlink_; }
   [[nodiscard]] const KeepAlive& keep_alive() const { return keep_alive_; }
 
@@ -154,8 +163,10 @@ class Session {
   void handle_welcome(Millis now, const Welcome& welcome);
   void handle_data(Millis now, const Data& data);
   void handle_ack(Millis now, const Ack& ack);
+  void acknowledge_through(std::uint64_t seq);
   void protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text);
 
+  void transmit_from_store(Millis now);
   bool queue_frame_bytes(ConstByteSpan frame, bool control);
   bool queue_control(FrameType type);
   void queue_hello(Millis now);
@@ -181,8 +192,10 @@ class Session {
   bool stable_ = false;
 
   std::uint64_t session_id_ = 0;
-  std::uint64_t next_seq_ = 1;       // next uplink sequence number to assign
-  std::uint64_t last_acked_ = 0;     // highest uplink seq acknowledged by the server
+  OutboundStore store_;
+  std::uint64_t next_id_ = 0;              // id of the last message accepted by send()
+  std::uint64_t last_acked_ = 0;           // highest uplink seq acknowledged by the server
+  std::uint64_t highest_transmitted_ = 0;  // highest uplink seq ever written in this session
   std::uint64_t last_downlink_ = 0;  // highest downlink seq delivered to the application
   bool ack_pending_ = false;
 

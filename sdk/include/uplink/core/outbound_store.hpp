@@ -1,0 +1,90 @@
+// The outbound store: every message the application handed to send(), in
+// order, until the server acknowledges it.
+//
+// Messages are kept back to back in one fixed buffer (no heap). Each has a
+// local id (what send() returned) and gets its wire sequence number from its
+// position: the oldest message is numbered head_seq(), the next head_seq()+1,
+// and so on. Numbering by position is what lets the store resend from any
+// point a server names after a reconnect, and lets a dropped message (the
+// drop-oldest policy) leave no gap in the sequence the server sees.
+//
+//   [ acknowledged: gone ][ transmitted, unacknowledged ][ not yet transmitted ]
+//                          ^ head_seq()                   ^ head_seq() + transmitted()
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+#include "uplink/config_defaults.hpp"
+#include "uplink/core/byte_span.hpp"
+
+namespace uplink {
+
+class OutboundStore {
+ public:
+  /// Bytes each message costs on top of its payload.
+  static constexpr std::size_t kRecordOverhead = 8 + 2;
+
+  struct Message {
+    std::uint64_t id = 0;
+    ConstByteSpan payload;  ///< Valid until the store is modified.
+  };
+
+  /// Appends a message. Errors: queue_full (no room in bytes or messages).
+  [[nodiscard]] std::error_code push(std::uint64_t id, ConstByteSpan payload);
+  /// True when push() of `payload_size` bytes would succeed.
+  [[nodiscard]] bool has_room(std::size_t payload_size) const;
+
+  /// Removes the oldest message not yet transmitted on this connection (the
+  /// drop-oldest policy never touches one the server may already hold).
+  /// Returns false when every message is in flight.
+  bool drop_oldest_untransmitted(std::uint64_t& dropped_id);
+
+  /// The next message to transmit, if any.
+  [[nodiscard]] bool has_untransmitted() const { return transmitted_ < count_; }
+  [[nodiscard]] Message next_untransmitted() const;
+  /// Wire sequence number of next_untransmitted().
+  [[nodiscard]] std::uint64_t next_seq() const { return head_seq_ + transmitted_; }
+  /// next_untransmitted() was written to the transmit buffer.
+  void mark_transmitted();
+
+  /// The server acknowledged every seq <= `seq`: removes those messages,
+  /// calling `on_removed(context, id)` for each, oldest first. Requires
+  /// head_seq() <= seq + 1 and seq < next_seq() (the caller checks).
+  template <typename Fn>
+  std::size_t acknowledge_through(std::uint64_t seq, Fn&& on_removed) {
+    std::size_t removed = 0;
+    while (count_ > 0 && head_seq_ <= seq) {
+      on_removed(front().id);
+      pop_front();
+      ++removed;
+    }
+    return removed;
+  }
+
+  /// A new connection: nothing is in flight any more; the oldest message
+  /// will go out as `head_seq` (the number the server expects next).
+  void restart(std::uint64_t head_seq);
+
+  [[nodiscard]] std::uint64_t head_seq() const { return head_seq_; }
+  [[nodiscard]] std::size_t size() const { return count_; }
+  [[nodiscard]] std::size_t transmitted() const { return transmitted_; }
+  [[nodiscard]] std::size_t bytes_used() const { return used_; }
+  [[nodiscard]] bool empty() const { return count_ == 0; }
+
+ private:
+  [[nodiscard]] Message front() const { return message_at(0); }
+  [[nodiscard]] Message message_at(std::size_t offset) const;
+  [[nodiscard]] std::size_t record_size_at(std::size_t offset) const;
+  void pop_front();
+
+  std::uint8_t bytes_[kStoreBytes] = {};
+  std::size_t used_ = 0;             // bytes of records, from offset 0
+  std::size_t count_ = 0;            // messages held
+  std::size_t transmitted_ = 0;      // messages at the front sent on this connection
+  std::size_t transmitted_end_ = 0;  // byte offset of the first untransmitted record
+  std::uint64_t head_seq_ = 1;
+};
+
+}  // namespace uplink

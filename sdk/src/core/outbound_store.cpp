@@ -1,0 +1,91 @@
+// Outbound store: records [u64 id][u16 length][payload] back to back from
+// offset 0; removal compacts with memmove (a few KiB at most, far cheaper
+// than the system call that delivered the acknowledgement).
+#include "uplink/core/outbound_store.hpp"
+
+#include <cstring>
+
+#include "uplink/error.hpp"
+
+namespace uplink {
+namespace {
+
+void put_u64(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<std::uint8_t>(v);
+    v >>= 8;
+  }
+}
+std::uint64_t get_u64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+}  // namespace
+
+bool OutboundStore::has_room(std::size_t payload_size) const {
+  return payload_size <= 0xFFFF && count_ < kStoreMessages && used_ + kRecordOverhead + payload_size <= kStoreBytes;
+}
+
+std::error_code OutboundStore::push(std::uint64_t id, ConstByteSpan payload) {
+  if (!has_room(payload.size)) return Errc::queue_full;
+  std::uint8_t* p = bytes_ + used_;
+  put_u64(p, id);
+  p[8] = static_cast<std::uint8_t>(payload.size >> 8);
+  p[9] = static_cast<std::uint8_t>(payload.size);
+  if (payload.size != 0) std::memcpy(p + kRecordOverhead, payload.data, payload.size);
+  used_ += kRecordOverhead + payload.size;
+  ++count_;
+  return {};
+}
+
+std::size_t OutboundStore::record_size_at(std::size_t offset) const {
+  return kRecordOverhead + ((static_cast<std::size_t>(bytes_[offset + 8]) << 8) | bytes_[offset + 9]);
+}
+
+OutboundStore::Message OutboundStore::message_at(std::size_t offset) const {
+  Message m;
+  m.id = get_u64(bytes_ + offset);
+  m.payload = ConstByteSpan{bytes_ + offset + kRecordOverhead, record_size_at(offset) - kRecordOverhead};
+  return m;
+}
+
+OutboundStore::Message OutboundStore::next_untransmitted() const { return message_at(transmitted_end_); }
+
+void OutboundStore::mark_transmitted() {
+  if (transmitted_ >= count_) return;
+  transmitted_end_ += record_size_at(transmitted_end_);
+  ++transmitted_;
+}
+
+void OutboundStore::pop_front() {
+  const std::size_t size = record_size_at(0);
+  std::memmove(bytes_, bytes_ + size, used_ - size);
+  used_ -= size;
+  --count_;
+  ++head_seq_;
+  if (transmitted_ > 0) {
+    --transmitted_;
+    transmitted_end_ -= size;
+  }
+}
+
+bool OutboundStore::drop_oldest_untransmitted(std::uint64_t& dropped_id) {
+  if (transmitted_ >= count_) return false;
+  const std::size_t at = transmitted_end_;
+  const std::size_t size = record_size_at(at);
+  dropped_id = get_u64(bytes_ + at);
+  std::memmove(bytes_ + at, bytes_ + at + size, used_ - at - size);
+  used_ -= size;
+  --count_;
+  return true;
+}
+
+void OutboundStore::restart(std::uint64_t head_seq) {
+  head_seq_ = head_seq;
+  transmitted_ = 0;
+  transmitted_end_ = 0;
+}
+
+}  // namespace uplink
