@@ -30,15 +30,24 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
-# Cross-built executables (tests, try_run) run under qemu-user; -L points its
-# loader at the cross toolchain's ld.so, libc and libstdc++.
+# Cross-built executables (tests, try_run) run under qemu-user. -L makes
+# qemu take the program's loader (ld.so) from the cross toolchain's tree,
+# /usr/<triple>/lib. LD_LIBRARY_PATH (set for the guest only, with -E) makes
+# that loader take libc, libpthread and libstdc++ from the same tree: without
+# it, it falls back to the multiarch /lib/<triple>/libc.so.6 of libc6:<arch>
+# (pulled in by the :arm64/:armhf -dev packages), whose Debian revision is
+# usually not the cross toolchain's (2.36-9+deb12uN against 2.36-8cross1 on
+# Debian 12), and an ld.so and a libc of different builds break at the first
+# pthread_create (a hang on aarch64, a SIGSEGV on armhf). Multiarch shared
+# libraries (/usr/lib/<triple>) are still found through the default path.
 find_program(UPLINK_QEMU_AARCH64 qemu-aarch64)
 if(NOT UPLINK_QEMU_AARCH64)
   message(WARNING "qemu-aarch64 not found: the build works, but ctest cannot run the aarch64 tests "
                   "(apt-get install qemu-user, or scripts/setup cross)")
   set(UPLINK_QEMU_AARCH64 qemu-aarch64)
 endif()
-set(CMAKE_CROSSCOMPILING_EMULATOR ${UPLINK_QEMU_AARCH64};-L;/usr/${UPLINK_CROSS_TRIPLE})
+set(CMAKE_CROSSCOMPILING_EMULATOR ${UPLINK_QEMU_AARCH64};-L;/usr/${UPLINK_CROSS_TRIPLE}
+                                 -E;LD_LIBRARY_PATH=/usr/${UPLINK_CROSS_TRIPLE}/lib)
 
 find_program(UPLINK_CROSS_C_COMPILER NAMES ${UPLINK_CROSS_TRIPLE}-gcc)
 find_program(UPLINK_CROSS_CXX_COMPILER NAMES ${UPLINK_CROSS_TRIPLE}-g++)

@@ -62,7 +62,7 @@ class EmulatedDevice final : public Listener {
   bool finished_ = false;
   double budget_ = 0;  // messages owed by the rate so far
   std::uint64_t generated_ = 0;
-  std::uint64_t deferred_ = 0;  // send() refused (offline / queue full): kept and retried
+  std::uint64_t deferred_ = 0;  // send() refused (store full): the message is kept and retried
   bool have_pending_ = false;
   std::uint64_t max_detection_ms_ = 0;
   std::uint64_t detections_ = 0;

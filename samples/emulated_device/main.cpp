@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
       .field("devices", static_cast<std::uint64_t>(devices.size()))
       .field("sent", t.generated)
       .field("acked", t.acked)
-      .field("refused_while_offline", t.deferred)
+      .field("refused", t.deferred)
       .field("reconnects", t.reconnects)
       .field("silences_detected", t.detections)
       .field("max_detection_ms", t.max_detection_ms)

@@ -52,16 +52,19 @@ constexpr std::uint64_t kMaxLatencyMs = 600000;
 constexpr std::uint64_t kMaxScheduleMs = 86400000;
 constexpr std::size_t kMaxScheduleEntries = 256;
 constexpr std::size_t kMaxCommandTokens = 3;
+// `inject up|down <hex bytes...>`: at most this many bytes per command.
+constexpr std::size_t kMaxInjectBytes = 1024;
 
 // --- Commands ------------------------------------------------------------------
 
 struct Command {
-  enum class Kind : std::uint8_t { forward, blackhole, latency, bytewise, reset, close, stall, refuse };
+  enum class Kind : std::uint8_t { forward, blackhole, latency, bytewise, reset, close, stall, refuse, inject };
   Kind kind = Kind::forward;
   Direction direction = Direction::both;
   Side side = Side::device;
   std::chrono::milliseconds delay{0};
   bool on = false;
+  std::vector<std::uint8_t> bytes;  // inject
 };
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -72,12 +75,12 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Splits on blanks into at most kMaxCommandTokens + 1 tokens (one more than
-// any command takes, so that extra arguments are detected).
-std::vector<std::string_view> tokens_of(std::string_view line) {
+// Splits on blanks into at most max_tokens + 1 tokens (one more than the
+// command takes, so that extra arguments are detected).
+std::vector<std::string_view> tokens_of(std::string_view line, std::size_t max_tokens = kMaxCommandTokens) {
   std::vector<std::string_view> tokens;
   line = trim(line);
-  while (!line.empty() && tokens.size() <= kMaxCommandTokens) {
+  while (!line.empty() && tokens.size() <= max_tokens) {
     std::size_t end = 0;
     while (end < line.size() && !is_space(line[end])) ++end;
     tokens.push_back(line.substr(0, end));
@@ -93,6 +96,41 @@ bool parse_u64(std::string_view text, std::uint64_t& value) {
 }
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// `inject up|down <hex bytes...>`: each token is an even number of hex
+// digits ("ff", or "ffff" for two bytes).
+std::string parse_inject(const std::vector<std::string_view>& t, Command& out) {
+  if (t.size() < 3) return "inject: missing argument (usage: inject up|down <hex bytes...>)";
+  if (t[1] == "up") {
+    out.direction = Direction::up;
+  } else if (t[1] == "down") {
+    out.direction = Direction::down;
+  } else {
+    return "inject: expected up or down, got " + quoted(t[1]);
+  }
+  out.bytes.clear();
+  for (std::size_t i = 2; i < t.size(); ++i) {
+    const std::string_view token = t[i];
+    if (token.size() % 2 != 0) return "inject: expected hex bytes such as 'ff', got " + quoted(token);
+    for (std::size_t j = 0; j < token.size(); j += 2) {
+      const int high = hex_digit(token[j]);
+      const int low = hex_digit(token[j + 1]);
+      if (high < 0 || low < 0) return "inject: expected hex bytes such as 'ff', got " + quoted(token);
+      if (out.bytes.size() == kMaxInjectBytes) {
+        return "inject: more than " + std::to_string(kMaxInjectBytes) + " bytes";
+      }
+      out.bytes.push_back(static_cast<std::uint8_t>(high * 16 + low));
+    }
+  }
+  return {};
+}
 
 std::string parse_direction(std::string_view name, std::string_view token, Direction& out) {
   if (token == "up") {
@@ -123,6 +161,11 @@ std::string parse_command(std::string_view line, Command& out) {
   const std::vector<std::string_view> t = tokens_of(line);
   if (t.empty()) return "empty command";
   const std::string_view name = t[0];
+  if (name == "inject") {
+    out.kind = Command::Kind::inject;
+    // Every token, plus one past the byte limit so that too many is detected.
+    return parse_inject(tokens_of(line, kMaxInjectBytes + 2), out);
+  }
   auto arity = [&](std::size_t min_args, std::size_t max_args) -> std::string {
     const std::size_t args = t.size() - 1;
     if (args < min_args) return std::string(name) + ": missing argument";
@@ -169,7 +212,7 @@ std::string parse_command(std::string_view line, Command& out) {
     }
   } else {
     error = "unknown command " + quoted(name) +
-            " (expected forward, blackhole, latency, bytewise, reset, close, stall or refuse)";
+            " (expected forward, blackhole, latency, bytewise, reset, close, stall, refuse or inject)";
   }
   return error;
 }
@@ -240,6 +283,16 @@ std::string command_text(const Command& c) {
     case Kind::close: return std::string("close ") + to_string(c.side);
     case Kind::stall: return std::string("stall ") + on_off(c.on);
     case Kind::refuse: return std::string("refuse ") + on_off(c.on);
+    case Kind::inject: {
+      static const char kHex[] = "0123456789abcdef";
+      std::string text = std::string("inject ") + to_string(c.direction);
+      for (const std::uint8_t b : c.bytes) {
+        text += ' ';
+        text += kHex[b >> 4];
+        text += kHex[b & 0x0F];
+      }
+      return text;
+    }
   }
   return "?";
 }
@@ -274,6 +327,7 @@ class FaultProxy::Impl : public std::enable_shared_from_this<FaultProxy::Impl> {
   std::error_code refuse(bool on);
   void reset_all();
   void close_side(Side side);
+  std::size_t inject(Direction direction, const std::vector<std::uint8_t>& bytes);
   std::string run_schedule(std::string_view spec);
   void cancel_schedule();
 
@@ -394,6 +448,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     pump(1 - side);  // drops what was queued for it
     maybe_finish();
+  }
+
+  // Queues `bytes` in pipe p, after what is queued there, as if side p had
+  // sent them. Returns false if they cannot go (destination not writable,
+  // or the direction is blackholed: then they count as dropped).
+  bool inject(int p, const std::vector<std::uint8_t>& bytes) {
+    const int d = 1 - p;
+    if (finished_ || bytes.empty() || !writable(d)) return false;
+    if (blackholed(p)) {
+      dropped(p) += bytes.size();
+      return false;
+    }
+    Chunk chunk;
+    chunk.bytes = bytes;
+    chunk.due = next_due(p);
+    pipes_[p].queue.push_back(std::move(chunk));
+    pipes_[p].queued_bytes += bytes.size();
+    pump(p);
+    return true;
   }
 
   // The proxy is going away: close quietly.
@@ -784,6 +857,11 @@ std::string FaultProxy::Impl::apply(const Command& c) {
     case Kind::close: close_side(c.side); break;
     case Kind::stall: stall_device(c.on); break;
     case Kind::refuse: error = refuse(c.on); break;
+    case Kind::inject:
+      if (inject(c.direction, c.bytes) == 0) {
+        return command_text(c) + ": no live connection to write to (none open that way, or it is blackholed)";
+      }
+      return {};
   }
   if (!error) return {};
   return command_text(c) + ": cannot listen again on port " + std::to_string(port_) + ": " + error.message();
@@ -872,6 +950,24 @@ void FaultProxy::Impl::close_side(Side side) {
   emit_mode(c);
 }
 
+std::size_t FaultProxy::Impl::inject(Direction direction, const std::vector<std::uint8_t>& bytes) {
+  std::size_t written = 0;
+  for_each_connection([&](Connection& c) {
+    bool took = false;
+    if (direction != Direction::down) took = c.inject(kDevice, bytes) || took;  // pipe 0: toward the server
+    if (direction != Direction::up) took = c.inject(kServer, bytes) || took;    // pipe 1: toward the device
+    if (took) ++written;
+  });
+  if (written > 0) {
+    Command c;
+    c.kind = Command::Kind::inject;
+    c.direction = direction;
+    c.bytes = bytes;
+    emit_mode(c);
+  }
+  return written;
+}
+
 // --- Impl: schedule --------------------------------------------------------------
 
 std::string FaultProxy::Impl::run_schedule(std::string_view spec) {
@@ -930,6 +1026,9 @@ void FaultProxy::stall_device(bool on) { impl_->stall_device(on); }
 std::error_code FaultProxy::refuse(bool on) { return impl_->refuse(on); }
 void FaultProxy::reset_all() { impl_->reset_all(); }
 void FaultProxy::close_side(Side side) { impl_->close_side(side); }
+std::size_t FaultProxy::inject(Direction direction, const std::vector<std::uint8_t>& bytes) {
+  return impl_->inject(direction, bytes);
+}
 
 std::string FaultProxy::apply_command(std::string_view line) {
   Command command;

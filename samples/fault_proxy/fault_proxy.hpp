@@ -19,6 +19,9 @@
 //                    the small receive buffer and its send buffer are full
 //   refuse           close the listener (connects are refused); reopen on
 //                    the same port when turned off
+//   inject(dir, b)   write raw bytes b into every live connection toward
+//                    the server (up) or the device (down), e.g. garbage
+//                    "from the server"; a one-shot action, not a mode
 //
 // Teardown: when a side sends FIN or fails, the other side gets the same
 // (FIN after the data queued for it, or RST) unless that direction is
@@ -50,6 +53,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include <asio/ip/tcp.hpp>
 
@@ -122,12 +126,21 @@ class FaultProxy {
   // --- Actions on the live connections --------------------------------------
   void reset_all();
   void close_side(Side side);
+  /// Writes `bytes` into every live connection toward the server (up), the
+  /// device (down) or both, as if the other end had sent them: after what
+  /// is already queued that way, and subject to that direction's mode (a
+  /// blackhole drops them, latency delays them, bytewise splits them).
+  /// Returns how many connections took them; emits a mode event if any did.
+  std::size_t inject(Direction direction, const std::vector<std::uint8_t>& bytes);
 
   // --- Commands --------------------------------------------------------------
   /// Applies one text command; returns "" or why it was refused:
   ///   forward | blackhole up|down|both | latency <ms> [up|down|both] |
   ///   bytewise on|off | reset | close device|server | stall on|off |
-  ///   refuse on|off
+  ///   refuse on|off | inject up|down <hex bytes...>
+  /// inject takes 1..1024 bytes, each token an even number of hex digits
+  /// ("inject down ff ff", "inject down ffff"); it is refused when no live
+  /// connection took the bytes.
   std::string apply_command(std::string_view line);
   /// Checks a command without applying it; returns "" or why it is bad.
   [[nodiscard]] static std::string check_command(std::string_view line);

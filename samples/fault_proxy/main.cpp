@@ -11,7 +11,11 @@
 // stdin: one command per line, applied at once: the FaultProxy commands
 // (forward | blackhole up|down|both | latency <ms> [up|down|both] |
 // bytewise on|off | reset | close device|server | stall on|off |
-// refuse on|off), plus `schedule SPEC` and `stats`. Blank lines and lines
+// refuse on|off | inject up|down <hex bytes...>), plus `schedule SPEC` and
+// `stats`. `inject down ff ff ff ff` writes those four bytes into every live
+// connection toward the device (up: toward the server): garbage "from the
+// server"; it is reported as a mode event, or as an error if no connection
+// took the bytes. Blank lines and lines
 // starting with '#' are ignored. End of input does not stop the proxy.
 //
 // stdout: one JSON object per line, each with "ts_ms" (Unix time in ms,
@@ -63,7 +67,8 @@ constexpr std::size_t kMaxFileInput = std::size_t{1} << 20;
 constexpr const char* kUsage =
     "usage: uplink_proxy --upstream IP:PORT [--listen IP:PORT] [--schedule \"<seconds>s <command>; ...\"]\n"
     "commands (stdin, --schedule): forward | blackhole up|down|both | latency <ms> [up|down|both] |\n"
-    "  bytewise on|off | reset | close device|server | stall on|off | refuse on|off\n"
+    "  bytewise on|off | reset | close device|server | stall on|off | refuse on|off |\n"
+    "  inject up|down <hex bytes...>   (e.g. inject down ff ff ff ff: raw bytes into every live connection)\n"
     "stdin only: schedule <spec> | stats\n";
 
 // --- JSON output -----------------------------------------------------------------

@@ -1,11 +1,11 @@
 // The smallest useful device: stays online against a server speaking
-// docs/PROTOCOL.md and sends a reading every 5 seconds while online.
+// docs/PROTOCOL.md and queues a reading every 5 seconds; uplink keeps each
+// one until the server acknowledges it, across disconnects.
 //   uplink_minimal_device <host> <port> <device-id>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 
-#include <asio/steady_timer.hpp>
 #include "uplink/client.hpp"
 #include "uplink/port/random.hpp"
 
@@ -15,13 +15,13 @@ struct Printer : uplink::Listener {
     std::printf("offline: %s (detected %llu ms after the last frame)\n", d.reason.message().c_str(),
                 static_cast<unsigned long long>(d.since_last_rx_ms));
   }
-  void on_acked(std::uint64_t seq) override { std::printf("acknowledged up to #%llu\n", static_cast<unsigned long long>(seq)); }
+  void on_acked(std::uint64_t id) override { std::printf("reading #%llu delivered\n", static_cast<unsigned long long>(id)); }
 };
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc != 4) return std::fprintf(stderr, "usage: %s <host> <port> <device-id>\n", argv[0]), 2;
-  uplink::Options options;
+  uplink::Options options;  // documented defaults: heartbeat 30 s, read timeout 60 s, backoff 1..60 s
   if (options.add_endpoint(argv[1], static_cast<std::uint16_t>(std::atoi(argv[2]))) || options.set_device_id(argv[3]))
     return std::fprintf(stderr, "bad endpoint or device id\n"), 2;
   asio::io_context io;

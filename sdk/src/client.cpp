@@ -126,6 +126,18 @@ std::error_code Client::send(ConstByteSpan payload, std::uint64_t* id) {
   return {};
 }
 
+void Client::network_changed() {
+  network_changed_ = true;
+  if (!on_io_thread()) {
+    wake();
+    return;
+  }
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  if (handler_depth_ > 0) return;  // the pump ending the current handler takes it
+  HandlerScope scope(handler_depth_);
+  pump();
+}
+
 std::size_t Client::queued() const {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   return session_.queued_messages();
@@ -337,6 +349,7 @@ void Client::handle_timer(const asio::error_code& error) {
 
 void Client::pump() {
   if (stop_requested_.exchange(false)) session_.stop(now());
+  if (network_changed_.exchange(false)) session_.on_network_change(now());
   if (!writing_ && session_.transport_active()) start_write();
   arm_timer();
 }

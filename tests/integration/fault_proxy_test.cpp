@@ -627,3 +627,100 @@ TEST(FaultProxy, CancelScheduleDropsPendingCommands) {
   run_for(io, kQuiet);
   CHECK(!proxy.mode().stall_device);
 }
+
+TEST(FaultProxy, InjectWritesRawBytesIntoEveryLiveConnectionOneWay) {
+  Upstream upstream(io);
+  std::vector<FaultProxy::Event> events;
+  FaultProxy proxy(io, loopback(upstream.port()), loopback(0),
+                   [&events](const FaultProxy::Event& e) { events.push_back(e); });
+  // Nothing to write into yet: refused, naming the command.
+  const std::string none = proxy.apply_command("inject down ff");
+  CHECK(contains(none, "inject down ff"));
+  CHECK(contains(none, "no live connection"));
+
+  const Pair first = open_pair(io, upstream, proxy);
+  const Pair second = open_pair(io, upstream, proxy);
+  CHECK(first.ok());
+  CHECK(second.ok());
+  const std::string garbage("\xff\xff\xff\xff", 4);
+  STRCMP_EQUAL("", proxy.apply_command("inject down ff ff ff ff").c_str());
+  CHECK(events.back().type == FaultProxy::EventType::mode);
+  STRCMP_EQUAL("inject down ff ff ff ff", events.back().text.c_str());
+  CHECK(run_until(io, [&] { return first.device->received == garbage && second.device->received == garbage; }));
+  CHECK(proxy.mode().blackhole_up == false && proxy.mode().blackhole_down == false);  // one-shot, not a mode
+
+  // Up: toward the server only; several bytes in one token are fine.
+  STRCMP_EQUAL("", proxy.apply_command("inject up 0001 7f").c_str());
+  const std::string up("\x00\x01\x7f", 3);
+  CHECK(run_until(io, [&] { return first.server->received == up && second.server->received == up; }));
+  run_for(io, kQuiet);
+  CHECK(first.device->received == garbage);  // nothing more went down
+  CHECK(first.server->received == up);       // and nothing went up twice
+  LONGS_EQUAL(2 * 4, proxy.counters().bytes_down);
+  LONGS_EQUAL(2 * 3, proxy.counters().bytes_up);
+
+  // The connections are untouched: bytes still flow both ways.
+  send(first.device, "data");
+  send(first.server, "back");
+  CHECK(run_until(io, [&] { return first.server->received == up + "data"; }));
+  CHECK(run_until(io, [&] { return first.device->received == garbage + "back"; }));
+  LONGS_EQUAL(2, proxy.counters().live);
+}
+
+TEST(FaultProxy, InjectGoesAfterQueuedBytesAndObeysTheDirectionsMode) {
+  Upstream upstream(io);
+  FaultProxy proxy(io, loopback(upstream.port()));
+  const Pair pair = open_pair(io, upstream, proxy);
+  CHECK(pair.ok());
+  // Latency: the injected bytes queue behind what the server already sent.
+  proxy.set_latency(200ms, Direction::down);
+  send(pair.server, "abc");
+  CHECK(run_until(io, [&] { return pair.server->writes_done == 1; }));
+  run_for(io, 50ms);  // read by the proxy, still delayed
+  CHECK(pair.device->received.empty());
+  STRCMP_EQUAL("", proxy.apply_command("inject down 05").c_str());
+  CHECK(run_until(io, [&] { return pair.device->received.size() == 4; }));
+  CHECK(pair.device->received == std::string("abc\x05", 4));
+
+  // A blackholed direction swallows them: refused, counted as dropped.
+  CHECK(!proxy.forward());
+  proxy.blackhole(Direction::down);
+  const std::uint64_t dropped = proxy.counters().dropped_down;
+  CHECK(contains(proxy.apply_command("inject down ee ee"), "no live connection"));
+  LONGS_EQUAL(dropped + 2, proxy.counters().dropped_down);
+  // The other direction still takes them.
+  STRCMP_EQUAL("", proxy.apply_command("inject up ee").c_str());
+  CHECK(run_until(io, [&] { return pair.server->received == "\xee"; }));
+  run_for(io, kQuiet);
+  LONGS_EQUAL(4, pair.device->received.size());
+}
+
+TEST(FaultProxy, InjectCommandIsParsedAndCheckedLikeTheOthers) {
+  Upstream upstream(io);
+  FaultProxy proxy(io, loopback(upstream.port()));
+  STRCMP_EQUAL("", FaultProxy::check_command("inject down ff ff ff ff").c_str());
+  STRCMP_EQUAL("", FaultProxy::check_command("  inject up 00 01 \r").c_str());
+  STRCMP_EQUAL("", FaultProxy::check_command("inject down DEADbeef").c_str());
+  STRCMP_EQUAL("", FaultProxy::check_schedule("0.1s inject down ff ff; 0.2s forward").c_str());
+  std::string longest = "inject down";
+  for (int i = 0; i < 1024; ++i) longest += " ab";
+  STRCMP_EQUAL("", FaultProxy::check_command(longest).c_str());
+  struct Bad {
+    const char* line;
+    const char* named;
+  };
+  const Bad bad[] = {
+      {"inject", "inject"},          {"inject down", "missing"},   {"inject both ff", "both"},
+      {"inject sideways ff", "sideways"}, {"inject down f", "'f'"}, {"inject down fff", "fff"},
+      {"inject down zz", "zz"},      {"inject down 0x01", "0x01"}, {"inject up ff -1", "-1"},
+  };
+  for (const Bad& b : bad) {
+    const std::string message = proxy.apply_command(b.line);
+    if (message.empty() || !contains(message, b.named)) {
+      FAIL(("'" + std::string(b.line) + "' gave '" + message + "'").c_str());
+    }
+    CHECK(!FaultProxy::check_command(b.line).empty());
+  }
+  CHECK(contains(FaultProxy::check_command(longest + " cd"), "more than 1024 bytes"));
+  CHECK(contains(FaultProxy::check_schedule("0.1s inject down zz"), "zz"));
+}

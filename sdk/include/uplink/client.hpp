@@ -70,6 +70,12 @@ class Client final : private SessionIo {
   /// Messages accepted by send() and not yet acknowledged or dropped.
   [[nodiscard]] std::size_t queued() const;
 
+  /// Tells the client the network changed (a link or address event, e.g.
+  /// from port::NetworkMonitor): online, it probes the link with a PING and
+  /// declares it dead after Options::probe_timeout_ms without an answer;
+  /// backing off, it reconnects at once. Any thread.
+  void network_changed();
+
   [[nodiscard]] ClientState state() const;
   /// A consistent copy of the counters.
   [[nodiscard]] Counters counters() const;
@@ -125,6 +131,7 @@ class Client final : private SessionIo {
   std::atomic<int> outstanding_{0};
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> network_changed_{false};
   int handler_depth_ = 0;
   bool writing_ = false;
   bool resolving_ = false;

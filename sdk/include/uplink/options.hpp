@@ -57,6 +57,11 @@ struct Options {
   /// reconnect loop.
   std::uint32_t stable_after_ms = 30000;
   BackoffPolicy backoff;  ///< Default base 1 s, cap 60 s, retry forever.
+  /// After a network change (Client::network_changed(), e.g. from the
+  /// netlink monitor), the link must show life within this long or it is
+  /// declared dead at once instead of after the full read timeout (the
+  /// read timeout still applies when it is shorter). > 0; default 3000.
+  std::uint32_t probe_timeout_ms = 3000;
   /// What send() does when the outbound store is full. Default: refuse.
   FullPolicy when_full = FullPolicy::refuse;
   /// Most DATA frames transmitted and not yet acknowledged at once.

@@ -11,17 +11,20 @@ Millis earliest(Millis a, Millis b) { return a < b ? a : b; }
 void KeepAlive::start(const KeepAliveTimings& timings, Millis now) {
   timings_ = timings;
   last_rx_ = last_tx_ = last_business_ = now;
+  probe_deadline_ = kNever;
   writing_ = false;
   ping_outstanding_ = false;
 }
 
 void KeepAlive::on_frame_received(Millis now, bool business) {
   last_rx_ = now;
+  probe_deadline_ = kNever;
   if (business) last_business_ = now;
 }
 
 std::int64_t KeepAlive::on_pong(Millis now) {
   last_rx_ = now;
+  probe_deadline_ = kNever;
   if (!ping_outstanding_) return -1;
   ping_outstanding_ = false;
   return static_cast<std::int64_t>(now - ping_sent_);
@@ -44,9 +47,15 @@ void KeepAlive::on_ping_sent(Millis now) {
   ping_sent_ = now;
 }
 
+bool KeepAlive::start_probe(Millis now, std::uint32_t probe_timeout_ms) {
+  const Millis deadline = now + probe_timeout_ms;
+  if (deadline < probe_deadline_) probe_deadline_ = deadline;
+  return !ping_outstanding_;
+}
+
 KeepAliveVerdict KeepAlive::poll(Millis now, bool tx_idle) const {
   if (writing_ && now >= write_started_ + timings_.write_timeout_ms) return KeepAliveVerdict::write_timeout;
-  if (now >= last_rx_ + timings_.read_timeout_ms) return KeepAliveVerdict::server_silent;
+  if (now >= last_rx_ + timings_.read_timeout_ms || now >= probe_deadline_) return KeepAliveVerdict::server_silent;
   if (timings_.idle_timeout_ms != 0 && now >= last_business_ + timings_.idle_timeout_ms) {
     return KeepAliveVerdict::idle_timeout;
   }
@@ -58,7 +67,7 @@ KeepAliveVerdict KeepAlive::poll(Millis now, bool tx_idle) const {
 }
 
 Millis KeepAlive::next_deadline(bool tx_idle) const {
-  Millis next = last_rx_ + timings_.read_timeout_ms;
+  Millis next = earliest(last_rx_ + timings_.read_timeout_ms, probe_deadline_);
   if (writing_) next = earliest(next, write_started_ + timings_.write_timeout_ms);
   if (timings_.idle_timeout_ms != 0) next = earliest(next, last_business_ + timings_.idle_timeout_ms);
   // While a write is pending the PING is not worth sending; the write's

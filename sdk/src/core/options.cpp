@@ -59,6 +59,7 @@ Options Options::demo() {
   o.write_timeout_ms = 2000;
   o.connect_timeout_ms = 2000;
   o.stable_after_ms = 3000;
+  o.probe_timeout_ms = 1000;
   o.backoff.base_ms = 200;
   o.backoff.cap_ms = 2000;
   return o;
@@ -88,6 +89,7 @@ OptionsCheck validate(const Options& o) {
   if (o.idle_timeout_ms != 0 && o.idle_timeout_ms <= o.heartbeat_interval_ms) {
     return refuse("idle_timeout_ms", "must be 0 (off) or larger than heartbeat_interval_ms");
   }
+  if (o.probe_timeout_ms == 0) return refuse("probe_timeout_ms", "must be greater than zero");
   if (o.max_in_flight == 0 || o.max_in_flight > kStoreMessages) {
     return refuse("max_in_flight", "must be within 1 .. UPLINK_STORE_MESSAGES");
   }

@@ -71,9 +71,25 @@ void OutboundStore::pop_front() {
   }
 }
 
-bool OutboundStore::drop_oldest_untransmitted(std::uint64_t& dropped_id) {
-  if (transmitted_ >= count_) return false;
-  const std::size_t at = transmitted_end_;
+std::size_t OutboundStore::offset_of(std::size_t index) const {
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < index && i < count_; ++i) offset += record_size_at(offset);
+  return offset;
+}
+
+bool OutboundStore::droppable_room_suffices(std::size_t payload_size, std::size_t keep_front) const {
+  if (payload_size > 0xFFFF) return false;
+  const std::size_t first = keep_front > transmitted_ ? keep_front : transmitted_;
+  if (first >= count_) return false;
+  // Dropping everything droppable frees every byte after `first`'s offset.
+  const std::size_t kept_bytes = offset_of(first);
+  return first < kStoreMessages && kept_bytes + kRecordOverhead + payload_size <= kStoreBytes;
+}
+
+bool OutboundStore::drop_after(std::size_t keep_front, std::uint64_t& dropped_id) {
+  const std::size_t first = keep_front > transmitted_ ? keep_front : transmitted_;
+  if (first >= count_) return false;
+  const std::size_t at = offset_of(first);
   const std::size_t size = record_size_at(at);
   dropped_id = get_u64(bytes_ + at);
   std::memmove(bytes_ + at, bytes_ + at + size, used_ - at - size);

@@ -93,11 +93,14 @@ void Session::stop(Millis now) {
 std::error_code Session::send(ConstByteSpan payload, Millis now, std::uint64_t* id) {
   if (payload.size > kMaxDataPayload) return Errc::field_too_long;
   if (!store_.has_room(payload.size) && options_.when_full == FullPolicy::drop_oldest) {
-    std::uint64_t dropped = 0;
-    while (!store_.has_room(payload.size) && store_.drop_oldest_untransmitted(dropped)) {
+    // Messages up to the highest seq ever transmitted may already be at the
+    // server (sent on this connection or a dropped one): never drop those,
+    // or the numbering would shift onto seqs the server already holds.
+    const std::uint64_t held = highest_transmitted_ >= store_.head_seq() ? highest_transmitted_ - store_.head_seq() + 1 : 0;
+    store_.drop_oldest_for_room(payload.size, static_cast<std::size_t>(held), [this](std::uint64_t dropped) {
       ++counters_.messages_dropped;
       listener_.on_dropped(dropped, make_error_code(Errc::queue_full));
-    }
+    });
   }
   if (store_.push(next_id_ + 1, payload)) {
     ++counters_.messages_refused;
@@ -126,6 +129,20 @@ void Session::transmit_from_store(Millis now) {
     ++counters_.frames_sent;
     ++counters_.data_frames_sent;
     keep_alive_.on_business_sent(now);
+  }
+}
+
+void Session::on_network_change(Millis now) {
+  if (state_ == ClientState::backing_off) {
+    log(LogLevel::info, "network changed: reconnecting now instead of after the backoff");
+    begin_round(now);
+    return;
+  }
+  if (state_ != ClientState::online) return;
+  log(LogLevel::info, "network changed: probing the link");
+  if (keep_alive_.start_probe(now, options_.probe_timeout_ms) && queue_control(FrameType::ping)) {
+    keep_alive_.on_ping_sent(now);
+    ++counters_.heartbeats_sent;
   }
 }
 

@@ -52,6 +52,12 @@ class KeepAlive {
   void on_business_sent(Millis now);
   /// A PING was queued.
   void on_ping_sent(Millis now);
+  /// The network changed under the connection (an address or link event):
+  /// unless a frame arrives by `now + probe_timeout_ms`, the link counts as
+  /// dead (server_silent) without waiting for the full read timeout.
+  /// Returns true when a PING should be queued for the probe.
+  bool start_probe(Millis now, std::uint32_t probe_timeout_ms);
+  [[nodiscard]] bool probing() const { return probe_deadline_ != kNever; }
 
   /// The most urgent verdict at `now`. `tx_idle` is true when nothing is
   /// being written or waiting to be written (a PING is only worth sending then).
@@ -70,6 +76,7 @@ class KeepAlive {
   Millis last_business_ = 0;
   Millis write_started_ = 0;
   Millis ping_sent_ = 0;
+  Millis probe_deadline_ = kNever;
   bool writing_ = false;
   bool ping_outstanding_ = false;
 };

@@ -36,10 +36,23 @@ class OutboundStore {
   /// True when push() of `payload_size` bytes would succeed.
   [[nodiscard]] bool has_room(std::size_t payload_size) const;
 
-  /// Removes the oldest message not yet transmitted on this connection (the
-  /// drop-oldest policy never touches one the server may already hold).
+  /// Removes the oldest message not yet transmitted on this connection.
   /// Returns false when every message is in flight.
-  bool drop_oldest_untransmitted(std::uint64_t& dropped_id);
+  bool drop_oldest_untransmitted(std::uint64_t& dropped_id) { return drop_after(0, dropped_id); }
+
+  /// Makes room for a `payload_size` message by dropping the oldest
+  /// messages that come after the first `keep_front` ones (those the server
+  /// may already hold: transmitted on this connection or an earlier one).
+  /// Drops nothing unless dropping can make enough room. Calls
+  /// `on_dropped(id)` for each. Returns true when there is room afterwards.
+  template <typename Fn>
+  bool drop_oldest_for_room(std::size_t payload_size, std::size_t keep_front, Fn&& on_dropped) {
+    if (has_room(payload_size)) return true;
+    if (!droppable_room_suffices(payload_size, keep_front)) return false;
+    std::uint64_t id = 0;
+    while (!has_room(payload_size) && drop_after(keep_front, id)) on_dropped(id);
+    return has_room(payload_size);
+  }
 
   /// The next message to transmit, if any.
   [[nodiscard]] bool has_untransmitted() const { return transmitted_ < count_; }
@@ -78,6 +91,9 @@ class OutboundStore {
   [[nodiscard]] Message message_at(std::size_t offset) const;
   [[nodiscard]] std::size_t record_size_at(std::size_t offset) const;
   void pop_front();
+  [[nodiscard]] std::size_t offset_of(std::size_t index) const;
+  [[nodiscard]] bool droppable_room_suffices(std::size_t payload_size, std::size_t keep_front) const;
+  bool drop_after(std::size_t keep_front, std::uint64_t& dropped_id);
 
   std::uint8_t bytes_[kStoreBytes] = {};
   std::size_t used_ = 0;             // bytes of records, from offset 0

@@ -111,6 +111,13 @@ class Session {
   /// On success `*id` (if given) receives the message's id (1, 2, 3, ...).
   [[nodiscard]] std::error_code send(ConstByteSpan payload, Millis now, std::uint64_t* id = nullptr);
 
+  /// The network under the device changed (link or address event). Online:
+  /// a PING probes the link now, and without an answer within
+  /// probe_timeout_ms it is declared dead (server_silent). Backing off: the
+  /// wait is cut short and the next round starts now (the network may just
+  /// have come back). Other states: nothing to do.
+  void on_network_change(Millis now);
+
   // ---- Transport events (ignored unless `generation` is current) ----
 
   void on_transport_open(Millis now, Generation generation);

@@ -1,0 +1,183 @@
+// Throughput of small messages, device to server, over loopback.
+//
+//   uplink_bench_throughput --mode fire|acked [--count N] [--size BYTES] [--runs R] [--in-flight K]
+//
+// One process, two threads, two io_contexts: the reference server
+// (samples/reference_server, counting events, printing nothing) on one
+// thread, an uplink::Client on the main thread. A listener keeps the
+// client's outbound store full (send() until queue_full, refilled from
+// on_acked) until N messages were accepted.
+//
+//   --mode fire   "fire-and-forget": max_in_flight = UPLINK_STORE_MESSAGES
+//                 (the store's byte budget may cap the window below that);
+//                 the rate is N / time until the client had written its N-th
+//                 DATA frame (Counters::data_frames_sent). uplink has no
+//                 unacknowledged mode: the store still waits for ACKs to
+//                 make room, so this is the pipelined rate with the largest
+//                 window, not a rate without acknowledgements.
+//   --mode acked  default options (max_in_flight 32); the rate is N / time
+//                 until the server had acknowledged all N.
+//
+// CPU time is per thread (CLOCK_THREAD_CPUTIME_ID) from the first send()
+// until the last ACK arrived, divided by N, for each side. Each run prints
+// one JSON line; the last line is {"event":"summary", ...} with the medians.
+#include "uplink/net/asio.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "bench_common.hpp"
+#include "uplink/codec/frame.hpp"
+#include "uplink/port/random.hpp"
+
+namespace {
+
+using namespace uplink;
+using bench::wall_ns;
+
+struct RunResult {
+  bool ok = false;
+  double rate = 0;            // messages per second (as defined by the mode)
+  double client_cpu_ns = 0;   // per message
+  double server_cpu_ns = 0;   // per message
+};
+
+template <typename Done>
+bool run_until(asio::io_context& io, Done done, std::uint64_t limit_ms) {
+  const std::uint64_t deadline = wall_ns() + limit_ms * 1000000ull;
+  while (!done() && wall_ns() < deadline) io.run_one_for(std::chrono::milliseconds(50));
+  return done();
+}
+
+RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32_t in_flight, int run) {
+  RunResult result;
+  bench::ServerThread server;
+  asio::io_context io(1);
+  bench::Producer producer(size);
+  Client client(io, producer, port::system_random());
+  producer.attach(client);
+
+  Options o;
+  if (o.add_endpoint("127.0.0.1", server.port()) || o.set_device_id("bench-throughput")) return result;
+  o.max_in_flight = in_flight;
+  if (const OptionsCheck check = client.start(o); !check) {
+    std::fprintf(stderr, "uplink_bench_throughput: invalid option %s: %s\n", check.field, check.reason);
+    return result;
+  }
+  if (!run_until(io, [&] { return producer.online.load() > 0; }, 10000)) {
+    std::fprintf(stderr, "uplink_bench_throughput: the client did not come online\n");
+    return result;
+  }
+
+  const std::uint64_t frames0 = client.counters().data_frames_sent;
+  const std::uint64_t t0 = wall_ns();
+  const std::uint64_t client_cpu0 = bench::thread_cpu_ns();
+  const std::uint64_t server_cpu0 = server.cpu_ns();
+  producer.produce(count);  // outside a handler: send() wakes the io thread itself
+
+  std::uint64_t t_written = 0;
+  std::uint64_t t_received = 0;
+  // Bounded: at most 300 s, whatever happens.
+  const bool all_acked = run_until(
+      io,
+      [&] {
+        if (t_written == 0 && producer.accepted >= count && client.counters().data_frames_sent - frames0 >= count) {
+          t_written = wall_ns();
+        }
+        if (t_received == 0 && server.events().messages.load() >= count) t_received = wall_ns();
+        return producer.acked.load() >= count;
+      },
+      300000);
+  const std::uint64_t t_acked = wall_ns();
+  const std::uint64_t client_cpu = bench::thread_cpu_ns() - client_cpu0;
+  const std::uint64_t server_cpu = server.cpu_ns() - server_cpu0;
+  if (t_written == 0) t_written = t_acked;
+  if (t_received == 0) t_received = t_acked;
+  const Counters counters = client.counters();
+
+  client.stop();
+  run_until(io, [&] { return client.quiescent(); }, 5000);
+
+  const double written_s = static_cast<double>(t_written - t0) / 1e9;
+  const double received_s = static_cast<double>(t_received - t0) / 1e9;
+  const double acked_s = static_cast<double>(t_acked - t0) / 1e9;
+  const double n = static_cast<double>(count);
+  result.ok = all_acked && server.events().messages.load() == count && counters.connects == 1;
+  result.rate = n / (fire ? written_s : acked_s);
+  result.client_cpu_ns = static_cast<double>(client_cpu) / n;
+  result.server_cpu_ns = static_cast<double>(server_cpu) / n;
+  std::printf(
+      "{\"event\":\"run\",\"mode\":\"%s\",\"run\":%d,\"messages\":%llu,\"size\":%zu,\"max_in_flight\":%u,"
+      "\"written_s\":%.4f,\"received_s\":%.4f,\"acked_s\":%.4f,\"msgs_per_s\":%.0f,"
+      "\"client_cpu_ns_per_msg\":%.0f,\"server_cpu_ns_per_msg\":%.0f,\"data_frames_sent\":%llu,"
+      "\"server_received\":%llu,\"connects\":%llu,\"ok\":%s}\n",
+      fire ? "fire" : "acked", run, static_cast<unsigned long long>(count), size, static_cast<unsigned>(in_flight),
+      written_s, received_s, acked_s, result.rate, result.client_cpu_ns, result.server_cpu_ns,
+      static_cast<unsigned long long>(counters.data_frames_sent - frames0),
+      static_cast<unsigned long long>(server.events().messages.load()),
+      static_cast<unsigned long long>(counters.connects), result.ok ? "true" : "false");
+  std::fflush(stdout);
+  return result;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool fire = false;
+  bool mode_given = false;
+  std::uint64_t count = 200000;
+  std::uint64_t size = 64;
+  std::uint64_t runs = 3;
+  std::uint64_t in_flight = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
+      const char* m = argv[++i];
+      fire = std::strcmp(m, "fire") == 0;
+      mode_given = fire || std::strcmp(m, "acked") == 0;
+      if (!mode_given) break;
+      continue;
+    }
+    if (bench::flag_u64(argc, argv, i, "--count", count) || bench::flag_u64(argc, argv, i, "--size", size) ||
+        bench::flag_u64(argc, argv, i, "--runs", runs) || bench::flag_u64(argc, argv, i, "--in-flight", in_flight)) {
+      continue;
+    }
+    mode_given = false;
+    break;
+  }
+  if (!mode_given || count == 0 || runs == 0 || runs > 100 || size == 0 || size > kMaxDataPayload) {
+    std::fprintf(stderr,
+                 "usage: uplink_bench_throughput --mode fire|acked [--count N] [--size BYTES] [--runs R (1..100)] "
+                 "[--in-flight K]\n");
+    return 2;
+  }
+  if (in_flight == 0) in_flight = fire ? kStoreMessages : Options{}.max_in_flight;
+
+  std::vector<double> rates, client_cpu, server_cpu;
+  bool ok = true;
+  for (std::uint64_t r = 1; r <= runs; ++r) {
+    const RunResult result =
+        run_once(fire, count, static_cast<std::size_t>(size), static_cast<std::uint32_t>(in_flight), static_cast<int>(r));
+    ok = ok && result.ok;
+    rates.push_back(result.rate);
+    client_cpu.push_back(result.client_cpu_ns);
+    server_cpu.push_back(result.server_cpu_ns);
+  }
+  std::printf(
+      "{\"event\":\"summary\",\"mode\":\"%s\",\"runs\":%llu,\"messages\":%llu,\"size\":%llu,\"max_in_flight\":%llu,"
+      "\"msgs_per_s\":%.0f,\"msgs_per_s_min\":%.0f,\"msgs_per_s_max\":%.0f,"
+      "\"client_cpu_ns_per_msg\":%.0f,\"server_cpu_ns_per_msg\":%.0f,\"ok\":%s}\n",
+      fire ? "fire" : "acked", static_cast<unsigned long long>(runs), static_cast<unsigned long long>(count),
+      static_cast<unsigned long long>(size), static_cast<unsigned long long>(in_flight), median(rates),
+      *std::min_element(rates.begin(), rates.end()), *std::max_element(rates.begin(), rates.end()),
+      median(client_cpu), median(server_cpu), ok ? "true" : "false");
+  return ok ? 0 : 1;
+}

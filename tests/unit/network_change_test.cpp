@@ -1,0 +1,119 @@
+// Network-change probes in virtual time: a link or address event makes an
+// online session probe the link with a PING and give up after the probe
+// timeout instead of the full read timeout; a backing-off session
+// reconnects at once.
+#include <string>
+
+#include "support/session_fakes.hpp"
+#include "uplink/core/keep_alive.hpp"
+#include "uplink/core/session.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace uplink;
+using namespace uplink::test;
+
+TEST_GROUP(NetworkChange) {
+  FakeIo io;
+  RecordingListener listener;
+  ScriptedRandom random{0x80000000u};
+  Session session{io, listener, random};
+  FakeServer server{session};
+  DeviceWire wire{session};
+  Millis now = 1000;
+  Options options;
+
+  void setup() override {
+    CHECK(!options.add_endpoint("127.0.0.1", 7400));
+    CHECK(!options.set_device_id("probe-test"));
+    options.heartbeat_interval_ms = 10000;
+    options.read_timeout_ms = 20000;
+    options.probe_timeout_ms = 1500;
+  }
+  void go_online() {
+    CHECK(static_cast<bool>(session.start(options, now)));
+    session.on_transport_open(now, session.generation());
+    wire.flush(now);  // HELLO
+    server.welcome(now, 42, options.heartbeat_interval_ms);
+    CHECK(session.state() == ClientState::online);
+  }
+};
+
+TEST(NetworkChange, OnlineSessionSendsAProbePingAtOnce) {
+  go_online();
+  now += 100;
+  session.on_network_change(now);
+  STRCMP_EQUAL("PING", type_names(wire.flush(now)).c_str());
+}
+
+TEST(NetworkChange, UnansweredProbeDeclaresTheLinkDeadAfterTheProbeTimeout) {
+  go_online();
+  now += 100;
+  session.on_network_change(now);
+  wire.flush(now);
+  const Millis probe_deadline = now + options.probe_timeout_ms;
+  CHECK(session.next_wakeup() <= probe_deadline);
+  session.on_timer(probe_deadline - 1);
+  CHECK(session.state() == ClientState::online);
+  session.on_timer(probe_deadline);
+  CHECK(!listener.disconnects.empty());
+  CHECK(listener.disconnects.back().reason == Errc::server_silent);
+  // Far sooner than the 20 s read timeout would have allowed.
+  CHECK(listener.disconnects.back().since_last_rx_ms < options.read_timeout_ms);
+}
+
+TEST(NetworkChange, AnsweredProbeKeepsTheConnection) {
+  go_online();
+  now += 100;
+  session.on_network_change(now);
+  wire.flush(now);
+  now += 50;
+  server.pong(now);
+  session.on_timer(now + options.probe_timeout_ms + 10);
+  CHECK(session.state() == ClientState::online);
+  CHECK(listener.disconnects.empty());
+}
+
+TEST(NetworkChange, BackingOffSessionReconnectsAtOnce) {
+  go_online();
+  session.on_transport_error(now, session.generation(), make_error_code(Errc::connection_closed));
+  CHECK(session.state() == ClientState::backing_off);
+  const std::size_t opens = io.opens.size();
+  session.on_network_change(now + 1);
+  CHECK(session.state() == ClientState::connecting);
+  UNSIGNED_LONGS_EQUAL(opens + 1, io.opens.size());
+}
+
+TEST(NetworkChange, ChangesWhileConnectingOrStoppedDoNothing) {
+  CHECK(static_cast<bool>(session.start(options, now)));
+  const std::size_t opens = io.opens.size();
+  session.on_network_change(now);
+  CHECK(session.state() == ClientState::connecting);
+  UNSIGNED_LONGS_EQUAL(opens, io.opens.size());
+  session.stop(now);
+  session.on_network_change(now);
+  CHECK(session.state() == ClientState::stopped);
+}
+
+TEST(NetworkChange, ZeroProbeTimeoutIsRefused) {
+  options.probe_timeout_ms = 0;
+  const OptionsCheck check = validate(options);
+  CHECK(check.error == Errc::invalid_option);
+  STRCMP_EQUAL("probe_timeout_ms", check.field);
+}
+
+TEST_GROUP(KeepAliveProbe){};
+
+TEST(KeepAliveProbe, ProbeDeadlineIsTheEarlierOfProbeAndReadTimeout) {
+  KeepAlive ka;
+  KeepAliveTimings t;
+  t.heartbeat_ms = 1000;
+  t.read_timeout_ms = 2000;
+  ka.start(t, 0);
+  CHECK(ka.start_probe(100, 5000));  // a probe longer than the read timeout changes nothing
+  UNSIGNED_LONGLONGS_EQUAL(1000, ka.next_deadline(true));  // heartbeat still first
+  CHECK(ka.poll(1999, false) == KeepAliveVerdict::none);
+  CHECK(ka.poll(2000, false) == KeepAliveVerdict::server_silent);
+  ka.on_frame_received(150, false);
+  CHECK_FALSE(ka.probing());
+}
