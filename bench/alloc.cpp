@@ -174,11 +174,11 @@ int main(int argc, char** argv) {
       "{\"event\":\"alloc\",\"messages\":%llu,\"size\":%llu,\"client_allocs_messages\":%zu,"
       "\"client_allocs_per_msg\":%.4f,\"server_allocs_per_msg\":%.2f,\"heartbeats\":%llu,\"heartbeat_ms\":%llu,"
       "\"client_allocs_heartbeats\":%zu,\"client_allocs_per_heartbeat\":%.4f,\"server_allocs_per_heartbeat\":%.2f,"
-      "\"handler_heap_fallbacks\":%zu,\"disconnects\":%llu,\"ok\":%s}\n",
+      "\"handler_heap_fallbacks\":%zu,\"disconnects\":%llu,\"client_object_bytes\":%zu,\"ok\":%s}\n",
       static_cast<unsigned long long>(messages), static_cast<unsigned long long>(size), client_msg_allocs,
       static_cast<double>(client_msg_allocs) / m, static_cast<double>(server_msg_allocs) / m,
       static_cast<unsigned long long>(hb_done), static_cast<unsigned long long>(heartbeat_ms), client_hb_allocs,
       static_cast<double>(client_hb_allocs) / h, static_cast<double>(server_hb_allocs) / h, fallbacks,
-      static_cast<unsigned long long>(disconnects), ok ? "true" : "false");
+      static_cast<unsigned long long>(disconnects), sizeof(Client), ok ? "true" : "false");
   return ok ? 0 : 1;
 }

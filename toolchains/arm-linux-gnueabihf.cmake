@@ -20,8 +20,11 @@ set(CMAKE_CXX_COMPILER_TARGET ${UPLINK_CROSS_TRIPLE})
 
 # ARMv7-A, VFPv4 + NEON, hard-float ABI: the Cortex-A7 of the Pi 2 is the
 # oldest core this covers (the Pi 3/4/5 run it in AArch32 state).
+# -Wno-psabi: GCC notes on every std::vector<T>::iterator parameter that its
+# passing "changed in GCC 7.1"; that only matters when linking with objects
+# built by GCC < 7.1, never the case here, and it buries real diagnostics.
 set(CMAKE_C_FLAGS_INIT "-march=armv7-a -mfpu=neon-vfpv4 -mfloat-abi=hard")
-set(CMAKE_CXX_FLAGS_INIT "-march=armv7-a -mfpu=neon-vfpv4 -mfloat-abi=hard")
+set(CMAKE_CXX_FLAGS_INIT "-march=armv7-a -mfpu=neon-vfpv4 -mfloat-abi=hard -Wno-psabi")
 
 # Debian multiarch: find_library() looks in /usr/lib/<triple> (the target's
 # libraries), never in the host's /usr/lib/x86_64-linux-gnu.

@@ -4,6 +4,7 @@
 //  3. the host name
 // Every byte outside printable ASCII is replaced with '-', as the protocol
 // allows only 0x21..0x7E in device ids.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,11 +15,14 @@
 namespace uplink::port {
 namespace {
 
+// open/read rather than fopen: stdio allocates a buffer, and the contract
+// says this must not allocate.
 std::size_t read_first_token(const char* path, char* out, std::size_t size) {
-  std::FILE* f = std::fopen(path, "rb");
-  if (f == nullptr) return 0;
-  const std::size_t n = std::fread(out, 1, size - 1, f);
-  std::fclose(f);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t got = ::read(fd, out, size - 1);
+  ::close(fd);
+  const std::size_t n = got > 0 ? static_cast<std::size_t>(got) : 0;
   std::size_t len = 0;
   while (len < n && out[len] != '\0' && out[len] != '\n') ++len;
   out[len] = '\0';

@@ -77,10 +77,13 @@ int main(int argc, char** argv) {
   const std::uint64_t started = wall_ms();
 
   bool stopping = false;
+  bool ticking = false;
+  std::function<void()> on_tick;
   const auto stop_all = [&] {
     if (stopping) return;
     stopping = true;
     for (auto& d : devices) d->stop();
+    if (!ticking) on_tick();  // the tick notices when every device is done
   };
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& e, int) {
@@ -94,10 +97,12 @@ int main(int argc, char** argv) {
     });
   }
 
-  // Once a second: the status line, and the exit check.
+  // Once a second: the status line, and the exit check. An idle device with
+  // neither needs no tick until it stops (each tick is a wake-up).
   asio::steady_timer tick(io);
-  std::function<void()> on_tick = [&] {
-    tick.expires_after(std::chrono::seconds(1));
+  on_tick = [&] {
+    ticking = true;
+    tick.expires_after(std::chrono::milliseconds(stopping ? 50 : 1000));
     tick.async_wait([&](const asio::error_code& e) {
       if (e) return;
       bool all_finished = true;
@@ -130,7 +135,7 @@ int main(int argc, char** argv) {
       on_tick();
     });
   };
-  on_tick();
+  if (config.status || config.count != 0 || config.options.backoff.max_attempts != 0) on_tick();
   io.run();
   if (config.status) std::fprintf(stderr, "\n");
 

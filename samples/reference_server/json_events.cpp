@@ -209,8 +209,11 @@ void JsonEventPrinter::on_downlink(const DownlinkEvent& event) {
            .finish());
 }
 
-void JsonEventPrinter::listening(std::string_view address, std::uint16_t port) {
-  emit(Line("listening").str("address", address).num("port", port).finish());
+void JsonEventPrinter::listening(std::string_view address, std::uint16_t port, bool tls) {
+  Line line("listening");
+  line.str("address", address).num("port", port);
+  if (tls) line.flag("tls", true);
+  emit(line.finish());
 }
 
 void JsonEventPrinter::shutdown(std::uint64_t received, std::uint64_t duplicates) {

@@ -38,8 +38,9 @@ class JsonEventPrinter final : public ServerEvents {
   void on_error(const ErrorEvent& event) override;
   void on_downlink(const DownlinkEvent& event) override;
 
-  /// {"event":"listening","address":...,"port":P}
-  void listening(std::string_view address, std::uint16_t port);
+  /// {"event":"listening","address":...,"port":P}, with "tls":true
+  /// appended when the server runs in TLS mode (absent in plain mode).
+  void listening(std::string_view address, std::uint16_t port, bool tls = false);
   /// {"event":"shutdown","received":N,"duplicates":M}
   void shutdown(std::uint64_t received, std::uint64_t duplicates);
   /// {"event":"error","reason":...,"detail":...} for problems outside a

@@ -3,6 +3,8 @@
 //   uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]
 //                 [--read-factor X] [--max-connections N]
 //                 [--shutdown-retry-after-ms N] [--print-payloads]
+//                 [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert]
+//                  [--no-session-tickets]]
 //
 // Prints one JSON line per event on stdout (json_events.hpp), the first
 // being {"event":"listening","port":P}. Reads commands on stdin, one per line:
@@ -16,6 +18,18 @@
 // (bounded), print {"event":"shutdown","received":N,"duplicates":M}, exit 0.
 // Bad flags: a message naming the flag on stderr, exit 2. Cannot listen: exit 1.
 //
+// TLS (builds with uplink_tls): --tls-cert and --tls-key (PEM or DER files)
+// make every connection TLS 1.2 (mbedTLS); session tickets are issued unless
+// --no-session-tickets. --require-client-cert with --tls-ca FILE demands a
+// device certificate issued by that CA (mutual TLS). The listening line
+// then carries "tls":true; failed handshakes are error events
+// tls_handshake_failed / tls_handshake_timeout. Credentials that cannot be
+// loaded: a message naming the setting on stderr, exit 1. Throwaway
+// certificates for a demo: uplink_make_test_pki <dir> (make_test_pki.cpp),
+// then
+//   uplink_server --tls-cert <dir>/server.pem --tls-key <dir>/server.key
+//                 [--tls-ca <dir>/ca.pem --require-client-cert]
+////
 // All protocol handling lives in the uplink_reference_server library; this
 // file only parses flags and commands.
 #include "uplink/net/asio.hpp"
@@ -40,6 +54,10 @@
 #include "server.hpp"
 #include "uplink/error.hpp"
 
+#if UPLINK_REFERENCE_SERVER_TLS
+#include "uplink/tls/tls_config.hpp"
+#endif
+
 namespace {
 
 using uplink::server::JsonEventPrinter;
@@ -49,7 +67,8 @@ using uplink::server::ServerOptions;
 constexpr const char* kUsage =
     "usage: uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]\n"
     "                     [--read-factor X] [--max-connections N] [--shutdown-retry-after-ms N]\n"
-    "                     [--print-payloads]\n"
+    "                     [--print-payloads] [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert]\n"
+    "                     [--no-session-tickets]]\n"
     "  --listen host:port           numeric IPv4 or [IPv6] address and port (default 127.0.0.1:7400; port 0 = any)\n"
     "  --heartbeat-min-ms N         smallest heartbeat granted (default 1000)\n"
     "  --heartbeat-max-ms N         largest heartbeat granted (default 300000)\n"
@@ -57,12 +76,23 @@ constexpr const char* kUsage =
     "  --max-connections N          beyond this, CLOSE overloaded (default 1000)\n"
     "  --shutdown-retry-after-ms N  retry hint of the CLOSE going_away sent on exit (default 1000)\n"
     "  --print-payloads             add \"payload\" to message events\n"
+    "  --tls-cert FILE              TLS: the server certificate (chain), PEM or DER; needs --tls-key\n"
+    "  --tls-key FILE               TLS: its private key\n"
+    "  --tls-ca FILE                TLS: CA of device certificates, with --require-client-cert\n"
+    "  --require-client-cert        TLS: devices must present a certificate from --tls-ca (mutual TLS)\n"
+    "  --no-session-tickets         TLS: issue no session tickets (no resumption)\n"
     "stdin: send <device-id> <text> | close <device-id> <retry_after_ms> [reason] | close-all <retry_after_ms> | quit\n";
 
 struct Config {
   ServerOptions server;
   bool print_payloads = false;
   std::uint32_t shutdown_retry_after_ms = 1000;
+  // TLS: enabled by --tls-cert + --tls-key.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  bool require_client_cert = false;
+  bool session_tickets = true;
 };
 
 template <typename T>
@@ -114,14 +144,17 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
       has_value = true;
     }
     if (flag == "--help" || flag == "-h") return ParseResult::help;
-    if (flag == "--print-payloads") {
+    if (flag == "--print-payloads" || flag == "--require-client-cert" || flag == "--no-session-tickets") {
       if (has_value) return bad_flag(flag, "takes no value");
-      config.print_payloads = true;
+      if (flag == "--print-payloads") config.print_payloads = true;
+      if (flag == "--require-client-cert") config.require_client_cert = true;
+      if (flag == "--no-session-tickets") config.session_tickets = false;
       continue;
     }
     const bool known = flag == "--listen" || flag == "--heartbeat-min-ms" || flag == "--heartbeat-max-ms" ||
                        flag == "--read-factor" || flag == "--max-connections" ||
-                       flag == "--shutdown-retry-after-ms";
+                       flag == "--shutdown-retry-after-ms" || flag == "--tls-cert" || flag == "--tls-key" ||
+                       flag == "--tls-ca";
     if (!known) return bad_flag(flag, "unknown flag");
     if (!has_value) {
       if (i + 1 >= argc) return bad_flag(flag, "missing value");
@@ -149,11 +182,33 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
       if (!parse_number(value, config.server.max_connections) || config.server.max_connections == 0) {
         return bad_flag(flag, "expected a count > 0");
       }
+    } else if (flag == "--tls-cert" || flag == "--tls-key" || flag == "--tls-ca") {
+      if (value.empty()) return bad_flag(flag, "expected a file name");
+      (flag == "--tls-cert" ? config.tls_cert : flag == "--tls-key" ? config.tls_key : config.tls_ca) = value;
     } else {  // --shutdown-retry-after-ms
       if (!parse_number(value, config.shutdown_retry_after_ms)) {
         return bad_flag(flag, "expected milliseconds, 0..4294967295");
       }
     }
+  }
+  const bool tls = !config.tls_cert.empty() || !config.tls_key.empty();
+  if (tls) {
+#if !UPLINK_REFERENCE_SERVER_TLS
+    return bad_flag(config.tls_cert.empty() ? "--tls-key" : "--tls-cert",
+                    "this build has no TLS support (UPLINK_WITH_TLS=OFF)");
+#endif
+    if (config.tls_cert.empty()) return bad_flag("--tls-key", "needs --tls-cert");
+    if (config.tls_key.empty()) return bad_flag("--tls-cert", "needs --tls-key");
+  } else {
+    if (!config.tls_ca.empty()) return bad_flag("--tls-ca", "needs --tls-cert and --tls-key");
+    if (config.require_client_cert) return bad_flag("--require-client-cert", "needs --tls-cert and --tls-key");
+    if (!config.session_tickets) return bad_flag("--no-session-tickets", "needs --tls-cert and --tls-key");
+  }
+  if (config.require_client_cert && config.tls_ca.empty()) {
+    return bad_flag("--require-client-cert", "needs --tls-ca (the CA of device certificates)");
+  }
+  if (!config.tls_ca.empty() && !config.require_client_cert) {
+    return bad_flag("--tls-ca", "only used with --require-client-cert");
   }
   if (config.server.session.heartbeat_min_ms > config.server.session.heartbeat_max_ms) {
     return bad_flag("--heartbeat-min-ms", "must not exceed --heartbeat-max-ms");
@@ -200,7 +255,7 @@ class Program {
                    static_cast<unsigned>(config_.server.port), error.message().c_str());
       return 1;
     }
-    printer_.listening(config_.server.address, server_.port());
+    printer_.listening(config_.server.address, server_.port(), config_.server.tls != nullptr);
 
     asio::error_code error;
     signals_.add(SIGINT, error);
@@ -315,6 +370,30 @@ int main(int argc, char** argv) {
     case ParseResult::bad: return 2;
     case ParseResult::run: break;
   }
+#if UPLINK_REFERENCE_SERVER_TLS
+  // Outlives the server (ServerOptions::tls is not owned).
+  uplink::tls::TlsConfig tls_config;
+  if (!config.tls_cert.empty()) {
+    uplink::tls::TlsSettings settings;
+    settings.role = uplink::tls::TlsRole::server;
+    settings.certificate = uplink::tls::Credential::file(config.tls_cert.c_str());
+    settings.private_key = uplink::tls::Credential::file(config.tls_key.c_str());
+    if (!config.tls_ca.empty()) settings.ca = uplink::tls::Credential::file(config.tls_ca.c_str());
+    settings.require_client_certificate = config.require_client_cert;
+    settings.session_tickets = config.session_tickets;
+    if (const std::error_code error = tls_config.init(settings)) {
+      // The TlsSettings field named as the flag that set it.
+      const std::string_view field = tls_config.failed_field();
+      const char* flag = field == "certificate" ? "--tls-cert"
+                         : field == "private_key" ? "--tls-key"
+                         : field == "ca"          ? "--tls-ca"
+                                                  : tls_config.failed_field();
+      std::fprintf(stderr, "uplink_server: TLS setup failed: %s: %s\n", flag, error.message().c_str());
+      return 1;
+    }
+    config.server.tls = &tls_config;
+  }
+#endif
   asio::io_context io;
   Program program(io, config);
   return program.run();

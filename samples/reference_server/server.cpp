@@ -7,6 +7,19 @@
 // flushes what is queued (the CLOSE last), sends FIN, keeps reading until
 // the device hangs up, and is cut at the latest close_linger_ms later, so
 // the device gets to read the CLOSE instead of a reset.
+//
+// TLS mode (options.tls) replaces the read loop and the write queue's
+// async_write with one driver, tls_drive(), run after every event (a
+// socket readiness wait completing, new session output, the timer): it
+// advances the handshake, then reads until the engine wants I/O (decrypted
+// bytes still buffered in mbedTLS are drained first: has_pending_input),
+// then writes the queue, retrying a write that returned want_* with the
+// very same span (the engine pins it; the queue never appends to a buffer
+// being written), then, once the session is closed and flushed, sends
+// close_notify and FIN. Whatever direction an operation wants is waited for
+// with socket.async_wait(); at most one wait per direction is in flight,
+// and every completion re-runs the whole driver, so an operation blocked in
+// one direction is retried whichever wait ends.
 #include "server.hpp"
 
 #include <asio/post.hpp>
@@ -18,6 +31,14 @@
 #include <vector>
 
 #include "uplink/error.hpp"
+
+#if UPLINK_REFERENCE_SERVER_TLS
+#include <string>
+
+#include "uplink/tls/fd_transport.hpp"
+#include "uplink/tls/tls_config.hpp"
+#include "uplink/tls/tls_engine.hpp"
+#endif
 
 namespace uplink::server {
 namespace {
@@ -39,6 +60,28 @@ constexpr std::chrono::milliseconds kDrainPoll{10};
 // descriptors): retrying at once would spin.
 constexpr std::chrono::milliseconds kAcceptRetry{100};
 
+#if UPLINK_REFERENCE_SERVER_TLS
+// Records read per driver run before yielding to other connections (the
+// rest is read from a posted continuation): a device that floods cannot
+// starve the others. Plain mode reads one buffer per handler.
+constexpr int kTlsReadsPerDrive = 16;
+
+// "uplink.tls: peer sent no certificate (certificate_missing)",
+// "mbedtls: SSL - ... (-0x7780)": the category tells where to look; a
+// TlsErrc also gets its stable name, for scripts.
+std::string describe_tls_error(const std::error_code& error) {
+  std::string text = error.category().name();
+  text += ": ";
+  text += error.message();
+  if (error.category() == tls::tls_category()) {
+    text += " (";
+    text += tls::tls_errc_name(static_cast<tls::TlsErrc>(error.value()));
+    text += ")";
+  }
+  return text;
+}
+#endif
+
 }  // namespace
 
 const char* check_options(const ServerOptions& options) {
@@ -47,6 +90,14 @@ const char* check_options(const ServerOptions& options) {
   if (options.registry.max_sessions == 0) return "registry.max_sessions must be > 0";
   if (options.registry.max_unacked_downlink == 0) return "registry.max_unacked_downlink must be > 0";
   if (options.max_write_backlog < kMaxFrameSize) return "max_write_backlog must hold at least one frame";
+  if (options.tls != nullptr) {
+#if UPLINK_REFERENCE_SERVER_TLS
+    if (!options.tls->initialized()) return "tls config must be initialized";
+    if (options.tls->role() != tls::TlsRole::server) return "tls config must have the server role";
+#else
+    return "tls is not available in this build (UPLINK_WITH_TLS=OFF)";
+#endif
+  }
   return nullptr;
 }
 
@@ -67,6 +118,12 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
   ServerSession& session() { return session_; }
 
   void start() {
+#if UPLINK_REFERENCE_SERVER_TLS
+    if (server_->options_.tls != nullptr) {
+      start_tls();
+      return;
+    }
+#endif
     start_read();
     pump();
   }
@@ -74,21 +131,18 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
   /// After any change to the session: write its output, handle closing, re-arm the timer.
   void pump() {
     if (finished_) return;
-    std::vector<std::uint8_t> out = session_.take_output();
-    if (!out.empty()) {
-      tx_bytes_ += out.size();
-      // The front buffer is being written while writing_; later output is
-      // appended to the last buffer that is not, one write per burst.
-      if (tx_.empty() || (writing_ && tx_.size() == 1)) {
-        tx_.push_back(std::move(out));
-      } else {
-        tx_.back().insert(tx_.back().end(), out.begin(), out.end());
+    if (!collect_output()) return;
+#if UPLINK_REFERENCE_SERVER_TLS
+    if (tls_ != nullptr) {
+      tls_drive();  // reads, writes, close_notify + FIN: all of the I/O
+      if (finished_) return;
+      if (session_.closed() && closing_deadline_ == kNever) {
+        closing_deadline_ = server_->now() + server_->options_.close_linger_ms;
       }
-    }
-    if (tx_bytes_ > server_->options_.max_write_backlog) {
-      cut(make_error_code(Errc::write_timeout), "write_backlog", "device does not read; write backlog full");
+      arm_timer();
       return;
     }
+#endif
     if (!writing_ && !tx_.empty()) start_write();
     if (session_.closed()) {
       if (closing_deadline_ == kNever) closing_deadline_ = server_->now() + server_->options_.close_linger_ms;
@@ -133,6 +187,28 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
   }
 
  private:
+  /// Moves the session's output to the write queue. False when the
+  /// connection ended (finished, or cut for a full write backlog).
+  bool collect_output() {
+    if (finished_) return false;
+    std::vector<std::uint8_t> out = session_.take_output();
+    if (!out.empty()) {
+      tx_bytes_ += out.size();
+      // The front buffer is being written while writing_; later output is
+      // appended to the last buffer that is not, one write per burst.
+      if (tx_.empty() || (writing_ && tx_.size() == 1)) {
+        tx_.push_back(std::move(out));
+      } else {
+        tx_.back().insert(tx_.back().end(), out.begin(), out.end());
+      }
+    }
+    if (tx_bytes_ > server_->options_.max_write_backlog) {
+      cut(make_error_code(Errc::write_timeout), "write_backlog", "device does not read; write backlog full");
+      return false;
+    }
+    return true;
+  }
+
   void start_read() {
     socket_.async_read_some(asio::buffer(rx_), [self = shared_from_this()](const asio::error_code& error,
                                                                            std::size_t size) {
@@ -177,6 +253,186 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
     pump();
   }
 
+#if UPLINK_REFERENCE_SERVER_TLS
+  // ------------------------------------------------------------- TLS mode
+
+  void start_tls() {
+    asio::error_code error;
+    socket_.non_blocking(true, error);  // the engine's transport must never block
+    std::error_code setup_error = error;
+    if (!setup_error) {
+      tls_ = std::make_unique<tls::TlsEngine>();
+      setup_error = tls_->setup(*server_->options_.tls, nullptr);
+    }
+    if (setup_error) {
+      ++server_->counters_.tls_handshake_failures;
+      const std::string detail = describe_tls_error(setup_error);
+      cut(setup_error, "tls_setup_failed", detail.c_str());
+      return;
+    }
+    tls_->set_transport(tls::fd_transport(socket_.native_handle()));
+    pump();
+  }
+
+  /// Runs tls_step(); a pump() from inside it (an event callback queued a
+  /// downlink) makes it run once more instead of re-entering the engine.
+  void tls_drive() {
+    if (driving_) {
+      drive_again_ = true;
+      return;
+    }
+    driving_ = true;
+    for (int pass = 0; pass < 4 && !finished_; ++pass) {  // bounded: more is posted
+      drive_again_ = false;
+      tls_step();
+      if (!drive_again_) break;
+    }
+    driving_ = false;
+    if (drive_again_ && !finished_) post_drive();
+  }
+
+  void tls_step() {
+    if (!tls_open_) {
+      if (still_blocked(read_blocked_)) return;
+      const tls::TlsResult r = tls_->handshake_step();
+      read_blocked_ = r.wants_io() ? r.status : tls::TlsStatus::ok;
+      if (r.wants_io()) {
+        await(r.status);
+        return;
+      }
+      if (!r.ok()) {
+        handshake_failed(r.error);
+        return;
+      }
+      tls_open_ = true;
+      ++server_->counters_.tls_handshakes;
+    }
+    if (tls_read()) tls_write();
+  }
+
+  /// Reads and feeds the session until the engine wants I/O. False when the
+  /// connection ended.
+  bool tls_read() {
+    if (still_blocked(read_blocked_)) return true;
+    bool rechecked = false;
+    for (int i = 0; i < kTlsReadsPerDrive; ++i) {
+      const tls::TlsResult r = tls_->read(ByteSpan{rx_.data(), rx_.size()});
+      read_blocked_ = r.wants_io() ? r.status : tls::TlsStatus::ok;
+      if (r.ok()) {
+        // Once closed the session ignores input: bytes are drained until
+        // the device hangs up.
+        session_.on_bytes(server_->now(), ConstByteSpan{rx_.data(), r.bytes});
+        if (!collect_output()) return false;
+        continue;
+      }
+      if (r.wants_io()) {
+        // Decrypted bytes or a whole record inside mbedTLS: the socket may
+        // never become readable for them, so read again before waiting.
+        if (r.status == tls::TlsStatus::want_read && !rechecked && tls_->has_pending_input()) {
+          rechecked = true;
+          continue;
+        }
+        await(r.status);
+        return true;
+      }
+      // closed: the device's close_notify; error: EOF without it, a reset,
+      // a bad record. Either way nothing more will be read.
+      session_.on_connection_lost(r.status == tls::TlsStatus::closed ? make_error_code(Errc::connection_closed)
+                                                                      : r.error);
+      finish();
+      return false;
+    }
+    post_drive();  // more may be buffered: continue from a fresh handler
+    return true;
+  }
+
+  /// Writes the queue; once the session is closed and everything is out,
+  /// close_notify (best effort) and FIN.
+  void tls_write() {
+    if (still_blocked(write_blocked_)) return;
+    while (!tx_.empty()) {  // every pass writes >= 1 byte, waits or ends
+      const std::vector<std::uint8_t>& front = tx_.front();
+      const tls::TlsResult r = tls_->write(ConstByteSpan{front.data() + tx_offset_, front.size() - tx_offset_});
+      write_blocked_ = r.wants_io() ? r.status : tls::TlsStatus::ok;
+      if (r.wants_io()) {
+        // The engine pinned this span: the retry passes the same pointer
+        // and size, so the front buffer must not change (writing_ keeps
+        // collect_output() from appending to it).
+        writing_ = true;
+        await(r.status);
+        return;
+      }
+      writing_ = false;
+      if (!r.ok()) {
+        session_.on_connection_lost(r.error);
+        finish();
+        return;
+      }
+      tx_offset_ += r.bytes;
+      if (tx_offset_ >= front.size()) {
+        tx_bytes_ -= front.size();
+        tx_.pop_front();
+        tx_offset_ = 0;
+      }
+    }
+    if (session_.closed() && !send_shut_) {
+      const tls::TlsResult r = tls_->close_notify();
+      write_blocked_ = r.wants_io() ? r.status : tls::TlsStatus::ok;
+      if (r.wants_io()) {  // retried when the socket can take it, within close_linger_ms
+        await(r.status);
+        return;
+      }
+      // Sent, or failed: FIN either way; our reads go on until the device hangs up.
+      send_shut_ = true;
+      asio::error_code ignored;
+      socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    }
+  }
+
+  /// True while the wait for what an operation last wanted is still in
+  /// flight: retrying it now would only fail again (a wasted syscall); the
+  /// wait's completion clears the flag and pumps.
+  bool still_blocked(tls::TlsStatus wanted) const {
+    return (wanted == tls::TlsStatus::want_read && wait_read_) || (wanted == tls::TlsStatus::want_write && wait_write_);
+  }
+
+  /// One readiness wait per direction at a time; its completion re-runs
+  /// the whole driver.
+  void await(tls::TlsStatus want) {
+    const bool read = want == tls::TlsStatus::want_read;
+    bool& pending = read ? wait_read_ : wait_write_;
+    if (pending) return;
+    pending = true;
+    socket_.async_wait(read ? asio::socket_base::wait_read : asio::socket_base::wait_write,
+                       [self = shared_from_this(), read](const asio::error_code&) {
+                         (read ? self->wait_read_ : self->wait_write_) = false;
+                         self->pump();  // an error shows up in the engine's next operation
+                       });
+  }
+
+  void post_drive() {
+    if (drive_posted_) return;
+    drive_posted_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->drive_posted_ = false;
+      self->pump();
+    });
+  }
+
+  void handshake_failed(const std::error_code& error) {
+    if (error == Errc::connection_closed && tls_->stats().handshake_bytes_received == 0) {
+      // Connected and hung up without a byte (a port probe): as in plain
+      // mode, where a connection closed before HELLO is no event either.
+      session_.on_connection_lost(error);
+      finish();
+      return;
+    }
+    ++server_->counters_.tls_handshake_failures;
+    const std::string detail = describe_tls_error(error);
+    cut(error, "tls_handshake_failed", detail.c_str());
+  }
+#endif
+
   void arm_timer() {
     const Millis at = session_.closed() ? closing_deadline_ : session_.next_deadline();
     if (at == timer_at_) return;  // a wait for exactly this time is pending
@@ -200,6 +456,16 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
         return;
       }
     } else {
+#if UPLINK_REFERENCE_SERVER_TLS
+      // Before the handshake is done the session waits for HELLO: its
+      // deadline bounds the handshake too.
+      if (tls_ != nullptr && !tls_open_ && now >= session_.next_deadline()) {
+        ++server_->counters_.tls_handshake_failures;
+        cut(make_error_code(Errc::handshake_timeout), "tls_handshake_timeout",
+            "no TLS handshake within the HELLO timeout");
+        return;
+      }
+#endif
       session_.on_timer(now);  // early wake-ups are ignored by the session
     }
     pump();
@@ -223,6 +489,11 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
   void finish() {
     if (finished_) return;
     finished_ = true;
+#if UPLINK_REFERENCE_SERVER_TLS
+    // Best effort, one non-blocking attempt: the device sees a clean end
+    // of the TLS stream rather than a truncation.
+    if (tls_ != nullptr && tls_open_ && !send_shut_) (void)tls_->close_notify();
+#endif
     asio::error_code ignored;
     socket_.close(ignored);
     timer_.cancel();
@@ -246,6 +517,19 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
   Millis closing_deadline_ = kNever;
   Millis timer_at_ = kNever;
   std::array<std::uint8_t, 4096> rx_{};
+#if UPLINK_REFERENCE_SERVER_TLS
+  // TLS mode only (plain connections keep their footprint: no engine).
+  std::unique_ptr<tls::TlsEngine> tls_;
+  std::size_t tx_offset_ = 0;  // bytes of tx_.front() already written
+  bool tls_open_ = false;      // handshake done
+  bool wait_read_ = false;     // an async_wait(wait_read) is in flight
+  bool wait_write_ = false;    // an async_wait(wait_write) is in flight
+  bool driving_ = false;
+  bool drive_again_ = false;
+  bool drive_posted_ = false;
+  tls::TlsStatus read_blocked_ = tls::TlsStatus::ok;   // what the last handshake step / read wanted
+  tls::TlsStatus write_blocked_ = tls::TlsStatus::ok;  // what the last write / close_notify wanted
+#endif
 };
 
 // ================================================================== Server

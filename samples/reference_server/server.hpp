@@ -12,6 +12,22 @@
 // Lifetime: the io_context and the ServerEvents sink must outlive the
 // server. Destroying the server is stop(); handlers still queued in the
 // io_context afterwards are harmless.
+//
+// TLS (ServerOptions::tls): every accepted connection first completes a TLS
+// handshake (mbedTLS through uplink::tls::TlsEngine, driven the way Asio
+// drives a third-party library: a non-blocking socket, fd_transport, and
+// socket.async_wait(wait_read / wait_write) whenever the engine wants I/O),
+// then speaks the same protocol inside TLS. The HELLO timeout runs from the
+// TCP accept, so it also bounds the handshake (error tls_handshake_timeout).
+// A failed handshake is an error event tls_handshake_failed whose detail is
+// the TLS error ("uplink.tls: peer sent no certificate (certificate_missing)",
+// "mbedtls: SSL - ..." with the code in hex);
+// a peer that hangs up before sending a single byte is not reported (as in
+// plain mode, where a connection closed before HELLO is no event either).
+// A CLOSE sent to a device that is still in its handshake (overloaded,
+// close_all) is written once the handshake is done, within close_linger_ms.
+// At the end of a connection close_notify is sent, best effort, before FIN.
+// Plain TCP (tls == nullptr) is unaffected.
 #pragma once
 
 #include "uplink/net/asio.hpp"
@@ -32,6 +48,10 @@
 #include "uplink/codec/frame.hpp"
 #include "uplink/core/byte_span.hpp"
 
+namespace uplink::tls {
+class TlsConfig;
+}  // namespace uplink::tls
+
 namespace uplink::server {
 
 struct ServerOptions {
@@ -49,6 +69,13 @@ struct ServerOptions {
   std::size_t max_write_backlog = 1u << 20;
   /// Seed of session ids; 0 = taken from the clock, so ids differ between runs.
   std::uint64_t session_id_seed = 0;
+  /// TLS for every connection, or nullptr for plain TCP. A server-role
+  /// config, initialized by the caller (certificate and key; optionally a CA
+  /// with require_client_certificate; session tickets and/or a session
+  /// cache for resumption). Not owned: it must outlive the server. Only in
+  /// builds with uplink_tls (UPLINK_WITH_TLS); elsewhere check_options()
+  /// refuses it.
+  const uplink::tls::TlsConfig* tls = nullptr;
 };
 
 /// Why `options` cannot be used (names the field), or nullptr when they can.
@@ -64,6 +91,8 @@ struct ServerCounters {
   std::uint64_t duplicates = 0;  ///< Uplink DATA refused as already delivered.
   std::uint64_t downlinks = 0;   ///< Downlink messages accepted by send_downlink().
   std::uint64_t errors = 0;      ///< Error events.
+  std::uint64_t tls_handshakes = 0;        ///< TLS handshakes completed (TLS mode).
+  std::uint64_t tls_handshake_failures = 0;  ///< TLS handshakes failed or timed out (TLS mode).
 };
 
 class Server {

@@ -10,6 +10,7 @@ set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/outbound_store.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/session.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/spool.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_encoder.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_decoder.cpp)
@@ -23,6 +24,7 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/outbound_store.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/random_source.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/session.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/spool.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/listener.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/options.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame.hpp

@@ -31,6 +31,10 @@
 #include <cstdio>
 
 #include "uplink/error.hpp"
+#if defined(UPLINK_WITH_TLS)
+#include "uplink/tls/fd_transport.hpp"
+#include "uplink/tls/tls_engine.hpp"
+#endif
 
 namespace uplink {
 namespace {
@@ -87,6 +91,14 @@ Client::~Client() {
   // documented contract is to destroy only a quiescent client.
   assert(outstanding_.load() == 0 && "destroy uplink::Client only when quiescent()");
 }
+
+#if defined(UPLINK_WITH_TLS)
+void Client::use_tls(tls::TlsEngine& engine, bool verification_off) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  tls_ = &engine;
+  tls_verification_off_ = verification_off;
+}
+#endif
 
 OptionsCheck Client::start(const Options& options) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
@@ -206,6 +218,17 @@ void Client::close_transport(ConstByteSpan farewell) {
   // is actually running.
   if (resolving_) resolver_.cancel();
   if (socket_.is_open()) {
+#if defined(UPLINK_WITH_TLS)
+    if (tls_ != nullptr) {
+      // Best effort, never waiting: the farewell through TLS unless a
+      // pinned write holds the record layer, then close_notify.
+      if (tls_->handshake_done()) {
+        if (!farewell.empty() && !tls_->write_pending()) (void)tls_->write(farewell);
+        (void)tls_->close_notify();
+      }
+      farewell = {};
+    }
+#endif
     if (!farewell.empty()) {
       // Best effort: a non-blocking write of the CLOSE frame straight into
       // the kernel buffer. If it does not fit at once it is dropped; a close
@@ -249,6 +272,31 @@ void Client::handle_connect(Session::Generation generation, const asio::error_co
   if (const std::error_code tuning_error = port::tune_socket(socket_.native_handle(), tuning_)) {
     listener_.on_log(LogLevel::warning, "socket tuning failed; continuing without it");
   }
+#if defined(UPLINK_WITH_TLS)
+  if (tls_ != nullptr) {
+    asio::error_code ignored;
+    socket_.non_blocking(true, ignored);
+    if (tls_used_) {
+      if (const std::error_code reset_error = tls_->reset()) {
+        session_.on_transport_failed(now(), generation, reset_error);
+        pump();
+        return;
+      }
+    }
+    tls_used_ = true;
+    tls_->set_transport(tls::fd_transport(socket_.native_handle()));
+    if (tls_verification_off_) {
+      listener_.on_log(LogLevel::warning, "TLS server verification is OFF (insecure): anyone can impersonate the server");
+    }
+    tls_handshake(generation);
+    return;
+  }
+#endif
+  transport_ready(generation);
+}
+
+// The transport (TCP, and TLS if used) is up: the session takes over.
+void Client::transport_ready(Session::Generation generation) {
   session_.on_transport_open(now(), generation);
   if (generation == session_.generation() && session_.transport_active()) start_read(generation);
   pump();
@@ -257,6 +305,12 @@ void Client::handle_connect(Session::Generation generation, const asio::error_co
 // ---------------------------------------------------------------- reader
 
 void Client::start_read(Session::Generation generation) {
+#if defined(UPLINK_WITH_TLS)
+  if (tls_ != nullptr) {
+    tls_read(generation);
+    return;
+  }
+#endif
   ++outstanding_;
   // Always one read outstanding while connected: any byte from the server
   // is a sign of life, and a closed socket completes it at once.
@@ -288,6 +342,12 @@ void Client::start_write() {
   const Session::Generation generation = session_.generation();
   session_.on_write_started(now());
   writing_ = true;
+#if defined(UPLINK_WITH_TLS)
+  if (tls_ != nullptr) {
+    tls_write(generation);
+    return;
+  }
+#endif
   ++outstanding_;
   // One write_some at a time, never the composed asio::async_write: a
   // composed write that outlives its connection would carry on writing the
@@ -315,6 +375,126 @@ void Client::handle_write(Session::Generation generation, const asio::error_code
   pump();
 }
 
+#if defined(UPLINK_WITH_TLS)
+// ------------------------------------------------------------------- TLS
+//
+// mbedTLS does its own socket I/O through non-blocking send/recv on the
+// socket's descriptor (Asio's third-party-library pattern): an operation
+// that would block reports want_read or want_write, the shell waits for
+// that readiness with async_wait, then calls the SAME operation again.
+
+template <typename Handler>
+void Client::wait_socket(bool for_write, detail::HandlerMemory<256, 3>& memory, Handler&& handler) {
+  ++outstanding_;
+  socket_.async_wait(for_write ? Socket::wait_write : Socket::wait_read,
+                     with_memory(memory, std::forward<Handler>(handler)));
+}
+
+void Client::tls_handshake(Session::Generation generation) {
+  const tls::TlsResult r = tls_->handshake_step();
+  if (r.ok()) {
+    transport_ready(generation);
+    return;
+  }
+  if (r.wants_io()) {
+    // The session's connect deadline bounds this: on expiry the socket is
+    // closed and the wait completes with operation_aborted (then ignored).
+    wait_socket(r.status == tls::TlsStatus::want_write, connect_memory_,
+                [this, generation](const asio::error_code& error) {
+                  --outstanding_;
+                  std::lock_guard<std::recursive_mutex> lock(mutex_);
+                  HandlerScope scope(handler_depth_);
+                  if (generation != session_.generation()) return;
+                  if (error) {
+                    session_.on_transport_failed(now(), generation, classify(error));
+                    pump();
+                    return;
+                  }
+                  tls_handshake(generation);
+                });
+    return;
+  }
+  session_.on_transport_failed(now(), generation, r.error ? r.error : make_error_code(Errc::connection_closed));
+  pump();
+}
+
+void Client::tls_read(Session::Generation generation) {
+  // Drain everything mbedTLS can give without the socket (records already
+  // received may hold more plaintext than one chunk), then wait.
+  for (int chunk = 0; chunk < 64; ++chunk) {
+    const tls::TlsResult r = tls_->read(ByteSpan{rx_, sizeof rx_});
+    if (r.ok()) {
+      session_.on_received(now(), generation, ConstByteSpan{rx_, r.bytes});
+      if (generation != session_.generation() || !session_.transport_active()) return;
+      continue;
+    }
+    if (r.wants_io()) {
+      wait_socket(r.status == tls::TlsStatus::want_write, read_memory_, [this, generation](const asio::error_code& error) {
+        --outstanding_;
+        std::lock_guard<std::recursive_mutex> lock(mutex_);
+        HandlerScope scope(handler_depth_);
+        if (generation != session_.generation()) return;
+        if (error) {
+          session_.on_transport_error(now(), generation, classify(error));
+        } else {
+          tls_read(generation);
+        }
+        pump();
+      });
+      return;
+    }
+    session_.on_transport_error(now(), generation,
+                                r.status == tls::TlsStatus::closed || !r.error ? make_error_code(Errc::connection_closed)
+                                                                              : r.error);
+    return;
+  }
+  // A flood of buffered records: continue after other handlers had a turn.
+  wait_socket(false, read_memory_, [this, generation](const asio::error_code& error) {
+    --outstanding_;
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    HandlerScope scope(handler_depth_);
+    if (generation != session_.generation()) return;
+    if (error) {
+      session_.on_transport_error(now(), generation, classify(error));
+    } else {
+      tls_read(generation);
+    }
+    pump();
+  });
+}
+
+void Client::tls_write(Session::Generation generation) {
+  // The bytes handed to mbedTLS stay where they are until the write
+  // completes (the session only appends after them): a want_write retry
+  // passes the very same buffer, as mbedTLS requires.
+  const ConstByteSpan bytes = session_.pending_write_in_flight();
+  const tls::TlsResult r = tls_->write(bytes);
+  if (r.ok()) {
+    writing_ = false;
+    session_.on_write_complete(now(), generation, r.bytes);
+    return;  // the pump that called us writes the rest
+  }
+  if (r.wants_io()) {
+    wait_socket(r.status == tls::TlsStatus::want_write, write_memory_, [this, generation](const asio::error_code& error) {
+      --outstanding_;
+      std::lock_guard<std::recursive_mutex> lock(mutex_);
+      HandlerScope scope(handler_depth_);
+      if (generation != session_.generation()) return;
+      if (error) {
+        writing_ = false;
+        session_.on_transport_error(now(), generation, classify(error));
+      } else {
+        tls_write(generation);
+      }
+      pump();
+    });
+    return;
+  }
+  writing_ = false;
+  session_.on_transport_error(now(), generation, r.error ? r.error : make_error_code(Errc::connection_closed));
+}
+#endif
+
 // -------------------------------------------------------------- deadline
 
 void Client::arm_timer() {
@@ -325,8 +505,17 @@ void Client::arm_timer() {
     return;
   }
   // A wait that fires no later than needed is kept: on waking, the session
-  // is asked again. Only an earlier deadline costs a re-arm.
-  if (timer_waits_ > 0 && timer_armed_at_ <= wake_at) return;
+  // is asked again. An earlier deadline always costs a re-arm; a later one
+  // only when it moved by more than a quarter of the heartbeat interval:
+  // then an idle device does not wake once for nothing per heartbeat (a
+  // PONG pushes every deadline out), while busy traffic, which moves the
+  // deadlines a little with every frame, does not re-arm on every frame.
+  if (timer_waits_ > 0 && timer_armed_at_ <= wake_at) {
+    const Millis slack = session_.state() == ClientState::online
+                             ? session_.keep_alive().timings().heartbeat_ms / 4
+                             : kNever;
+    if (wake_at - timer_armed_at_ <= slack) return;
+  }
   timer_armed_at_ = wake_at;
   timer_.expires_at(epoch_ + std::chrono::milliseconds(wake_at));
   ++timer_waits_;
@@ -350,7 +539,11 @@ void Client::handle_timer(const asio::error_code& error) {
 void Client::pump() {
   if (stop_requested_.exchange(false)) session_.stop(now());
   if (network_changed_.exchange(false)) session_.on_network_change(now());
-  if (!writing_ && session_.transport_active()) start_write();
+  // A TLS write may complete at once; then there may be more to write.
+  for (int round = 0; round < 16 && !writing_ && session_.transport_active() && !session_.pending_write().empty();
+       ++round) {
+    start_write();
+  }
   arm_timer();
 }
 

@@ -143,12 +143,11 @@ Identity board_identity(char* out, std::size_t size, const char* root, IdentityF
     identity.source = IdentitySource::cpuinfo;
     return identity;
   }
-  // The fallback gets at most the protocol maximum, and its answer is held
-  // to the same rules as a serial's.
-  const std::size_t capacity = std::min(size, kMaxIdLength + 1);
+  // The fallback's answer is held to the same rules as a serial's (and not
+  // trusted to NUL-terminate or to report its length right).
   out[0] = '\0';
-  const std::size_t reported = (fallback != nullptr ? fallback : &::uplink::port::device_identity)(out, capacity);
-  out[capacity - 1] = '\0';
+  const std::size_t reported = (fallback != nullptr ? fallback : &::uplink::port::device_identity)(out, size);
+  out[size - 1] = '\0';
   const std::size_t written = std::min(reported, std::strlen(out));
   identity.length = store_id(out, out + written, out, size);
   if (identity.length == 0) identity.length = store_id(kLastResortId, kLastResortId + sizeof kLastResortId - 1, out, size);

@@ -40,6 +40,12 @@
 #include "uplink/options.hpp"
 #include "uplink/port/socket_tuning.hpp"
 
+#if defined(UPLINK_WITH_TLS)
+namespace uplink::tls {
+class TlsEngine;
+}
+#endif
+
 namespace uplink {
 
 class Client final : private SessionIo {
@@ -50,6 +56,16 @@ class Client final : private SessionIo {
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
+
+#if defined(UPLINK_WITH_TLS)
+  /// Runs every connection through TLS with `engine`, which the application
+  /// owns and has set up (TlsEngine::setup with a client TlsConfig and the
+  /// server's host name for SNI and verification). The TLS handshake runs
+  /// under the same connect deadline as the rest of connecting; sessions
+  /// are resumed on reconnect when the server allows it (engine.stats()
+  /// counts full and resumed handshakes). Call before start().
+  void use_tls(tls::TlsEngine& engine, bool verification_off = false);
+#endif
 
   /// Validates `options` and starts connecting. Returns the first invalid
   /// field (Errc::invalid_option) or Errc::already_running; nothing starts then.
@@ -97,6 +113,14 @@ class Client final : private SessionIo {
   void start_connect(Session::Generation generation, const asio::ip::tcp::endpoint& endpoint);
   void handle_connect(Session::Generation generation, const asio::error_code& error);
   void start_read(Session::Generation generation);
+  void transport_ready(Session::Generation generation);
+#if defined(UPLINK_WITH_TLS)
+  void tls_handshake(Session::Generation generation);
+  void tls_read(Session::Generation generation);
+  void tls_write(Session::Generation generation);
+  template <typename Handler>
+  void wait_socket(bool for_write, detail::HandlerMemory<256, 3>& memory, Handler&& handler);
+#endif
   void handle_read(Session::Generation generation, const asio::error_code& error, std::size_t size);
   void handle_write(Session::Generation generation, const asio::error_code& error, std::size_t size);
   void handle_timer(const asio::error_code& error);
@@ -146,6 +170,11 @@ class Client final : private SessionIo {
   WakeMemory wake_memory_;
 
   std::uint8_t rx_[kRxChunkSize] = {};
+#if defined(UPLINK_WITH_TLS)
+  tls::TlsEngine* tls_ = nullptr;
+  bool tls_verification_off_ = false;
+  bool tls_used_ = false;  // the engine has carried a connection: reset() it before the next
+#endif
 };
 
 }  // namespace uplink

@@ -137,6 +137,10 @@ class Session {
   [[nodiscard]] ConstByteSpan pending_write() const;
   /// The shell started writing pending_write() (starts the write deadline).
   void on_write_started(Millis now);
+  /// The bytes of the write in flight (empty when none): stable until
+  /// on_write_complete(), so a transport that must retry a write with the
+  /// same buffer (TLS) can ask again.
+  [[nodiscard]] ConstByteSpan pending_write_in_flight() const { return {tx_, tx_in_flight_}; }
   /// When on_timer() must be called next, or kNever.
   [[nodiscard]] Millis next_wakeup() const;
   /// Current connection generation; events from older ones are ignored.

@@ -1,0 +1,798 @@
+// The spool: header slots A/B and a ring of CRC-checked records over a
+// SpoolStorage. The layout, the recovery rule and the durability policy are
+// described in uplink/core/spool.hpp; this file follows them.
+//
+// Invariants kept here:
+//  - Offsets are normalised: a record never starts fewer than
+//    kRecordOverhead bytes before the end of the ring (those bytes belong to
+//    the record before, as its footprint).
+//  - (epoch, serial) pairs are never reused: a new epoch starts at every
+//    open() and is durable (header synced) before any record carries it.
+//  - Appends write only into [tail_, barrier_): the records from the head of
+//    the last durable header on stay intact, whatever was acknowledged since.
+//  - head_epoch_/head_serial_ always describe the record at head_ (or the
+//    next record to be written when the ring is empty).
+#include "uplink/core/spool.hpp"
+
+#include <cstring>
+
+#include "uplink/error.hpp"
+
+namespace uplink {
+namespace {
+
+constexpr std::uint32_t kMagic = 0x55505350;  // "UPSP"
+constexpr std::size_t kHeaderCrcAt = 80;
+constexpr std::uint8_t kMessage = 'M';
+constexpr std::uint8_t kDropped = 'D';
+constexpr std::uint8_t kWrap = 'W';
+constexpr std::uint32_t kLastSerial = 0xFFFFFFFFu;
+constexpr std::uint32_t kMaxSyncIntervalMs = 3600000;
+
+struct CrcTable {
+  std::uint32_t v[256];
+};
+
+constexpr CrcTable make_crc_table() {
+  CrcTable t{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1u) != 0 ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+    t.v[i] = c;
+  }
+  return t;
+}
+
+constexpr CrcTable kCrcTable = make_crc_table();
+
+void put_u16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 8);
+  p[1] = static_cast<std::uint8_t>(v);
+}
+void put_u32(std::uint8_t* p, std::uint32_t v) {
+  for (int i = 3; i >= 0; --i) {
+    p[i] = static_cast<std::uint8_t>(v);
+    v >>= 8;
+  }
+}
+void put_u64(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<std::uint8_t>(v);
+    v >>= 8;
+  }
+}
+std::uint16_t get_u16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
+std::uint32_t get_u32(const std::uint8_t* p) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | p[i];
+  return v;
+}
+std::uint64_t get_u64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+std::error_code invalid_argument() { return std::make_error_code(std::errc::invalid_argument); }
+// The storage changed under the spool (a record read back is not what was
+// written): nothing sensible can continue.
+std::error_code storage_corrupt() { return std::make_error_code(std::errc::io_error); }
+
+/// CRC of a record in `bytes` (header + payload, without the trailer): the
+/// kind byte counts as 'M' for 'M' and 'D', so dropping a message in place
+/// keeps its CRC.
+std::uint32_t record_crc(const std::uint8_t* bytes, std::size_t length_without_crc) {
+  const std::uint8_t kind = bytes[0] == kDropped ? kMessage : bytes[0];
+  const std::uint32_t crc = crc32(ConstByteSpan{&kind, 1});
+  return crc32(ConstByteSpan{bytes + 1, length_without_crc - 1}, crc);
+}
+
+struct Header {
+  std::uint64_t generation = 0;
+  std::uint64_t storage_size = 0;
+  std::uint32_t epoch = 0;
+  std::uint32_t head_epoch = 0;
+  std::uint32_t head_serial = 0;
+  std::uint64_t head = 0;
+  SpoolState state;
+};
+
+enum class HeaderCheck { invalid, valid, other_size };
+
+HeaderCheck decode_header(const std::uint8_t* p, std::size_t storage_size, Header& h) {
+  if (get_u32(p) != kMagic || get_u16(p + 4) != Spool::kFormatVersion) return HeaderCheck::invalid;
+  if (crc32(ConstByteSpan{p, kHeaderCrcAt}) != get_u32(p + kHeaderCrcAt)) return HeaderCheck::invalid;
+  h.generation = get_u64(p + 8);
+  h.storage_size = get_u64(p + 16);
+  h.epoch = get_u32(p + 24);
+  h.head_epoch = get_u32(p + 28);
+  h.head_serial = get_u32(p + 32);
+  h.head = get_u64(p + 40);
+  h.state.head_seq = get_u64(p + 48);
+  h.state.session_id = get_u64(p + 56);
+  h.state.last_downlink_seq = get_u64(p + 64);
+  h.state.next_message_id = get_u64(p + 72);
+  if (h.storage_size != storage_size) return HeaderCheck::other_size;
+  const bool head_ok = h.head >= Spool::kRingOffset && h.head < storage_size &&
+                       storage_size - h.head >= Spool::kRecordOverhead;
+  if (!head_ok || h.epoch == 0 || h.head_epoch > h.epoch || h.state.next_message_id == 0) {
+    return HeaderCheck::invalid;
+  }
+  return HeaderCheck::valid;
+}
+
+}  // namespace
+
+std::uint32_t crc32(ConstByteSpan data, std::uint32_t crc) noexcept {
+  crc = ~crc;
+  for (std::size_t i = 0; i < data.size; ++i) crc = kCrcTable.v[(crc ^ data.data[i]) & 0xFFu] ^ (crc >> 8);
+  return ~crc;
+}
+
+// ------------------------------------------------------------------ open
+
+std::error_code Spool::open(SpoolStorage& storage, SpoolOptions options) {
+  storage_ = nullptr;
+  const bool sync_ok = options.sync == SpoolSync::every_write || options.sync == SpoolSync::none ||
+                       (options.sync == SpoolSync::interval && options.sync_interval_ms >= 1 &&
+                        options.sync_interval_ms <= kMaxSyncIntervalMs);
+  if (!sync_ok) return Errc::invalid_option;
+  const std::size_t size = storage.size();
+  if (size < minimum_storage_size()) return Errc::invalid_option;
+
+  // Everything but the record buffer starts afresh.
+  options_ = options;
+  state_ = SpoolState{};
+  ring_end_ = size;
+  formatted_ = false;
+  epoch_ = 0;
+  next_serial_ = 0;
+  generation_ = 0;
+  durable_slot_ = 0;
+  written_slot_ = 0;
+  head_ = tail_ = written_head_ = barrier_ = kRingOffset;
+  head_epoch_ = head_serial_ = 0;
+  used_ = written_used_ = barrier_used_ = 0;
+  live_count_ = live_bytes_ = dead_bytes_ = 0;
+  last_id_ = 0;
+  header_dirty_ = unsynced_ = synced_by_timer_ = false;
+  last_sync_ = 0;
+  compactions_ = 0;
+  storage_ = &storage;
+
+  Header best;
+  int best_slot = -1;
+  std::uint32_t seen_epoch = 0;
+  std::uint64_t seen_generation = 0;
+  unsigned newest_slot = 1;  // format writes the other one
+  for (unsigned slot = 0; slot < 2; ++slot) {
+    std::uint8_t bytes[kSlotSize];
+    if (auto e = storage.read(slot * kSlotSize, ByteSpan{bytes, kSlotSize})) {
+      storage_ = nullptr;
+      return e;
+    }
+    Header h;
+    const HeaderCheck check = decode_header(bytes, size, h);
+    if (check == HeaderCheck::invalid) continue;
+    // A header of another geometry still tells which epochs were used.
+    if (h.epoch > seen_epoch) seen_epoch = h.epoch;
+    if (h.generation >= seen_generation) {
+      seen_generation = h.generation;
+      newest_slot = slot;
+    }
+    if (check == HeaderCheck::valid && (best_slot < 0 || h.generation > best.generation)) {
+      best = h;
+      best_slot = static_cast<int>(slot);
+    }
+  }
+
+  std::error_code result;
+  if (best_slot < 0 || best.epoch == kLastSerial) {
+    result = format(seen_epoch == kLastSerial ? 0 : seen_epoch, seen_generation, newest_slot);
+  } else {
+    generation_ = best.generation;
+    durable_slot_ = written_slot_ = static_cast<unsigned>(best_slot);
+    state_ = best.state;
+    head_ = static_cast<std::size_t>(best.head);
+    head_epoch_ = best.head_epoch;
+    head_serial_ = best.head_serial;
+    result = scan(best.epoch);
+    if (!result) {
+      if (state_.next_message_id <= last_id_) state_.next_message_id = last_id_ + 1;
+      // A new epoch, durable before any record carries it.
+      epoch_ = best.epoch + 1;
+      next_serial_ = 0;
+      if (used_ == 0) {
+        head_ = tail_;
+        head_epoch_ = epoch_;
+        head_serial_ = 0;
+      }
+      header_dirty_ = true;
+      result = sync_now();
+    }
+  }
+  if (result) storage_ = nullptr;
+  return result;
+}
+
+std::error_code Spool::format(std::uint32_t previous_epoch, std::uint64_t previous_generation,
+                              unsigned keep_slot) {
+  formatted_ = true;
+  state_ = SpoolState{};
+  // Epochs of a previous format are not reused: its records may still be
+  // in the ring, and must not chain onto ours.
+  epoch_ = previous_epoch + 1;
+  next_serial_ = 0;
+  generation_ = previous_generation;
+  head_ = tail_ = kRingOffset;
+  head_epoch_ = epoch_;
+  head_serial_ = 0;
+  used_ = 0;
+  // The header goes to the slot without the previous geometry's newest
+  // header: if this write is torn, that one still tells which epochs and
+  // generations were used.
+  durable_slot_ = keep_slot;
+  header_dirty_ = true;
+  return sync_now();
+}
+
+std::error_code Spool::scan(std::uint32_t header_epoch) {
+  const std::size_t ring = capacity();
+  std::size_t at = head_;
+  std::size_t used = 0;
+  std::size_t leading = 0;  // bytes before the first live message
+  bool found_live = false;
+  bool first = true;
+  std::uint32_t prev_epoch = 0;
+  std::uint32_t prev_serial = 0;
+  std::uint64_t last_id = 0;
+  std::size_t first_live = head_;
+  std::uint32_t live_epoch = 0;
+  std::uint32_t live_serial = 0;
+
+  while (used < ring) {
+    RecordInfo info;
+    bool valid = false;
+    if (auto e = read_verified(at, info, valid)) return e;
+    if (!valid) break;
+    const bool chained =
+        first ? info.epoch == head_epoch_ && info.serial == head_serial_
+              : (info.epoch == prev_epoch && std::uint64_t{info.serial} == std::uint64_t{prev_serial} + 1) ||
+                    (info.epoch > prev_epoch && info.epoch <= header_epoch && info.serial == 0);
+    if (!chained) break;
+    // Message ids only grow: a smaller one is a stale record or a copy made
+    // by a compaction whose header never became durable.
+    if (info.kind != kWrap && info.id <= last_id) break;
+    if (used + info.footprint > ring) break;
+    first = false;
+    prev_epoch = info.epoch;
+    prev_serial = info.serial;
+    if (info.kind != kWrap) last_id = info.id;
+    if (info.kind == kMessage) {
+      if (!found_live) {
+        found_live = true;
+        first_live = at;
+        live_epoch = info.epoch;
+        live_serial = info.serial;
+      }
+      ++live_count_;
+      live_bytes_ += kRecordOverhead + info.length;
+    } else if (!found_live) {
+      leading += info.footprint;
+    } else if (info.kind == kDropped) {
+      dead_bytes_ += info.footprint;
+    }
+    used += info.footprint;
+    at = next_offset(at, info.footprint);
+  }
+
+  tail_ = at;
+  last_id_ = last_id;
+  if (found_live) {
+    head_ = first_live;
+    head_epoch_ = live_epoch;
+    head_serial_ = live_serial;
+    used_ = used - leading;
+  } else {
+    head_ = tail_;
+    used_ = 0;
+  }
+  return {};
+}
+
+// --------------------------------------------------------------- records
+
+std::size_t Spool::footprint_of(std::size_t at, std::size_t record_size) const {
+  const std::size_t rest = ring_end_ - (at + record_size);
+  return rest < kRecordOverhead ? record_size + rest : record_size;
+}
+
+std::size_t Spool::next_offset(std::size_t at, std::size_t footprint) const {
+  const std::size_t next = at + footprint;
+  return next >= ring_end_ ? kRingOffset : next;
+}
+
+namespace {
+
+/// Parses a record header; false when it cannot be a record of ours.
+bool parse_record_header(const std::uint8_t* p, std::size_t at, std::size_t ring_end, std::uint8_t& kind,
+                         std::size_t& length, std::uint32_t& epoch, std::uint32_t& serial, std::uint64_t& id) {
+  kind = p[0];
+  length = get_u16(p + 2);
+  epoch = get_u32(p + 4);
+  serial = get_u32(p + 8);
+  id = get_u64(p + 12);
+  if (p[1] != 0) return false;
+  if (kind == kWrap) {
+    if (length != 0 || id != 0) return false;
+  } else if (kind != kMessage && kind != kDropped) {
+    return false;
+  } else if (length > Spool::kMaxPayload || id == 0) {
+    return false;
+  }
+  return at + Spool::kRecordOverhead + length <= ring_end;
+}
+
+}  // namespace
+
+std::error_code Spool::read_header_info(std::size_t at, RecordInfo& info, bool& plausible) {
+  std::uint8_t bytes[kRecordHeader];
+  if (auto e = storage_->read(at, ByteSpan{bytes, kRecordHeader})) return e;
+  plausible = parse_record_header(bytes, at, ring_end_, info.kind, info.length, info.epoch, info.serial, info.id);
+  if (plausible) {
+    info.footprint =
+        info.kind == kWrap ? ring_end_ - at : footprint_of(at, kRecordOverhead + info.length);
+  }
+  return {};
+}
+
+std::error_code Spool::read_verified(std::size_t at, RecordInfo& info, bool& valid) {
+  valid = false;
+  if (auto e = storage_->read(at, ByteSpan{buffer_, kRecordHeader})) return e;
+  if (!parse_record_header(buffer_, at, ring_end_, info.kind, info.length, info.epoch, info.serial, info.id)) {
+    return {};
+  }
+  if (auto e = storage_->read(at + kRecordHeader, ByteSpan{buffer_ + kRecordHeader, info.length + 4})) return e;
+  const std::size_t body = kRecordHeader + info.length;
+  valid = record_crc(buffer_, body) == get_u32(buffer_ + body);
+  info.footprint = info.kind == kWrap ? ring_end_ - at : footprint_of(at, kRecordOverhead + info.length);
+  return {};
+}
+
+std::error_code Spool::recover_with(Visitor visit, void* context) {
+  if (storage_ == nullptr) return Errc::not_running;
+  std::size_t at = head_;
+  std::size_t remaining = used_;
+  while (remaining > 0) {
+    RecordInfo info;
+    bool valid = false;
+    if (auto e = read_verified(at, info, valid)) return e;
+    if (!valid || info.footprint > remaining) return storage_corrupt();
+    if (info.kind == kMessage) visit(context, info.id, ConstByteSpan{buffer_ + kRecordHeader, info.length});
+    remaining -= info.footprint;
+    at = next_offset(at, info.footprint);
+  }
+  return {};
+}
+
+// ------------------------------------------------------------- appending
+
+bool Spool::place(std::size_t record_size, std::size_t limit, std::size_t limit_used, Placement& placement) const {
+  const std::size_t ring = capacity();
+  if (limit_used >= ring || record_size > ring - limit_used) return false;
+  placement = Placement{};
+  // Free space: [tail_, limit) around the end of the ring. tail_ == limit
+  // here means the ring (from `limit`) is empty.
+  if (tail_ >= limit) {
+    if (ring_end_ - tail_ >= record_size) {
+      placement.at = tail_;
+      return true;
+    }
+    if (limit - kRingOffset >= record_size) {
+      placement.at = kRingOffset;
+      placement.skipped = ring_end_ - tail_;
+      return true;
+    }
+    return false;
+  }
+  if (limit - tail_ < record_size) return false;
+  placement.at = tail_;
+  return true;
+}
+
+std::error_code Spool::make_room(std::size_t record_size, Placement& placement) {
+  if (place(record_size, barrier_, barrier_used_, placement)) return {};
+  // Acknowledgements since the last sync freed the room: make them durable
+  // first, or a power cut could find the durable head overwritten.
+  if (place(record_size, head_, used_, placement)) {
+    if (auto e = sync_now()) return e;
+    if (place(record_size, barrier_, barrier_used_, placement)) return {};
+  }
+  return Errc::queue_full;
+}
+
+std::error_code Spool::ensure_serials(std::uint32_t needed) {
+  if (kLastSerial - next_serial_ >= needed) return {};
+  // 2^32 records in one epoch: start the next one (durable first).
+  if (epoch_ == kLastSerial) return std::make_error_code(std::errc::value_too_large);
+  ++epoch_;
+  next_serial_ = 0;
+  if (used_ == 0) {
+    head_epoch_ = epoch_;
+    head_serial_ = 0;
+  }
+  header_dirty_ = true;
+  return sync_now();
+}
+
+void Spool::account_append(std::size_t footprint) {
+  used_ += footprint;
+  written_used_ += footprint;
+  barrier_used_ += footprint;
+}
+
+std::error_code Spool::emit(std::uint8_t kind, std::uint64_t id, std::size_t length, const Placement& placement,
+                            std::size_t& record_offset) {
+  if (placement.skipped > 0) {
+    // tail_ is normalised, so a wrap record fits in what is skipped.
+    std::uint8_t wrap[kRecordOverhead] = {};
+    wrap[0] = kWrap;
+    put_u32(wrap + 4, epoch_);
+    put_u32(wrap + 8, next_serial_);
+    put_u32(wrap + kRecordHeader, record_crc(wrap, kRecordHeader));
+    if (auto e = storage_->write(tail_, ConstByteSpan{wrap, kRecordOverhead})) return e;
+    unsynced_ = true;
+    ++next_serial_;
+    account_append(placement.skipped);
+    tail_ = kRingOffset;
+  }
+  const std::size_t record_size = kRecordOverhead + length;
+  buffer_[0] = kind;
+  buffer_[1] = 0;
+  put_u16(buffer_ + 2, static_cast<std::uint16_t>(length));
+  put_u32(buffer_ + 4, epoch_);
+  put_u32(buffer_ + 8, next_serial_);
+  put_u64(buffer_ + 12, id);
+  put_u32(buffer_ + kRecordHeader + length, record_crc(buffer_, kRecordHeader + length));
+  if (auto e = storage_->write(placement.at, ConstByteSpan{buffer_, record_size})) return e;
+  unsynced_ = true;
+  ++next_serial_;
+  const std::size_t footprint = footprint_of(placement.at, record_size);
+  account_append(footprint);
+  record_offset = placement.at;
+  tail_ = next_offset(placement.at, footprint);
+  return {};
+}
+
+Spool::TailMark Spool::mark_tail() const {
+  return TailMark{tail_, used_, written_used_, barrier_used_, next_serial_};
+}
+
+void Spool::rewind_to(const TailMark& mark) {
+  // Best effort: spoil the first record written after the mark, so that a
+  // crash cannot bring back what the caller was told failed. Records beyond
+  // it no longer chain.
+  const std::uint8_t spoiled = 0;
+  (void)storage_->write(mark.tail, ConstByteSpan{&spoiled, 1});
+  tail_ = mark.tail;
+  used_ = mark.used;
+  written_used_ = mark.written_used;
+  barrier_used_ = mark.barrier_used;
+  next_serial_ = mark.next_serial;
+  if (used_ == 0) {
+    head_epoch_ = epoch_;
+    head_serial_ = next_serial_;
+  }
+}
+
+std::error_code Spool::append(std::uint64_t id, ConstByteSpan payload) {
+  if (storage_ == nullptr) return Errc::not_running;
+  if (payload.size > kMaxPayload) return Errc::field_too_long;
+  if (id == 0 || id < state_.next_message_id || id <= last_id_) return invalid_argument();
+  const std::size_t record_size = kRecordOverhead + payload.size;
+
+  if (dead_bytes_ > 0) {
+    // Dropped records pile up behind unacknowledged ones: copy the live
+    // ones forward while there is room to, and only when that reclaims at
+    // least half of what it copies.
+    const std::size_t free = capacity() - used_;
+    if (free < live_bytes_ + record_size + 4 * kMaxRecord && 2 * dead_bytes_ >= live_bytes_) {
+      if (auto e = compact()) return e;
+    }
+  }
+  if (auto e = ensure_serials(2)) return e;  // a wrap record and this one
+  Placement placement;
+  std::error_code result = make_room(record_size, placement);
+  if (result == Errc::queue_full && dead_bytes_ > 0) {
+    // Last resort: whatever compaction can reclaim.
+    if (auto e = compact()) return e;
+    if (auto e = ensure_serials(2)) return e;
+    result = make_room(record_size, placement);
+  }
+  if (result) return result;
+
+  const TailMark mark = mark_tail();
+  if (payload.size != 0) std::memcpy(buffer_ + kRecordHeader, payload.data, payload.size);
+  std::size_t at = 0;
+  result = emit(kMessage, id, payload.size, placement, at);
+  if (!result) result = after_change();
+  if (result) {
+    rewind_to(mark);
+    return result;
+  }
+  ++live_count_;
+  live_bytes_ += record_size;
+  last_id_ = id;
+  state_.next_message_id = id + 1;
+  return {};
+}
+
+// ------------------------------------------------------------- the head
+
+std::error_code Spool::skip_dropped_at_head() {
+  std::size_t head = head_;
+  std::size_t used = used_;
+  std::size_t dead = dead_bytes_;
+  while (used > 0) {
+    RecordInfo info;
+    bool plausible = false;
+    if (auto e = read_header_info(head, info, plausible)) return e;
+    if (!plausible || info.footprint > used) return storage_corrupt();
+    if (info.kind == kMessage) {
+      head_ = head;
+      used_ = used;
+      dead_bytes_ = dead;
+      head_epoch_ = info.epoch;
+      head_serial_ = info.serial;
+      return {};
+    }
+    if (info.kind == kDropped) dead -= info.footprint;
+    used -= info.footprint;
+    head = next_offset(head, info.footprint);
+  }
+  head_ = tail_;
+  used_ = 0;
+  dead_bytes_ = 0;
+  head_epoch_ = epoch_;
+  head_serial_ = next_serial_;
+  return {};
+}
+
+std::error_code Spool::remove_front(std::size_t count, std::uint64_t new_head_seq) {
+  if (storage_ == nullptr) return Errc::not_running;
+  if (count > live_count_) return invalid_argument();
+  // Walk first, change nothing until every record was read.
+  std::size_t at = head_;
+  std::size_t distance = 0;
+  std::size_t removed = 0;
+  std::size_t removed_bytes = 0;
+  std::size_t dead_passed = 0;
+  while (removed < count) {
+    RecordInfo info;
+    bool plausible = false;
+    if (auto e = read_header_info(at, info, plausible)) return e;
+    if (!plausible || distance + info.footprint > used_) return storage_corrupt();
+    if (info.kind == kMessage) {
+      ++removed;
+      removed_bytes += kRecordOverhead + info.length;
+    } else if (info.kind == kDropped) {
+      dead_passed += info.footprint;
+    }
+    distance += info.footprint;
+    at = next_offset(at, info.footprint);
+  }
+  const std::size_t old_head = head_;
+  const std::size_t old_used = used_;
+  const std::size_t old_dead = dead_bytes_;
+  head_ = at;
+  used_ -= distance;
+  dead_bytes_ -= dead_passed;
+  if (auto e = skip_dropped_at_head()) {
+    head_ = old_head;
+    used_ = old_used;
+    dead_bytes_ = old_dead;
+    return e;
+  }
+  live_count_ -= count;
+  live_bytes_ -= removed_bytes;
+  state_.head_seq = new_head_seq;
+  header_dirty_ = true;
+  if (auto e = write_header()) return e;
+  return after_change();
+}
+
+std::error_code Spool::tombstone(std::uint64_t id) {
+  if (storage_ == nullptr) return Errc::not_running;
+  if (id == 0 || live_count_ == 0) return {};
+  std::size_t at = head_;
+  std::size_t remaining = used_;
+  while (remaining > 0) {
+    RecordInfo info;
+    bool plausible = false;
+    if (auto e = read_header_info(at, info, plausible)) return e;
+    if (!plausible || info.footprint > remaining) return storage_corrupt();
+    if (info.kind != kWrap) {
+      if (info.id > id) return {};  // ids grow along the ring: not here
+      if (info.id == id) {
+        if (info.kind == kDropped) return {};
+        const std::uint8_t dropped = kDropped;
+        if (auto e = storage_->write(at, ConstByteSpan{&dropped, 1})) return e;
+        unsynced_ = true;
+        --live_count_;
+        live_bytes_ -= kRecordOverhead + info.length;
+        dead_bytes_ += info.footprint;
+        if (at == head_) {
+          if (auto e = skip_dropped_at_head()) return e;
+          header_dirty_ = true;
+          if (auto e = write_header()) return e;
+        }
+        return after_change();
+      }
+    }
+    remaining -= info.footprint;
+    at = next_offset(at, info.footprint);
+  }
+  return {};
+}
+
+std::error_code Spool::compact() {
+  // Room to copy every live record, plus what a wrap can skip.
+  if (capacity() - used_ < live_bytes_ + kMaxRecord) return {};
+  if (header_dirty_ || barrier_ != head_ || barrier_used_ != used_) {
+    if (auto e = sync_now()) return e;
+  }
+  if (live_count_ > kLastSerial - 2) return {};
+  if (auto e = ensure_serials(static_cast<std::uint32_t>(live_count_) + 2)) return e;
+
+  const TailMark mark = mark_tail();
+  std::size_t at = head_;
+  std::size_t remaining = used_;
+  std::size_t first_copy = tail_;
+  std::uint32_t first_epoch = epoch_;
+  std::uint32_t first_serial = next_serial_;
+  bool copied = false;
+  std::error_code failure;
+  while (remaining > 0 && !failure) {
+    RecordInfo info;
+    bool valid = false;
+    failure = read_verified(at, info, valid);
+    if (failure) break;
+    if (!valid || info.footprint > remaining) {
+      failure = storage_corrupt();
+      break;
+    }
+    if (info.kind == kMessage) {
+      Placement placement;
+      if (!place(kRecordOverhead + info.length, barrier_, barrier_used_, placement)) {
+        failure = Errc::queue_full;  // cannot happen: room checked above
+        break;
+      }
+      std::size_t copy_at = 0;
+      // The payload is in buffer_ already; emit() restamps the header.
+      const std::uint32_t serial = placement.skipped > 0 ? next_serial_ + 1 : next_serial_;
+      failure = emit(kMessage, info.id, info.length, placement, copy_at);
+      if (!failure && !copied) {
+        copied = true;
+        first_copy = copy_at;
+        first_epoch = epoch_;
+        first_serial = serial;
+      }
+    }
+    remaining -= info.footprint;
+    at = next_offset(at, info.footprint);
+  }
+  if (failure) {
+    rewind_to(mark);
+    return failure;
+  }
+  // The copies are durable before a header points at them: they stand for
+  // messages that may have been durable for long (not so under `none`).
+  if (options_.sync != SpoolSync::none) {
+    if (auto e = sync_now()) {
+      rewind_to(mark);
+      return e;
+    }
+  }
+  // The head moves to the first copy: what lies before it (the originals,
+  // and a wrap record written before the first copy) is free.
+  const std::size_t new_head = copied ? first_copy : tail_;
+  const std::size_t distance =
+      new_head >= head_ ? new_head - head_ : (ring_end_ - head_) + (new_head - kRingOffset);
+  head_ = new_head;
+  used_ = copied ? used_ - distance : 0;
+  dead_bytes_ = 0;
+  head_epoch_ = copied ? first_epoch : epoch_;
+  head_serial_ = copied ? first_serial : next_serial_;
+  ++compactions_;
+  header_dirty_ = true;
+  if (auto e = write_header()) return e;
+  return after_change();
+}
+
+// ------------------------------------------------------ header and sync
+
+std::error_code Spool::write_header() {
+  const unsigned slot = durable_slot_ ^ 1u;
+  std::uint8_t h[kSlotSize] = {};
+  put_u32(h, kMagic);
+  put_u16(h + 4, kFormatVersion);
+  put_u64(h + 8, generation_ + 1);
+  put_u64(h + 16, ring_end_);
+  put_u32(h + 24, epoch_);
+  put_u32(h + 28, head_epoch_);
+  put_u32(h + 32, head_serial_);
+  put_u64(h + 40, head_);
+  put_u64(h + 48, state_.head_seq);
+  put_u64(h + 56, state_.session_id);
+  put_u64(h + 64, state_.last_downlink_seq);
+  put_u64(h + 72, state_.next_message_id);
+  put_u32(h + kHeaderCrcAt, crc32(ConstByteSpan{h, kHeaderCrcAt}));
+  if (auto e = storage_->write(slot * kSlotSize, ConstByteSpan{h, kSlotSize})) {
+    header_dirty_ = true;
+    return e;
+  }
+  ++generation_;
+  written_slot_ = slot;
+  written_head_ = head_;
+  written_used_ = used_;
+  header_dirty_ = false;
+  unsynced_ = true;
+  if (options_.sync == SpoolSync::none) {
+    // Nothing is ever known durable: the header last written is what
+    // recovery after a process crash reads.
+    durable_slot_ = slot;
+    barrier_ = written_head_;
+    barrier_used_ = written_used_;
+  }
+  return {};
+}
+
+std::error_code Spool::sync_now() {
+  if (header_dirty_) {
+    if (auto e = write_header()) return e;
+  }
+  if (auto e = storage_->sync()) return e;
+  unsynced_ = false;
+  durable_slot_ = written_slot_;
+  barrier_ = written_head_;
+  barrier_used_ = written_used_;
+  return {};
+}
+
+std::error_code Spool::after_change() {
+  return options_.sync == SpoolSync::every_write ? sync_now() : std::error_code{};
+}
+
+std::error_code Spool::save_state(const SpoolState& state) {
+  if (storage_ == nullptr) return Errc::not_running;
+  state_ = state;
+  if (state_.next_message_id <= last_id_) state_.next_message_id = last_id_ + 1;
+  if (state_.next_message_id == 0) state_.next_message_id = 1;
+  header_dirty_ = true;
+  if (auto e = write_header()) return e;
+  return after_change();
+}
+
+std::error_code Spool::maybe_sync(Millis now) {
+  if (storage_ == nullptr || options_.sync != SpoolSync::interval) return {};
+  if (!unsynced_ && !header_dirty_) return {};
+  if (synced_by_timer_ && now < last_sync_ + options_.sync_interval_ms) return {};
+  if (auto e = sync_now()) return e;
+  last_sync_ = now;
+  synced_by_timer_ = true;
+  return {};
+}
+
+Millis Spool::next_sync_due() const {
+  if (storage_ == nullptr || options_.sync != SpoolSync::interval) return kNever;
+  if (!unsynced_ && !header_dirty_) return kNever;
+  return synced_by_timer_ ? last_sync_ + options_.sync_interval_ms : 0;
+}
+
+std::error_code Spool::flush() {
+  if (storage_ == nullptr) return Errc::not_running;
+  if (!unsynced_ && !header_dirty_) return {};
+  return sync_now();
+}
+
+}  // namespace uplink

@@ -1,0 +1,179 @@
+// The client over TLS on loopback: a server-role TLS front (tests/support)
+// terminates TLS in front of the scripted server, so heartbeats, silence
+// detection and delivery are checked through mbedTLS, along with
+// verification failures, resumption on reconnect and the handshake deadline.
+#include "uplink/net/asio.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "support/scripted_server.hpp"
+#include "support/session_fakes.hpp"
+#include "support/test_pki.hpp"
+#include "support/tls_front.hpp"
+#include "uplink/client.hpp"
+#include "uplink/tls/tls_config.hpp"
+#include "uplink/tls/tls_engine.hpp"
+#include "uplink/tls/tls_error.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace uplink;
+using Behavior = uplink::test::ScriptedServer::Behavior;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t slop_ms() {
+  const char* env = std::getenv("UPLINK_TEST_SLOP_MS");
+  return env != nullptr ? std::strtoull(env, nullptr, 10) : 150;
+}
+
+bool run_until(asio::io_context& io, const std::function<bool()>& done, std::uint64_t limit_ms = 8000) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(limit_ms);
+  while (!done() && Clock::now() < deadline) {
+    if (io.stopped()) io.restart();
+    io.run_for(std::chrono::milliseconds(5));
+  }
+  return done();
+}
+
+}  // namespace
+
+TEST_GROUP(ClientTls) {
+  asio::io_context io;
+  std::unique_ptr<test::ScriptedServer> server;
+  tls::TlsConfig server_tls;
+  std::unique_ptr<test::TlsFront> front;
+  tls::TlsConfig client_tls;
+  tls::TlsEngine engine;
+  test::RecordingListener listener;
+  test::ScriptedRandom random{0x80000000u};
+  std::unique_ptr<Client> client;
+
+  void setup() override {
+    const test::TestPki& pki = test::test_pki();
+    tls::TlsSettings s;
+    s.role = tls::TlsRole::server;
+    s.certificate = tls::Credential::pem(pki.server.certificate_pem);
+    s.private_key = tls::Credential::pem(pki.server.key_pem);
+    s.session_tickets = true;
+    CHECK(!server_tls.init(s));
+    server = std::make_unique<test::ScriptedServer>(io);
+    front = std::make_unique<test::TlsFront>(io, server_tls, server->port());
+    client = std::make_unique<Client>(io, listener, random);
+  }
+  void teardown() override {
+    client->stop();
+    CHECK(run_until(io, [&] { return client->quiescent(); }));
+    client.reset();
+    front.reset();
+    server.reset();
+    run_until(io, [] { return false; }, 20);
+  }
+
+  void trust(const char* ca_pem, const char* hostname = "localhost") {
+    tls::TlsSettings s;
+    s.ca = tls::Credential::pem(ca_pem);
+    CHECK(!client_tls.init(s));
+    CHECK(!engine.setup(client_tls, hostname));
+    client->use_tls(engine);
+  }
+  Options options() {
+    Options o;
+    (void)o.add_endpoint("127.0.0.1", front->port());
+    (void)o.set_device_id("tls-device");
+    o.heartbeat_interval_ms = 100;
+    o.read_timeout_ms = 300;
+    o.write_timeout_ms = 300;
+    o.connect_timeout_ms = 1000;
+    o.stable_after_ms = 200;
+    o.backoff.base_ms = 20;
+    o.backoff.cap_ms = 100;
+    return o;
+  }
+};
+
+TEST(ClientTls, VerifiedHandshakeThenMessagesAndHeartbeatsFlow) {
+  trust(test::test_pki().ca.certificate_pem);
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return listener.online.size() == 1; }));
+  for (int i = 1; i <= 5; ++i) {
+    const std::string payload = "secure " + std::to_string(i);
+    CHECK(!client->send(ConstByteSpan{payload.data(), payload.size()}));
+  }
+  CHECK(run_until(io, [&] { return client->queued() == 0; }));
+  UNSIGNED_LONGS_EQUAL(5, server->received().size());
+  STRCMP_EQUAL("secure 5", server->received().back().payload.c_str());
+  CHECK(run_until(io, [&] { return listener.heartbeats.size() >= 2; }));
+  UNSIGNED_LONGLONGS_EQUAL(1, engine.stats().handshakes);
+  UNSIGNED_LONGS_EQUAL(1, front->handshakes());
+}
+
+TEST(ClientTls, ReconnectResumesTheTlsSession) {
+  trust(test::test_pki().ca.certificate_pem);
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return listener.online.size() == 1; }));
+  server->close_all();
+  CHECK(run_until(io, [&] { return listener.online.size() == 2; }));
+  UNSIGNED_LONGLONGS_EQUAL(2, engine.stats().handshakes);
+  UNSIGNED_LONGLONGS_EQUAL(1, engine.stats().resumed_handshakes);  // checked, not assumed
+  CHECK(engine.resumed());
+}
+
+TEST(ClientTls, UnknownCaFailsTheConnectWithThatReason) {
+  trust(test::test_pki().other_ca.certificate_pem);
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return !listener.connect_failures.empty(); }));
+  CHECK(listener.connect_failures[0].reason == make_error_code(tls::TlsErrc::unknown_ca));
+  CHECK(listener.online.empty());
+}
+
+TEST(ClientTls, HostnameMismatchFailsTheConnectWithThatReason) {
+  trust(test::test_pki().ca.certificate_pem, "not-the-server.example");
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return !listener.connect_failures.empty(); }));
+  CHECK(listener.connect_failures[0].reason == make_error_code(tls::TlsErrc::hostname_mismatch));
+}
+
+TEST(ClientTls, ServerThatNeverAnswersTheTlsHandshakeIsCaughtByTheConnectDeadline) {
+  trust(test::test_pki().ca.certificate_pem);
+  front->set_mute(true);
+  const auto begin = Clock::now();
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return !listener.connect_failures.empty(); }));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count();
+  CHECK(listener.connect_failures[0].reason == Errc::connect_timeout);
+  CHECK(took >= 1000);
+  CHECK_TEXT(static_cast<std::uint64_t>(took) <= 1000 + slop_ms(), std::to_string(took).c_str());
+}
+
+TEST(ClientTls, SilentServerIsDetectedWithinTheReadTimeoutOverTls) {
+  trust(test::test_pki().ca.certificate_pem);
+  server->set_behavior(Behavior::silent_after_welcome);
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return !listener.disconnects.empty(); }));
+  const DisconnectInfo& d = listener.disconnects[0];
+  CHECK(d.reason == Errc::server_silent);
+  CHECK(d.since_last_rx_ms >= 300);
+  CHECK_TEXT(d.since_last_rx_ms <= 300 + slop_ms(), std::to_string(d.since_last_rx_ms).c_str());
+}
+
+TEST(ClientTls, InsecureModeLogsAWarningOnEveryConnect) {
+  tls::TlsSettings s;
+  s.insecure_skip_verify = true;  // no CA at all
+  CHECK(!client_tls.init(s));
+  CHECK(!engine.setup(client_tls, "localhost"));
+  client->use_tls(engine, true);
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return listener.online.size() == 1; }));
+  server->close_all();
+  CHECK(run_until(io, [&] { return listener.online.size() == 2; }));
+  std::size_t warnings = 0;
+  for (const auto& line : listener.logs) warnings += line.text.find("verification is OFF") != std::string::npos ? 1 : 0;
+  UNSIGNED_LONGS_EQUAL(2, warnings);
+}
