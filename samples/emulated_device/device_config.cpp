@@ -76,6 +76,20 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
     }
     return true;
   }
+  if (name == "tls-ca") return (c.tls_ca = value), true;
+  if (name == "tls-cert") return (c.tls_cert = value), true;
+  if (name == "tls-key") return (c.tls_key = value), true;
+  if (name == "tls-server-name") return (c.tls_server_name = value), true;
+  if (name == "spool") return (c.spool_path = value), true;
+  if (name == "spool-size") return number(c.spool_size);
+  if (name == "spool-sync") {
+    if (value != "every_write" && value != "interval" && value != "none") {
+      error = "--spool-sync: expected every_write, interval or none, got '" + value + "'";
+      return false;
+    }
+    c.spool_sync = value;
+    return true;
+  }
   if (name == "heartbeat-ms") return number(o.heartbeat_interval_ms);
   if (name == "read-timeout-ms") return number(o.read_timeout_ms);
   if (name == "write-timeout-ms") return number(o.write_timeout_ms);
@@ -173,7 +187,13 @@ const char* device_usage() {
          "  --fleet N               run N devices in this process (ids ID-0001 ...)\n"
          "  --demo                  short timings: heartbeat 1 s, read timeout 2 s, backoff 0.2..2 s\n"
          "  --config FILE           'name = value' lines with the flag names above\n"
-         "  --quiet                 no JSON event lines   --status  live status line on stderr\n";
+         "  --quiet                 no JSON event lines   --status  live status line on stderr\n"
+         "  --tls-ca FILE           use TLS, verifying the server against this CA bundle\n"
+         "  --tls-cert FILE --tls-key FILE   this device's certificate and key (mutual TLS)\n"
+         "  --tls-server-name NAME  host name to verify (default: the --server host)\n"
+         "  --tls-insecure-skip-verify       TLS without verifying the server (INSECURE)\n"
+         "  --spool FILE            keep queued messages on disk across crashes and restarts\n"
+         "  --spool-size BYTES      spool file size   --spool-sync every_write|interval|none\n";
 }
 
 bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& error) {
@@ -192,6 +212,10 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& er
       std::memcpy(demo.token, c.options.token, sizeof demo.token);
       demo.token_size = c.options.token_size;
       c.options = demo;
+      continue;
+    }
+    if (arg == "--tls-insecure-skip-verify") {
+      c.tls_insecure = true;
       continue;
     }
     if (arg == "--quiet") {
@@ -229,6 +253,18 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& er
     char id[kMaxDeviceIdLength + 1];
     port::device_identity(id, sizeof id);
     (void)c.options.set_device_id(id);
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    error = c.tls_cert.empty() ? "--tls-key: needs --tls-cert" : "--tls-cert: needs --tls-key";
+    return false;
+  }
+  if (!c.tls_cert.empty() && !c.tls_enabled()) {
+    error = "--tls-cert: needs --tls-ca (or --tls-insecure-skip-verify)";
+    return false;
+  }
+  if (!c.spool_path.empty() && c.fleet > 1) {
+    error = "--spool: one spool file per device; not with --fleet";
+    return false;
   }
   const OptionsCheck check = validate(c.options);
   if (!check) {

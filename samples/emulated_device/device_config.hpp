@@ -23,6 +23,20 @@ struct DeviceConfig {
   bool json = true;              ///< One JSON line per event on stdout.
   bool status = false;           ///< Live status line on stderr (default: when stderr is a terminal).
   bool status_forced = false;
+
+  // TLS (empty tls_ca and no insecure flag = plain TCP).
+  std::string tls_ca;           ///< --tls-ca FILE: CA bundle that signs the server's certificate.
+  std::string tls_cert;         ///< --tls-cert FILE: this device's certificate (mutual TLS).
+  std::string tls_key;          ///< --tls-key FILE: its private key.
+  std::string tls_server_name;  ///< --tls-server-name NAME: SNI and verified host name (default: the --server host).
+  bool tls_insecure = false;    ///< --tls-insecure-skip-verify: encrypt without verifying the server.
+
+  // Spool (empty path = RAM only).
+  std::string spool_path;             ///< --spool FILE
+  std::uint32_t spool_size = 0;       ///< --spool-size BYTES (default: the spool's recommended size)
+  std::string spool_sync = "every_write";  ///< --spool-sync every_write|interval|none
+
+  [[nodiscard]] bool tls_enabled() const { return !tls_ca.empty() || tls_insecure; }
 };
 
 /// Parses argv. On failure returns false and puts a one-line message naming

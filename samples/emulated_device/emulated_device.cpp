@@ -18,8 +18,14 @@ std::string reason_name(const std::error_code& error) {
   return error.message();
 }
 
-EmulatedDevice::EmulatedDevice(asio::io_context& io, const DeviceConfig& config, std::uint32_t index)
-    : io_(io), config_(config), options_(config.options), client_(io, *this, port::system_random()), generator_(io) {
+EmulatedDevice::EmulatedDevice(asio::io_context& io, const DeviceConfig& config, std::uint32_t index,
+                               const tls::TlsConfig* tls)
+    : io_(io),
+      config_(config),
+      options_(config.options),
+      tls_config_(tls),
+      client_(io, *this, port::system_random()),
+      generator_(io) {
   if (config.fleet > 1) {
     char id[kMaxDeviceIdLength + 1];
     std::snprintf(id, sizeof id, "%.*s-%04u", static_cast<int>(kMaxDeviceIdLength - 6), config.options.device_id,
@@ -30,6 +36,30 @@ EmulatedDevice::EmulatedDevice(asio::io_context& io, const DeviceConfig& config,
 }
 
 bool EmulatedDevice::start() {
+  if (tls_config_ != nullptr) {
+    const char* name = config_.tls_server_name.empty() ? options_.endpoints[0].host : config_.tls_server_name.c_str();
+    if (const std::error_code error = tls_engine_.setup(*tls_config_, name)) {
+      std::fprintf(stderr, "uplink_device: TLS setup: %s\n", error.message().c_str());
+      return false;
+    }
+    client_.use_tls(tls_engine_, config_.tls_insecure);
+  }
+  if (!config_.spool_path.empty()) {
+    const std::size_t size = config_.spool_size != 0 ? config_.spool_size : Spool::recommended_storage_size();
+    SpoolOptions spool_options;
+    spool_options.sync = config_.spool_sync == "none"       ? SpoolSync::none
+                         : config_.spool_sync == "interval" ? SpoolSync::interval
+                                                            : SpoolSync::every_write;
+    std::error_code error = spool_storage_.open(config_.spool_path.c_str(), size);
+    if (!error) error = spool_.open(spool_storage_, spool_options);
+    if (!error) error = client_.attach_spool(spool_);
+    if (error) {
+      std::fprintf(stderr, "uplink_device: --spool %s: %s\n", config_.spool_path.c_str(), error.message().c_str());
+      return false;
+    }
+    // Messages generated before the restart keep their numbers.
+    generated_ = spool_.state().next_message_id - 1;
+  }
   const OptionsCheck check = client_.start(options_);
   if (!check) {
     std::fprintf(stderr, "uplink_device: invalid option %s: %s\n", check.field, check.reason);

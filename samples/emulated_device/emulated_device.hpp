@@ -11,13 +11,19 @@
 
 #include "device_config.hpp"
 #include "uplink/client.hpp"
+#include "uplink/core/spool.hpp"
+#include "uplink/port/file_spool_storage.hpp"
+#include "uplink/tls/tls_config.hpp"
+#include "uplink/tls/tls_engine.hpp"
 
 namespace uplink::samples {
 
 class EmulatedDevice final : public Listener {
  public:
-  /// `index` (from 1) suffixes the device id in fleet mode.
-  EmulatedDevice(asio::io_context& io, const DeviceConfig& config, std::uint32_t index);
+  /// `index` (from 1) suffixes the device id in fleet mode. `tls` (shared by
+  /// a fleet) is null for plain TCP.
+  EmulatedDevice(asio::io_context& io, const DeviceConfig& config, std::uint32_t index,
+                 const tls::TlsConfig* tls = nullptr);
 
   /// Starts the client and the generator. Returns false (after printing why) on refusal.
   bool start();
@@ -55,6 +61,10 @@ class EmulatedDevice final : public Listener {
   asio::io_context& io_;
   const DeviceConfig& config_;
   Options options_;
+  const tls::TlsConfig* tls_config_;
+  tls::TlsEngine tls_engine_;
+  port::FileSpoolStorage spool_storage_;
+  Spool spool_;
   Client client_;
   asio::steady_timer generator_;
   bool generator_armed_ = false;

@@ -21,6 +21,7 @@
 #include "device_config.hpp"
 #include "emulated_device.hpp"
 #include "json_line.hpp"
+#include "uplink/tls/tls_config.hpp"
 
 namespace {
 
@@ -68,10 +69,26 @@ int main(int argc, char** argv) {
   }
   if (!config.status_forced) config.status = isatty(STDERR_FILENO) != 0;
 
+  // One TLS configuration, built once, shared by every device of a fleet.
+  uplink::tls::TlsConfig tls;
+  if (config.tls_enabled()) {
+    uplink::tls::TlsSettings settings;
+    if (!config.tls_ca.empty()) settings.ca = uplink::tls::Credential::file(config.tls_ca.c_str());
+    if (!config.tls_cert.empty()) {
+      settings.certificate = uplink::tls::Credential::file(config.tls_cert.c_str());
+      settings.private_key = uplink::tls::Credential::file(config.tls_key.c_str());
+    }
+    settings.insecure_skip_verify = config.tls_insecure;
+    if (const std::error_code e = tls.init(settings)) {
+      std::fprintf(stderr, "uplink_device: TLS: %s (%s)\n", e.message().c_str(), tls.failed_field());
+      return 2;
+    }
+  }
+
   asio::io_context io(1);
   std::vector<std::unique_ptr<EmulatedDevice>> devices;
   for (std::uint32_t i = 1; i <= config.fleet; ++i) {
-    devices.push_back(std::make_unique<EmulatedDevice>(io, config, i));
+    devices.push_back(std::make_unique<EmulatedDevice>(io, config, i, config.tls_enabled() ? &tls : nullptr));
     if (!devices.back()->start()) return 2;
   }
   const std::uint64_t started = wall_ms();

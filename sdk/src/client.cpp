@@ -100,6 +100,12 @@ void Client::use_tls(tls::TlsEngine& engine, bool verification_off) {
 }
 #endif
 
+std::error_code Client::attach_spool(Spool& spool) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  HandlerScope scope(handler_depth_);
+  return session_.attach_spool(spool);
+}
+
 OptionsCheck Client::start(const Options& options) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   HandlerScope scope(handler_depth_);

@@ -67,6 +67,13 @@ class Client final : private SessionIo {
   void use_tls(tls::TlsEngine& engine, bool verification_off = false);
 #endif
 
+  /// Keeps queued messages and the session identity in `spool` (opened by
+  /// the application over a port::FileSpoolStorage), so they survive a
+  /// crash or power cut within the spool's sync policy (docs/DELIVERY.md).
+  /// Call once, before the first start(); recovered messages are sent first.
+  /// Errors: the spool's recovery error; already_running after start().
+  [[nodiscard]] std::error_code attach_spool(Spool& spool);
+
   /// Validates `options` and starts connecting. Returns the first invalid
   /// field (Errc::invalid_option) or Errc::already_running; nothing starts then.
   [[nodiscard]] OptionsCheck start(const Options& options);

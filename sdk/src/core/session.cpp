@@ -60,6 +60,58 @@ Session::Session(SessionIo& io, Listener& listener, RandomSource& random)
 
 // ---------------------------------------------------------------- requests
 
+std::error_code Session::attach_spool(Spool& spool) {
+  if (state_ != ClientState::idle || !spool.is_open()) return Errc::already_running;
+  spool_ = &spool;
+  const SpoolState& saved = spool.state();
+  session_id_ = saved.session_id;
+  last_downlink_ = saved.last_downlink_seq;
+  next_id_ = saved.next_message_id - 1;
+  store_.restart(saved.head_seq);
+  std::size_t surplus = 0;
+  const std::error_code error = spool.recover([&](std::uint64_t id, ConstByteSpan payload) {
+    if (store_.push(id, payload)) {
+      // Only possible when the build's store shrank since the spool was
+      // written: the message is dropped and reported, never silently.
+      ++surplus;
+      ++counters_.messages_dropped;
+      (void)spool.tombstone(id);
+      listener_.on_dropped(id, make_error_code(Errc::queue_full));
+    }
+  });
+  if (error) {
+    spool_ = nullptr;
+    return error;
+  }
+  if (!store_.empty()) {
+    restored_ = true;
+    // Any of them may have reached the server before the restart.
+    highest_transmitted_ = saved.head_seq + store_.size() - 1;
+  }
+  last_acked_ = saved.head_seq - 1;
+  log(LogLevel::info, "spool: %u messages recovered (%u dropped: store too small), session %llu",
+      static_cast<unsigned>(store_.size()), static_cast<unsigned>(surplus),
+      static_cast<unsigned long long>(session_id_));
+  return {};
+}
+
+void Session::persist_state() {
+  if (spool_ == nullptr) return;
+  SpoolState state;
+  state.session_id = session_id_;
+  state.last_downlink_seq = last_downlink_;
+  state.next_message_id = next_id_ + 1;
+  state.head_seq = store_.head_seq();
+  if (const std::error_code error = spool_->save_state(state)) spool_failed("saving the session state", error);
+}
+
+void Session::spool_failed(const char* what, std::error_code error) {
+  // The RAM store still holds everything: delivery goes on; only the
+  // protection against a restart is weakened, which the application hears.
+  log(LogLevel::error, "spool: %s failed (%s, %d); messages are kept in RAM only until this is fixed", what,
+      error.category().name(), error.value());
+}
+
 OptionsCheck Session::start(const Options& options, Millis now) {
   if (state_ != ClientState::idle && state_ != ClientState::stopped) {
     return {make_error_code(Errc::already_running), "", "start() called while running"};
@@ -87,6 +139,9 @@ void Session::stop(Millis now) {
     case ClientState::backing_off:
       break;
   }
+  if (spool_ != nullptr) {
+    if (const std::error_code error = spool_->flush()) spool_failed("flushing at stop", error);
+  }
   enter(ClientState::stopped, now, make_error_code(Errc::stopped));
 }
 
@@ -99,13 +154,26 @@ std::error_code Session::send(ConstByteSpan payload, Millis now, std::uint64_t* 
     const std::uint64_t held = highest_transmitted_ >= store_.head_seq() ? highest_transmitted_ - store_.head_seq() + 1 : 0;
     store_.drop_oldest_for_room(payload.size, static_cast<std::size_t>(held), [this](std::uint64_t dropped) {
       ++counters_.messages_dropped;
+      // A dropped message must not come back after a restart.
+      if (spool_ != nullptr) {
+        if (const std::error_code error = spool_->tombstone(dropped)) spool_failed("recording a drop", error);
+      }
       listener_.on_dropped(dropped, make_error_code(Errc::queue_full));
     });
   }
-  if (store_.push(next_id_ + 1, payload)) {
+  if (!store_.has_room(payload.size)) {
     ++counters_.messages_refused;
     return Errc::queue_full;
   }
+  if (spool_ != nullptr) {
+    // Durable first (per the spool's sync policy), then in RAM: a message
+    // the spool refused is refused to the caller, who keeps it.
+    if (const std::error_code error = spool_->append(next_id_ + 1, payload)) {
+      ++counters_.messages_refused;
+      return error;
+    }
+  }
+  (void)store_.push(next_id_ + 1, payload);  // room checked above
   ++next_id_;
   if (id != nullptr) *id = next_id_;
   ++counters_.messages_sent;
@@ -214,6 +282,9 @@ void Session::on_transport_error(Millis now, Generation generation, std::error_c
 }
 
 void Session::on_timer(Millis now) {
+  if (spool_ != nullptr) {
+    if (const std::error_code error = spool_->maybe_sync(now)) spool_failed("syncing", error);
+  }
   switch (state_) {
     case ClientState::connecting:
     case ClientState::handshaking:
@@ -271,6 +342,12 @@ void Session::on_write_started(Millis now) {
 }
 
 Millis Session::next_wakeup() const {
+  const Millis session_wakeup = next_session_wakeup();
+  const Millis spool_sync = spool_ != nullptr ? spool_->next_sync_due() : kNever;
+  return spool_sync < session_wakeup ? spool_sync : session_wakeup;
+}
+
+Millis Session::next_session_wakeup() const {
   switch (state_) {
     case ClientState::connecting:
     case ClientState::handshaking:
@@ -492,6 +569,16 @@ void Session::handle_frame(Millis now, const Frame& frame) {
 void Session::handle_welcome(Millis now, const Welcome& welcome) {
   const bool resumed = session_id_ != 0 && welcome.session_id == session_id_;
   const std::uint64_t next = welcome.next_uplink_seq;
+  if (resumed && restored_ && next > highest_transmitted_ + 1) {
+    // After a restart from the spool the server can be ahead of what the
+    // device kept (messages it received whose record the last sync did not
+    // cover): everything still stored was received; numbering continues
+    // from the server's position.
+    log(LogLevel::warning, "spool: the server is ahead of the recovered messages; treating them as delivered");
+    acknowledge_through(store_.head_seq() + store_.size() - 1);
+    highest_transmitted_ = next - 1;
+  }
+  restored_ = false;
   if (resumed) {
     if (next > highest_transmitted_ + 1) {
       protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
@@ -514,6 +601,7 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
   session_id_ = welcome.session_id;
   store_.restart(next);
   last_acked_ = next - 1;
+  persist_state();
 
   KeepAliveTimings timings;
   timings.heartbeat_ms = welcome.heartbeat_ms;
@@ -563,6 +651,7 @@ void Session::handle_data(Millis now, const Data& data) {
     return;
   }
   last_downlink_ = data.seq;
+  persist_state();  // after a restart, downlink must not be delivered twice
   ack_pending_ = true;
   ++counters_.messages_received;
   listener_.on_message(data.seq, data.payload);
@@ -581,10 +670,15 @@ void Session::handle_ack(Millis now, const Ack& ack) {
 
 void Session::acknowledge_through(std::uint64_t seq) {
   last_acked_ = seq;
-  store_.acknowledge_through(seq, [this](std::uint64_t id) {
+  const std::size_t removed = store_.acknowledge_through(seq, [this](std::uint64_t id) {
     ++counters_.messages_acked;
     listener_.on_acked(id);
   });
+  if (spool_ != nullptr && removed != 0) {
+    if (const std::error_code error = spool_->remove_front(removed, store_.head_seq())) {
+      spool_failed("recording acknowledgements", error);
+    }
+  }
 }
 
 void Session::protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text) {

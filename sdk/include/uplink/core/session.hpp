@@ -34,6 +34,7 @@
 #include "uplink/core/byte_span.hpp"
 #include "uplink/core/keep_alive.hpp"
 #include "uplink/core/outbound_store.hpp"
+#include "uplink/core/spool.hpp"
 #include "uplink/core/random_source.hpp"
 #include "uplink/error.hpp"
 #include "uplink/listener.hpp"
@@ -94,6 +95,14 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   // ---- Application requests ----
+
+  /// Mirrors the outbound store and the session identity into `spool` (an
+  /// opened Spool over a file, see core/spool.hpp), so queued messages,
+  /// the session id and the sequence positions survive a crash or a power
+  /// cut (within the spool's sync policy). Call before the first start():
+  /// the spool's messages are then recovered into the store and sent first.
+  /// Returns the spool's error if recovery fails.
+  [[nodiscard]] std::error_code attach_spool(Spool& spool);
 
   /// Validates `options` and starts connecting to the first endpoint.
   /// Refused with the OptionsCheck naming the field; already_running when
@@ -161,6 +170,7 @@ class Session {
   [[nodiscard]] const KeepAlive& keep_alive() const { return keep_alive_; }
 
  private:
+  [[nodiscard]] Millis next_session_wakeup() const;
   void begin_round(Millis now);
   void begin_attempt(Millis now);
   void attempt_failed(Millis now, std::error_code reason);
@@ -178,6 +188,8 @@ class Session {
   void protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text);
 
   void transmit_from_store(Millis now);
+  void persist_state();
+  void spool_failed(const char* what, std::error_code error);
   bool queue_frame_bytes(ConstByteSpan frame, bool control);
   bool queue_control(FrameType type);
   void queue_hello(Millis now);
@@ -204,6 +216,8 @@ class Session {
 
   std::uint64_t session_id_ = 0;
   OutboundStore store_;
+  Spool* spool_ = nullptr;
+  bool restored_ = false;  // messages came back from the spool: the first WELCOME may be ahead
   std::uint64_t next_id_ = 0;              // id of the last message accepted by send()
   std::uint64_t last_acked_ = 0;           // highest uplink seq acknowledged by the server
   std::uint64_t highest_transmitted_ = 0;  // highest uplink seq ever written in this session
