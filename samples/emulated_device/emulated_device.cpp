@@ -93,6 +93,13 @@ void EmulatedDevice::arm_generator() {
 }
 
 void EmulatedDevice::generate() {
+  // Done when every message up to --count was generated and acknowledged
+  // (counted from the spool across restarts, so not from this process's acks).
+  if (config_.count != 0 && generated_ >= config_.count && !have_pending_ && client_.queued() == 0 && !stopping_) {
+    if (print_events()) JsonLine(now_ms(), "done").field("device", options_.device_id).field("generated", generated_).print();
+    stop();
+    return;
+  }
   budget_ += config_.rate_per_s * kGeneratorTickMs / 1000.0;
   if (config_.count != 0 && generated_ >= config_.count && !have_pending_) budget_ = 0;
   while (budget_ >= 1.0 || have_pending_) {
@@ -201,10 +208,6 @@ void EmulatedDevice::on_connect_failed(const ConnectFailure& failure) {
 
 void EmulatedDevice::on_acked(std::uint64_t seq) {
   if (print_events()) JsonLine(now_ms(), "acked").field("device", options_.device_id).field("seq", seq).print();
-  if (config_.count != 0 && client_.counters().messages_acked >= config_.count && !stopping_) {
-    if (print_events()) JsonLine(now_ms(), "done").field("device", options_.device_id).field("acked", seq).print();
-    stop();
-  }
 }
 
 void EmulatedDevice::on_heartbeat(std::uint32_t rtt_ms) {

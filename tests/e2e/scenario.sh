@@ -236,8 +236,8 @@ server_port=0
 # cannot be taken meanwhile by some connection's local port, nor can a
 # connect to it while nobody listens end up connected to itself.
 port_candidate() {
-  local low=32768 high
-  read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  local low=32768 _
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
   if [ "$low" -gt 12000 ]; then
     echo $((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
   else
@@ -411,7 +411,7 @@ expect_prompt_offline() {
 wait_failed_attempt() {
   local before
   before=$(count_lines "$dev_log" '"event":"connect_failed"')
-  wait_line "$dev_log" '"event":"connect_failed"' "${1:-10}" $((before + 1))
+  wait_line "$dev_log" '"event":"connect_failed"' 10 $((before + 1))
   say "reconnect attempt failed as expected: $(field reason "$line")"
 }
 
@@ -424,7 +424,7 @@ allow_sequence_error=0
 # The device exits by itself once all <count> messages are acknowledged.
 finish_device() {
   unwatch device
-  wait_until "${1:-30}" "the device to finish (all $count messages acknowledged)" eval '! alive device'
+  wait_until 30 "the device to finish (all $count messages acknowledged)" eval '! alive device'
   collect device
   [ "${exit_of[device]}" -eq 0 ] || fail "device exited with status ${exit_of[device]}"
   summary=$(grep -F '"event":"summary"' "$dev_log" | tail -n 1 || true)
@@ -645,7 +645,8 @@ scenario_server_killed() {
   # again by a later server only if a killed server k had it while it was
   # in flight: above the last one the device saw acknowledged before the
   # k-th offline line, within the in-flight window. Never twice by one server.
-  local acked_at_kill="$(acked_before_offline 1) $(acked_before_offline 2)" report k
+  local acked_at_kill report k
+  acked_at_kill="$(acked_before_offline 1) $(acked_before_offline 2)"
   report=$(
     for ((k = 1; k <= servers; k++)); do received_numbers "$work/server$k.log" | sed "s/^/$k /"; done |
       awk -v n="$count" -v acked="$acked_at_kill" -v killed=2 -v window="$IN_FLIGHT_WINDOW" '
@@ -814,7 +815,8 @@ main() {
   readonly DEVICE_ID="e2e-$scenario"
   readonly POLL_S=0.05
 
-  readonly START_MS=$(now_ms)
+  START_MS=$(now_ms)
+  readonly START_MS
   readonly DEADLINE_MS=$((START_MS + DEADLINE_S * 1000))
 
   work=$(mktemp -d "${TMPDIR:-/tmp}/uplink-e2e-$scenario.XXXXXX")

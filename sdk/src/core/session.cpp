@@ -83,11 +83,10 @@ std::error_code Session::attach_spool(Spool& spool) {
     spool_ = nullptr;
     return error;
   }
-  if (!store_.empty()) {
-    restored_ = true;
-    // Any of them may have reached the server before the restart.
-    highest_transmitted_ = saved.head_seq + store_.size() - 1;
-  }
+  // Everything below head_seq was acknowledged, and any stored message may
+  // have reached the server before the restart.
+  highest_transmitted_ = saved.head_seq - 1 + store_.size();
+  restored_ = true;
   last_acked_ = saved.head_seq - 1;
   log(LogLevel::info, "spool: %u messages recovered (%u dropped: store too small), session %llu",
       static_cast<unsigned>(store_.size()), static_cast<unsigned>(surplus),

@@ -1,0 +1,146 @@
+// The session with a spool, in virtual time over an in-memory storage: what
+// a restarted device recovers, and how it resumes with the server.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "support/session_fakes.hpp"
+#include "uplink/core/session.hpp"
+#include "uplink/core/spool.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace uplink;
+using namespace uplink::test;
+
+namespace {
+
+// A storage image in RAM that outlives the sessions using it (the "disk").
+class RamStorage final : public SpoolStorage {
+ public:
+  explicit RamStorage(std::size_t size) : bytes_(size, 0) {}
+  std::size_t size() const override { return bytes_.size(); }
+  std::error_code read(std::size_t offset, ByteSpan out) override {
+    std::memcpy(out.data, bytes_.data() + offset, out.size);
+    return {};
+  }
+  std::error_code write(std::size_t offset, ConstByteSpan data) override {
+    if (data.size != 0) std::memcpy(bytes_.data() + offset, data.data, data.size);
+    return {};
+  }
+  std::error_code sync() override { return {}; }
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+};
+
+// One "process": a session with its spool over the shared storage.
+struct Device {
+  FakeIo io;
+  RecordingListener listener;
+  ScriptedRandom random{0x80000000u};
+  Spool spool;
+  Session session{io, listener, random};
+  FakeServer server{session};
+  DeviceWire wire{session};
+
+  explicit Device(RamStorage& storage) {
+    CHECK(!spool.open(storage));
+    CHECK(!session.attach_spool(spool));
+  }
+  void online(Millis now, std::uint64_t session_id, std::uint64_t next_uplink_seq) {
+    Options o;
+    CHECK(!o.add_endpoint("127.0.0.1", 7400));
+    CHECK(!o.set_device_id("spool-test"));
+    CHECK(static_cast<bool>(session.start(o, now)));
+    session.on_transport_open(now, session.generation());
+    wire.flush(now);
+    server.welcome(now, session_id, o.heartbeat_interval_ms, next_uplink_seq);
+  }
+  std::uint64_t send(Millis now, const std::string& text) {
+    std::uint64_t id = 0;
+    CHECK(!session.send(ConstByteSpan{text.data(), text.size()}, now, &id));
+    return id;
+  }
+};
+
+}  // namespace
+
+TEST_GROUP(SessionSpool) {
+  RamStorage storage{Spool::recommended_storage_size()};
+  Millis now = 1000;
+};
+
+TEST(SessionSpool, QueuedMessagesSurviveARestartAndAreSentFirst) {
+  {
+    Device before(storage);
+    before.send(now, "queued 1");
+    before.send(now, "queued 2");  // never online: the process "dies" here
+  }
+  Device after(storage);
+  UNSIGNED_LONGS_EQUAL(2, after.session.queued_messages());
+  after.online(now, 42, 1);
+  const std::vector<WireFrame> sent = after.wire.flush(now);
+  STRCMP_EQUAL("DATA,DATA", type_names(sent).c_str());
+  STRCMP_EQUAL("queued 1", sent[0].payload.c_str());
+  // New messages continue the ids from before the restart.
+  UNSIGNED_LONGLONGS_EQUAL(3, after.send(now, "fresh"));
+}
+
+TEST(SessionSpool, RestartWithEverythingAcknowledgedResumesWhereTheServerStands) {
+  {
+    Device before(storage);
+    before.online(now, 42, 1);
+    for (int i = 0; i < 5; ++i) before.send(now, "m");
+    before.wire.flush(now);
+    before.server.ack(now, 5);
+    UNSIGNED_LONGS_EQUAL(0, before.session.queued_messages());
+  }
+  Device after(storage);
+  after.online(now, 42, 6);  // the server resumes session 42 and expects 6
+  CHECK(after.session.state() == ClientState::online);
+  CHECK(after.listener.connect_failures.empty());
+  CHECK(after.io.last_farewell().empty());
+  after.send(now, "next");
+  const std::vector<WireFrame> sent = after.wire.flush(now);
+  UNSIGNED_LONGLONGS_EQUAL(6, sent.back().seq);
+}
+
+TEST(SessionSpool, ServerAheadOfTheRecoveredMessagesAcknowledgesThem) {
+  {
+    Device before(storage);
+    before.online(now, 42, 1);
+    for (int i = 0; i < 3; ++i) before.send(now, "m");
+    before.wire.flush(now);  // transmitted, the server got them, no ACK yet
+  }
+  Device after(storage);
+  UNSIGNED_LONGS_EQUAL(3, after.session.queued_messages());
+  after.online(now, 42, 4);  // the server holds 1..3
+  CHECK(after.session.state() == ClientState::online);
+  UNSIGNED_LONGS_EQUAL(0, after.session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(3, after.listener.acks.size());
+}
+
+TEST(SessionSpool, SessionIdAndDownlinkPositionSurviveARestart) {
+  {
+    Device before(storage);
+    before.online(now, 77, 1);
+    before.server.data(now, 1, "down 1");
+    before.server.data(now, 2, "down 2");
+  }
+  Device after(storage);
+  after.online(now, 77, 1);
+  // HELLO of the restarted device names the session and the downlink position.
+  bool found = false;
+  for (const WireFrame& f : after.wire.all) {
+    if (f.type != FrameType::hello) continue;
+    found = true;
+    UNSIGNED_LONGLONGS_EQUAL(77, f.session_id);
+    UNSIGNED_LONGLONGS_EQUAL(2, f.last_downlink_seq);
+  }
+  CHECK(found);
+  after.server.data(now, 2, "down 2");  // a resend of what was delivered: not again
+  after.server.data(now, 3, "down 3");
+  UNSIGNED_LONGS_EQUAL(1, after.listener.messages.size());
+  STRCMP_EQUAL("down 3", after.listener.messages[0].payload.c_str());
+}
