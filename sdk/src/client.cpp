@@ -156,6 +156,13 @@ void Client::network_changed() {
   pump();
 }
 
+std::error_code Client::flush(std::chrono::milliseconds timeout) {
+  if (on_io_thread()) return Errc::wrong_thread;
+  std::unique_lock<std::recursive_mutex> lock(mutex_);
+  const bool drained = drained_.wait_for(lock, timeout, [this] { return session_.queued_messages() == 0; });
+  return drained ? std::error_code{} : make_error_code(Errc::flush_timeout);
+}
+
 std::size_t Client::queued() const {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   return session_.queued_messages();
@@ -551,6 +558,7 @@ void Client::pump() {
     start_write();
   }
   arm_timer();
+  if (session_.queued_messages() == 0) drained_.notify_all();
 }
 
 void Client::wake() {

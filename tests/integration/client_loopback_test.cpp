@@ -4,6 +4,7 @@
 // losing their meaning: a missed deadline is seconds late, not milliseconds.
 #include "uplink/net/asio.hpp"
 
+#include <asio/post.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -340,6 +341,44 @@ TEST(ClientLoopback, SendAndStopAreSafeFromAnotherThread) {
   CHECK(accepted > 0);
   CHECK(run_until(io, [&] { return !server->received().empty(); }, 2000));
   CHECK(server->received().size() <= static_cast<std::size_t>(accepted.load()));
+}
+
+TEST(ClientLoopback, FlushFromAnotherThreadWaitsUntilEverythingIsAcknowledged) {
+  start(fast_options(server->port()));
+  CHECK(online_count(1));
+  // Inside a handler, this thread runs the io_context: waiting would deadlock.
+  std::error_code on_io_thread;
+  asio::post(io, [&] { on_io_thread = client->flush(std::chrono::milliseconds(10)); });
+  CHECK(run_until(io, [&] { return static_cast<bool>(on_io_thread); }, 1000));
+  CHECK(on_io_thread == Errc::wrong_thread);
+  std::atomic<bool> flushed{false};
+  std::error_code result;
+  std::thread other([&] {
+    for (int i = 0; i < 50; ++i) (void)client->send(literal_bytes("flush me"));
+    result = client->flush(std::chrono::milliseconds(5000));
+    flushed = true;
+  });
+  CHECK(run_until(io, [&] { return flushed.load(); }, 6000));
+  other.join();
+  CHECK_FALSE(result);
+  UNSIGNED_LONGS_EQUAL(0, client->queued());
+  UNSIGNED_LONGS_EQUAL(50, server->received().size());
+}
+
+TEST(ClientLoopback, FlushTimesOutWhileTheServerIsDown) {
+  server->stop_listening();
+  start(fast_options(server->port()));
+  (void)client->send(literal_bytes("stuck"));
+  std::error_code result;
+  std::atomic<bool> done{false};
+  std::thread other([&] {
+    result = client->flush(std::chrono::milliseconds(200));
+    done = true;
+  });
+  CHECK(run_until(io, [&] { return done.load(); }, 3000));
+  other.join();
+  CHECK(result == Errc::flush_timeout);
+  UNSIGNED_LONGS_EQUAL(1, client->queued());
 }
 
 TEST(ClientLoopback, TheTokenNeverReachesTheLog) {

@@ -22,6 +22,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -93,6 +95,13 @@ class Client final : private SessionIo {
   /// Messages accepted by send() and not yet acknowledged or dropped.
   [[nodiscard]] std::size_t queued() const;
 
+  /// Blocks the calling thread until every message queued so far is
+  /// acknowledged, or `timeout` passes. For threads other than the one
+  /// running the io_context (which must keep running). Errors:
+  /// flush_timeout (messages still queued), wrong_thread (called on the io
+  /// thread, where waiting would deadlock).
+  [[nodiscard]] std::error_code flush(std::chrono::milliseconds timeout);
+
   /// Tells the client the network changed (a link or address event, e.g.
   /// from port::NetworkMonitor): online, it probes the link with a PING and
   /// declares it dead after Options::probe_timeout_ms without an answer;
@@ -159,6 +168,7 @@ class Client final : private SessionIo {
   Listener& listener_;
 
   mutable std::recursive_mutex mutex_;
+  std::condition_variable_any drained_;  // signalled when the store empties (flush)
   std::atomic<int> outstanding_{0};
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> stop_requested_{false};

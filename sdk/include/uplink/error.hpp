@@ -45,6 +45,8 @@ enum class Errc : int {
   not_running,              ///< Operation needs a started client.
   offline,                  ///< The peer is not online (e.g. a downlink to a device without a connection).
   already_running,          ///< start() called on a running client.
+  flush_timeout,            ///< flush() gave up: messages still unacknowledged at the deadline.
+  wrong_thread,             ///< A blocking call made on the io_context's own thread (it would deadlock).
 };
 
 /// The category of uplink::Errc. Its name is "uplink".

@@ -36,6 +36,8 @@ ErrcInfo info_of(Errc e) noexcept {
     case Errc::not_running: return {"not_running", "client not running"};
     case Errc::offline: return {"offline", "client not online"};
     case Errc::already_running: return {"already_running", "client already running"};
+    case Errc::flush_timeout: return {"flush_timeout", "messages still unacknowledged at the flush deadline"};
+    case Errc::wrong_thread: return {"wrong_thread", "blocking call on the io_context's thread"};
   }
   return {"unknown", "unknown uplink error"};
 }
