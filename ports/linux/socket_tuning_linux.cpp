@@ -1,4 +1,4 @@
-// Socket tuning on Linux: TCP_NODELAY, SO_SNDBUF and TCP_USER_TIMEOUT.
+// Socket tuning on Linux: TCP_NODELAY, SO_SNDBUF, TCP keepalive and TCP_USER_TIMEOUT.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -19,6 +19,15 @@ std::error_code tune_socket(int native_handle, const SocketTuning& tuning) noexc
   if (tuning.send_buffer_bytes != 0) {
     const int bytes = static_cast<int>(tuning.send_buffer_bytes);
     if (setsockopt(native_handle, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes) != 0) {
+      return {errno, std::generic_category()};
+    }
+  }
+  if (tuning.keepalive_idle_s != 0) {
+    const int on = 1;
+    const int idle = static_cast<int>(tuning.keepalive_idle_s);
+    if (setsockopt(native_handle, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0 ||
+        setsockopt(native_handle, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0 ||
+        setsockopt(native_handle, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle) != 0) {
       return {errno, std::generic_category()};
     }
   }

@@ -111,6 +111,7 @@ OptionsCheck Client::start(const Options& options) {
   HandlerScope scope(handler_depth_);
   tuning_.user_timeout_ms = options.write_timeout_ms;
   tuning_.send_buffer_bytes = options.socket_send_buffer_bytes;
+  tuning_.keepalive_idle_s = options.tcp_keepalive_idle_s;
   stop_requested_ = false;
   const OptionsCheck check = session_.start(options, now());
   if (check) pump();

@@ -72,6 +72,10 @@ struct Options {
   /// kernel on a half-open link, so a stalled link shows as a write timeout
   /// sooner, at the cost of throughput on long fat links.
   std::uint32_t socket_send_buffer_bytes = 0;
+  /// Kernel TCP keepalive (idle seconds before probing), an extra under
+  /// the application heartbeats for links where the kernel should also
+  /// notice; 0 = off (default: the heartbeats already do the job faster).
+  std::uint32_t tcp_keepalive_idle_s = 0;
 
   /// Appends an endpoint. Errors: invalid_option (empty or too long host,
   /// port 0, list full).

@@ -16,6 +16,10 @@ struct SocketTuning {
   std::uint32_t user_timeout_ms = 0;
   /// Kernel send buffer size (SO_SNDBUF) in bytes; 0 = leave as is.
   std::uint32_t send_buffer_bytes = 0;
+  /// TCP keepalive as an extra safety net under uplink's own heartbeats:
+  /// idle seconds before the first probe (also the probe interval), with
+  /// the platform's probe count; 0 = off.
+  std::uint32_t keepalive_idle_s = 0;
 };
 
 /// Applies `tuning` to the connected TCP socket `native_handle`.
