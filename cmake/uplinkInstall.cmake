@@ -37,6 +37,16 @@
 # Any other non-exported target that an exported one comes to depend on makes
 # CMake fail at generate time ("requires target ... that is not in any export
 # set"), which is what we want: add it to UPLINK_INSTALL_TARGETS below.
+
+# On by default when uplink is the top-level project; a project that embeds
+# it (add_subdirectory, FetchContent) and installs its own targets that link
+# uplink may turn it on too.
+option(UPLINK_INSTALL "Generate uplink's install rules, CMake package and pkg-config file"
+       ${PROJECT_IS_TOP_LEVEL})
+if(NOT UPLINK_INSTALL)
+  return()
+endif()
+
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -289,36 +299,39 @@ function(_uplink_debian_architecture out_var)
   endif()
   set(${out_var} "${arch}" PARENT_SCOPE)
 endfunction()
-_uplink_debian_architecture(_uplink_deb_arch)
 
-set(CPACK_GENERATOR DEB)
-set(CPACK_PACKAGE_NAME libuplink-dev)
-set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION} (development files)")
-set(CPACK_PACKAGE_CONTACT "uplink maintainers <uplink@localhost>" CACHE STRING "Maintainer of the Debian package")
-set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-set(CPACK_DEBIAN_PACKAGE_NAME libuplink-dev)
-set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${_uplink_deb_arch} CACHE STRING "Debian architecture of the package")
-set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libasio-dev, libmbedtls-dev")
-# The synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY; this is the long text.
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-  "uplink is a small-footprint C++17 client that keeps an embedded Linux device
+if(PROJECT_IS_TOP_LEVEL)  # never take over an embedding project's CPack
+  _uplink_debian_architecture(_uplink_deb_arch)
+  set(CPACK_GENERATOR DEB)
+  set(CPACK_PACKAGE_NAME libuplink-dev)
+  set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+  set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION} (development files)")
+  set(CPACK_PACKAGE_CONTACT "uplink maintainers <uplink@localhost>" CACHE STRING "Maintainer of the Debian package")
+  set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+  set(CPACK_DEBIAN_PACKAGE_NAME libuplink-dev)
+  set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+  set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${_uplink_deb_arch} CACHE STRING "Debian architecture of the package")
+  set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libasio-dev, libmbedtls-dev")
+  # The synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY; this is the long text.
+  set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
+    "uplink is a small-footprint C++17 client that keeps an embedded Linux device
 connected to its server: heartbeats, silence detection, reconnects with
 capped exponential backoff. This package holds the headers, the static
 libraries, the CMake package (find_package(uplink)) and uplink.pc.")
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)  # static libraries only
-set(CPACK_STRIP_FILES OFF)
-include(CPack)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)  # static libraries only
+  set(CPACK_STRIP_FILES OFF)
+  include(CPack)
+endif()
 
 # ---- tests/consumer: a project built against the installed package ----------
 # Installs this build into <build>/consumer/prefix, builds tests/consumer
 # against it with the same compiler (toolchain file, build type), runs the
-# result (under the emulator when cross-compiling), and checks uplink.pc with
-# pkg-config on native builds. RUN_SERIAL: it compiles while the timing
-# sensitive loopback tests would run. Not in sanitizer builds (the consumer
-# would need the sanitizer runtime).
+# result (under the emulator when cross-compiling), then does the same from
+# uplink.pc (pkg-config). RUN_SERIAL: it compiles, and must not do so while
+# the timing-sensitive loopback tests run. Not in sanitizer builds (the
+# consumer would need the sanitizer runtime, which the package does not
+# carry: a sanitizer build is not one to install).
 if(UPLINK_BUILD_TESTS AND NOT UPLINK_SANITIZE AND NOT UPLINK_BUILD_FUZZERS)
   add_test(NAME uplink_consumer
     COMMAND ${CMAKE_COMMAND}
@@ -331,7 +344,6 @@ if(UPLINK_BUILD_TESTS AND NOT UPLINK_SANITIZE AND NOT UPLINK_BUILD_FUZZERS)
       -DCXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER}
       -DTOOLCHAIN_FILE=${CMAKE_TOOLCHAIN_FILE}
       "-DEMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR}"
-      -DCROSSCOMPILING=${CMAKE_CROSSCOMPILING}
       -P ${PROJECT_SOURCE_DIR}/tests/consumer/run_consumer.cmake)
   set_tests_properties(uplink_consumer PROPERTIES RUN_SERIAL TRUE TIMEOUT 600 LABELS consumer)
 endif()
