@@ -8,12 +8,14 @@
 #   # or: pkg-config --cflags --libs uplink  (PKG_CONFIG_PATH=<prefix>/<libdir>/pkgconfig)
 #   cpack --config build/release/CPackConfig.cmake -G DEB   # libuplink-dev_<version>_<arch>.deb
 #
-# What is installed: the public headers (sdk/include/uplink), the static
-# libraries uplink_core, uplink_client and the port (uplink_port_linux), plus
-# uplink_tls when it is built, and the interface target uplink_asio (Asio's
-# compile definitions and Threads, which the public headers need). In the
-# package they are uplink::uplink (the client), uplink::core, uplink::port,
-# uplink::asio and uplink::tls: the same names as the build tree's aliases.
+# What is installed: the public headers (sdk/include/uplink, and the ports'
+# include directories), the static libraries uplink_core, uplink_client, the
+# default port (uplink_port_linux), the other ports built beside it
+# (uplink_port_raspberrypi) and uplink_tls when it is built, and the interface
+# target uplink_asio (Asio's compile definitions and Threads, which the public
+# headers need). In the package they are uplink::uplink (the client),
+# uplink::core, uplink::port, uplink::port_raspberrypi, uplink::tls and
+# uplink::asio: the same names as the build tree's aliases.
 #
 # Two things of the build tree stay out of the package, by design:
 #
@@ -54,8 +56,11 @@ set(UPLINK_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/uplink"
     CACHE STRING "Where uplinkConfig.cmake is installed, relative to the prefix")
 mark_as_advanced(UPLINK_INSTALL_CMAKEDIR)
 
-# Exported targets and their names in the package (uplink::<name>). The port
-# is whichever UPLINK_PORT built, found through its alias.
+# Exported targets and their names in the package (uplink::<name>). The
+# default port is whichever UPLINK_PORT built, found through its alias, and
+# becomes uplink::port; every other port built beside it (uplink_port_<name>,
+# e.g. the Raspberry Pi's) becomes uplink::port_<name>, with the headers of
+# its ports/<name>/include directory.
 get_target_property(_uplink_port_target uplink::port ALIASED_TARGET)
 set(UPLINK_INSTALL_TARGETS uplink_core uplink_client ${_uplink_port_target} uplink_asio)
 set_target_properties(uplink_core PROPERTIES EXPORT_NAME core)
@@ -66,6 +71,21 @@ if(TARGET uplink_tls)
   list(APPEND UPLINK_INSTALL_TARGETS uplink_tls)
   set_target_properties(uplink_tls PROPERTIES EXPORT_NAME tls)
 endif()
+file(GLOB _uplink_port_dirs LIST_DIRECTORIES true ${PROJECT_SOURCE_DIR}/ports/*)
+foreach(_uplink_port_dir IN LISTS _uplink_port_dirs)
+  get_filename_component(_uplink_port_name ${_uplink_port_dir} NAME)
+  if(NOT TARGET uplink_port_${_uplink_port_name})
+    continue()
+  endif()
+  if(NOT uplink_port_${_uplink_port_name} STREQUAL _uplink_port_target)
+    list(APPEND UPLINK_INSTALL_TARGETS uplink_port_${_uplink_port_name})
+    set_target_properties(uplink_port_${_uplink_port_name} PROPERTIES EXPORT_NAME port_${_uplink_port_name})
+  endif()
+  if(IS_DIRECTORY ${_uplink_port_dir}/include)
+    install(DIRECTORY ${_uplink_port_dir}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+      FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
+  endif()
+endforeach()
 
 # The build-only flags target, never exported (see above).
 set(UPLINK_BUILD_ONLY_TARGETS uplink_build_flags)
