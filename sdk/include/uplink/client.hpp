@@ -73,7 +73,8 @@ class Client final : private SessionIo {
   /// the application over a port::FileSpoolStorage), so they survive a
   /// crash or power cut within the spool's sync policy (docs/DELIVERY.md).
   /// Call once, before the first start(); recovered messages are sent first.
-  /// Errors: the spool's recovery error; already_running after start().
+  /// Errors: the spool's recovery error; already_running after start();
+  /// invalid_option when the spool was not opened.
   [[nodiscard]] std::error_code attach_spool(Spool& spool);
 
   /// Validates `options` and starts connecting. Returns the first invalid

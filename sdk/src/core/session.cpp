@@ -61,7 +61,8 @@ Session::Session(SessionIo& io, Listener& listener, RandomSource& random)
 // ---------------------------------------------------------------- requests
 
 std::error_code Session::attach_spool(Spool& spool) {
-  if (state_ != ClientState::idle || !spool.is_open()) return Errc::already_running;
+  if (state_ != ClientState::idle) return Errc::already_running;
+  if (!spool.is_open()) return Errc::invalid_option;  // open() it over its storage first
   spool_ = &spool;
   const SpoolState& saved = spool.state();
   session_id_ = saved.session_id;
