@@ -443,18 +443,7 @@ void Client::tls_read(Session::Generation generation) {
       continue;
     }
     if (r.wants_io()) {
-      wait_socket(r.status == tls::TlsStatus::want_write, read_memory_, [this, generation](const asio::error_code& error) {
-        --outstanding_;
-        std::lock_guard<std::recursive_mutex> lock(mutex_);
-        HandlerScope scope(handler_depth_);
-        if (generation != session_.generation()) return;
-        if (error) {
-          session_.on_transport_error(now(), generation, classify(error));
-        } else {
-          tls_read(generation);
-        }
-        pump();
-      });
+      tls_read_when_ready(generation, r.status == tls::TlsStatus::want_write);
       return;
     }
     session_.on_transport_error(now(), generation,
@@ -463,7 +452,11 @@ void Client::tls_read(Session::Generation generation) {
     return;
   }
   // A flood of buffered records: continue after other handlers had a turn.
-  wait_socket(false, read_memory_, [this, generation](const asio::error_code& error) {
+  tls_read_when_ready(generation, false);
+}
+
+void Client::tls_read_when_ready(Session::Generation generation, bool for_write) {
+  wait_socket(for_write, read_memory_, [this, generation](const asio::error_code& error) {
     --outstanding_;
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     HandlerScope scope(handler_depth_);

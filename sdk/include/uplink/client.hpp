@@ -134,6 +134,7 @@ class Client final : private SessionIo {
 #if defined(UPLINK_WITH_TLS)
   void tls_handshake(Session::Generation generation);
   void tls_read(Session::Generation generation);
+  void tls_read_when_ready(Session::Generation generation, bool for_write);
   void tls_write(Session::Generation generation);
   template <typename Handler>
   void wait_socket(bool for_write, detail::HandlerMemory<256, 3>& memory, Handler&& handler);
