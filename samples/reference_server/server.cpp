@@ -632,8 +632,21 @@ std::error_code Server::send_downlink(std::string_view device_id, ConstByteSpan 
   std::uint64_t assigned = 0;
   const std::shared_ptr<Connection> connection = live_connection(device_id);
   const bool online = connection != nullptr && !connection->session().closed();
-  const std::error_code error = online ? connection->session().queue_downlink(payload, &assigned)
-                                       : registry_.queue_downlink(*record, payload, &assigned);
+  std::error_code error = online ? connection->session().queue_downlink(payload, &assigned)
+                                 : registry_.queue_downlink(*record, payload, &assigned);
+  if (!error && !online) {
+    // Durable before it is reported, like a downlink sent at once.
+    error = registry_.commit();
+    if (error) {
+      ErrorEvent failed;
+      failed.device_id = device_id;
+      failed.session_id = record->id;
+      failed.error = error;
+      failed.reason = "state_write_failed";
+      failed.detail = "cannot commit the session state";
+      report(failed);
+    }
+  }
   if (error) return error;
   ++counters_.downlinks;
   DownlinkEvent event;
@@ -751,6 +764,15 @@ void Server::report(const DuplicateEvent& event) {
 void Server::report(const ErrorEvent& event) {
   ++counters_.errors;
   events_.on_error(event);
+  if (std::string_view(event.reason) == "state_write_failed" && !store_failed_) {
+    // The registry is now ahead of the durable state: serving on would
+    // promise what a restart cannot keep. Stopped from a fresh handler (the
+    // reporting connection is still on the stack).
+    store_failed_ = true;
+    asio::post(io_, [this, alive = std::weak_ptr<int>(alive_)] {
+      if (!alive.expired()) stop();
+    });
+  }
 }
 
 }  // namespace uplink::server

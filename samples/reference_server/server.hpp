@@ -13,6 +13,15 @@
 // server. Destroying the server is stop(); handlers still queued in the
 // io_context afterwards are harmless.
 //
+// Durable sessions (opt-in): open a SessionStore on registry() before
+// start() (FileSessionStore::open replays its journal into the registry and
+// attaches itself). Changes are then committed before the ACK, WELCOME or
+// DATA that depends on them is written, so a server killed at any point and
+// restarted on the same state resumes every session: each uplink message is
+// delivered exactly once into the durable record, each downlink message
+// reaches the device application exactly once. A failed commit stops the
+// server (error event state_write_failed; see store_failed()).
+//
 // TLS (ServerOptions::tls): every accepted connection first completes a TLS
 // handshake (mbedTLS through uplink::tls::TlsEngine, driven the way Asio
 // drives a third-party library: a non-blocking socket, fd_transport, and
@@ -134,6 +143,8 @@ class Server {
   [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
   [[nodiscard]] std::size_t online_count() const;
   [[nodiscard]] const ServerCounters& counters() const { return counters_; }
+  /// True once a commit of the durable state failed: the server stopped itself.
+  [[nodiscard]] bool store_failed() const { return store_failed_; }
   [[nodiscard]] const ServerOptions& options() const { return options_; }
   /// Session state, e.g. to inspect or forget() sessions.
   [[nodiscard]] SessionRegistry& registry() { return registry_; }
@@ -168,6 +179,7 @@ class Server {
   std::uint64_t next_connection_id_ = 0;
   ServerCounters counters_;
   bool shutting_down_ = false;
+  bool store_failed_ = false;
   Millis drain_deadline_ = 0;
   std::function<void()> shutdown_done_;
   // Handlers of the acceptor and timers hold a weak copy: once the server

@@ -84,7 +84,7 @@ void ServerSession::on_bytes(Millis now, ConstByteSpan bytes) {
     last_rx_ = now;  // any complete frame proves the device alive
     handle_frame(now, decoder_.frame());
   }
-  flush_ack();  // one cumulative ACK per batch, not one per DATA
+  flush_ack();  // one cumulative ACK per batch, not one per DATA; settles first
 }
 
 void ServerSession::on_timer(Millis now) {
@@ -118,6 +118,12 @@ std::error_code ServerSession::queue_downlink(ConstByteSpan payload, std::uint64
   if (state_ != State::online || record_ == nullptr) return make_error_code(Errc::offline);
   std::uint64_t assigned = 0;
   if (const std::error_code error = registry_.queue_downlink(*record_, payload, &assigned)) return error;
+  // Durable before it is sent: a restarted server must resend it with the
+  // same seq (a device that saw seq n drops a different message numbered n).
+  if (const std::error_code error = registry_.commit()) {
+    storage_failed(error);
+    return error;
+  }
   send_data(assigned, payload);
   if (seq != nullptr) *seq = assigned;
   return {};
@@ -221,7 +227,7 @@ void ServerSession::handle_hello(Millis now, const Hello& hello) {
   // Everything the device says it delivered is acknowledged (PROTOCOL.md
   // 4.2); checked above, so this cannot fail. A new session ignores it: the
   // device resets its downlink position when the session id changes.
-  if (attached.resumed) (void)record_->acknowledge_downlink(hello.last_downlink_seq);
+  if (attached.resumed) (void)registry_.acknowledge_downlink(*record_, hello.last_downlink_seq);
 
   state_ = State::online;
   hello_deadline_ = kNever;
@@ -252,14 +258,9 @@ void ServerSession::handle_hello(Millis now, const Hello& hello) {
 void ServerSession::handle_data(const Data& data) {
   const std::uint64_t expected = record_->next_uplink_seq;
   if (data.seq == expected) {
-    record_->next_uplink_seq = expected + 1;  // before the callback: delivered exactly once
+    registry_.deliver_uplink(*record_, data.seq, data.payload);  // delivered exactly once
     ack_pending_ = true;
-    MessageEvent event;
-    event.device_id = device_id_;
-    event.session_id = session_id_;
-    event.seq = data.seq;
-    event.payload = data.payload;
-    events_.on_message(event);
+    delivered_.push_back(Delivered{data.seq, std::vector<std::uint8_t>(data.payload.begin(), data.payload.end())});
     return;
   }
   char text[80];
@@ -283,7 +284,7 @@ void ServerSession::handle_data(const Data& data) {
 
 void ServerSession::handle_ack(const Ack& ack) {
   const std::uint64_t acked_before = record_->downlink_acked;
-  if (!record_->acknowledge_downlink(ack.seq)) return;
+  if (!registry_.acknowledge_downlink(*record_, ack.seq)) return;
   char text[80];
   if (ack.seq < acked_before) {
     std::snprintf(text, sizeof text, "ACK %llu below earlier ACK %llu", static_cast<unsigned long long>(ack.seq),
@@ -326,6 +327,8 @@ void ServerSession::fail(std::error_code error, CloseReason reason, std::string_
 }
 
 void ServerSession::finish(OfflineCause cause, CloseReason reason, std::uint32_t retry_after_ms) {
+  // What the batch delivered is reported before the device goes offline.
+  if (!settle()) return;
   const bool was_online = state_ == State::online;
   // Detached before the event, so that handlers already see the device offline.
   detach();
@@ -351,7 +354,59 @@ void ServerSession::detach() {
 
 // ---------------------------------------------------------------- output
 
+bool ServerSession::settle() {
+  if (storage_failed_) return false;
+  if (const std::error_code error = registry_.commit()) {
+    storage_failed(error);
+    return false;
+  }
+  // Bounded by the DATA of one read batch. The vector is taken first: a
+  // callback may queue downlink, which commits again.
+  std::vector<Delivered> delivered;
+  delivered.swap(delivered_);
+  for (const Delivered& message : delivered) {
+    MessageEvent event;
+    event.device_id = device_id_;
+    event.session_id = session_id_;
+    event.seq = message.seq;
+    event.payload = ConstByteSpan{message.payload.data(), message.payload.size()};
+    events_.on_message(event);
+  }
+  return true;
+}
+
+void ServerSession::storage_failed(std::error_code error) {
+  if (storage_failed_) return;
+  storage_failed_ = true;
+  // Nothing that depends on the lost changes may leave: no ACK, no WELCOME,
+  // no DATA; the messages of the batch are not reported (a restarted server
+  // expects them again).
+  delivered_.clear();
+  out_.clear();
+  ack_pending_ = false;
+  const bool was_online = state_ == State::online;
+  detach();
+  state_ = State::closed;
+  hello_deadline_ = kNever;
+  ErrorEvent event;
+  event.device_id = device_id_;
+  event.session_id = session_id_;
+  event.error = error;
+  event.reason = "state_write_failed";
+  event.detail = "cannot commit the session state";
+  event.connection_id = connection_id_;
+  events_.on_error(event);
+  if (!was_online) return;
+  OfflineEvent offline;
+  offline.device_id = device_id_;
+  offline.session_id = session_id_;
+  offline.cause = OfflineCause::server_stopped;
+  offline.connection_id = connection_id_;
+  events_.on_offline(offline);
+}
+
 void ServerSession::flush_ack() {
+  if (!settle()) return;
   if (!ack_pending_ || state_ != State::online) return;
   ack_pending_ = false;
   Ack ack;

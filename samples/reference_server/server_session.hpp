@@ -16,6 +16,15 @@
 //
 // Session state that must survive a reconnect (next expected uplink seq,
 // unacknowledged downlink) lives in the SessionRegistry, not here.
+//
+// Durable state: with a SessionStore on the registry, the changes of a read
+// batch are committed before anything that depends on them: the message
+// events of the batch are reported after the commit, and its output (the
+// ACK, a WELCOME) is only then complete; queue_downlink() commits before it
+// returns. If a commit fails, nothing of the batch is reported or sent: the
+// connection ends without a word (offline server_stopped) after an error
+// event "state_write_failed", and the server must stop (its memory is now
+// ahead of its durable state; a restarted server continues from the latter).
 #pragma once
 
 #include <cstddef>
@@ -175,8 +184,10 @@ class ServerSession {
   // ---- Server requests --------------------------------------------------
 
   /// Queues `payload` as the next downlink DATA of this session (written at
-  /// once when online). Errors: offline (not online), queue_full (too many
-  /// unacknowledged downlink messages), field_too_long (over kMaxDataPayload).
+  /// once when online; committed first when the registry has a store).
+  /// Errors: offline (not online), queue_full (too many unacknowledged
+  /// downlink messages), field_too_long (over kMaxDataPayload), or the
+  /// store's commit error (then the server must stop, see above).
   [[nodiscard]] std::error_code queue_downlink(ConstByteSpan payload, std::uint64_t* seq = nullptr);
   /// Sends CLOSE(reason, retry_after_ms, text) and closes: offline
   /// server_closed if online. Does nothing once closed.
@@ -216,6 +227,10 @@ class ServerSession {
   void fail(std::error_code error, CloseReason reason, std::string_view text);
   void finish(OfflineCause cause, CloseReason reason, std::uint32_t retry_after_ms);
   void flush_ack();
+  /// Commits the registry's changes, then reports the batch's messages.
+  /// False (and the connection ended) when the commit failed.
+  bool settle();
+  void storage_failed(std::error_code error);
   void send_close(CloseReason reason, std::uint32_t retry_after_ms, std::string_view text);
   void send_data(std::uint64_t seq, ConstByteSpan payload);
   void detach();
@@ -239,7 +254,15 @@ class ServerSession {
   Millis hello_deadline_ = kNever;
   Millis last_rx_ = 0;
   bool ack_pending_ = false;
+  bool storage_failed_ = false;
 
+  /// Messages of the current batch, reported once committed (payloads copied:
+  /// the decoder reuses its buffer).
+  struct Delivered {
+    std::uint64_t seq;
+    std::vector<std::uint8_t> payload;
+  };
+  std::vector<Delivered> delivered_;
   std::vector<std::uint8_t> out_;
 };
 

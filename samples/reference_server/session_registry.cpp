@@ -1,6 +1,7 @@
 // Session bookkeeping: ids, resume lookups, replacement, downlink queues.
 #include "session_registry.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "server_session.hpp"
@@ -41,8 +42,10 @@ SessionRegistry::~SessionRegistry() {
 
 std::uint64_t SessionRegistry::next_id() {
   // mix() maps exactly one input to 0; the next counter value then cannot.
+  // Also skips ids of sessions restored from a journal (bounded: a
+  // bijection yields each id once, and there are size() of them).
   std::uint64_t id = mix(id_seed_ + ++id_counter_);
-  if (id == 0) id = mix(id_seed_ + ++id_counter_);
+  while (id == 0 || sessions_.count(id) != 0) id = mix(id_seed_ + ++id_counter_);
   return id;
 }
 
@@ -74,6 +77,7 @@ SessionRegistry::Attached SessionRegistry::attach(ServerSession& connection, std
   SessionRecord* record = create(device_id, connection);
   for (PendingDownlink& message : carried) {
     message.seq = record->next_downlink_seq++;
+    journal_downlink(*record, message);
     record->unacked.push_back(std::move(message));
   }
   return {record, false};
@@ -95,10 +99,15 @@ SessionRecord* SessionRegistry::create(std::string_view device_id, ServerSession
   SessionRecord* raw = record.get();
   by_device_[raw->device_id] = raw->id;
   sessions_.emplace(raw->id, std::move(record));
+  journal_session(*raw);
   return raw;
 }
 
 void SessionRegistry::erase(SessionRecord& record) {
+  JournalRecord dropped;
+  dropped.type = JournalRecordType::session_dropped;
+  dropped.session_id = record.id;
+  journal(dropped);
   by_device_.erase(record.device_id);
   sessions_.erase(record.id);  // destroys `record`
 }
@@ -143,6 +152,7 @@ std::error_code SessionRegistry::queue_downlink(SessionRecord& record, ConstByte
   message.seq = record.next_downlink_seq++;
   message.payload.assign(payload.begin(), payload.end());
   if (seq != nullptr) *seq = message.seq;
+  journal_downlink(record, message);
   record.unacked.push_back(std::move(message));
   return {};
 }
@@ -152,6 +162,151 @@ bool SessionRegistry::forget(std::uint64_t session_id) {
   if (record == nullptr || record->connection != nullptr) return false;
   erase(*record);
   return true;
+}
+
+void SessionRegistry::deliver_uplink(SessionRecord& record, std::uint64_t seq, ConstByteSpan payload) {
+  record.next_uplink_seq = seq + 1;
+  if (store_ == nullptr) return;
+  JournalRecord delivered;
+  delivered.type = JournalRecordType::uplink_delivered;
+  delivered.session_id = record.id;
+  delivered.seq = seq;
+  delivered.payload.assign(payload.begin(), payload.end());
+  store_->append(delivered);
+}
+
+std::error_code SessionRegistry::acknowledge_downlink(SessionRecord& record, std::uint64_t seq) {
+  const std::uint64_t before = record.downlink_acked;
+  if (const std::error_code error = record.acknowledge_downlink(seq)) return error;
+  if (record.downlink_acked != before) {
+    JournalRecord acked;
+    acked.type = JournalRecordType::downlink_acked;
+    acked.session_id = record.id;
+    acked.seq = seq;
+    journal(acked);
+  }
+  return {};
+}
+
+std::error_code SessionRegistry::commit() { return store_ != nullptr ? store_->commit() : std::error_code{}; }
+
+void SessionRegistry::journal_session(const SessionRecord& record) {
+  if (store_ == nullptr) return;
+  JournalRecord state;
+  state.type = JournalRecordType::session;
+  state.session_id = record.id;
+  state.device_id = record.device_id;
+  state.next_uplink_seq = record.next_uplink_seq;
+  state.next_downlink_seq = record.next_downlink_seq;
+  state.seq = record.downlink_acked;
+  store_->append(state);
+}
+
+void SessionRegistry::journal_downlink(const SessionRecord& record, const PendingDownlink& message) {
+  if (store_ == nullptr) return;
+  JournalRecord queued;
+  queued.type = JournalRecordType::downlink_queued;
+  queued.session_id = record.id;
+  queued.seq = message.seq;
+  queued.payload = message.payload;
+  store_->append(queued);
+}
+
+std::string SessionRegistry::apply(const JournalRecord& r) {
+  SessionStore* const store = store_;
+  store_ = nullptr;  // replaying journals nothing
+  std::string problem;
+  SessionRecord* record = r.type == JournalRecordType::session ? nullptr : find(r.session_id);
+  const auto about = [&r](const char* what) {
+    return std::string(what) + " (session " + std::to_string(r.session_id) + ", seq " + std::to_string(r.seq) + ")";
+  };
+  if (r.type != JournalRecordType::session && record == nullptr) {
+    problem = about("record for an unknown session");
+  } else {
+    switch (r.type) {
+      case JournalRecordType::session: {
+        if (r.session_id == 0 || r.device_id.empty() || r.next_uplink_seq == 0 || r.next_downlink_seq == 0 ||
+            r.seq >= r.next_downlink_seq) {
+          problem = about("invalid session state");
+          break;
+        }
+        if (SessionRecord* same = find(r.session_id)) erase(*same);
+        // One session per device: a newer one replaces it (as attach() does).
+        if (SessionRecord* previous = find_device(r.device_id)) erase(*previous);
+        auto fresh = std::make_unique<SessionRecord>();
+        fresh->id = r.session_id;
+        fresh->device_id = r.device_id;
+        fresh->next_uplink_seq = r.next_uplink_seq;
+        fresh->next_downlink_seq = r.next_downlink_seq;
+        fresh->downlink_acked = r.seq;
+        fresh->detached_order = ++detach_counter_;
+        by_device_[fresh->device_id] = fresh->id;
+        sessions_.emplace(fresh->id, std::move(fresh));
+        break;
+      }
+      case JournalRecordType::session_dropped: erase(*record); break;
+      case JournalRecordType::uplink_delivered:
+        if (r.seq != record->next_uplink_seq) {
+          problem = about("uplink delivered out of order");
+        } else {
+          record->next_uplink_seq = r.seq + 1;
+        }
+        break;
+      case JournalRecordType::downlink_queued:
+        // A snapshot lists the unacknowledged downlink below next_downlink_seq;
+        // a live journal queues at next_downlink_seq.
+        if (r.seq <= record->downlink_acked || r.seq > record->next_downlink_seq ||
+            (!record->unacked.empty() && r.seq != record->unacked.back().seq + 1) ||
+            (record->unacked.empty() && r.seq != record->downlink_acked + 1)) {
+          problem = about("downlink queued out of order");
+        } else {
+          PendingDownlink message;
+          message.seq = r.seq;
+          message.payload = r.payload;
+          record->unacked.push_back(std::move(message));
+          if (r.seq == record->next_downlink_seq) ++record->next_downlink_seq;
+        }
+        break;
+      case JournalRecordType::downlink_acked:
+        if (record->acknowledge_downlink(r.seq)) problem = about("downlink acknowledgement out of range");
+        break;
+    }
+  }
+  store_ = store;
+  return problem;
+}
+
+std::vector<JournalRecord> SessionRegistry::image() const {
+  std::vector<const SessionRecord*> order;
+  order.reserve(sessions_.size());
+  for (const auto& entry : sessions_) order.push_back(entry.second.get());
+  // Attached sessions count as the most recently detached: evicted last.
+  const auto rank = [](const SessionRecord* r) {
+    return r->connection != nullptr ? ~std::uint64_t{0} : r->detached_order;
+  };
+  std::sort(order.begin(), order.end(), [&rank](const SessionRecord* a, const SessionRecord* b) {
+    return rank(a) != rank(b) ? rank(a) < rank(b) : a->id < b->id;
+  });
+  std::vector<JournalRecord> records;
+  for (const SessionRecord* session : order) {
+    JournalRecord state;
+    state.type = JournalRecordType::session;
+    state.session_id = session->id;
+    state.device_id = session->device_id;
+    state.next_uplink_seq = session->next_uplink_seq;
+    state.next_downlink_seq = session->next_downlink_seq;
+    state.seq = session->downlink_acked;
+    records.push_back(std::move(state));
+    for (const PendingDownlink& message : session->unacked) {
+      JournalRecord queued;
+      queued.type = JournalRecordType::downlink_queued;
+      queued.session_id = session->id;
+      queued.seq = message.seq;
+      queued.payload = message.payload;
+      records.push_back(std::move(queued));
+    }
+  }
+  return records;
 }
 
 }  // namespace uplink::server

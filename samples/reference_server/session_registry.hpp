@@ -8,8 +8,14 @@
 // unacknowledged downlink is carried over, renumbered from 1 (at least once,
 // the same promise the device makes for its uplink in PROTOCOL.md 4.2).
 //
-// Pure: standard library and uplink core only. Not thread-safe; the server
-// uses it from its one I/O thread.
+// Durable state (opt-in): with a SessionStore set, every change a restarted
+// server must know is appended to it as a JournalRecord, and commit() makes
+// them durable; apply() rebuilds a registry from those records and image()
+// writes the records that recreate it (session_journal.hpp). Without a
+// store a new server knows no sessions.
+//
+// Pure: standard library and uplink core only (the store is an interface).
+// Not thread-safe; the server uses it from its one I/O thread.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "session_journal.hpp"
 #include "uplink/core/byte_span.hpp"
 
 namespace uplink::server {
@@ -96,6 +103,26 @@ class SessionRegistry {
   /// Returns false when unknown or still attached to a connection.
   bool forget(std::uint64_t session_id);
 
+  /// Uplink DATA `seq` (the record's next_uplink_seq) was delivered:
+  /// advances next_uplink_seq and journals the payload.
+  void deliver_uplink(SessionRecord& record, std::uint64_t seq, ConstByteSpan payload);
+  /// SessionRecord::acknowledge_downlink, journaled when it moves forward.
+  [[nodiscard]] std::error_code acknowledge_downlink(SessionRecord& record, std::uint64_t seq);
+
+  // ---- Durable state (session_journal.hpp) --------------------------------
+
+  /// Where changes are journaled from now on (not owned; nullptr: nowhere).
+  void set_store(SessionStore* store) { store_ = store; }
+  [[nodiscard]] SessionStore* store() const { return store_; }
+  /// Makes the journaled changes durable (nothing to do without a store).
+  [[nodiscard]] std::error_code commit();
+  /// Replays one record into this registry (no store calls). Returns why it
+  /// cannot apply (names the session and seq), or an empty string.
+  [[nodiscard]] std::string apply(const JournalRecord& record);
+  /// Records that rebuild this registry with apply(): per session, oldest
+  /// detachment first, its state and its unacknowledged downlink.
+  [[nodiscard]] std::vector<JournalRecord> image() const;
+
   [[nodiscard]] std::size_t size() const { return sessions_.size(); }
   [[nodiscard]] const RegistryLimits& limits() const { return limits_; }
 
@@ -105,7 +132,14 @@ class SessionRegistry {
   bool evict_one();
   std::uint64_t next_id();
 
+  void journal(const JournalRecord& record) {
+    if (store_ != nullptr) store_->append(record);
+  }
+  void journal_session(const SessionRecord& record);
+  void journal_downlink(const SessionRecord& record, const PendingDownlink& message);
+
   RegistryLimits limits_;
+  SessionStore* store_ = nullptr;
   std::uint64_t id_seed_;
   std::uint64_t id_counter_ = 0;
   std::uint64_t detach_counter_ = 0;

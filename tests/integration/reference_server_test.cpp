@@ -1,4 +1,4 @@
-// The reference server, in three groups:
+// The reference server, in four groups:
 //  - ServerSession: the pure per-connection state machine in virtual time
 //    (plain integers as milliseconds): handshake and heartbeat clamping,
 //    PING/PONG, exactly-once uplink with one ACK per read batch, sequence
@@ -7,6 +7,10 @@
 //  - ReferenceServer: the Asio server on 127.0.0.1 with raw device sockets
 //    on the same io_context, driven by bounded run_for loops.
 //  - ReferenceServerJson: the JSON event lines.
+//  - DurableSessions: ServerSession over a registry with a store (the
+//    in-memory fake): commit before the ACK and the message events, a
+//    failed commit sends and reports nothing, a "killed" server rebuilt
+//    from what was committed resumes the session in both directions.
 #include "uplink/net/asio.hpp"
 
 #include <asio/connect.hpp>
@@ -25,6 +29,7 @@
 #include "server.hpp"
 #include "server_session.hpp"
 #include "session_registry.hpp"
+#include "support/memory_session_store.hpp"
 #include "uplink/codec/frame_decoder.hpp"
 #include "uplink/codec/frame_encoder.hpp"
 #include "uplink/error.hpp"
@@ -1088,4 +1093,111 @@ TEST(ReferenceServerJson, PayloadsArePrintedOnlyWhenAsked) {
   CHECK_TRUE(contains(text, "\"seq\":7,\"bytes\":14}"));
   CHECK_FALSE(contains(text, "secret payload"));
   CHECK_TRUE(contains(text, "\"event\":\"error\",\"reason\":\"protocol_error\",\"detail\":\"expected HELLO\""));
+}
+
+// ============================================================================
+// DurableSessions: ServerSession with a SessionStore (in-memory fake)
+// ============================================================================
+
+TEST_GROUP(DurableSessions) {
+  test::MemorySessionStore store;
+  std::unique_ptr<SessionRegistry> registry;
+  Recorder events;
+  SessionLimits limits;
+  std::uint64_t connection_ids = 0;
+
+  void setup() override {
+    registry = std::make_unique<SessionRegistry>(7);
+    registry->set_store(&store);
+  }
+  std::unique_ptr<ServerSession> open() {
+    return std::make_unique<ServerSession>(*registry, events, limits, 0, ++connection_ids);
+  }
+  std::vector<Owned> feed(ServerSession& session, const Bytes& bytes) {
+    session.on_bytes(0, ConstByteSpan{bytes.data(), bytes.size()});
+    return frames_of(session.take_output());
+  }
+  /// The server is killed: what was not committed is gone, and a new
+  /// registry is rebuilt from the rest.
+  void kill_and_restart() {
+    store.pending.clear();
+    registry = std::make_unique<SessionRegistry>(8);
+    CHECK_EQUAL(std::string(), store.replay(*registry));
+    registry->set_store(&store);
+  }
+};
+
+TEST(DurableSessions, ABatchIsCommittedOnceBeforeItsMessagesAndItsAck) {
+  auto s = open();
+  (void)feed(*s, hello("dev", 1000));
+  const int commits = store.commit_calls;
+  STRCMP_EQUAL("ACK:2", describe(feed(*s, data(1, "a") + data(2, "b"))).c_str());
+  UNSIGNED_LONGS_EQUAL(commits + 1, store.commit_calls);
+  CHECK(store.pending.empty());
+  STRCMP_EQUAL("1:a 2:b", events.messages().c_str());
+  // The durable record holds both deliveries.
+  std::string delivered;
+  for (const JournalRecord& r : store.scan().records) {
+    if (r.type == JournalRecordType::uplink_delivered) delivered += std::string(r.payload.begin(), r.payload.end());
+  }
+  STRCMP_EQUAL("ab", delivered.c_str());
+}
+
+TEST(DurableSessions, AFailedCommitSendsNothingAndReportsNoMessage) {
+  auto s = open();
+  (void)feed(*s, hello("dev", 1000));
+  store.fail_commits = true;
+  STRCMP_EQUAL("", describe(feed(*s, data(1, "a"))).c_str());  // no ACK
+  CHECK(s->closed());
+  STRCMP_EQUAL("", events.messages().c_str());
+  STRCMP_EQUAL("state_write_failed", events.last("error").text.c_str());
+  STRCMP_EQUAL("server_stopped", events.last("offline").text.c_str());
+  // A downlink that cannot be committed is not sent either.
+  auto other = open();
+  store.fail_commits = false;
+  (void)feed(*other, hello("dev2", 1000));
+  store.fail_commits = true;
+  CHECK(static_cast<bool>(other->queue_downlink(text_span("x"))));
+  STRCMP_EQUAL("", describe(frames_of(other->take_output())).c_str());
+}
+
+TEST(DurableSessions, AKilledServerRestartedOnItsStateResumesBothDirections) {
+  auto s = open();
+  const std::uint64_t id = [&] {
+    const std::vector<Owned> out = feed(*s, hello("dev", 1000));
+    return out.at(0).welcome.session_id;
+  }();
+  (void)feed(*s, data(1, "a") + data(2, "b"));
+  CHECK_FALSE(s->queue_downlink(text_span("d1")));
+  CHECK_FALSE(s->queue_downlink(text_span("d2")));
+  (void)s->take_output();
+  (void)feed(*s, ack(1));
+  s.reset();  // no goodbye: the socket simply dies with the process
+  kill_and_restart();
+
+  // The device resumes, having seen downlink 1 and 2 but acknowledged only 1.
+  auto resumed = open();
+  const std::vector<Owned> out = feed(*resumed, hello("dev", 1000, id, 2));
+  STRCMP_EQUAL("WELCOME", describe(out).c_str());  // 2 is acknowledged by the HELLO: nothing to resend
+  CHECK(out[0].welcome.session_id == id);
+  UNSIGNED_LONGLONGS_EQUAL(3, out[0].welcome.next_uplink_seq);
+  CHECK(events.last("online").resumed);
+  // Uplink continues at 3; a repeat of 2 would be refused as a duplicate.
+  STRCMP_EQUAL("ACK:3", describe(feed(*resumed, data(3, "c"))).c_str());
+  std::uint64_t seq = 0;
+  CHECK_FALSE(resumed->queue_downlink(text_span("d3"), &seq));
+  UNSIGNED_LONGLONGS_EQUAL(3, seq);
+}
+
+TEST(DurableSessions, DownlinkQueuedBeforeTheKillIsResentWithItsSeq) {
+  auto s = open();
+  const std::uint64_t id = feed(*s, hello("dev", 1000)).at(0).welcome.session_id;
+  CHECK_FALSE(s->queue_downlink(text_span("d1")));
+  CHECK_FALSE(s->queue_downlink(text_span("d2")));
+  s.reset();
+  kill_and_restart();
+  auto resumed = open();
+  const std::vector<Owned> out = feed(*resumed, hello("dev", 1000, id, 0));
+  STRCMP_EQUAL("WELCOME DATA:1 DATA:2", describe(out).c_str());
+  STRCMP_EQUAL("d2", out[2].text.c_str());
 }
