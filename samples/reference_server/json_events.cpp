@@ -224,4 +224,26 @@ void JsonEventPrinter::error(std::string_view reason, std::string_view detail) {
   emit(Line("error").str("reason", reason).str("detail", detail).finish());
 }
 
+void JsonEventPrinter::state(std::string_view dir, std::uint64_t segment, std::uint64_t sessions,
+                             std::uint64_t records, std::uint64_t torn_bytes) {
+  emit(Line("state")
+           .str("dir", dir)
+           .num("segment", segment)
+           .num("sessions", sessions)
+           .num("records", records)
+           .num("torn_bytes", torn_bytes)
+           .finish());
+}
+
+void JsonEventPrinter::delivered(std::string_view device_id, std::uint64_t session_id, std::uint64_t seq,
+                                 std::uint64_t segment, ConstByteSpan payload) {
+  emit(Line("delivered")
+           .device(device_id, session_id)
+           .num("seq", seq)
+           .num("segment", segment)
+           .num("bytes", payload.size)
+           .bytes("payload", payload)
+           .finish());
+}
+
 }  // namespace uplink::server

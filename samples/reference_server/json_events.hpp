@@ -3,7 +3,7 @@
 //
 // Common fields: "ts_ms" (wall clock, ms since the Unix epoch) and "event"
 // (online, offline, message, duplicate, error, downlink, listening,
-// shutdown). Then, when they apply: "device", "session" (16 hex digits, as
+// shutdown, state, delivered). Then, when they apply: "device", "session" (16 hex digits, as
 // a string: a u64 does not survive every JSON parser as a number), "seq",
 // "reason", "bytes", and event-specific extras. Strings are escaped; bytes
 // that are not valid UTF-8 become U+FFFD. A device's token is never printed
@@ -46,6 +46,14 @@ class JsonEventPrinter final : public ServerEvents {
   /// {"event":"error","reason":...,"detail":...} for problems outside a
   /// connection (bad stdin command, listen failure).
   void error(std::string_view reason, std::string_view detail);
+  /// {"event":"state","dir":...,"segment":S,"sessions":N,"records":R,
+  /// "torn_bytes":T}: durable sessions restored at start (--state-dir).
+  void state(std::string_view dir, std::uint64_t segment, std::uint64_t sessions, std::uint64_t records,
+             std::uint64_t torn_bytes);
+  /// {"event":"delivered","device":...,"session":...,"seq":N,"segment":S,
+  /// "bytes":B,"payload":...}: one entry of the durable record (--dump-delivered).
+  void delivered(std::string_view device_id, std::uint64_t session_id, std::uint64_t seq, std::uint64_t segment,
+                 ConstByteSpan payload);
 
   /// Lines written so far.
   [[nodiscard]] std::uint64_t lines() const { return lines_; }

@@ -2,7 +2,7 @@
 //
 //   uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]
 //                 [--read-factor X] [--max-connections N]
-//                 [--shutdown-retry-after-ms N] [--print-payloads]
+//                 [--shutdown-retry-after-ms N] [--print-payloads] [--state-dir DIR]
 //                 [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert]
 //                  [--no-session-tickets]]
 //
@@ -17,6 +17,23 @@
 // SIGINT / SIGTERM: CLOSE going_away to everyone, wait for them to hang up
 // (bounded), print {"event":"shutdown","received":N,"duplicates":M}, exit 0.
 // Bad flags: a message naming the flag on stderr, exit 2. Cannot listen: exit 1.
+//
+// Durable sessions (--state-dir DIR): sessions, their uplink positions and
+// their unacknowledged downlink are journaled in DIR (file_session_store.hpp)
+// and committed before the ACK, WELCOME or downlink DATA that depends on
+// them, so a server killed with SIGKILL and restarted on the same DIR
+// resumes every session: no uplink message reaches the durable record
+// twice, and each downlink message reaches the device application once.
+// The start prints {"event":"state",...}; a torn last record (a crash
+// mid-write) is dropped and counted there ("torn_bytes"); a corrupt state
+// file is refused: a message naming the file and the problem on stderr,
+// exit 1. If the state cannot be written, the server exits 1 at once (a
+// restart continues from what was committed). Message events are printed
+// after the commit, so stdout never shows a message twice across kills,
+// but a kill between the commit and the print can leave one out: a
+// consumer that needs every message exactly once reads the durable record,
+// `uplink_server --state-dir DIR --dump-delivered` (one "delivered" line per
+// message, oldest first), or makes its sink idempotent on (session, seq).
 //
 // TLS (builds with uplink_tls): --tls-cert and --tls-key (PEM or DER files)
 // make every connection TLS 1.2 (mbedTLS); session tickets are issued unless
@@ -43,6 +60,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -50,6 +68,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "file_session_store.hpp"
 #include "json_events.hpp"
 #include "server.hpp"
 #include "uplink/error.hpp"
@@ -60,6 +79,7 @@
 
 namespace {
 
+using uplink::server::FileSessionStore;
 using uplink::server::JsonEventPrinter;
 using uplink::server::Server;
 using uplink::server::ServerOptions;
@@ -67,8 +87,8 @@ using uplink::server::ServerOptions;
 constexpr const char* kUsage =
     "usage: uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]\n"
     "                     [--read-factor X] [--max-connections N] [--shutdown-retry-after-ms N]\n"
-    "                     [--print-payloads] [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert]\n"
-    "                     [--no-session-tickets]]\n"
+    "                     [--print-payloads] [--state-dir DIR [--dump-delivered]]\n"
+    "                     [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert] [--no-session-tickets]]\n"
     "  --listen host:port           numeric IPv4 or [IPv6] address and port (default 127.0.0.1:7400; port 0 = any)\n"
     "  --heartbeat-min-ms N         smallest heartbeat granted (default 1000)\n"
     "  --heartbeat-max-ms N         largest heartbeat granted (default 300000)\n"
@@ -76,6 +96,10 @@ constexpr const char* kUsage =
     "  --max-connections N          beyond this, CLOSE overloaded (default 1000)\n"
     "  --shutdown-retry-after-ms N  retry hint of the CLOSE going_away sent on exit (default 1000)\n"
     "  --print-payloads             add \"payload\" to message events\n"
+    "  --state-dir DIR              durable sessions in DIR (created if missing): a killed and restarted server\n"
+    "                               resumes them, exactly once both ways; a corrupt state file: exit 1\n"
+    "  --dump-delivered             print the uplink messages delivered into DIR's durable record, oldest\n"
+    "                               first, one \"delivered\" line each, and exit (needs --state-dir)\n"
     "  --tls-cert FILE              TLS: the server certificate (chain), PEM or DER; needs --tls-key\n"
     "  --tls-key FILE               TLS: its private key\n"
     "  --tls-ca FILE                TLS: CA of device certificates, with --require-client-cert\n"
@@ -87,6 +111,8 @@ struct Config {
   ServerOptions server;
   bool print_payloads = false;
   std::uint32_t shutdown_retry_after_ms = 1000;
+  std::string state_dir;
+  bool dump_delivered = false;
   // TLS: enabled by --tls-cert + --tls-key.
   std::string tls_cert;
   std::string tls_key;
@@ -144,9 +170,11 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
       has_value = true;
     }
     if (flag == "--help" || flag == "-h") return ParseResult::help;
-    if (flag == "--print-payloads" || flag == "--require-client-cert" || flag == "--no-session-tickets") {
+    if (flag == "--print-payloads" || flag == "--require-client-cert" || flag == "--no-session-tickets" ||
+        flag == "--dump-delivered") {
       if (has_value) return bad_flag(flag, "takes no value");
       if (flag == "--print-payloads") config.print_payloads = true;
+      if (flag == "--dump-delivered") config.dump_delivered = true;
       if (flag == "--require-client-cert") config.require_client_cert = true;
       if (flag == "--no-session-tickets") config.session_tickets = false;
       continue;
@@ -154,7 +182,7 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
     const bool known = flag == "--listen" || flag == "--heartbeat-min-ms" || flag == "--heartbeat-max-ms" ||
                        flag == "--read-factor" || flag == "--max-connections" ||
                        flag == "--shutdown-retry-after-ms" || flag == "--tls-cert" || flag == "--tls-key" ||
-                       flag == "--tls-ca";
+                       flag == "--tls-ca" || flag == "--state-dir";
     if (!known) return bad_flag(flag, "unknown flag");
     if (!has_value) {
       if (i + 1 >= argc) return bad_flag(flag, "missing value");
@@ -182,6 +210,9 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
       if (!parse_number(value, config.server.max_connections) || config.server.max_connections == 0) {
         return bad_flag(flag, "expected a count > 0");
       }
+    } else if (flag == "--state-dir") {
+      if (value.empty()) return bad_flag(flag, "expected a directory");
+      config.state_dir = value;
     } else if (flag == "--tls-cert" || flag == "--tls-key" || flag == "--tls-ca") {
       if (value.empty()) return bad_flag(flag, "expected a file name");
       (flag == "--tls-cert" ? config.tls_cert : flag == "--tls-key" ? config.tls_key : config.tls_ca) = value;
@@ -210,6 +241,7 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
   if (!config.tls_ca.empty() && !config.require_client_cert) {
     return bad_flag("--tls-ca", "only used with --require-client-cert");
   }
+  if (config.dump_delivered && config.state_dir.empty()) return bad_flag("--dump-delivered", "needs --state-dir");
   if (config.server.session.heartbeat_min_ms > config.server.session.heartbeat_max_ms) {
     return bad_flag("--heartbeat-min-ms", "must not exceed --heartbeat-max-ms");
   }
@@ -242,13 +274,48 @@ std::string_view next_word(std::string_view& rest) {
   return word;
 }
 
+// Passes every event to the printer; a failed commit of the durable state
+// ends the program (the server has already stopped itself).
+class EventSink final : public uplink::server::ServerEvents {
+ public:
+  EventSink(JsonEventPrinter& printer, std::function<void()> on_state_failure)
+      : printer_(printer), on_state_failure_(std::move(on_state_failure)) {}
+  void on_online(const uplink::server::OnlineEvent& event) override { printer_.on_online(event); }
+  void on_message(const uplink::server::MessageEvent& event) override { printer_.on_message(event); }
+  void on_duplicate(const uplink::server::DuplicateEvent& event) override { printer_.on_duplicate(event); }
+  void on_offline(const uplink::server::OfflineEvent& event) override { printer_.on_offline(event); }
+  void on_downlink(const uplink::server::DownlinkEvent& event) override { printer_.on_downlink(event); }
+  void on_error(const uplink::server::ErrorEvent& event) override {
+    printer_.on_error(event);
+    if (std::string_view(event.reason) == "state_write_failed") on_state_failure_();
+  }
+
+ private:
+  JsonEventPrinter& printer_;
+  std::function<void()> on_state_failure_;
+};
+
 class Program {
  public:
   Program(asio::io_context& io, const Config& config)
-      : io_(io), config_(config), printer_(stdout, config.print_payloads), server_(io, printer_, config.server),
-        signals_(io) {}
+      : io_(io), config_(config), printer_(stdout, config.print_payloads),
+        sink_(printer_, [this] { state_failed(); }), server_(io, sink_, config.server), signals_(io) {}
 
   int run() {
+    if (!config_.state_dir.empty()) {
+      if (const std::error_code error = store_.open(config_.state_dir, server_.registry())) {
+        const std::string problem = store_.problem().empty() ? error.message() : store_.problem();
+        std::fprintf(stderr, "uplink_server: cannot use the state in %s: %s\n", config_.state_dir.c_str(),
+                     problem.c_str());
+        return 1;
+      }
+      if (store_.torn_bytes() != 0) {
+        std::fprintf(stderr, "uplink_server: %s: dropped a torn last record (%zu bytes) left by a crash\n",
+                     config_.state_dir.c_str(), store_.torn_bytes());
+      }
+      printer_.state(config_.state_dir, store_.segment_number(), server_.registry().size(),
+                     store_.replayed_records(), store_.torn_bytes());
+    }
     if (const std::error_code error = server_.start()) {
       printer_.error("listen_failed", error.message());
       std::fprintf(stderr, "uplink_server: cannot listen on %s:%u: %s\n", config_.server.address.c_str(),
@@ -269,7 +336,7 @@ class Program {
     io_.run();
     stop_reading_ = true;
     reader.join();  // bounded: the reader polls stop_reading_ every 100 ms
-    return 0;
+    return exit_status_;
   }
 
  private:
@@ -344,6 +411,15 @@ class Program {
     printer_.error("bad_command", "unknown command: " + std::string(command));
   }
 
+  void state_failed() {
+    std::fprintf(stderr, "uplink_server: cannot write the session state: %s; exiting (a restart continues from what was committed)\n",
+                 store_.problem().c_str());
+    exit_status_ = 1;
+    asio::error_code ignored;
+    signals_.cancel(ignored);
+    io_.stop();
+  }
+
   void begin_shutdown() {
     server_.shutdown(uplink::CloseReason::going_away, config_.shutdown_retry_after_ms, [this] {
       printer_.shutdown(server_.counters().messages, server_.counters().duplicates);
@@ -356,10 +432,31 @@ class Program {
   asio::io_context& io_;
   const Config& config_;
   JsonEventPrinter printer_;
+  EventSink sink_;
+  // Before the server: the server's registry uses it until the server is gone.
+  FileSessionStore store_;
   Server server_;
   asio::signal_set signals_;
   std::atomic<bool> stop_reading_{false};
+  int exit_status_ = 0;
 };
+
+int dump_delivered(const Config& config) {
+  JsonEventPrinter printer(stdout, true);
+  std::string problem;
+  const std::error_code error = FileSessionStore::read_delivered(
+      config.state_dir,
+      [&printer](const FileSessionStore::Delivered& d) {
+        printer.delivered(d.device_id, d.session_id, d.seq, d.segment,
+                          uplink::ConstByteSpan{d.payload.data(), d.payload.size()});
+      },
+      problem);
+  if (error) {
+    std::fprintf(stderr, "uplink_server: cannot read the state in %s: %s\n", config.state_dir.c_str(), problem.c_str());
+    return 1;
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -370,6 +467,7 @@ int main(int argc, char** argv) {
     case ParseResult::bad: return 2;
     case ParseResult::run: break;
   }
+  if (config.dump_delivered) return dump_delivered(config);
 #if UPLINK_REFERENCE_SERVER_TLS
   // Outlives the server (ServerOptions::tls is not owned).
   uplink::tls::TlsConfig tls_config;
