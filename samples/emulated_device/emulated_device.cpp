@@ -218,10 +218,17 @@ void EmulatedDevice::on_heartbeat(std::uint32_t rtt_ms) {
 
 void EmulatedDevice::on_message(std::uint64_t seq, ConstByteSpan payload) {
   if (print_events()) {
+    // The head of the payload, so that scripts can check what arrived (the
+    // e2e downlink scenarios number their messages); NUL ends it early.
+    char head[65];
+    const std::size_t n = payload.size < sizeof head - 1 ? payload.size : sizeof head - 1;
+    std::memcpy(head, payload.data, n);
+    head[n] = '\0';
     JsonLine(now_ms(), "downlink")
         .field("device", options_.device_id)
         .field("seq", seq)
         .field("bytes", static_cast<std::uint64_t>(payload.size))
+        .field("payload", static_cast<const char*>(head))
         .print();
   }
 }
