@@ -45,14 +45,34 @@
 #       plainly (the device sees the connection end at once), once while the
 #       proxy swallows server -> device (so the killed server has received
 #       messages whose acknowledgements were lost, and the device is left on
-#       a half-open link it must detect within its bound). A new server has
-#       no sessions, so the device renumbers its unacknowledged messages and
+#       a half-open link it must detect within its bound). Every server runs
+#       with the same --state-dir, so each restarted one resumes the
+#       device's session (asserted: "resumed":true) and tells it where to
+#       continue. Asserted: the durable record (uplink_server --state-dir
+#       --dump-delivered, the server application's exactly-once record)
+#       holds 1..N exactly once, in order, and no server's stdout shows a
+#       message twice. (Stdout is printed after each commit, so a kill
+#       between the two could leave a message out of stdout, never in twice;
+#       how many stdout lacks is printed.)
+#   server_killed_without_state
+#       The same two kills without --state-dir: a new server has no
+#       sessions, so the device renumbers its unacknowledged messages and
 #       sends them again: messages a killed server received but the device
 #       never saw acknowledged may reach the application twice (PROTOCOL.md
 #       4.2). Asserted: no loss; a message delivered twice only if a killed
 #       server had it while in flight (above the last one the device saw
 #       acknowledged before that kill, within its in-flight window of 32),
 #       never twice by one server. What was found is printed.
+#   downlink_server_killed
+#       Numbered downlink ("<device-id> dl #<n>", sent with the server's
+#       stdin command send) while the server, with --state-dir, is SIGKILLed
+#       and restarted twice: once plainly, once while the proxy swallows
+#       server -> device (so the killed server has sent downlink the device
+#       never acknowledged, or never got). Each command is sent once, after
+#       the previous one was accepted (the server's "downlink" line, printed
+#       after its commit). Asserted: the device application logged dl 1..N
+#       exactly once, in order ("downlink" lines), with the same seq as the
+#       server assigned; the uplink stream beside it exactly once as well.
 #   server_restarted_repeatedly
 #       SIGTERM + restart three times: a graceful shutdown acknowledges all
 #       it delivered, then CLOSE going_away: exactly once.
@@ -77,7 +97,8 @@
 set -euo pipefail
 
 readonly SCENARIOS="blackhole_both blackhole_up blackhole_down server_stops_reading server_killed
-server_restarted_repeatedly byte_at_a_time garbage_from_server device_flood"
+server_killed_without_state downlink_server_killed server_restarted_repeatedly byte_at_a_time garbage_from_server
+device_flood"
 
 usage() {
   sed -n '6,12p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -121,6 +142,7 @@ cleanup() {
   local status=$? name pid i
   trap - EXIT
   { exec 3>&-; } 2>/dev/null || true
+  { exec 4>&-; } 2>/dev/null || true
   {
     for name in "${!pid_of[@]}"; do
       kill -TERM "${pid_of[$name]}" || true
@@ -270,13 +292,27 @@ launch_listener() {
   fail "$name found no free port in $((attempt - 1)) attempts"
 }
 
+# Durable sessions: set state_dir before setup to run every server with
+# --state-dir; server_input: what the servers read commands from.
+state_dir=""
+server_input=/dev/null
+
 # start_server <port|pick>: server<k> (k = 1, 2, ...) listening on <port>.
 start_server() {
   servers=$((servers + 1))
-  launch_listener "server$servers" /dev/null "$1" \
-    "$server_bin" --print-payloads --shutdown-retry-after-ms 300
+  launch_listener "server$servers" "$server_input" "$1" \
+    "$server_bin" --print-payloads --shutdown-retry-after-ms 300 ${state_dir:+--state-dir "$state_dir"}
   server_port=$listen_port
-  say "server$servers listening on :$server_port"
+  say "server$servers listening on :$server_port${state_dir:+ (state in $(basename "$state_dir"))}"
+}
+
+# Commands reach the servers through a FIFO held open read-write on fd 4,
+# like the proxy's: a server killed with lines still unread leaves them to
+# the next one.
+server_commands() {
+  mkfifo "$work/server.in"
+  exec 4<>"$work/server.in"
+  server_input=$work/server.in
 }
 
 # stop_server <k> <signal>: signals server<k> and collects its exit status.
@@ -600,12 +636,10 @@ acked_before_offline() {
 highest_received() { received_numbers "$1" | sort -n | tail -n 1; }
 received_beyond() { [ "$(highest_received "$1")" -ge "$2" ] 2>/dev/null; }
 
-scenario_server_killed() {
-  setup
-  start_device 150 --rate 20
-  wait_online 1
-  wait_acked 20
-
+# The two kills of the server_killed scenarios. <resumed>: what each
+# restarted server must say about the device's session (true with a state
+# directory, false without).
+kill_server_twice() {
   # Kill 1: the kernel closes the server's sockets; the proxy passes the end
   # on, so the device sees the connection end at once.
   fault_ms=$(now_ms)
@@ -615,7 +649,7 @@ scenario_server_killed() {
   wait_failed_attempt  # nobody behind the proxy: reset
   start_server "$server_port"
   wait_online 2
-  [ "$(field resumed "$line")" = false ] || fail "the restarted server resumed a session it cannot know: $line"
+  [ "$(field resumed "$line")" = "$1" ] || fail "expected \"resumed\":$1 after the restart: $line"
 
   # Kill 2, while acknowledgements are being lost: server2 has received
   # messages the device never saw acknowledged, which it must send again.
@@ -635,8 +669,46 @@ scenario_server_killed() {
   proxy_cmd forward
   start_server "$server_port"
   wait_online 3
-  [ "$(field resumed "$line")" = false ] || fail "the restarted server resumed a session it cannot know: $line"
+  [ "$(field resumed "$line")" = "$1" ] || fail "expected \"resumed\":$1 after the restart: $line"
+}
 
+# The delivered record of the state directory: 1..count exactly once, in
+# order; stdout of all servers: never a message twice.
+check_durable_exactly_once() {
+  local numbers expected twice missing
+  "$server_bin" --state-dir "$state_dir" --dump-delivered >"$work/delivered.log" 2>"$work/dump.err" ||
+    fail "--dump-delivered failed: $(head -c 300 "$work/dump.err")"
+  numbers=$(sed -n "s/.*\"payload\":\"$DEVICE_ID #\([0-9][0-9]*\) .*/\1/p" "$work/delivered.log")
+  expected=$(seq 1 "$count")
+  [ "$numbers" = "$expected" ] || fail "the durable record is not #1..#$count once each, in order: $(
+    diff <(echo "$expected") <(echo "$numbers") | head -n 6 | tr '\n' ' ')"
+  [ "$(grep -c . "$work/delivered.log")" = "$count" ] || fail "the durable record holds other messages too"
+  twice=$(received_numbers "$work"/server*.log | sort -n | uniq -d | head -n 5 | tr '\n' ' ')
+  [ -z "$twice" ] || fail "server stdout shows messages twice: $twice"
+  missing=$((count - $(received_numbers "$work"/server*.log | grep -c . || true)))
+  say "durable record: all $count messages exactly once, in order; stdout: none twice, $missing left out by a kill"
+}
+
+scenario_server_killed() {
+  state_dir=$work/state
+  setup
+  start_device 150 --rate 20
+  wait_online 1
+  wait_acked 20
+  kill_server_twice true
+  finish_device
+  stop_all
+  check_common
+  check_durable_exactly_once
+  expect_reconnects 2
+}
+
+scenario_server_killed_without_state() {
+  setup
+  start_device 150 --rate 20
+  wait_online 1
+  wait_acked 20
+  kill_server_twice false
   finish_device
   stop_all
   check_common
@@ -680,6 +752,115 @@ scenario_server_killed() {
   ! grep -q '^FAIL' <<<"$report" || fail "$(grep '^FAIL' <<<"$report" | tr '\n' ' ')"
   say "no message lost; duplicates only of messages in flight at a kill (window $IN_FLIGHT_WINDOW)"
   expect_reconnects 2
+}
+
+# Downlink numbers the device logged, one per line, in the order it got them.
+downlink_numbers() {
+  grep -F '"event":"downlink"' "$dev_log" 2>/dev/null |
+    sed -n "s/.*\"payload\":\"$DEVICE_ID dl #\([0-9][0-9]*\)\".*/\1/p" || true
+}
+downlink_count() { grep -h -c -F '"event":"downlink"' "$@" 2>/dev/null | awk '{ n += $1 } END { print n + 0 }'; }
+
+# send_downlink <n>: "send" to the current server, then waits for its
+# "downlink" line (printed once the message is committed).
+send_downlink() {
+  local k=$servers before
+  before=$(count_lines "$work/server$k.log" '"event":"downlink"')
+  printf 'send %s %s dl #%d\n' "$DEVICE_ID" "$DEVICE_ID" "$1" >&4
+  wait_line "$work/server$k.log" '"event":"downlink"' 5 $((before + 1))
+  downlink_sent=$1
+}
+# send_downlinks <from> <to> [pause_s]
+send_downlinks() {
+  local n
+  for ((n = $1; n <= $2; n++)); do
+    send_downlink "$n"
+    sleep "${3:-0.02}"
+  done
+}
+device_got_downlink() { [ "$(downlink_numbers | tail -n 1)" = "$1" ]; }
+
+scenario_downlink_server_killed() {
+  state_dir=$work/state
+  server_commands
+  setup
+  # Uplink beside it, slowly; the device is stopped once all downlink is in.
+  start_device 1000000 --rate 5
+  wait_online 1
+  local total=90
+  send_downlinks 1 30
+  wait_until 10 "the device to get dl #30" device_got_downlink 30
+
+  # Kill 1, right after more downlink was queued (some of it not yet
+  # acknowledged by the device).
+  send_downlinks 31 40 0
+  fault_ms=$(now_ms)
+  stop_server 1 KILL
+  say "server1 killed (SIGKILL) after queueing dl #$downlink_sent; the device has #$(downlink_numbers | tail -n 1)"
+  expect_prompt_offline 1
+  start_server "$server_port"
+  wait_online 2
+  [ "$(field resumed "$line")" = true ] || fail "expected \"resumed\":true after the restart: $line"
+  send_downlinks 41 60
+
+  # Kill 2, while server -> device is swallowed: downlink sent into the
+  # black hole is lost on the wire and unacknowledged when the server dies.
+  wait_until 10 "the device to get dl #60" device_got_downlink 60
+  proxy_cmd "blackhole down"
+  local blackhole_ms=$fault_ms
+  send_downlinks 61 70 0
+  stop_server 2 KILL
+  say "server2 killed (SIGKILL) after queueing dl #$downlink_sent into the black hole; the device has #$(downlink_numbers | tail -n 1)"
+  fault_ms=$blackhole_ms
+  expect_dead_link 2
+  proxy_cmd forward
+  start_server "$server_port"
+  wait_online 3
+  [ "$(field resumed "$line")" = true ] || fail "expected \"resumed\":true after the restart: $line"
+  send_downlinks 71 "$total"
+  wait_until 20 "the device to get dl #$total" device_got_downlink "$total"
+
+  # The device stops (SIGTERM); then everything it sent must be in.
+  unwatch device
+  kill -TERM "${pid_of[device]}"
+  wait_until 10 "the device to exit" eval '! alive device'
+  collect device
+  [ "${exit_of[device]}" -eq 0 ] || fail "device exited with status ${exit_of[device]}"
+  summary=$(grep -F '"event":"summary"' "$dev_log" | tail -n 1 || true)
+  say "device stopped: $summary"
+  stop_all
+
+  local got expected seqs
+  got=$(downlink_numbers)
+  expected=$(seq 1 "$total")
+  [ "$got" = "$expected" ] || fail "the device did not get dl #1..#$total once each, in order: $(
+    diff <(echo "$expected") <(echo "$got") | head -n 6 | tr '\n' ' ')"
+  [ "$(downlink_count "$dev_log")" = "$total" ] || fail "the device logged other downlink too"
+  # The device saw the seqs the servers assigned: 1..total in one session.
+  seqs=$(grep -F '"event":"downlink"' "$dev_log" | sed -n 's/.*"seq":\([0-9]*\).*/\1/p')
+  [ "$seqs" = "$expected" ] || fail "downlink seqs are not 1..$total: $(echo "$seqs" | tr '\n' ' ' | head -c 300)"
+  say "the device got dl #1..#$total exactly once, in order, as seq 1..$total, across two SIGKILLs"
+
+  # The uplink stream beside it: every message the device saw acknowledged
+  # is in the durable record exactly once, in order.
+  count=$(field acked "$summary")
+  [ "$count" -gt 0 ] || fail "no uplink message was acknowledged: $summary"
+  check_durable_exactly_once_prefix
+  expect_reconnects 2
+}
+
+# As check_durable_exactly_once, for a device stopped mid-stream: #1..#acked
+# exactly once in order, and at most the messages sent after them beyond.
+check_durable_exactly_once_prefix() {
+  local numbers
+  "$server_bin" --state-dir "$state_dir" --dump-delivered >"$work/delivered.log" 2>"$work/dump.err" ||
+    fail "--dump-delivered failed: $(head -c 300 "$work/dump.err")"
+  numbers=$(sed -n "s/.*\"payload\":\"$DEVICE_ID #\([0-9][0-9]*\) .*/\1/p" "$work/delivered.log")
+  [ "$(echo "$numbers" | head -n "$count")" = "$(seq 1 "$count")" ] ||
+    fail "the durable record does not start with uplink #1..#$count once each, in order"
+  [ "$(echo "$numbers" | awk 'NR > 1 && $1 != prev + 1 { bad = 1 } { prev = $1 } END { print bad + 0 }')" = 0 ] ||
+    fail "the durable record has a gap or a repeat: $(echo "$numbers" | tr '\n' ' ' | head -c 300)"
+  say "durable record: uplink #1..#$(echo "$numbers" | tail -n 1) exactly once, in order (device saw $count acknowledged)"
 }
 
 scenario_server_restarted_repeatedly() {
