@@ -17,12 +17,8 @@
 // Bounded: every wait is a run_until() deadline; the faults are counted.
 #include "uplink/net/asio.hpp"
 
-#include <dirent.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +28,7 @@
 #include "file_session_store.hpp"
 #include "server.hpp"
 #include "support/session_fakes.hpp"
+#include "support/temp_dir.hpp"
 #include "uplink/client.hpp"
 
 #include <CppUTest/TestHarness.h>
@@ -49,24 +46,6 @@ bool run_until(asio::io_context& io, const std::function<bool()>& done, std::uin
     io.run_for(std::chrono::milliseconds(2));
   }
   return done();
-}
-
-std::string make_temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/uplink-durable.XXXXXX";
-  CHECK(::mkdtemp(pattern.data()) != nullptr);
-  return pattern;
-}
-
-void remove_tree(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  for (dirent* e = ::readdir(d); e != nullptr; e = ::readdir(d)) {  // bounded by the entries
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") (void)::unlink((dir + "/" + name).c_str());
-  }
-  ::closedir(d);
-  (void)::rmdir(dir.c_str());
 }
 
 /// The server application: what it was told, in order.
@@ -123,7 +102,8 @@ TEST_GROUP(DurableDelivery) {
   std::uint16_t server_port = 0;
 
   void setup() override {
-    dir = make_temp_dir();
+    dir = test::make_temp_dir("uplink-durable");
+    CHECK_FALSE(dir.empty());
     start_server(0);
     server_port = server->server->port();
     proxy = std::make_unique<tools::FaultProxy>(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), server_port));
@@ -137,7 +117,7 @@ TEST_GROUP(DurableDelivery) {
     proxy.reset();
     server.reset();
     run_until(io, [] { return false; }, 20);
-    remove_tree(dir);
+    test::remove_temp_dir(dir);
   }
 
   void start_server(std::uint16_t port) {

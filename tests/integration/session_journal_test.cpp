@@ -7,13 +7,10 @@
 //    compaction at open and by size, a torn tail recovered and counted, a
 //    corrupt segment refused with its name, the delivered record.
 #include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -21,6 +18,7 @@
 #include "session_journal.hpp"
 #include "session_registry.hpp"
 #include "support/memory_session_store.hpp"
+#include "support/temp_dir.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -91,24 +89,6 @@ std::string describe(const SessionRegistry& registry, const std::vector<std::uin
     text += " ]; ";
   }
   return text;
-}
-
-std::string make_temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/uplink-journal.XXXXXX";
-  CHECK(::mkdtemp(pattern.data()) != nullptr);
-  return pattern;
-}
-
-void remove_tree(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  for (dirent* e = ::readdir(d); e != nullptr; e = ::readdir(d)) {  // bounded by the entries
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") (void)::unlink((dir + "/" + name).c_str());
-  }
-  ::closedir(d);
-  (void)::rmdir(dir.c_str());
 }
 
 std::vector<std::string> files_in(const std::string& dir) {
@@ -275,8 +255,11 @@ TEST(SessionReplay, ANewerSessionOfTheSameDeviceReplacesTheOlderOne) {
 
 TEST_GROUP(FileSessionStore) {
   std::string dir;
-  void setup() override { dir = make_temp_dir(); }
-  void teardown() override { remove_tree(dir); }
+  void setup() override {
+    dir = test::make_temp_dir("uplink-journal");
+    CHECK_FALSE(dir.empty());
+  }
+  void teardown() override { test::remove_temp_dir(dir); }
 
   // A registry with one session and some history, committed to a store in `dir`.
   void populate(std::size_t max_segment_bytes = FileSessionStore::kDefaultMaxSegmentBytes) {
