@@ -17,7 +17,8 @@
 # 0.2 .. 2 s), injects its fault, and at the end checks:
 #   - every payload the device generated ("<device-id> #<n> ...", n = 1..N)
 #     reached the server application exactly once, counted over the logs of
-#     every server process of the run (server_killed: see below);
+#     every server process of the run (the server_killed and downlink
+#     scenarios check otherwise: see below);
 #   - the device's summary: sent == acked == N; it exited 0 by itself;
 #   - no server "duplicate" event and no sequence_error (unless it is the
 #     garbage of garbage_from_server that landed inside an ACK);
