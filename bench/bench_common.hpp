@@ -94,31 +94,39 @@ inline Percentiles percentiles(std::vector<double>& v) {
 }
 
 #if UPLINK_REFERENCE_SERVER_TLS
+/// The server's key and certificate chain in BenchTls.
+enum class ServerKey { ec_p256, rsa_2048 };
+
 /// TLS for the bench programs, made from the throwaway test PKI
-/// (tests/support/test_pki: ECDSA P-256 keys, generated at start, nothing
-/// on disk): the server's config (certificate for "localhost", session
-/// tickets on) and the device's (verification against the test CA; with
-/// `mutual`, also the client certificate). Exits on failure.
+/// (tests/support/test_pki, generated at start, nothing on disk): the
+/// server's config (certificate for "localhost", session tickets on) and
+/// the device's (verification against the server's CA; with `mutual`, also
+/// the device certificate, which is ECDSA P-256 whatever the server's key).
+/// Exits on failure.
 class BenchTls {
  public:
   /// Host name the device verifies (the server certificate's name).
   static constexpr const char* kHost = "localhost";
-  /// What the handshake signs and verifies with; see test_pki.hpp.
-  static constexpr const char* kKeyType = "ECDSA P-256";
 
-  explicit BenchTls(bool mutual = false) {
+  explicit BenchTls(bool mutual = false, ServerKey key = ServerKey::ec_p256) {
     const test::TestPki& pki = test::test_pki();
     tls::TlsSettings server;
     server.role = tls::TlsRole::server;
-    server.certificate = tls::Credential::pem(pki.server.certificate_pem);
-    server.private_key = tls::Credential::pem(pki.server.key_pem);
+    tls::TlsSettings client;
+    if (key == ServerKey::rsa_2048) {
+      const test::TestRsaPki& rsa = test::test_pki_rsa();
+      server.certificate = tls::Credential::pem(rsa.server.certificate_pem);
+      server.private_key = tls::Credential::pem(rsa.server.key_pem);
+      client.ca = tls::Credential::pem(rsa.ca.certificate_pem);
+      key_type_ = mutual ? "RSA-2048 server and CA; ECDSA P-256 device" : "RSA-2048";
+    } else {
+      server.certificate = tls::Credential::pem(pki.server.certificate_pem);
+      server.private_key = tls::Credential::pem(pki.server.key_pem);
+      client.ca = tls::Credential::pem(pki.ca.certificate_pem);
+    }
     if (mutual) {
       server.ca = tls::Credential::pem(pki.ca.certificate_pem);
       server.require_client_certificate = true;
-    }
-    tls::TlsSettings client;
-    client.ca = tls::Credential::pem(pki.ca.certificate_pem);
-    if (mutual) {
       client.certificate = tls::Credential::pem(pki.client.certificate_pem);
       client.private_key = tls::Credential::pem(pki.client.key_pem);
     }
@@ -130,6 +138,8 @@ class BenchTls {
 
   [[nodiscard]] const tls::TlsConfig& server() const { return server_; }
   [[nodiscard]] const tls::TlsConfig& client() const { return client_; }
+  /// What the handshake signs and verifies with, for the report.
+  [[nodiscard]] const char* key_type() const { return key_type_; }
 
  private:
   static void check(const std::error_code& error, const tls::TlsConfig& config, const char* role) {
@@ -139,6 +149,7 @@ class BenchTls {
   }
   tls::TlsConfig server_;
   tls::TlsConfig client_;
+  const char* key_type_ = "ECDSA P-256";
 };
 #endif
 

@@ -1,8 +1,8 @@
 // Device-side cost of a TLS handshake, full versus resumed (session ticket).
 //
-//   uplink_bench_tls_handshake [--count N] [--warmup W] [--mutual]
+//   uplink_bench_tls_handshake [--count N] [--warmup W] [--mutual] [--key p256|rsa2048]
 //
-// One process, two threads: the reference server in TLS mode (ECDSA P-256
+// One process, two threads: the reference server in TLS mode (a
 // certificate from the throwaway test PKI, session tickets on) on one
 // thread; the device side on the main thread, a uplink::tls::TlsEngine over
 // a non-blocking loopback socket (fd_transport, the transport the client
@@ -26,6 +26,11 @@
 //
 // --mutual: the server requires a client certificate (mutual TLS); the
 // device then also signs with its own ECDSA P-256 key in a full handshake.
+// --key: the server's key and chain: ECDSA P-256 (default; the device
+// verifies two ECDSA signatures, the CA's on the certificate and the
+// server's on its ephemeral key, and the suite is ECDHE-ECDSA) or RSA-2048
+// (the same two as RSA signatures, ECDHE-RSA). The key exchange is ECDHE
+// either way, on the curve mbedTLS's defaults pick.
 //
 // Prints one JSON line per kind ({"event":"handshake","kind":"full"|"resumed",...})
 // and a summary line. Exit status 1 if a handshake failed or the resumption
@@ -158,10 +163,21 @@ int main(int argc, char** argv) {
   std::uint64_t count = 200;
   std::uint64_t warmup = 5;
   bool mutual = false;
+  bench::ServerKey key = bench::ServerKey::ec_p256;
   bool usage = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--mutual") == 0) {
       mutual = true;
+      continue;
+    }
+    if (std::strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+      const char* k = argv[++i];
+      if (std::strcmp(k, "rsa2048") == 0) {
+        key = bench::ServerKey::rsa_2048;
+      } else if (std::strcmp(k, "p256") != 0) {
+        usage = true;
+        break;
+      }
       continue;
     }
     if (bench::flag_u64(argc, argv, i, "--count", count) || bench::flag_u64(argc, argv, i, "--warmup", warmup)) continue;
@@ -169,11 +185,12 @@ int main(int argc, char** argv) {
     break;
   }
   if (usage || count == 0 || count > 100000 || warmup > 1000) {
-    std::fprintf(stderr, "usage: uplink_bench_tls_handshake [--count N (1..100000)] [--warmup W] [--mutual]\n");
+    std::fprintf(stderr, "usage: uplink_bench_tls_handshake [--count N (1..100000)] [--warmup W] [--mutual] "
+                 "[--key p256|rsa2048]\n");
     return 2;
   }
 
-  bench::BenchTls tls(mutual);
+  bench::BenchTls tls(mutual, key);
   bench::ServerThread server(1000, &tls.server());
   tls::TlsEngine engine;
   if (const std::error_code error = engine.setup(tls.client(), bench::BenchTls::kHost)) {
@@ -224,7 +241,7 @@ int main(int argc, char** argv) {
       "{\"event\":\"summary\",\"pairs\":%llu,\"warmup_pairs\":%llu,\"mutual\":%s,\"key_type\":\"%s\","
       "\"ciphersuite\":\"%s\",\"resumed_counted\":%llu,\"wrong_kind\":%llu,\"ok\":%s}\n",
       static_cast<unsigned long long>(count), static_cast<unsigned long long>(warmup), mutual ? "true" : "false",
-      bench::BenchTls::kKeyType, engine.ciphersuite(), static_cast<unsigned long long>(counted_resumed),
+      tls.key_type(), engine.ciphersuite(), static_cast<unsigned long long>(counted_resumed),
       static_cast<unsigned long long>(wrong_kind), ok ? "true" : "false");
   return ok ? 0 : 1;
 }
