@@ -1,6 +1,7 @@
 // Device-side cost of a TLS handshake, full versus resumed (session ticket).
 //
 //   uplink_bench_tls_handshake [--count N] [--warmup W] [--mutual] [--key p256|rsa2048]
+//                              [--via engine|client]
 //
 // One process, two threads: the reference server in TLS mode (a
 // certificate from the throwaway test PKI, session tickets on) on one
@@ -32,7 +33,15 @@
 // (the same two as RSA signatures, ECDHE-RSA). The key exchange is ECDHE
 // either way, on the curve mbedTLS's defaults pick.
 //
-// Prints one JSON line per kind ({"event":"handshake","kind":"full"|"resumed",...})
+// --via client: each connect is a whole uplink::Client connect instead,
+// measured from start() to on_online (TCP connect, TLS handshake through
+// the client's async_wait loop, HELLO/WELCOME), then stop() until
+// quiescent; the same engine is handed to the client (use_tls). A third
+// kind, "plain", connects a second client without TLS to a second, plain
+// server, as the baseline of what a reconnect costs without TLS. Bytes
+// are the TLS handshake's only.
+//
+// Prints one JSON line per kind ({"event":"handshake","kind":"full"|"resumed"|"plain",...})
 // and a summary line. Exit status 1 if a handshake failed or the resumption
 // check did not hold.
 #include "uplink/net/asio.hpp"
@@ -41,6 +50,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include <fcntl.h>
@@ -51,6 +61,7 @@
 #include <unistd.h>
 
 #include "bench_common.hpp"
+#include "uplink/port/random.hpp"
 #include "uplink/tls/fd_transport.hpp"
 #include "uplink/tls/tls_engine.hpp"
 
@@ -136,6 +147,67 @@ bool handshake_once(tls::TlsEngine& engine, std::uint16_t port, bool first, Samp
   return ok;
 }
 
+/// Whole client connects (--via client): start() to on_online, then stop().
+/// With `engine` (set up), over TLS.
+class ClientConnector final : public Listener {
+ public:
+  ClientConnector(std::uint16_t port, tls::TlsEngine* engine)
+      : engine_(engine), client_(io_, *this, port::system_random()) {
+    ok_ = !options_.add_endpoint("127.0.0.1", port) && !options_.set_device_id("bench-reconnect");
+    if (engine_ != nullptr) client_.use_tls(*engine_);
+  }
+  ~ClientConnector() { stop(); }
+  ClientConnector(const ClientConnector&) = delete;
+  ClientConnector& operator=(const ClientConnector&) = delete;
+
+  void on_online(const OnlineInfo&) override { ++online_; }
+
+  bool once(Sample& out) {
+    if (!ok_) return false;
+    const std::uint64_t before = online_;
+    const std::uint64_t wall0 = wall_ns();
+    const std::uint64_t cpu0 = thread_cpu_ns();
+    if (const OptionsCheck check = client_.start(options_); !check) {
+      std::fprintf(stderr, "uplink_bench_tls_handshake: invalid option %s: %s\n", check.field, check.reason);
+      return false;
+    }
+    run_until([&] { return online_ != before; });
+    const std::uint64_t cpu1 = thread_cpu_ns();
+    const std::uint64_t wall1 = wall_ns();
+    const bool online = online_ != before;
+    if (!online) std::fprintf(stderr, "uplink_bench_tls_handshake: the client did not come online\n");
+    out.cpu_us = static_cast<double>(cpu1 - cpu0) / 1e3;
+    out.wall_us = static_cast<double>(wall1 - wall0) / 1e3;
+    out.bytes_sent = engine_ != nullptr ? engine_->stats().handshake_bytes_sent : 0;
+    out.bytes_received = engine_ != nullptr ? engine_->stats().handshake_bytes_received : 0;
+    out.resumed = engine_ != nullptr && engine_->resumed();
+    return stop() && online;
+  }
+
+ private:
+  // Bounded: at most kHandshakeLimitMs.
+  template <typename Done>
+  void run_until(Done done) {
+    const std::uint64_t deadline = wall_ns() + kHandshakeLimitMs * 1000000ull;
+    while (!done() && wall_ns() < deadline) {
+      if (io_.stopped()) io_.restart();
+      io_.run_one_for(std::chrono::milliseconds(50));
+    }
+  }
+  bool stop() {
+    client_.stop();
+    run_until([&] { return client_.quiescent(); });
+    return client_.quiescent();
+  }
+
+  asio::io_context io_{1};
+  Options options_;
+  tls::TlsEngine* engine_;
+  Client client_;
+  std::uint64_t online_ = 0;
+  bool ok_ = false;
+};
+
 void print_kind(const char* kind, std::vector<Sample>& samples, double server_cpu_us) {
   std::vector<double> cpu, wall;
   std::uint64_t sent = 0, received = 0;
@@ -163,9 +235,19 @@ int main(int argc, char** argv) {
   std::uint64_t count = 200;
   std::uint64_t warmup = 5;
   bool mutual = false;
+  bool via_client = false;
   bench::ServerKey key = bench::ServerKey::ec_p256;
   bool usage = false;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--via") == 0 && i + 1 < argc) {
+      const char* v = argv[++i];
+      via_client = std::strcmp(v, "client") == 0;
+      if (!via_client && std::strcmp(v, "engine") != 0) {
+        usage = true;
+        break;
+      }
+      continue;
+    }
     if (std::strcmp(argv[i], "--mutual") == 0) {
       mutual = true;
       continue;
@@ -186,7 +268,7 @@ int main(int argc, char** argv) {
   }
   if (usage || count == 0 || count > 100000 || warmup > 1000) {
     std::fprintf(stderr, "usage: uplink_bench_tls_handshake [--count N (1..100000)] [--warmup W] [--mutual] "
-                 "[--key p256|rsa2048]\n");
+                 "[--key p256|rsa2048] [--via engine|client]\n");
     return 2;
   }
 
@@ -198,49 +280,71 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // One handshake of the chosen kind of connect.
+  bool first = true;
+  std::unique_ptr<ClientConnector> tls_client, plain_client;
+  std::unique_ptr<bench::ServerThread> plain_server;
+  if (via_client) {
+    tls_client = std::make_unique<ClientConnector>(server.port(), &engine);
+    plain_server = std::make_unique<bench::ServerThread>();
+    plain_client = std::make_unique<ClientConnector>(plain_server->port(), nullptr);
+  }
+  const auto connect = [&](Sample& out) {
+    if (tls_client) return tls_client->once(out);
+    const bool done = handshake_once(engine, server.port(), first, out);
+    first = false;
+    return done;
+  };
+
   // Warm-up pairs: page faults, the first DRBG reseed, lazily built tables.
   bool ok = true;
-  bool first = true;
   Sample sample;
   for (std::uint64_t i = 0; ok && i < warmup; ++i) {
     engine.forget_session();
-    ok = handshake_once(engine, server.port(), first, sample) && handshake_once(engine, server.port(), false, sample);
-    first = false;
+    ok = connect(sample) && connect(sample) && (!plain_client || plain_client->once(sample));
   }
 
-  // Alternating pairs; the server's CPU is attributed to the kind of the
-  // handshake it served (read between handshakes, when it is idle: the
-  // device waits for the server's last flight, and the server waits for
-  // the device's next connection).
-  std::vector<Sample> full, resumed;
-  double server_full_ns = 0, server_resumed_ns = 0;
+  // Alternating pairs (and a plain connect, --via client); the server's CPU
+  // is attributed to the kind of the handshake it served (read between
+  // handshakes, when it is idle: the device waits for the server's last
+  // flight, and the server waits for the device's next connection).
+  std::vector<Sample> full, resumed, plain;
+  double server_full_ns = 0, server_resumed_ns = 0, server_plain_ns = 0;
   const std::uint64_t stats_resumed0 = engine.stats().resumed_handshakes;
   std::uint64_t wrong_kind = 0;
   for (std::uint64_t i = 0; ok && i < count; ++i) {
     engine.forget_session();
     std::uint64_t s0 = server.cpu_ns();
-    ok = handshake_once(engine, server.port(), first, sample);
-    first = false;
+    ok = connect(sample);
     server_full_ns += static_cast<double>(server.cpu_ns() - s0);
     if (sample.resumed) ++wrong_kind;
     full.push_back(sample);
     if (!ok) break;
 
     s0 = server.cpu_ns();
-    ok = handshake_once(engine, server.port(), false, sample);
+    ok = connect(sample);
     server_resumed_ns += static_cast<double>(server.cpu_ns() - s0);
     if (!sample.resumed) ++wrong_kind;
     resumed.push_back(sample);
+    if (!ok || !plain_client) continue;
+
+    s0 = plain_server->cpu_ns();
+    ok = plain_client->once(sample);
+    server_plain_ns += static_cast<double>(plain_server->cpu_ns() - s0);
+    plain.push_back(sample);
   }
   const std::uint64_t counted_resumed = engine.stats().resumed_handshakes - stats_resumed0;
-  ok = ok && wrong_kind == 0 && counted_resumed == count && resumed.size() == count;
+  ok = ok && wrong_kind == 0 && counted_resumed == count && resumed.size() == count &&
+       (!via_client || plain.size() == count);
 
   print_kind("full", full, server_full_ns / 1e3 / static_cast<double>(full.empty() ? 1 : full.size()));
   print_kind("resumed", resumed, server_resumed_ns / 1e3 / static_cast<double>(resumed.empty() ? 1 : resumed.size()));
+  if (via_client) print_kind("plain", plain, server_plain_ns / 1e3 / static_cast<double>(plain.empty() ? 1 : plain.size()));
   std::printf(
-      "{\"event\":\"summary\",\"pairs\":%llu,\"warmup_pairs\":%llu,\"mutual\":%s,\"key_type\":\"%s\","
+      "{\"event\":\"summary\",\"via\":\"%s\",\"pairs\":%llu,\"warmup_pairs\":%llu,\"mutual\":%s,\"key_type\":\"%s\","
       "\"ciphersuite\":\"%s\",\"resumed_counted\":%llu,\"wrong_kind\":%llu,\"ok\":%s}\n",
-      static_cast<unsigned long long>(count), static_cast<unsigned long long>(warmup), mutual ? "true" : "false",
+      via_client ? "client" : "engine", static_cast<unsigned long long>(count), static_cast<unsigned long long>(warmup),
+      mutual ? "true" : "false",
       tls.key_type(), engine.ciphersuite(), static_cast<unsigned long long>(counted_resumed),
       static_cast<unsigned long long>(wrong_kind), ok ? "true" : "false");
   return ok ? 0 : 1;
