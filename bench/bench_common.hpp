@@ -1,5 +1,6 @@
 // Small helpers shared by the bench programs: clocks, a reference server on
-// its own thread, and a producer that keeps a client's outbound store full.
+// its own thread (plain or TLS), the TLS configurations of both ends, and a
+// producer that keeps a client's outbound store full.
 //
 // Include "uplink/net/asio.hpp" before this header (Asio's configuration
 // depends on being first).
@@ -8,6 +9,7 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -17,12 +19,18 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <pthread.h>
 #include <time.h>
 
 #include "server.hpp"
 #include "uplink/client.hpp"
+
+#if UPLINK_REFERENCE_SERVER_TLS
+#include "support/test_pki.hpp"
+#include "uplink/tls/tls_config.hpp"
+#endif
 
 namespace uplink::bench {
 
@@ -63,6 +71,88 @@ inline bool flag_u64(int argc, char** argv, int& i, const char* name, std::uint6
   return true;
 }
 
+/// Median and percentiles of a sample (sorts it).
+struct Percentiles {
+  double min = 0, p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+inline Percentiles percentiles(std::vector<double>& v) {
+  Percentiles p;
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  // Nearest rank: the smallest value with at least q of the sample at or below it.
+  const auto at = [&v](double q) {
+    std::size_t rank = static_cast<std::size_t>(q * static_cast<double>(v.size()) + 0.999999);
+    if (rank < 1) rank = 1;
+    return v[rank - 1 < v.size() ? rank - 1 : v.size() - 1];
+  };
+  p.min = v.front();
+  p.p50 = at(0.5);
+  p.p90 = at(0.9);
+  p.p99 = at(0.99);
+  p.max = v.back();
+  return p;
+}
+
+#if UPLINK_REFERENCE_SERVER_TLS
+/// The server's key and certificate chain in BenchTls.
+enum class ServerKey { ec_p256, rsa_2048 };
+
+/// TLS for the bench programs, made from the throwaway test PKI
+/// (tests/support/test_pki, generated at start, nothing on disk): the
+/// server's config (certificate for "localhost", session tickets on) and
+/// the device's (verification against the server's CA; with `mutual`, also
+/// the device certificate, which is ECDSA P-256 whatever the server's key).
+/// Exits on failure.
+class BenchTls {
+ public:
+  /// Host name the device verifies (the server certificate's name).
+  static constexpr const char* kHost = "localhost";
+
+  explicit BenchTls(bool mutual = false, ServerKey key = ServerKey::ec_p256) {
+    const test::TestPki& pki = test::test_pki();
+    tls::TlsSettings server;
+    server.role = tls::TlsRole::server;
+    tls::TlsSettings client;
+    if (key == ServerKey::rsa_2048) {
+      const test::TestRsaPki& rsa = test::test_pki_rsa();
+      server.certificate = tls::Credential::pem(rsa.server.certificate_pem);
+      server.private_key = tls::Credential::pem(rsa.server.key_pem);
+      client.ca = tls::Credential::pem(rsa.ca.certificate_pem);
+      key_type_ = mutual ? "RSA-2048 server and CA; ECDSA P-256 device" : "RSA-2048";
+    } else {
+      server.certificate = tls::Credential::pem(pki.server.certificate_pem);
+      server.private_key = tls::Credential::pem(pki.server.key_pem);
+      client.ca = tls::Credential::pem(pki.ca.certificate_pem);
+    }
+    if (mutual) {
+      server.ca = tls::Credential::pem(pki.ca.certificate_pem);
+      server.require_client_certificate = true;
+      client.certificate = tls::Credential::pem(pki.client.certificate_pem);
+      client.private_key = tls::Credential::pem(pki.client.key_pem);
+    }
+    check(server_.init(server), server_, "server");
+    check(client_.init(client), client_, "client");
+  }
+  BenchTls(const BenchTls&) = delete;
+  BenchTls& operator=(const BenchTls&) = delete;
+
+  [[nodiscard]] const tls::TlsConfig& server() const { return server_; }
+  [[nodiscard]] const tls::TlsConfig& client() const { return client_; }
+  /// What the handshake signs and verifies with, for the report.
+  [[nodiscard]] const char* key_type() const { return key_type_; }
+
+ private:
+  static void check(const std::error_code& error, const tls::TlsConfig& config, const char* role) {
+    if (!error) return;
+    std::fprintf(stderr, "bench: TLS %s config: %s (%s)\n", role, error.message().c_str(), config.failed_field());
+    std::exit(1);
+  }
+  tls::TlsConfig server_;
+  tls::TlsConfig client_;
+  const char* key_type_ = "ECDSA P-256";
+};
+#endif
+
 /// Counts what the reference server reports; prints nothing.
 class CountingEvents final : public server::ServerEvents {
  public:
@@ -73,14 +163,17 @@ class CountingEvents final : public server::ServerEvents {
 };
 
 /// The reference server on its own thread and io_context, on 127.0.0.1 and
-/// an ephemeral port. `heartbeat_min_ms` lowers the server's heartbeat clamp.
+/// an ephemeral port. `heartbeat_min_ms` lowers the server's heartbeat clamp;
+/// with `tls` (a server-role config that outlives this object) every
+/// connection is TLS.
 class ServerThread {
  public:
-  explicit ServerThread(std::uint32_t heartbeat_min_ms = 1000) {
+  explicit ServerThread(std::uint32_t heartbeat_min_ms = 1000, const tls::TlsConfig* tls = nullptr) {
     server::ServerOptions options;
     options.address = "127.0.0.1";
     options.port = 0;
     options.session.heartbeat_min_ms = heartbeat_min_ms;
+    options.tls = tls;
     server_ = std::make_unique<server::Server>(io_, events_, options);
     const std::error_code error = server_->start();
     if (error) {

@@ -1,6 +1,6 @@
 // Throughput of small messages, device to server, over loopback.
 //
-//   uplink_bench_throughput --mode fire|acked [--count N] [--size BYTES] [--runs R] [--in-flight K]
+//   uplink_bench_throughput --mode fire|acked [--count N] [--size BYTES] [--runs R] [--in-flight K] [--tls]
 //
 // One process, two threads, two io_contexts: the reference server
 // (samples/reference_server, counting events, printing nothing) on one
@@ -18,6 +18,11 @@
 //   --mode acked  default options (max_in_flight 32); the rate is N / time
 //                 until the server had acknowledged all N.
 //
+//   --tls         the same over TLS 1.2 (the server's TLS mode, an ECDSA
+//                 P-256 certificate from the throwaway test PKI, the device
+//                 verifying it); one full handshake per run, before the
+//                 measured window.
+//
 // CPU time is per thread (CLOCK_THREAD_CPUTIME_ID) from the first send()
 // until the last ACK arrived, divided by N, for each side. Each run prints
 // one JSON line; the last line is {"event":"summary", ...} with the medians.
@@ -32,6 +37,10 @@
 #include "bench_common.hpp"
 #include "uplink/codec/frame.hpp"
 #include "uplink/port/random.hpp"
+
+#if UPLINK_REFERENCE_SERVER_TLS
+#include "uplink/tls/tls_engine.hpp"
+#endif
 
 namespace {
 
@@ -52,13 +61,35 @@ bool run_until(asio::io_context& io, Done done, std::uint64_t limit_ms) {
   return done();
 }
 
-RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32_t in_flight, int run) {
+#if UPLINK_REFERENCE_SERVER_TLS
+using TlsFixture = bench::BenchTls;
+#else
+struct TlsFixture {};
+#endif
+
+// `tls`: null for plain TCP.
+RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32_t in_flight, int run,
+                   const TlsFixture* tls) {
   RunResult result;
+#if UPLINK_REFERENCE_SERVER_TLS
+  bench::ServerThread server(1000, tls != nullptr ? &tls->server() : nullptr);
+  tls::TlsEngine engine;  // outlives the client that uses it
+#else
   bench::ServerThread server;
+#endif
   asio::io_context io(1);
   bench::Producer producer(size);
   Client client(io, producer, port::system_random());
   producer.attach(client);
+#if UPLINK_REFERENCE_SERVER_TLS
+  if (tls != nullptr) {
+    if (const std::error_code error = engine.setup(tls->client(), bench::BenchTls::kHost)) {
+      std::fprintf(stderr, "uplink_bench_throughput: TLS setup: %s\n", error.message().c_str());
+      return result;
+    }
+    client.use_tls(engine);
+  }
+#endif
 
   Options o;
   if (o.add_endpoint("127.0.0.1", server.port()) || o.set_device_id("bench-throughput")) return result;
@@ -106,6 +137,9 @@ RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32
   const double acked_s = static_cast<double>(t_acked - t0) / 1e9;
   const double n = static_cast<double>(count);
   result.ok = all_acked && server.events().messages.load() == count && counters.connects == 1;
+#if UPLINK_REFERENCE_SERVER_TLS
+  if (tls != nullptr) result.ok = result.ok && engine.stats().handshakes == 1;
+#endif
   result.rate = n / (fire ? written_s : acked_s);
   result.client_cpu_ns = static_cast<double>(client_cpu) / n;
   result.server_cpu_ns = static_cast<double>(server_cpu) / n;
@@ -113,20 +147,15 @@ RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32
       "{\"event\":\"run\",\"mode\":\"%s\",\"run\":%d,\"messages\":%llu,\"size\":%zu,\"max_in_flight\":%u,"
       "\"written_s\":%.4f,\"received_s\":%.4f,\"acked_s\":%.4f,\"msgs_per_s\":%.0f,"
       "\"client_cpu_ns_per_msg\":%.0f,\"server_cpu_ns_per_msg\":%.0f,\"data_frames_sent\":%llu,"
-      "\"server_received\":%llu,\"connects\":%llu,\"ok\":%s}\n",
+      "\"server_received\":%llu,\"connects\":%llu,\"tls\":%s,\"ok\":%s}\n",
       fire ? "fire" : "acked", run, static_cast<unsigned long long>(count), size, static_cast<unsigned>(in_flight),
       written_s, received_s, acked_s, result.rate, result.client_cpu_ns, result.server_cpu_ns,
       static_cast<unsigned long long>(counters.data_frames_sent - frames0),
       static_cast<unsigned long long>(server.events().messages.load()),
-      static_cast<unsigned long long>(counters.connects), result.ok ? "true" : "false");
+      static_cast<unsigned long long>(counters.connects), tls != nullptr ? "true" : "false",
+      result.ok ? "true" : "false");
   std::fflush(stdout);
   return result;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 }  // namespace
@@ -138,7 +167,12 @@ int main(int argc, char** argv) {
   std::uint64_t size = 64;
   std::uint64_t runs = 3;
   std::uint64_t in_flight = 0;
+  bool use_tls = false;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--tls") == 0) {
+      use_tls = true;
+      continue;
+    }
     if (std::strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
       const char* m = argv[++i];
       fire = std::strcmp(m, "fire") == 0;
@@ -156,28 +190,39 @@ int main(int argc, char** argv) {
   if (!mode_given || count == 0 || runs == 0 || runs > 100 || size == 0 || size > kMaxDataPayload) {
     std::fprintf(stderr,
                  "usage: uplink_bench_throughput --mode fire|acked [--count N] [--size BYTES] [--runs R (1..100)] "
-                 "[--in-flight K]\n");
+                 "[--in-flight K] [--tls]\n");
     return 2;
   }
+  std::unique_ptr<TlsFixture> tls;
+#if UPLINK_REFERENCE_SERVER_TLS
+  if (use_tls) tls = std::make_unique<TlsFixture>();
+#else
+  if (use_tls) {
+    std::fprintf(stderr, "uplink_bench_throughput: --tls: this build has no TLS (UPLINK_WITH_TLS=OFF)\n");
+    return 2;
+  }
+#endif
   if (in_flight == 0) in_flight = fire ? kStoreMessages : Options{}.max_in_flight;
 
   std::vector<double> rates, client_cpu, server_cpu;
   bool ok = true;
   for (std::uint64_t r = 1; r <= runs; ++r) {
     const RunResult result =
-        run_once(fire, count, static_cast<std::size_t>(size), static_cast<std::uint32_t>(in_flight), static_cast<int>(r));
+        run_once(fire, count, static_cast<std::size_t>(size), static_cast<std::uint32_t>(in_flight),
+                 static_cast<int>(r), tls.get());
     ok = ok && result.ok;
     rates.push_back(result.rate);
     client_cpu.push_back(result.client_cpu_ns);
     server_cpu.push_back(result.server_cpu_ns);
   }
+  const bench::Percentiles rate = bench::percentiles(rates);
   std::printf(
-      "{\"event\":\"summary\",\"mode\":\"%s\",\"runs\":%llu,\"messages\":%llu,\"size\":%llu,\"max_in_flight\":%llu,"
+      "{\"event\":\"summary\",\"mode\":\"%s\",\"tls\":%s,\"runs\":%llu,\"messages\":%llu,\"size\":%llu,\"max_in_flight\":%llu,"
       "\"msgs_per_s\":%.0f,\"msgs_per_s_min\":%.0f,\"msgs_per_s_max\":%.0f,"
       "\"client_cpu_ns_per_msg\":%.0f,\"server_cpu_ns_per_msg\":%.0f,\"ok\":%s}\n",
-      fire ? "fire" : "acked", static_cast<unsigned long long>(runs), static_cast<unsigned long long>(count),
-      static_cast<unsigned long long>(size), static_cast<unsigned long long>(in_flight), median(rates),
-      *std::min_element(rates.begin(), rates.end()), *std::max_element(rates.begin(), rates.end()),
-      median(client_cpu), median(server_cpu), ok ? "true" : "false");
+      fire ? "fire" : "acked", tls != nullptr ? "true" : "false", static_cast<unsigned long long>(runs), static_cast<unsigned long long>(count),
+      static_cast<unsigned long long>(size), static_cast<unsigned long long>(in_flight), rate.p50, rate.min,
+      rate.max,
+      bench::percentiles(client_cpu).p50, bench::percentiles(server_cpu).p50, ok ? "true" : "false");
   return ok ? 0 : 1;
 }

@@ -13,6 +13,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/rsa.h>
 #include <mbedtls/x509_crt.h>
 
 namespace uplink::test {
@@ -41,10 +42,17 @@ struct Rng {
   }
 };
 
+enum class KeyKind { ec_p256, rsa_2048 };
+
 struct Key {
   mbedtls_pk_context pk;
-  explicit Key(Rng& rng) {
+  explicit Key(Rng& rng, KeyKind kind = KeyKind::ec_p256) {
     mbedtls_pk_init(&pk);
+    if (kind == KeyKind::rsa_2048) {
+      check(mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)), "pk_setup");
+      check(mbedtls_rsa_gen_key(mbedtls_pk_rsa(pk), mbedtls_ctr_drbg_random, &rng.drbg, 2048, 65537), "rsa_gen_key");
+      return;
+    }
     check(mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)), "pk_setup");
     check(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random, &rng.drbg),
           "ecp_gen_key");
@@ -86,7 +94,9 @@ std::size_t encode_san(const CertSpec& spec, unsigned char* out, std::size_t siz
   return n;
 }
 
-void issue(Rng& rng, Key& subject_key, Key& issuer_key, const CertSpec& spec, TestCredential& out) {
+// Credential: TestCredential or TestRsaCredential (buffers sized for the key).
+template <typename Credential>
+void issue(Rng& rng, Key& subject_key, Key& issuer_key, const CertSpec& spec, Credential& out) {
   mbedtls_x509write_cert crt;
   mbedtls_x509write_crt_init(&crt);
   mbedtls_mpi serial;
@@ -126,6 +136,24 @@ void issue(Rng& rng, Key& subject_key, Key& issuer_key, const CertSpec& spec, Te
 }
 
 TestPki g_pki;
+TestRsaPki g_rsa_pki;
+
+// A self-signed CA named `name`.
+CertSpec ca_spec(const char* name, int serial) {
+  CertSpec spec{name, name};
+  spec.is_ca = true;
+  spec.serial = serial;
+  return spec;
+}
+
+// A server certificate for localhost and 127.0.0.1, issued by `issuer`.
+CertSpec localhost_spec(const char* issuer, int serial) {
+  CertSpec spec{"CN=localhost,O=uplink", issuer};
+  spec.dns_name = "localhost";
+  spec.with_ip = true;
+  spec.serial = serial;
+  return spec;
+}
 
 void generate() {
   constexpr const char* kCa = "CN=uplink test CA,O=uplink";
@@ -133,20 +161,10 @@ void generate() {
   Rng rng;
   Key ca_key(rng), other_ca_key(rng), server_key(rng), client_key(rng), other_client_key(rng);
 
-  CertSpec ca{kCa, kCa};
-  ca.is_ca = true;
-  ca.serial = 1;
-  issue(rng, ca_key, ca_key, ca, g_pki.ca);
+  issue(rng, ca_key, ca_key, ca_spec(kCa, 1), g_pki.ca);
+  issue(rng, other_ca_key, other_ca_key, ca_spec(kOtherCa, 2), g_pki.other_ca);
 
-  CertSpec other_ca{kOtherCa, kOtherCa};
-  other_ca.is_ca = true;
-  other_ca.serial = 2;
-  issue(rng, other_ca_key, other_ca_key, other_ca, g_pki.other_ca);
-
-  CertSpec server{"CN=localhost,O=uplink", kCa};
-  server.dns_name = "localhost";
-  server.with_ip = true;
-  server.serial = 10;
+  const CertSpec server = localhost_spec(kCa, 10);
   issue(rng, server_key, ca_key, server, g_pki.server);
 
   CertSpec expired = server;
@@ -175,7 +193,22 @@ void generate() {
   issue(rng, other_client_key, other_ca_key, other_client, g_pki.other_client);
 }
 
+void generate_rsa() {
+  constexpr const char* kCa = "CN=uplink test RSA CA,O=uplink";
+  Rng rng;
+  Key ca_key(rng, KeyKind::rsa_2048), server_key(rng, KeyKind::rsa_2048);
+
+  issue(rng, ca_key, ca_key, ca_spec(kCa, 1), g_rsa_pki.ca);
+  issue(rng, server_key, ca_key, localhost_spec(kCa, 10), g_rsa_pki.server);
+}
+
 }  // namespace
+
+const TestRsaPki& test_pki_rsa() {
+  static const bool generated = (generate_rsa(), true);
+  (void)generated;
+  return g_rsa_pki;
+}
 
 const TestPki& test_pki() {
   static const bool generated = (generate(), true);

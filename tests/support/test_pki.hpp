@@ -15,6 +15,13 @@
 //
 // The PEM texts live in static storage (no heap), NUL-terminated, ready for
 // uplink::tls::Credential::pem().
+//
+// test_pki_rsa() is a separate, RSA-2048 chain for comparing key types (the
+// TLS handshake bench); tests do not need it, and test_pki() never pays for
+// its key generation:
+//
+//   ca                 "uplink test RSA CA" (self-signed), RSA-2048, SHA-256
+//   server             from that CA: CN=localhost, SAN DNS:localhost + IP:127.0.0.1
 #pragma once
 
 #include <cstddef>
@@ -37,8 +44,23 @@ struct TestPki {
   TestCredential other_client;
 };
 
+/// An RSA key in PEM is about 1.7 KB.
+struct TestRsaCredential {
+  char certificate_pem[4096];
+  char key_pem[4096];
+};
+
+struct TestRsaPki {
+  TestRsaCredential ca;
+  TestRsaCredential server;
+};
+
 /// The test PKI of this process, generated on the first call (a few
 /// milliseconds). Aborts with a message if mbedTLS fails.
 const TestPki& test_pki();
+
+/// The RSA-2048 chain, generated on the first call (two RSA key
+/// generations: up to seconds). Aborts with a message if mbedTLS fails.
+const TestRsaPki& test_pki_rsa();
 
 }  // namespace uplink::test
