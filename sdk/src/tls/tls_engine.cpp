@@ -299,9 +299,10 @@ TlsResult TlsEngine::flush_owed_output() {
   // Only when mbedTLS holds output of its own. If a write is pinned on
   // want_write, the buffered record is that write's, and its retry flushes it.
   if (!output_owed_ || (pinned_.active && pinned_.want == TlsStatus::want_write)) return ok_bytes(0);
-  // mbedTLS 2.28 has no public flush. mbedtls_ssl_write with pending output
-  // flushes it and returns the length it was given without taking any new
-  // bytes; with length 0 that is exactly a flush. (Should the buffer be
+  // mbedTLS has no public flush (neither 2.28 nor 3.6). mbedtls_ssl_write
+  // with pending output flushes it and returns the length it was given
+  // without taking any new bytes (ssl_write_real, the same in both); with
+  // length 0 that is exactly a flush. (Should the buffer be
   // empty after all, it sends an empty application record, which TLS
   // allows and receivers skip.) A retry after want_write passes the same
   // arguments, as mbedTLS requires.

@@ -153,7 +153,8 @@ class TlsConfig {
   ///  - TlsErrc::key_mismatch: private_key is not the certificate's key;
   ///  - mbedTLS category: the parser's or the DRBG's error (e.g.
   ///    MBEDTLS_ERR_X509_FILE_IO_ERROR, MBEDTLS_ERR_PK_PASSWORD_REQUIRED,
-  ///    MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED).
+  ///    MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED); with mbedTLS 3.x,
+  ///    MBEDTLS_ERR_SSL_INTERNAL_ERROR (field "role") when psa_crypto_init fails.
   /// On error the config stays uninitialized and init() may be called again.
   [[nodiscard]] std::error_code init(const TlsSettings& settings);
 
