@@ -76,9 +76,15 @@ bool run_until_done(asio::io_context& io, Done done, std::uint64_t limit_ms) {
 inline bool exchange_traffic(asio::io_context& io, Client& client, const CountingListener& listener,
                              ConstByteSpan message, std::uint64_t messages, std::uint64_t& sent,
                              std::uint64_t heartbeats) {
+  // The whole sending loop has one deadline: a client that never takes a
+  // message (not online, queue never drained) ends it in bounded time.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (std::uint64_t i = 0; i < messages; ++i) {
-    // A full queue is bounded by the acknowledgements: each round runs io.
-    for (int round = 0; client.send(message) && round < 5000; ++round) io.run_for(std::chrono::milliseconds(1));
+    // A full queue drains as acknowledgements arrive: let io run meanwhile.
+    while (client.send(message)) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      io.run_for(std::chrono::milliseconds(1));
+    }
     ++sent;
     if (i % 64 == 0) io.poll();
   }
