@@ -32,7 +32,7 @@ namespace {
 
 // Bounds asserted per reconnect, from allocations counted on the client's
 // thread between the drop and the next on_online. Measured with Debian 12's
-// mbedTLS 2.28.3, ECDHE-ECDSA P-256, TLS 1.2 (x86_64 and aarch64 alike):
+// mbedTLS 2.28.3, ECDHE-ECDSA P-256, TLS 1.2 (x86_64, aarch64, armhf alike):
 // a resumed reconnect makes 44 allocations (18 to re-create the handshake
 // state in mbedtls_ssl_session_reset, the rest for the abbreviated
 // handshake and the copy of the new session kept for the next
