@@ -49,6 +49,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
 namespace {
@@ -141,7 +142,12 @@ bool issue(Rng& rng, Kind kind, const char* subject, Key& subject_key, Key& issu
   const bool ca = kind == Kind::ca;
   good = good && ok(mbedtls_x509write_crt_set_subject_name(&crt, subject), "set_subject_name");
   good = good && ok(mbedtls_x509write_crt_set_issuer_name(&crt, kCaName), "set_issuer_name");
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  // 3.x deprecates the bignum setter for the raw big-endian bytes.
+  good = good && ok(mbedtls_x509write_crt_set_serial_raw(&crt, serial_bytes, sizeof serial_bytes), "set_serial");
+#else
   good = good && ok(mbedtls_x509write_crt_set_serial(&crt, &serial), "set_serial");
+#endif
   good = good && ok(mbedtls_x509write_crt_set_validity(&crt, validity.not_before, validity.not_after), "set_validity");
   good = good && ok(mbedtls_x509write_crt_set_basic_constraints(&crt, ca ? 1 : 0, ca ? 0 : -1),
                     "set_basic_constraints");

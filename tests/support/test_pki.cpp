@@ -14,6 +14,7 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
+#include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
 namespace uplink::test {
@@ -109,7 +110,15 @@ void issue(Rng& rng, Key& subject_key, Key& issuer_key, const CertSpec& spec, Cr
   mbedtls_x509write_crt_set_issuer_key(&crt, &issuer_key.pk);
   check(mbedtls_x509write_crt_set_subject_name(&crt, spec.subject), "set_subject_name");
   check(mbedtls_x509write_crt_set_issuer_name(&crt, spec.issuer), "set_issuer_name");
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  // 3.x deprecates the bignum setter for the raw big-endian bytes.
+  unsigned char raw[8] = {};
+  const std::size_t raw_len = mbedtls_mpi_size(&serial);
+  check(mbedtls_mpi_write_binary(&serial, raw, raw_len), "mpi_write_binary");
+  check(mbedtls_x509write_crt_set_serial_raw(&crt, raw, raw_len), "set_serial");
+#else
   check(mbedtls_x509write_crt_set_serial(&crt, &serial), "set_serial");
+#endif
   check(mbedtls_x509write_crt_set_validity(&crt, spec.not_before, spec.not_after), "set_validity");
   check(mbedtls_x509write_crt_set_basic_constraints(&crt, spec.is_ca ? 1 : 0, spec.is_ca ? 0 : -1),
         "set_basic_constraints");

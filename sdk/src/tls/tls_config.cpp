@@ -2,6 +2,14 @@
 #include "uplink/tls/tls_config.hpp"
 
 #include <mbedtls/cipher.h>
+#include <mbedtls/version.h>
+
+// mbedTLS 3.x changed some of the calls below; each difference is guarded
+// with MBEDTLS_VERSION_NUMBER, and the 2.28 branch is the code that is
+// tested (docs/TLS.md says what was only compiled against 3.x).
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#include <psa/crypto.h>
+#endif
 
 namespace uplink::tls {
 namespace {
@@ -33,11 +41,29 @@ int load_certificates(mbedtls_x509_crt* chain, const Credential& source, bool pa
   return 0;
 }
 
-int load_key(mbedtls_pk_context* key, const Credential& source, const char* password) {
-  if (source.path != nullptr) return mbedtls_pk_parse_keyfile(key, source.path, password);
+// mbedTLS 3.x takes a random generator for the blinding of private-key
+// operations during parsing and pair checking; 2.28 has no such argument.
+int load_key(mbedtls_pk_context* key, const Credential& source, const char* password,
+             mbedtls_ctr_drbg_context* drbg) {
   const auto* pwd = reinterpret_cast<const unsigned char*>(password);
-  return mbedtls_pk_parse_key(key, source.data.data, source.data.size, pwd,
-                              password == nullptr ? 0 : std::strlen(password));
+  const std::size_t pwd_len = password == nullptr ? 0 : std::strlen(password);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  if (source.path != nullptr) return mbedtls_pk_parse_keyfile(key, source.path, password, mbedtls_ctr_drbg_random, drbg);
+  return mbedtls_pk_parse_key(key, source.data.data, source.data.size, pwd, pwd_len, mbedtls_ctr_drbg_random, drbg);
+#else
+  (void)drbg;
+  if (source.path != nullptr) return mbedtls_pk_parse_keyfile(key, source.path, password);
+  return mbedtls_pk_parse_key(key, source.data.data, source.data.size, pwd, pwd_len);
+#endif
+}
+
+int check_pair(const mbedtls_pk_context* pub, const mbedtls_pk_context* prv, mbedtls_ctr_drbg_context* drbg) {
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  return mbedtls_pk_check_pair(pub, prv, mbedtls_ctr_drbg_random, drbg);
+#else
+  (void)drbg;
+  return mbedtls_pk_check_pair(pub, prv);
+#endif
 }
 
 }  // namespace
@@ -111,6 +137,12 @@ std::error_code TlsConfig::init(const TlsSettings& s) {
     if (s.session_cache_entries != 0) return refuse("session_cache_entries", invalid);
   }
 
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  // mbedTLS 3.x routes part of its cryptography through PSA, which must be
+  // initialized before a handshake (idempotent; global to the process).
+  if (psa_crypto_init() != PSA_SUCCESS) return refuse("role", mbedtls_error(MBEDTLS_ERR_SSL_INTERNAL_ERROR));
+#endif
+
   // --- Random generator ---
   const ConstByteSpan pers = s.personalization.empty() ? literal_bytes(kDefaultPersonalization) : s.personalization;
   int ret = mbedtls_ctr_drbg_seed(&drbg_, mbedtls_entropy_func, &entropy_, pers.data, pers.size);
@@ -120,7 +152,14 @@ std::error_code TlsConfig::init(const TlsSettings& s) {
   ret = mbedtls_ssl_config_defaults(&conf_, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
                                     MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
   if (ret != 0) return refuse("role", mbedtls_error(ret));
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  // Also capped at TLS 1.2: resumption and its "resumed" signal, the
+  // tested figures and the traps handled are TLS 1.2's (2.28 has no TLS 1.3).
+  mbedtls_ssl_conf_min_tls_version(&conf_, MBEDTLS_SSL_VERSION_TLS1_2);
+  mbedtls_ssl_conf_max_tls_version(&conf_, MBEDTLS_SSL_VERSION_TLS1_2);
+#else
   mbedtls_ssl_conf_min_version(&conf_, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+#endif
   mbedtls_ssl_conf_rng(&conf_, mbedtls_ctr_drbg_random, &drbg_);
 
   // --- Trust ---
@@ -141,9 +180,9 @@ std::error_code TlsConfig::init(const TlsSettings& s) {
   if (!s.certificate.empty()) {
     ret = load_certificates(&own_certificate_, s.certificate, /*partial_ok=*/false);
     if (ret != 0) return refuse("certificate", mbedtls_error(ret));
-    ret = load_key(&own_key_, s.private_key, s.key_password);
+    ret = load_key(&own_key_, s.private_key, s.key_password, &drbg_);
     if (ret != 0) return refuse("private_key", mbedtls_error(ret));
-    if (mbedtls_pk_check_pair(&own_certificate_.pk, &own_key_) != 0) {
+    if (check_pair(&own_certificate_.pk, &own_key_, &drbg_) != 0) {
       return refuse("private_key", TlsErrc::key_mismatch);
     }
     ret = mbedtls_ssl_conf_own_cert(&conf_, &own_certificate_, &own_key_);
@@ -198,6 +237,20 @@ int TlsConfig::ticket_parse(void* self, mbedtls_ssl_session* session, unsigned c
   return ret;
 }
 
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+// mbedTLS 3.x passes the session ID separately instead of inside `session`.
+int TlsConfig::cache_get(void* self, const unsigned char* id, std::size_t id_len, mbedtls_ssl_session* session) {
+  auto* config = static_cast<TlsConfig*>(self);
+  const int ret = mbedtls_ssl_cache_get(&config->cache_, id, id_len, session);
+  if (ret == 0) config->cache_hits_.fetch_add(1);
+  return ret;
+}
+
+int TlsConfig::cache_set(void* self, const unsigned char* id, std::size_t id_len, const mbedtls_ssl_session* session) {
+  auto* config = static_cast<TlsConfig*>(self);
+  return mbedtls_ssl_cache_set(&config->cache_, id, id_len, session);
+}
+#else
 int TlsConfig::cache_get(void* self, mbedtls_ssl_session* session) {
   auto* config = static_cast<TlsConfig*>(self);
   const int ret = mbedtls_ssl_cache_get(&config->cache_, session);
@@ -209,5 +262,6 @@ int TlsConfig::cache_set(void* self, const mbedtls_ssl_session* session) {
   auto* config = static_cast<TlsConfig*>(self);
   return mbedtls_ssl_cache_set(&config->cache_, session);
 }
+#endif
 
 }  // namespace uplink::tls

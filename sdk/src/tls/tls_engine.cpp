@@ -47,6 +47,7 @@ TlsResult error_of(std::error_code ec) {
   return r;
 }
 
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
 // Constant-time equality of two master secrets (their timing must not tell
 // how many leading bytes match).
 bool same_secret(const unsigned char* a, const unsigned char* b, std::size_t n) {
@@ -54,6 +55,7 @@ bool same_secret(const unsigned char* a, const unsigned char* b, std::size_t n) 
   for (std::size_t i = 0; i < n; ++i) diff = static_cast<unsigned char>(diff | (a[i] ^ b[i]));
   return diff == 0;
 }
+#endif
 
 }  // namespace
 
@@ -79,6 +81,7 @@ void TlsEngine::clear_connection_state() {
   peer_closed_ = false;
   offered_session_ = false;
   resumed_ = false;
+  certificate_seen_ = false;
   verify_flags_ = 0;
   stats_.handshake_bytes_sent = 0;
   stats_.handshake_bytes_received = 0;
@@ -114,6 +117,10 @@ std::error_code TlsEngine::setup(const TlsConfig& config, const char* hostname) 
   // The BIO context is the engine itself: the transport can change between
   // connections without telling mbedTLS.
   mbedtls_ssl_set_bio(&ssl_, this, &TlsEngine::bio_send, &TlsEngine::bio_recv, nullptr);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  // The "resumed" signal of 3.x (see resumed()); kept by session resets.
+  if (client) mbedtls_ssl_set_verify(&ssl_, &TlsEngine::on_verify, this);
+#endif
   config_ = &config;
   state_ = State::handshaking;
   return {};
@@ -206,9 +213,13 @@ void TlsEngine::finish_handshake() {
   if (!is_client()) return;
   // Resumed or full? See resumed() in the header: equal master secrets of
   // the offered and the resulting session mean the server resumed it.
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  resumed_ = offered_session_ && !certificate_seen_;
+#else
   const mbedtls_ssl_session* current = mbedtls_ssl_get_session_pointer(&ssl_);
   resumed_ = offered_session_ && current != nullptr &&
              same_secret(current->master, saved_.master, sizeof saved_.master);
+#endif
   if (resumed_) ++stats_.resumed_handshakes;
   save_session();
 }
@@ -288,9 +299,10 @@ TlsResult TlsEngine::flush_owed_output() {
   // Only when mbedTLS holds output of its own. If a write is pinned on
   // want_write, the buffered record is that write's, and its retry flushes it.
   if (!output_owed_ || (pinned_.active && pinned_.want == TlsStatus::want_write)) return ok_bytes(0);
-  // mbedTLS 2.28 has no public flush. mbedtls_ssl_write with pending output
-  // flushes it and returns the length it was given without taking any new
-  // bytes; with length 0 that is exactly a flush. (Should the buffer be
+  // mbedTLS has no public flush (neither 2.28 nor 3.6). mbedtls_ssl_write
+  // with pending output flushes it and returns the length it was given
+  // without taking any new bytes (ssl_write_real, the same in both); with
+  // length 0 that is exactly a flush. (Should the buffer be
   // empty after all, it sends an empty application record, which TLS
   // allows and receivers skip.) A retry after want_write passes the same
   // arguments, as mbedTLS requires.
@@ -373,6 +385,15 @@ int TlsEngine::bio_send(void* self, const unsigned char* data, std::size_t size)
   if (engine->state_ == State::handshaking) engine->stats_.handshake_bytes_sent += static_cast<std::uint64_t>(n);
   return static_cast<int>(n);  // n <= size, and mbedTLS never asks for more than INT_MAX
 }
+
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+int TlsEngine::on_verify(void* self, mbedtls_x509_crt*, int, std::uint32_t*) {
+  // Called once per certificate of the peer's chain: only in a full
+  // handshake. The flags are left as mbedTLS computed them.
+  static_cast<TlsEngine*>(self)->certificate_seen_ = true;
+  return 0;
+}
+#endif
 
 int TlsEngine::bio_recv(void* self, unsigned char* data, std::size_t size) {
   auto* engine = static_cast<TlsEngine*>(self);

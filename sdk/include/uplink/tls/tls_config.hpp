@@ -40,6 +40,7 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_cache.h>
 #include <mbedtls/ssl_ticket.h>
+#include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
 #include "uplink/core/byte_span.hpp"
@@ -152,7 +153,8 @@ class TlsConfig {
   ///  - TlsErrc::key_mismatch: private_key is not the certificate's key;
   ///  - mbedTLS category: the parser's or the DRBG's error (e.g.
   ///    MBEDTLS_ERR_X509_FILE_IO_ERROR, MBEDTLS_ERR_PK_PASSWORD_REQUIRED,
-  ///    MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED).
+  ///    MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED); with mbedTLS 3.x,
+  ///    MBEDTLS_ERR_SSL_INTERNAL_ERROR (field "role") when psa_crypto_init fails.
   /// On error the config stays uninitialized and init() may be called again.
   [[nodiscard]] std::error_code init(const TlsSettings& settings);
 
@@ -180,8 +182,13 @@ class TlsConfig {
   static int ticket_write(void* self, const mbedtls_ssl_session* session, unsigned char* start,
                           const unsigned char* end, std::size_t* written, std::uint32_t* lifetime);
   static int ticket_parse(void* self, mbedtls_ssl_session* session, unsigned char* buf, std::size_t len);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  static int cache_get(void* self, const unsigned char* id, std::size_t id_len, mbedtls_ssl_session* session);
+  static int cache_set(void* self, const unsigned char* id, std::size_t id_len, const mbedtls_ssl_session* session);
+#else
   static int cache_get(void* self, mbedtls_ssl_session* session);
   static int cache_set(void* self, const mbedtls_ssl_session* session);
+#endif
 
   mbedtls_entropy_context entropy_;
   mbedtls_ctr_drbg_context drbg_;

@@ -38,7 +38,8 @@
 //  5. The handshake is driven by looping on mbedtls_ssl_handshake; no
 //     field of mbedtls_ssl_context (ssl->state, out_left, ...) is read.
 //     The one field read is mbedtls_ssl_session::master, for resumed()
-//     (a public member in 2.28; MBEDTLS_PRIVATE in 3.x, see resumed()).
+//     on 2.28 (a public member there; private in 3.x, where resumed()
+//     uses another signal).
 //  6. close_notify() is best effort: it may return want_write, and the
 //     caller is free to close the transport anyway.
 //
@@ -78,6 +79,7 @@
 #include <system_error>
 
 #include <mbedtls/ssl.h>
+#include <mbedtls/version.h>
 
 #include "uplink/core/byte_span.hpp"
 #include "uplink/tls/tls_config.hpp"
@@ -236,9 +238,10 @@ class TlsEngine {
   /// the master secret of the session offered with that of the session
   /// that resulted (mbedtls_ssl_get_session_pointer). This holds for both
   /// session-ID and ticket resumption; the session ID cannot be used since
-  /// a client presenting a ticket sends a random ID. (mbedTLS 3.x makes
-  /// `master` private: a port to 3.x needs another signal, e.g. counting
-  /// certificate-verify callbacks, which only a full handshake triggers.)
+  /// a client presenting a ticket sends a random ID. mbedTLS 3.x makes
+  /// `master` private and has no flag either: there the engine notes
+  /// whether its certificate-verify callback ran, which only a full
+  /// handshake does (a resumed one exchanges no certificate).
   [[nodiscard]] bool resumed() const { return resumed_; }
   /// Client: a session from an earlier handshake is kept for resumption.
   [[nodiscard]] bool has_saved_session() const { return have_saved_; }
@@ -270,6 +273,9 @@ class TlsEngine {
   };
 
   static int bio_send(void* self, const unsigned char* data, std::size_t size);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  static int on_verify(void* self, mbedtls_x509_crt* crt, int depth, std::uint32_t* flags);
+#endif
   static int bio_recv(void* self, unsigned char* data, std::size_t size);
 
   [[nodiscard]] bool is_client() const;
@@ -296,6 +302,7 @@ class TlsEngine {
   bool have_saved_ = false;
   bool offered_session_ = false;
   bool resumed_ = false;
+  bool certificate_seen_ = false;  // mbedTLS 3.x: the peer sent a certificate (a full handshake)
   std::uint32_t verify_flags_ = 0;
   TlsStats stats_;
   char hostname_[256] = {};  // MBEDTLS_SSL_MAX_HOST_NAME_LEN (255) + NUL
