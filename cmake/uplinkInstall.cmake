@@ -375,17 +375,20 @@ endif()
 # consumer would need the sanitizer runtime, which the package does not
 # carry: a sanitizer build is not one to install).
 if(UPLINK_BUILD_TESTS AND NOT UPLINK_SANITIZE AND NOT UPLINK_BUILD_FUZZERS)
-  add_test(NAME uplink_consumer
-    COMMAND ${CMAKE_COMMAND}
+  # How to build and run tests/consumer with this build's compiler.
+  set(_uplink_consumer_args
       -DBUILD_DIR=${PROJECT_BINARY_DIR}
       -DSOURCE_DIR=${PROJECT_SOURCE_DIR}/tests/consumer
-      -DWORK_DIR=${PROJECT_BINARY_DIR}/consumer
       -DCONFIG=$<CONFIG>
       -DGENERATOR=${CMAKE_GENERATOR}
       -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
       -DCXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER}
-      -DTOOLCHAIN_FILE=${CMAKE_TOOLCHAIN_FILE}
-      "-DEMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR}"
+      -DTOOLCHAIN_FILE=${CMAKE_TOOLCHAIN_FILE})
+  # Apart: a list inside a list would be split into several arguments.
+  set(_uplink_emulator_arg "-DEMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR}")
+  add_test(NAME uplink_consumer
+    COMMAND ${CMAKE_COMMAND} ${_uplink_consumer_args} "${_uplink_emulator_arg}"
+      -DWORK_DIR=${PROJECT_BINARY_DIR}/consumer
       -P ${PROJECT_SOURCE_DIR}/tests/consumer/run_consumer.cmake)
   set_tests_properties(uplink_consumer PROPERTIES RUN_SERIAL TRUE TIMEOUT 600 LABELS consumer)
 
@@ -393,8 +396,7 @@ if(UPLINK_BUILD_TESTS AND NOT UPLINK_SANITIZE AND NOT UPLINK_BUILD_FUZZERS)
   mark_as_advanced(UPLINK_DPKG_DEB)
   if(CMAKE_CROSSCOMPILING AND PROJECT_IS_TOP_LEVEL AND UPLINK_DPKG_DEB AND CMAKE_READELF)
     add_test(NAME uplink_deb
-      COMMAND ${CMAKE_COMMAND}
-        -DBUILD_DIR=${PROJECT_BINARY_DIR}
+      COMMAND ${CMAKE_COMMAND} ${_uplink_consumer_args} "${_uplink_emulator_arg}"
         -DWORK_DIR=${PROJECT_BINARY_DIR}/package
         -DCPACK=${CMAKE_CPACK_COMMAND}
         -DARCH=${CPACK_DEBIAN_PACKAGE_ARCHITECTURE}
@@ -402,13 +404,6 @@ if(UPLINK_BUILD_TESTS AND NOT UPLINK_SANITIZE AND NOT UPLINK_BUILD_FUZZERS)
         -DVERSION=${PROJECT_VERSION}
         -DWITH_TLS=$<TARGET_EXISTS:uplink_tls>
         -DREADELF=${CMAKE_READELF}
-        -DSOURCE_DIR=${PROJECT_SOURCE_DIR}/tests/consumer
-        -DCONFIG=$<CONFIG>
-        -DGENERATOR=${CMAKE_GENERATOR}
-        -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
-        -DCXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER}
-        -DTOOLCHAIN_FILE=${CMAKE_TOOLCHAIN_FILE}
-        "-DEMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR}"
         -P ${PROJECT_SOURCE_DIR}/tests/consumer/check_deb.cmake)
     set_tests_properties(uplink_deb PROPERTIES RUN_SERIAL TRUE TIMEOUT 600 LABELS consumer)
   endif()

@@ -7,6 +7,17 @@
 #include <cstdint>
 
 namespace uplink::port {
+namespace detail {
+/// The member types and constant every clock of this contract has.
+template <typename Clock>
+struct ClockTypes {
+  using rep = std::int64_t;
+  using period = std::nano;
+  using duration = std::chrono::duration<rep, period>;
+  using time_point = std::chrono::time_point<Clock, duration>;
+  static constexpr bool is_steady = true;
+};
+}  // namespace detail
 
 /// The contract every clock below meets. Both are C++ TrivialClocks, usable
 /// as the Clock of `asio::basic_waitable_timer` (the client's timer):
@@ -33,13 +44,7 @@ namespace uplink::port {
 /// that was 20 s away at suspend is still 20 s away at resume: time asleep
 /// does not count, and every deadline fires after the awake time it had
 /// left. The default.
-struct MonotonicClock {
-  using rep = std::int64_t;
-  using period = std::nano;
-  using duration = std::chrono::duration<rep, period>;
-  using time_point = std::chrono::time_point<MonotonicClock>;
-  static constexpr bool is_steady = true;
-
+struct MonotonicClock : detail::ClockTypes<MonotonicClock> {
   [[nodiscard]] static time_point now() noexcept;
 };
 
@@ -49,18 +54,14 @@ struct MonotonicClock {
 /// not on this clock: Asio's Linux reactor sleeps on a CLOCK_MONOTONIC
 /// timerfd armed with the time left until the earliest deadline as this
 /// clock saw it before the suspend (at most 5 minutes), and checks its timers
-/// only when that timerfd expires or when a timer is (re)armed as the
-/// earliest one; a socket event alone does not check them. So a deadline
-/// that passed during the suspend fires at the latest when the monotonic wait
-/// that was left at suspend ends, earlier if anything arms a timer, and then
-/// together with every other one that passed. See docs/PORTING.md.
-struct BoottimeClock {
-  using rep = std::int64_t;
-  using period = std::nano;
-  using duration = std::chrono::duration<rep, period>;
-  using time_point = std::chrono::time_point<BoottimeClock>;
-  static constexpr bool is_steady = true;
-
+/// only when that timerfd expires or when a wait starts on a timer that
+/// becomes the earliest one; a socket event alone does not check them. So a
+/// deadline that passed during the suspend fires at the latest when the
+/// monotonic wait that was left at suspend ends, earlier if the client
+/// re-arms its timer first (it does when an event moves its next wake-up
+/// earlier), and then together with every other one that passed. See
+/// docs/PORTING.md.
+struct BoottimeClock : detail::ClockTypes<BoottimeClock> {
   [[nodiscard]] static time_point now() noexcept;
 };
 
