@@ -49,6 +49,18 @@ if(NOT UPLINK_INSTALL)
   return()
 endif()
 
+# Debian multiarch for cross builds too: GNUInstallDirs picks
+# lib/<triple> for the prefix /usr only on a native Debian build, and plain
+# lib when cross-compiling, which would make the arm64 and armhf packages
+# collide on /usr/lib. Applied once, so a CMAKE_INSTALL_LIBDIR given later
+# by hand stays; the cross presets set CMAKE_INSTALL_PREFIX=/usr.
+if(CMAKE_CROSSCOMPILING AND CMAKE_LIBRARY_ARCHITECTURE AND CMAKE_INSTALL_PREFIX MATCHES "^/usr/?$"
+   AND NOT UPLINK_MULTIARCH_LIBDIR_APPLIED
+   AND (NOT DEFINED CMAKE_INSTALL_LIBDIR OR CMAKE_INSTALL_LIBDIR STREQUAL "lib"))
+  set(CMAKE_INSTALL_LIBDIR "lib/${CMAKE_LIBRARY_ARCHITECTURE}" CACHE PATH "Object code libraries (lib)" FORCE)
+  set(UPLINK_MULTIARCH_LIBDIR_APPLIED ON CACHE INTERNAL "")
+  unset(UPLINK_INSTALL_CMAKEDIR CACHE)  # derived from the old libdir (below)
+endif()
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -332,7 +344,13 @@ if(PROJECT_IS_TOP_LEVEL)  # never take over an embedding project's CPack
   set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
   set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${_uplink_deb_arch} CACHE STRING "Debian architecture of the package")
   set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libasio-dev, libmbedtls-dev")
+  # Versions we build and test against (Debian 12). A dependency of an
+  # arm64 package is an arm64 package to dpkg (libasio-dev is Architecture:
+  # all), so the cross packages need no ":arch" here.
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libasio-dev (>= 1:1.22)")
+  if(TARGET uplink_tls)
+    string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libmbedtls-dev (>= 2.28)")
+  endif()
   # The synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY; this is the long text.
   set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
     "uplink is a small-footprint C++17 client that keeps an embedded Linux device
@@ -345,6 +363,10 @@ libraries, the CMake package (find_package(uplink)) and uplink.pc.")
 endif()
 
 # ---- tests/consumer: a project built against the installed package ----------
+# Also, in cross builds (the aarch64 and armhf presets), uplink_deb: the
+# Debian package built with CPack and checked (architecture, files, ELF
+# machine, Depends), then the consumer built against its unpacked contents
+# (tests/consumer/check_deb.cmake); the .deb is left in <build>/package.
 # Installs this build into <build>/consumer/prefix, builds tests/consumer
 # against it with the same compiler (toolchain file, build type), runs the
 # result (under the emulator when cross-compiling), then does the same from
@@ -353,17 +375,36 @@ endif()
 # consumer would need the sanitizer runtime, which the package does not
 # carry: a sanitizer build is not one to install).
 if(UPLINK_BUILD_TESTS AND NOT UPLINK_SANITIZE AND NOT UPLINK_BUILD_FUZZERS)
-  add_test(NAME uplink_consumer
-    COMMAND ${CMAKE_COMMAND}
+  # How to build and run tests/consumer with this build's compiler.
+  set(_uplink_consumer_args
       -DBUILD_DIR=${PROJECT_BINARY_DIR}
       -DSOURCE_DIR=${PROJECT_SOURCE_DIR}/tests/consumer
-      -DWORK_DIR=${PROJECT_BINARY_DIR}/consumer
       -DCONFIG=$<CONFIG>
       -DGENERATOR=${CMAKE_GENERATOR}
       -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
       -DCXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER}
-      -DTOOLCHAIN_FILE=${CMAKE_TOOLCHAIN_FILE}
-      "-DEMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR}"
+      -DTOOLCHAIN_FILE=${CMAKE_TOOLCHAIN_FILE})
+  # Apart: a list inside a list would be split into several arguments.
+  set(_uplink_emulator_arg "-DEMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR}")
+  add_test(NAME uplink_consumer
+    COMMAND ${CMAKE_COMMAND} ${_uplink_consumer_args} "${_uplink_emulator_arg}"
+      -DWORK_DIR=${PROJECT_BINARY_DIR}/consumer
       -P ${PROJECT_SOURCE_DIR}/tests/consumer/run_consumer.cmake)
   set_tests_properties(uplink_consumer PROPERTIES RUN_SERIAL TRUE TIMEOUT 600 LABELS consumer)
+
+  find_program(UPLINK_DPKG_DEB dpkg-deb)
+  mark_as_advanced(UPLINK_DPKG_DEB)
+  if(CMAKE_CROSSCOMPILING AND PROJECT_IS_TOP_LEVEL AND UPLINK_DPKG_DEB AND CMAKE_READELF)
+    add_test(NAME uplink_deb
+      COMMAND ${CMAKE_COMMAND} ${_uplink_consumer_args} "${_uplink_emulator_arg}"
+        -DWORK_DIR=${PROJECT_BINARY_DIR}/package
+        -DCPACK=${CMAKE_CPACK_COMMAND}
+        -DARCH=${CPACK_DEBIAN_PACKAGE_ARCHITECTURE}
+        -DTRIPLE=${CMAKE_LIBRARY_ARCHITECTURE}
+        -DVERSION=${PROJECT_VERSION}
+        -DWITH_TLS=$<TARGET_EXISTS:uplink_tls>
+        -DREADELF=${CMAKE_READELF}
+        -P ${PROJECT_SOURCE_DIR}/tests/consumer/check_deb.cmake)
+    set_tests_properties(uplink_deb PROPERTIES RUN_SERIAL TRUE TIMEOUT 600 LABELS consumer)
+  endif()
 endif()

@@ -1,85 +1,204 @@
-# size_report: what the SDK's libraries cost in flash and RAM, per object.
+# size_report: what the SDK costs in flash and RAM at -Os, for this toolchain.
 #
 # Use, from the top-level CMakeLists.txt after add_subdirectory(ports):
 #
 #   include(cmake/uplinkSizeReport.cmake)
 #
-#   cmake --build --preset release --target size_report
+#   cmake --preset aarch64 && cmake --build --preset aarch64 --target size_report
+#   cmake --preset armhf   && cmake --build --preset armhf   --target size_report
 #
-# The target builds the libraries named in UPLINK_SIZE_REPORT_TARGETS
-# (default: uplink_core uplink_client uplink_port_linux; set the variable
-# before the include to change it), runs `size -t` on their static archives,
-# prints the result and writes it to <build dir>/size_report.txt
-# (build/<preset>/size_report.txt with the presets).
+# The figures never come from the build it is called in (a RelWithDebInfo,
+# i.e. -O2, or a debug build): the target configures and builds two
+# sub-builds of just the libraries, the minimal device and a probe, under
+# <build dir>/size-Os/{notls,tls}, with the same compiler or toolchain file,
+# CMAKE_BUILD_TYPE=MinSizeRel (-Os -DNDEBUG), -ffunction-sections
+# -fdata-sections, and the minimal device linked with -Wl,--gc-sections: what a
+# firmware build does. One without TLS (UPLINK_WITH_TLS=OFF), one with. The
+# sub-builds take a few minutes the first time and seconds afterwards; CI
+# does not run them. UPLINK_NO_EXCEPTIONS is passed on, so the `noexcept`
+# preset reports the -fno-exceptions -fno-rtti profile.
+#
+# Written to <build dir>/size_report.md (the Markdown table the README
+# carries, verbatim) and <build dir>/size_report.txt (the same, plus `size -t`
+# per object of every archive of the TLS build), and printed.
 #
 # Columns are Berkeley `size` ones: text = code + read-only data (.rodata,
 # .eh_frame...), data = initialised RAM, bss = zeroed RAM. Archive totals are
-# not a program's size: the linker takes only the objects a program needs
-# (whole ones, unless sections are garbage-collected) and one copy of the
-# inline and template code several objects carry; the program adds its own
-# code and the templates it instantiates from the headers.
+# not a program's size: the linker takes only the sections a program needs
+# and one copy of the inline and template code several objects carry; the
+# linked minimal device is the figure for a real program (dynamically linked
+# against libstdc++ and libc, and against mbedTLS when with TLS, none of
+# which is counted). The static RAM of a client is sizeof(uplink::Client),
+# read from the probe's symbols with `nm -S` (no need to run on the target):
+# every buffer it uses after start() is inside it. mbedTLS's heap per
+# connection is measured at run time, not here (docs/TLS.md).
 #
-# The target exists only when a `size` for the current compiler is found:
-# CMAKE_SIZE if set (e.g. -DCMAKE_SIZE=/opt/x/bin/arm-none-eabi-size), else
-# the `size` next to the toolchain's `nm` (aarch64-linux-gnu-nm ->
+# The target exists only when a `size` and an `nm` for the current compiler
+# are found: CMAKE_SIZE if set (e.g. -DCMAKE_SIZE=/opt/x/bin/arm-none-eabi-size),
+# else the `size` next to the toolchain's `nm` (aarch64-linux-gnu-nm ->
 # aarch64-linux-gnu-size, llvm-nm-14 -> llvm-size-14), else <triple>-size,
 # else plain `size` for a native build. A cross build never falls back to the
 # host's `size`, which may not read the target's objects.
 #
-# This file is also the script that writes the report (cmake -P, below).
+# This file is also the script that runs the sub-builds and writes the report
+# (cmake -P, below).
 
 if(CMAKE_SCRIPT_MODE_FILE)
-  # ---- script mode: cmake -DSIZE=... -DOUTPUT=... -DLIBRARIES=a|b -DTITLE=... -P this file
-  string(REPLACE "|" ";" libraries "${LIBRARIES}")
-  get_filename_component(work_dir "${OUTPUT}" DIRECTORY)
-  set(relative_libraries "")
-  foreach(library IN LISTS libraries)
-    file(RELATIVE_PATH relative "${work_dir}" "${library}")
-    list(APPEND relative_libraries "${relative}")
-  endforeach()
+  # ---- script mode: cmake -DSOURCE_DIR=... -DWORK_DIR=... -DOUTPUT=... -P this file
+  function(fail)
+    list(JOIN ARGN "" text)
+    message(FATAL_ERROR "size_report: ${text}")
+  endfunction()
 
-  execute_process(COMMAND "${SIZE}" -t ${relative_libraries}
-                  WORKING_DIRECTORY "${work_dir}"
-                  OUTPUT_VARIABLE per_object ERROR_VARIABLE size_error RESULT_VARIABLE size_result)
-  if(NOT size_result EQUAL 0)
-    message(FATAL_ERROR "${SIZE} -t failed (${size_result}): ${size_error}")
+  function(run)
+    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+    if(NOT rc EQUAL 0)
+      list(JOIN ARGN " " shown)
+      fail("command failed (${rc}): ${shown}\n${out}")
+    endif()
+  endfunction()
+
+  # 41140 -> 41,140
+  function(thousands out_var value)
+    set(text "${value}")
+    while(text MATCHES "^([0-9]+)([0-9][0-9][0-9])(.*)$")
+      set(text "${CMAKE_MATCH_1},${CMAKE_MATCH_2}${CMAKE_MATCH_3}")
+    endwhile()
+    set(${out_var} "${text}" PARENT_SCOPE)
+  endfunction()
+
+  # text/data/bss of an archive (its TOTALS) or of a linked program.
+  function(measure prefix file)
+    execute_process(COMMAND "${SIZE}" -t "${file}" OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      fail("${SIZE} -t ${file} failed: ${err}")
+    endif()
+    string(REGEX MATCHALL "[^\n]+" lines "${out}")
+    list(GET lines -1 last)
+    if(NOT last MATCHES "^[ \t]*([0-9]+)[ \t]+([0-9]+)[ \t]+([0-9]+)[ \t]+")
+      fail("unexpected output of ${SIZE} -t ${file}: ${out}")
+    endif()
+    set(${prefix}_text ${CMAKE_MATCH_1} PARENT_SCOPE)
+    set(${prefix}_data ${CMAKE_MATCH_2} PARENT_SCOPE)
+    set(${prefix}_bss ${CMAKE_MATCH_3} PARENT_SCOPE)
+  endfunction()
+
+  function(find_output out_var dir name)
+    file(GLOB_RECURSE found LIST_DIRECTORIES false "${dir}/*/${name}" "${dir}/${name}")
+    list(FILTER found EXCLUDE REGEX "/CMakeFiles/")
+    if(NOT found)
+      fail("${name} not found under ${dir}")
+    endif()
+    list(GET found 0 first)
+    set(${out_var} "${first}" PARENT_SCOPE)
+  endfunction()
+
+  # sizeof(T), from the size of the probe symbol uplink_sizeof_<name>.
+  function(probe out_var archive name)
+    execute_process(COMMAND "${NM}" -S -t d --defined-only "${archive}" OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0 OR NOT out MATCHES "[0-9]+ 0*([0-9]+) [A-Za-z] uplink_sizeof_${name}\n")
+      fail("no uplink_sizeof_${name} in ${NM} -S of ${archive}")
+    endif()
+    set(${out_var} ${CMAKE_MATCH_1} PARENT_SCOPE)
+  endfunction()
+
+  set(common -G "${GENERATOR}" -DCMAKE_BUILD_TYPE=MinSizeRel
+      "-DCMAKE_CXX_FLAGS=-ffunction-sections -fdata-sections" "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--gc-sections"
+      -DUPLINK_BUILD_TESTS=OFF -DUPLINK_BUILD_BENCH=OFF -DUPLINK_BUILD_SAMPLES=ON -DUPLINK_BUILD_FUZZERS=OFF
+      -DUPLINK_SANITIZE=OFF -DUPLINK_INSTALL=OFF -DUPLINK_NO_EXCEPTIONS=${NO_EXCEPTIONS}
+      -DUPLINK_SIZE_SUBBUILD=ON)
+  if(TOOLCHAIN_FILE)
+    list(APPEND common "-DCMAKE_TOOLCHAIN_FILE=${TOOLCHAIN_FILE}")
+  else()
+    list(APPEND common "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
   endif()
 
-  # One total per library: the (TOTALS) line of `size -t` on that archive alone.
-  set(per_library "   text\t   data\t    bss\t    dec\tlibrary\n")
-  foreach(library IN LISTS relative_libraries)
-    execute_process(COMMAND "${SIZE}" -t "${library}" WORKING_DIRECTORY "${work_dir}"
-                    OUTPUT_VARIABLE one RESULT_VARIABLE one_result)
-    if(one_result EQUAL 0 AND one MATCHES "([0-9]+)[ \t]+([0-9]+)[ \t]+([0-9]+)[ \t]+([0-9]+)[ \t]+[0-9a-fA-F]+[ \t]+\\(TOTALS\\)")
-      foreach(column 1 2 3 4)
-        string(LENGTH "${CMAKE_MATCH_${column}}" width)
-        math(EXPR pad "7 - ${width}")
-        set(cell "${CMAKE_MATCH_${column}}")
-        if(pad GREATER 0)
-          string(REPEAT " " ${pad} spaces)
-          set(cell "${spaces}${cell}")
-        endif()
-        string(APPEND per_library "${cell}\t")
-      endforeach()
-      string(APPEND per_library "${library}\n")
+  foreach(variant notls tls)
+    set(dir "${WORK_DIR}/${variant}")
+    set(targets uplink_core uplink_client uplink_port_linux uplink_minimal_device uplink_size_probe)
+    if(variant STREQUAL "tls")
+      set(with_tls ON)
+      list(APPEND targets uplink_tls)
+    else()
+      set(with_tls OFF)
     endif()
+    message(STATUS "size_report: -Os build ${variant} in ${dir}")
+    run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${dir}" ${common} -DUPLINK_WITH_TLS=${with_tls})
+    run("${CMAKE_COMMAND}" --build "${dir}" --target ${targets})
+    foreach(library uplink_core uplink_client uplink_port_linux)
+      find_output(file "${dir}" "lib${library}.a")
+      measure(${variant}_${library} "${file}")
+      list(APPEND ${variant}_archives "${file}")
+    endforeach()
+    find_output(device "${dir}" uplink_minimal_device)
+    measure(${variant}_device "${device}")
+    find_output(probe_archive "${dir}" libuplink_size_probe.a)
+    probe(${variant}_sizeof_client "${probe_archive}" client)
+    probe(${variant}_sizeof_spool "${probe_archive}" spool)
+  endforeach()
+  find_output(file "${WORK_DIR}/tls" libuplink_tls.a)
+  measure(tls_uplink_tls "${file}")
+  list(APPEND tls_archives "${file}")
+  probe(tls_sizeof_tls_engine "${probe_archive}" tls_engine)
+
+  set(rows "")
+  macro(row label prefix)
+    foreach(column text data bss)
+      thousands(${column} "${${prefix}_${column}}")
+    endforeach()
+    string(APPEND rows "| ${label} | ${text} | ${data} | ${bss} |\n")
+  endmacro()
+  macro(sum prefix)
+    foreach(column text data bss)
+      set(${prefix}_${column} 0)
+      foreach(part ${ARGN})
+        math(EXPR ${prefix}_${column} "${${prefix}_${column}} + ${${part}_${column}}")
+      endforeach()
+    endforeach()
+  endmacro()
+  sum(notls_sdk notls_uplink_core notls_uplink_client notls_uplink_port_linux)
+  sum(tls_sdk tls_uplink_core tls_uplink_client tls_uplink_port_linux tls_uplink_tls)
+  row("`uplink_core` (codec, session, store, spool)" notls_uplink_core)
+  row("`uplink_client` without TLS (Asio shell + Asio's compiled implementation)" notls_uplink_client)
+  row("`uplink_port_linux`" notls_uplink_port_linux)
+  row("**SDK without TLS** (the three archives)" notls_sdk)
+  row("`uplink_client` with TLS" tls_uplink_client)
+  row("`uplink_tls` (our TLS layer, without mbedTLS itself)" tls_uplink_tls)
+  row("**SDK with TLS** (the four archives)" tls_sdk)
+  row("`uplink_minimal_device` without TLS, linked with `--gc-sections`" notls_device)
+  row("`uplink_minimal_device` with TLS built in, linked with `--gc-sections`" tls_device)
+  foreach(name notls_sizeof_client tls_sizeof_client notls_sizeof_spool tls_sizeof_tls_engine)
+    thousands(${name}_text "${${name}}")
   endforeach()
 
+  set(table "| ${TITLE} | text | data | bss |\n|---|---:|---:|---:|\n${rows}\n")
+  string(APPEND table "| Static RAM (${TITLE}) | bytes |\n|---|---:|\n")
+  string(APPEND table "| `sizeof(uplink::Client)` without TLS | ${notls_sizeof_client_text} |\n")
+  string(APPEND table "| `sizeof(uplink::Client)` with TLS | ${tls_sizeof_client_text} |\n")
+  string(APPEND table "| `sizeof(uplink::Spool)` (optional) | ${notls_sizeof_spool_text} |\n")
+  string(APPEND table "| `sizeof(uplink::tls::TlsEngine)` (with TLS; plus mbedTLS's heap) | ${tls_sizeof_tls_engine_text} |\n")
+  get_filename_component(md "${OUTPUT}" NAME_WE)
+  get_filename_component(out_dir "${OUTPUT}" DIRECTORY)
+  file(WRITE "${out_dir}/${md}.md" "${table}")
+
+  execute_process(COMMAND "${SIZE}" -t ${tls_archives} WORKING_DIRECTORY "${WORK_DIR}/tls"
+                  OUTPUT_VARIABLE per_object RESULT_VARIABLE rc)
+  string(REPLACE "${WORK_DIR}/tls/" "" per_object "${per_object}")
   set(report "uplink size report: ${TITLE}\n")
-  string(APPEND report "Tool: ${SIZE} -t (Berkeley: text = code + read-only data, data = initialised RAM, bss = zeroed RAM)\n\n")
-  string(APPEND report "Per object:\n${per_object}\n")
-  string(APPEND report "Per library:\n${per_library}\n")
-  string(APPEND report "Archive totals count every object whole, with its copy of the inline and template code it\n")
-  string(APPEND report "shares with others. A program links only the objects it uses (whole, unless built with\n")
-  string(APPEND report "-ffunction-sections -fdata-sections and linked with -Wl,--gc-sections), one copy of the\n")
-  string(APPEND report "shared code, plus its own code and the templates it instantiates from the headers.\n")
+  string(APPEND report "Builds: ${WORK_DIR}/{notls,tls}, CMAKE_BUILD_TYPE=MinSizeRel (-Os -DNDEBUG), ")
+  string(APPEND report "-ffunction-sections -fdata-sections, programs linked with -Wl,--gc-sections\n")
+  string(APPEND report "Tool: ${SIZE} (Berkeley: text = code + read-only data, data = initialised RAM, bss = zeroed RAM)\n\n")
+  string(APPEND report "${table}\nPer object (with TLS):\n${per_object}")
   file(WRITE "${OUTPUT}" "${report}")
   return()
 endif()
 
-# ---- configure mode: declare the target -------------------------------------
-if(NOT DEFINED UPLINK_SIZE_REPORT_TARGETS)
-  set(UPLINK_SIZE_REPORT_TARGETS uplink_core uplink_client uplink_port_linux)
+# ---- configure mode ----------------------------------------------------------
+if(UPLINK_SIZE_SUBBUILD)
+  # Inside size_report's own sub-build: the sizeof probe, and no nested report.
+  add_library(uplink_size_probe STATIC ${CMAKE_CURRENT_LIST_DIR}/uplink_size_probe.cpp)
+  target_link_libraries(uplink_size_probe PRIVATE uplink_client uplink_build_flags)
+  return()
 endif()
 
 if(NOT CMAKE_SIZE)
@@ -106,29 +225,27 @@ if(NOT CMAKE_SIZE)
   endif()
 endif()
 
-if(NOT CMAKE_SIZE)
-  message(STATUS "size_report: no size tool for this compiler (set CMAKE_SIZE): target not created")
+if(NOT CMAKE_SIZE OR NOT CMAKE_NM)
+  message(STATUS "size_report: no size or nm tool for this compiler (set CMAKE_SIZE): target not created")
 else()
-  set(uplink_size_libraries "")
-  foreach(uplink_target IN LISTS UPLINK_SIZE_REPORT_TARGETS)
-    list(APPEND uplink_size_libraries "$<TARGET_FILE:${uplink_target}>")
-  endforeach()
-  list(JOIN uplink_size_libraries "|" uplink_size_libraries)
-  get_filename_component(uplink_build_dir_name "${CMAKE_BINARY_DIR}" NAME)
-  set(uplink_size_title "${uplink_build_dir_name}, ${CMAKE_BUILD_TYPE} build, ${CMAKE_CXX_COMPILER_ID} "
-                        "${CMAKE_CXX_COMPILER_VERSION}, ${CMAKE_SYSTEM_NAME} ${CMAKE_SYSTEM_PROCESSOR}")
-  string(JOIN "" uplink_size_title ${uplink_size_title})
+  set(uplink_size_title "${CMAKE_SYSTEM_PROCESSOR}")
+  if(CMAKE_LIBRARY_ARCHITECTURE)
+    set(uplink_size_title "${CMAKE_LIBRARY_ARCHITECTURE}")
+  endif()
+  string(APPEND uplink_size_title ", ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}, -Os")
   if(UPLINK_NO_EXCEPTIONS)
-    string(APPEND uplink_size_title ", -fno-exceptions -fno-rtti")
+    string(APPEND uplink_size_title " -fno-exceptions -fno-rtti")
   endif()
   add_custom_target(size_report
-    COMMAND "${CMAKE_COMMAND}" "-DSIZE=${CMAKE_SIZE}" "-DOUTPUT=${CMAKE_BINARY_DIR}/size_report.txt"
-            "-DLIBRARIES=${uplink_size_libraries}" "-DTITLE=${uplink_size_title}"
+    COMMAND "${CMAKE_COMMAND}" "-DSOURCE_DIR=${PROJECT_SOURCE_DIR}" "-DWORK_DIR=${CMAKE_BINARY_DIR}/size-Os"
+            "-DGENERATOR=${CMAKE_GENERATOR}" "-DTOOLCHAIN_FILE=${CMAKE_TOOLCHAIN_FILE}"
+            "-DCXX_COMPILER=${CMAKE_CXX_COMPILER}" "-DNO_EXCEPTIONS=${UPLINK_NO_EXCEPTIONS}"
+            "-DSIZE=${CMAKE_SIZE}" "-DNM=${CMAKE_NM}" "-DOUTPUT=${CMAKE_BINARY_DIR}/size_report.txt"
+            "-DTITLE=${uplink_size_title}"
             -P "${CMAKE_CURRENT_LIST_FILE}"
     COMMAND "${CMAKE_COMMAND}" -E cat "${CMAKE_BINARY_DIR}/size_report.txt"
-    BYPRODUCTS "${CMAKE_BINARY_DIR}/size_report.txt"
-    COMMENT "Sizes of ${UPLINK_SIZE_REPORT_TARGETS} (${CMAKE_SIZE})"
+    BYPRODUCTS "${CMAKE_BINARY_DIR}/size_report.txt" "${CMAKE_BINARY_DIR}/size_report.md"
+    COMMENT "Sizes of the SDK at -Os (sub-builds in ${CMAKE_BINARY_DIR}/size-Os)"
     USES_TERMINAL
     VERBATIM)
-  add_dependencies(size_report ${UPLINK_SIZE_REPORT_TARGETS})
 endif()

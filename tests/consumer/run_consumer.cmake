@@ -3,10 +3,13 @@
 # project against the installed package (find_package) and runs it, and builds
 # and runs main.cpp once more from uplink.pc (pkg-config). Cross builds use
 # the same toolchain file and run the programs under the emulator.
+# With PREFIX, the package already installed there (the contents of the
+# Debian package, check_deb.cmake) is checked and used instead, and nothing
+# is installed.
 #
 #   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DCONFIG=... -DGENERATOR=...
 #         -DCXX_COMPILER=... [-DCXX_COMPILER_LAUNCHER=...] [-DTOOLCHAIN_FILE=...]
-#         [-DEMULATOR=qemu-...;-L;...] -P run_consumer.cmake
+#         [-DEMULATOR=qemu-...;-L;...] [-DPREFIX=<installed tree>] -P run_consumer.cmake
 cmake_minimum_required(VERSION 3.25)
 
 foreach(var BUILD_DIR SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER)
@@ -30,13 +33,16 @@ function(run)
   endif()
 endfunction()
 
-set(prefix ${WORK_DIR}/prefix)
 file(REMOVE_RECURSE ${WORK_DIR})  # never pass on a stale install
 
 # 1. Install.
-if(CONFIG)
+if(PREFIX)
+  set(prefix ${PREFIX})
+elseif(CONFIG)
+  set(prefix ${WORK_DIR}/prefix)
   run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} --config ${CONFIG})
 else()
+  set(prefix ${WORK_DIR}/prefix)
   run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
 endif()
 

@@ -32,7 +32,7 @@
 #include "uplink/net/asio.hpp"
 
 #include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
+#include <asio/basic_waitable_timer.hpp>
 
 #include "uplink/core/byte_span.hpp"
 #include "uplink/core/random_source.hpp"
@@ -40,6 +40,7 @@
 #include "uplink/listener.hpp"
 #include "uplink/net/handler_memory.hpp"
 #include "uplink/options.hpp"
+#include "uplink/port/clock.hpp"
 #include "uplink/port/socket_tuning.hpp"
 
 #if defined(UPLINK_WITH_TLS)
@@ -156,8 +157,9 @@ class Client final : private SessionIo {
   using Executor = asio::io_context::executor_type;
   using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
   using Resolver = asio::ip::basic_resolver<asio::ip::tcp, Executor>;
-  using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
-                                           asio::wait_traits<std::chrono::steady_clock>, Executor>;
+  // The port's clock (UPLINK_CLOCK), for the deadlines and for now(): both
+  // must be one clock, or a deadline computed from now() would drift.
+  using Timer = asio::basic_waitable_timer<port::Clock, asio::wait_traits<port::Clock>, Executor>;
 
   asio::io_context& io_;
   Socket socket_;
