@@ -31,7 +31,19 @@
 # which is counted). The static RAM of a client is sizeof(uplink::Client),
 # read from the probe's symbols with `nm -S` (no need to run on the target):
 # every buffer it uses after start() is inside it. mbedTLS's heap per
-# connection is measured at run time, not here (docs/TLS.md).
+# connection cannot be read from objects: when the build has the TLS tests
+# (uplink_tls_tests, built without sanitizers), the target builds them and
+# runs TlsEngine.ReportsTheHeapBytesOfAConnection (through
+# CMAKE_CROSSCOMPILING_EMULATOR when cross-compiling, i.e. under qemu-user)
+# and puts its figures into a third table. The heap is mbedTLS's, from the
+# system's library, so the build type of the test does not change it.
+#
+# Drift guard: the report ends by looking for its size and static RAM tables,
+# verbatim, and the heading of its heap table in the README, and prints
+# "README.md is stale" when they are not there (a warning, not an error: a
+# table is regenerated on purpose, then pasted). The heap figures themselves
+# are not compared: they move by a few dozen bytes from run to run (the test
+# makes its certificates, whose signatures vary in length, at run time).
 #
 # The target exists only when a `size` and an `nm` for the current compiler
 # are found: CMAKE_SIZE if set (e.g. -DCMAKE_SIZE=/opt/x/bin/arm-none-eabi-size),
@@ -171,12 +183,45 @@ if(CMAKE_SCRIPT_MODE_FILE)
     thousands(${name}_text "${${name}}")
   endforeach()
 
+  # mbedTLS's heap per connection, from the TLS test's printed figures.
+  set(heap_table "")
+  if(HEAP_TEST)
+    string(REPLACE "|" ";" emulator "${EMULATOR}")
+    execute_process(COMMAND ${emulator} "${HEAP_TEST}" -sg TlsEngine -sn ReportsTheHeapBytesOfAConnection -v
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+    if(NOT rc EQUAL 0)
+      fail("the heap test failed (${rc}): ${emulator} ${HEAP_TEST}\n${out}")
+    endif()
+    # The lines the test prints (tests/tls/tls_engine_test.cpp).
+    if(NOT out MATCHES "client: setup ([0-9]+) B; full handshake: peak \\+([0-9]+) B")
+      fail("no client setup/handshake line in the output of the heap test:\n${out}")
+    endif()
+    thousands(heap_setup ${CMAKE_MATCH_1})
+    thousands(heap_peak ${CMAKE_MATCH_2})
+    if(NOT out MATCHES "per connection while open: client ([0-9]+) B")
+      fail("no 'per connection while open' line in the output of the heap test:\n${out}")
+    endif()
+    thousands(heap_open ${CMAKE_MATCH_1})
+    if(NOT out MATCHES "TlsConfig, shared by all connections: client \\(one CA\\) ([0-9]+) B")
+      fail("no TlsConfig line in the output of the heap test:\n${out}")
+    endif()
+    thousands(heap_config ${CMAKE_MATCH_1})
+    string(REGEX REPLACE ",.*" "" target_name "${TITLE}")
+    string(APPEND heap_table "\n| mbedTLS heap per connection (${target_name}, measured at run time) | bytes |\n|---|---:|\n")
+    string(APPEND heap_table "| at `TlsEngine::setup()` (the two record buffers) | ${heap_setup} |\n")
+    string(APPEND heap_table "| held while open, after a full handshake | ${heap_open} |\n")
+    string(APPEND heap_table "| peak above the setup figure, during a full handshake | ${heap_peak} |\n")
+    string(APPEND heap_table "| `TlsConfig` (client, one CA), shared by all connections | ${heap_config} |\n")
+  endif()
+
   set(table "| ${TITLE} | text | data | bss |\n|---|---:|---:|---:|\n${rows}\n")
   string(APPEND table "| Static RAM (${TITLE}) | bytes |\n|---|---:|\n")
   string(APPEND table "| `sizeof(uplink::Client)` without TLS | ${notls_sizeof_client_text} |\n")
   string(APPEND table "| `sizeof(uplink::Client)` with TLS | ${tls_sizeof_client_text} |\n")
   string(APPEND table "| `sizeof(uplink::Spool)` (optional) | ${notls_sizeof_spool_text} |\n")
   string(APPEND table "| `sizeof(uplink::tls::TlsEngine)` (with TLS; plus mbedTLS's heap) | ${tls_sizeof_tls_engine_text} |\n")
+  set(sizes_table "${table}")  # deterministic; the heap figures vary by a few dozen bytes per run
+  string(APPEND table "${heap_table}")
   get_filename_component(md "${OUTPUT}" NAME_WE)
   get_filename_component(out_dir "${OUTPUT}" DIRECTORY)
   file(WRITE "${out_dir}/${md}.md" "${table}")
@@ -190,6 +235,25 @@ if(CMAKE_SCRIPT_MODE_FILE)
   string(APPEND report "Tool: ${SIZE} (Berkeley: text = code + read-only data, data = initialised RAM, bss = zeroed RAM)\n\n")
   string(APPEND report "${table}\nPer object (with TLS):\n${per_object}")
   file(WRITE "${OUTPUT}" "${report}")
+
+  # The README carries every toolchain's table verbatim: say when this one is not there.
+  if(README AND EXISTS "${README}")
+    file(READ "${README}" readme)
+    string(FIND "${readme}" "${sizes_table}" at)
+    if(heap_table)
+      string(REGEX MATCH "\n(\\| mbedTLS heap[^\n]*)\n" heading "${heap_table}")
+      string(FIND "${readme}" "${CMAKE_MATCH_1}" heap_at)
+      if(heap_at EQUAL -1)
+        set(at -1)
+      endif()
+    endif()
+    if(at EQUAL -1)
+      message(WARNING "size_report: README.md is stale: its Footprint section does not carry this table "
+                      "verbatim. Paste ${out_dir}/${md}.md into it, replacing the tables of this toolchain.")
+    else()
+      message(STATUS "size_report: README.md's Footprint section carries this table verbatim")
+    endif()
+  endif()
   return()
 endif()
 
@@ -236,8 +300,16 @@ else()
   if(UPLINK_NO_EXCEPTIONS)
     string(APPEND uplink_size_title " -fno-exceptions -fno-rtti")
   endif()
+  # The heap test exists only once tests/ is added (later): resolved at generate time.
+  string(REPLACE ";" "|" uplink_size_emulator "${CMAKE_CROSSCOMPILING_EMULATOR}")
+  set(uplink_size_heap_test "$<$<TARGET_EXISTS:uplink_tls_tests>:$<TARGET_FILE:uplink_tls_tests>>")
+  if(UPLINK_SANITIZE)
+    set(uplink_size_heap_test "")  # sanitizers own malloc: no heap figures in such a build
+  endif()
   add_custom_target(size_report
     COMMAND "${CMAKE_COMMAND}" "-DSOURCE_DIR=${PROJECT_SOURCE_DIR}" "-DWORK_DIR=${CMAKE_BINARY_DIR}/size-Os"
+            "-DHEAP_TEST=${uplink_size_heap_test}" "-DEMULATOR=${uplink_size_emulator}"
+            "-DREADME=${PROJECT_SOURCE_DIR}/README.md"
             "-DGENERATOR=${CMAKE_GENERATOR}" "-DTOOLCHAIN_FILE=${CMAKE_TOOLCHAIN_FILE}"
             "-DCXX_COMPILER=${CMAKE_CXX_COMPILER}" "-DNO_EXCEPTIONS=${UPLINK_NO_EXCEPTIONS}"
             "-DSIZE=${CMAKE_SIZE}" "-DNM=${CMAKE_NM}" "-DOUTPUT=${CMAKE_BINARY_DIR}/size_report.txt"
@@ -248,4 +320,12 @@ else()
     COMMENT "Sizes of the SDK at -Os (sub-builds in ${CMAKE_BINARY_DIR}/size-Os)"
     USES_TERMINAL
     VERBATIM)
+  if(NOT UPLINK_SANITIZE)
+    function(uplink_size_report_heap_dependency)
+      if(TARGET uplink_tls_tests)
+        add_dependencies(size_report uplink_tls_tests)
+      endif()
+    endfunction()
+    cmake_language(DEFER DIRECTORY "${PROJECT_SOURCE_DIR}" CALL uplink_size_report_heap_dependency)
+  endif()
 endif()
