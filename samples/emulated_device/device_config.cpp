@@ -7,8 +7,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "board_telemetry.hpp"
 #include "uplink/codec/frame.hpp"
-#include "uplink/port/device_identity.hpp"
 
 namespace uplink::samples {
 namespace {
@@ -107,6 +107,15 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
     }
     return true;
   }
+  if (name == "payload") {
+    if (value != "pattern" && value != "temperature") {
+      error = "--payload: expected pattern or temperature, got '" + value + "'";
+      return false;
+    }
+    c.payload = value;
+    return true;
+  }
+  if (name == "board-root") return (c.board_root = value), true;
   if (name == "duration-s") return number(c.duration_s);
   if (name == "fleet") {
     if (!number(c.fleet)) return false;
@@ -173,7 +182,7 @@ bool load_file(DeviceConfig& c, const std::string& path, std::string& error) {
 
 const char* device_usage() {
   return "usage: uplink_device --server HOST:PORT [--server HOST:PORT ...] [options]\n"
-         "  --device-id ID          default: this machine's identity (board serial on a Raspberry Pi)\n"
+         "  --device-id ID          default: the board serial (ports/raspberrypi), else this machine's identity\n"
          "  --token TEXT            authentication token (never printed)\n"
          "  --heartbeat-ms N        heartbeat interval (default 30000; --demo: 1000)\n"
          "  --read-timeout-ms N     silence bound, > heartbeat (default 60000; --demo: 2000)\n"
@@ -182,12 +191,17 @@ const char* device_usage() {
          "  --backoff-base-ms N     (default 1000)    --backoff-cap-ms N     (default 60000)\n"
          "  --max-attempts N        0 = forever (default)\n"
          "  --rate R                messages per second (default 1)   --size N  payload bytes (default 64)\n"
+         "  --payload pattern|temperature   'ID #N ....' padded to --size (default), or\n"
+         "                          'ID #N soc_temp_c=48.312' read from the SoC (soc_temp_c=none without one)\n"
+         "  --board-root DIR        read the board files (serial, model, temperature) under DIR\n"
          "  --count N               exit once N messages are acknowledged\n"
          "  --duration-s N          exit after N seconds\n"
          "  --fleet N               run N devices in this process (ids ID-0001 ...)\n"
          "  --demo                  short timings: heartbeat 1 s, read timeout 2 s, backoff 0.2..2 s\n"
          "  --config FILE           'name = value' lines with the flag names above\n"
          "  --quiet                 no JSON event lines   --status  live status line on stderr\n"
+         "  --no-network-monitor    do not watch the network (Linux netlink): by default a link or\n"
+         "                          address change makes every device probe its connection at once\n"
          "  --tls-ca FILE           use TLS, verifying the server against this CA bundle\n"
          "  --tls-cert FILE --tls-key FILE   this device's certificate and key (mutual TLS)\n"
          "  --tls-server-name NAME  host name to verify (default: the --server host)\n"
@@ -216,6 +230,10 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& er
     }
     if (arg == "--tls-insecure-skip-verify") {
       c.tls_insecure = true;
+      continue;
+    }
+    if (arg == "--no-network-monitor") {
+      c.network_monitor = false;
       continue;
     }
     if (arg == "--quiet") {
@@ -251,7 +269,7 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& er
   }
   if (c.options.device_id[0] == '\0') {
     char id[kMaxDeviceIdLength + 1];
-    port::device_identity(id, sizeof id);
+    c.id_source = board_device_id(id, sizeof id, c.board_root);
     (void)c.options.set_device_id(id);
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) {

@@ -23,6 +23,10 @@ struct DeviceConfig {
   bool json = true;              ///< One JSON line per event on stdout.
   bool status = false;           ///< Live status line on stderr (default: when stderr is a terminal).
   bool status_forced = false;
+  std::string payload = "pattern";  ///< --payload pattern|temperature (the SoC temperature, ports/raspberrypi).
+  std::string board_root;          ///< --board-root DIR: read the board files under DIR (default: this system).
+  std::string id_source = "flag";  ///< Where the device id came from: flag, or the board's source.
+  bool network_monitor = true;   ///< Probe the link on network changes (Linux netlink); --no-network-monitor.
 
   // TLS (empty tls_ca and no insecure flag = plain TCP).
   std::string tls_ca;           ///< --tls-ca FILE: CA bundle that signs the server's certificate.

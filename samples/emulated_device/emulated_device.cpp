@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "board_telemetry.hpp"
 #include "json_line.hpp"
 #include "uplink/port/random.hpp"
 
@@ -32,7 +33,7 @@ EmulatedDevice::EmulatedDevice(asio::io_context& io, const DeviceConfig& config,
                   static_cast<unsigned>(index));
     (void)options_.set_device_id(id);
   }
-  payload_.reserve(config.size);
+  payload_.reserve(config.size > 128 ? config.size : 128);
 }
 
 bool EmulatedDevice::start() {
@@ -113,6 +114,10 @@ void EmulatedDevice::generate() {
 }
 
 bool EmulatedDevice::try_send_next() {
+  if (!have_pending_ && config_.payload == "temperature") {
+    payload_ = temperature_payload(options_.device_id, generated_ + 1, config_.board_root);
+    have_pending_ = true;
+  }
   if (!have_pending_) {
     // The payload says who and which message, padded to the configured size.
     char head[96];

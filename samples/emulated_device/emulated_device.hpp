@@ -29,6 +29,8 @@ class EmulatedDevice final : public Listener {
   bool start();
   /// Stops generating and stops the client.
   void stop();
+  /// The network moved (port::NetworkMonitor): probe the link now.
+  void network_changed() { client_.network_changed(); }
 
   [[nodiscard]] bool finished() const { return finished_; }
   [[nodiscard]] bool quiescent() const { return client_.quiescent() && !generator_armed_; }

@@ -18,10 +18,14 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "board_telemetry.hpp"
 #include "device_config.hpp"
 #include "emulated_device.hpp"
 #include "json_line.hpp"
 #include "uplink/tls/tls_config.hpp"
+#if defined(__linux__)
+#include "uplink/port/network_monitor.hpp"
+#endif
 
 namespace {
 
@@ -85,6 +89,15 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (config.json) {
+    uplink::samples::JsonLine(wall_ms(), "board")
+        .field("model", uplink::samples::board_model_name(config.board_root).c_str())
+        .field("device", config.options.device_id)
+        .field("id_source", config.id_source.c_str())
+        .field("payload", config.payload.c_str())
+        .print();
+  }
+
   asio::io_context io(1);
   std::vector<std::unique_ptr<EmulatedDevice>> devices;
   for (std::uint32_t i = 1; i <= config.fleet; ++i) {
@@ -93,12 +106,45 @@ int main(int argc, char** argv) {
   }
   const std::uint64_t started = wall_ms();
 
+#if defined(__linux__)
+  // A link or address change makes every device probe its connection at
+  // once (Client::network_changed()) instead of waiting for its read timeout.
+  struct Monitoring {
+    std::vector<std::unique_ptr<EmulatedDevice>>* devices;
+    bool json;
+  } monitoring{&devices, config.json};
+  uplink::port::NetworkMonitor monitor(
+      io,
+      [](void* context) {
+        const auto* m = static_cast<const Monitoring*>(context);
+        for (auto& d : *m->devices) d->network_changed();
+        if (m->json) {
+          uplink::samples::JsonLine(wall_ms(), "network_changed")
+              .field("devices", static_cast<std::uint64_t>(m->devices->size()))
+              .print();
+        }
+      },
+      &monitoring);
+  if (config.network_monitor) {
+    if (const std::error_code e = monitor.start()) {
+      // The devices work without it (a sandbox without netlink): say so once.
+      if (config.json) uplink::samples::JsonLine(wall_ms(), "network_monitor").field("error", e.message().c_str()).print();
+    }
+  }
+  const auto monitor_quiescent = [&] { return monitor.quiescent(); };
+  const auto stop_monitor = [&] { monitor.stop(); };
+#else
+  const auto monitor_quiescent = [] { return true; };
+  const auto stop_monitor = [] {};
+#endif
+
   bool stopping = false;
   bool ticking = false;
   std::function<void()> on_tick;
   const auto stop_all = [&] {
     if (stopping) return;
     stopping = true;
+    stop_monitor();
     for (auto& d : devices) d->stop();
     if (!ticking) on_tick();  // the tick notices when every device is done
   };
@@ -123,7 +169,7 @@ int main(int argc, char** argv) {
     tick.async_wait([&](const asio::error_code& e) {
       if (e) return;
       bool all_finished = true;
-      bool all_quiescent = true;
+      bool all_quiescent = monitor_quiescent();
       for (const auto& d : devices) {
         all_finished = all_finished && d->finished();
         all_quiescent = all_quiescent && d->quiescent();

@@ -455,6 +455,55 @@ TEST(ClientLoopback, MessagesSentWhileTheServerIsDownArriveWhenItComesBack) {
   STRCMP_EQUAL("offline 20", received.back().payload.c_str());
 }
 
+// network_changed() at Client level, as port::NetworkMonitor calls it: the
+// read timeout is long (2 s + 4 slops) and the probe timeout short (200 ms),
+// so which of the two ended the connection shows in the timing.
+namespace {
+Options probe_options(std::uint16_t port) {
+  Options o = fast_options(port);
+  o.read_timeout_ms = static_cast<std::uint32_t>(2000 + 4 * slop_ms());
+  o.heartbeat_interval_ms = o.read_timeout_ms / 2;
+  o.probe_timeout_ms = 200;
+  return o;
+}
+}  // namespace
+
+TEST(ClientLoopback, NetworkChangeOnADeadLinkIsDetectedWithinTheProbeTimeout) {
+  server->set_behavior(Behavior::silent_after_welcome);  // a blackholed link: no answer, no FIN
+  const Options o = probe_options(server->port());
+  start(o);
+  CHECK(online_count(1));
+  const std::uint64_t pings_before = server->pings_received();
+  const auto changed_at = Clock::now();
+  client->network_changed();
+  CHECK(disconnect_count(1, o.read_timeout_ms));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - changed_at).count();
+  CHECK(listener.disconnects[0].reason == Errc::server_silent);
+  CHECK(server->pings_received() > pings_before);  // the probe went out
+  // Not before the probe timeout, give or take the millisecond the client's
+  // clock truncates (it read "now" before this test did).
+  CHECK_TEXT(took + 5 >= 200, std::to_string(took).c_str());
+  CHECK_TEXT(static_cast<std::uint64_t>(took) <= 200 + slop_ms(), std::to_string(took).c_str());
+  CHECK(listener.disconnects[0].since_last_rx_ms < o.read_timeout_ms);
+}
+
+TEST(ClientLoopback, NetworkChangeOnALiveLinkIsAnsweredAndKeepsTheConnection) {
+  const Options o = probe_options(server->port());
+  start(o);
+  CHECK(online_count(1));
+  const std::uint64_t pings_before = server->pings_received();
+  const std::size_t heartbeats_before = listener.heartbeats.size();
+  client->network_changed();
+  CHECK(run_until(io, [&] { return listener.heartbeats.size() > heartbeats_before; }, 200 + slop_ms()));
+  CHECK(server->pings_received() > pings_before);
+  // Past the probe timeout, still the same connection.
+  run_until(io, [] { return false; }, 2 * (200 + slop_ms()));
+  CHECK(listener.disconnects.empty());
+  UNSIGNED_LONGS_EQUAL(1, listener.online.size());
+  UNSIGNED_LONGLONGS_EQUAL(1, client->counters().connects);
+  CHECK(client->state() == ClientState::online);
+}
+
 TEST_GROUP(ClientFootprint){};
 
 TEST(ClientFootprint, ClientStaysWithinItsStaticMemoryBudget) {

@@ -42,7 +42,7 @@ class NetworkMonitor {
   [[nodiscard]] std::uint64_t changes() const { return changes_; }
 
  private:
-  using Memory = detail::HandlerMemory<256, 2>;
+  using Memory = uplink::detail::HandlerMemory<256, 2>;  // not port::detail (clock.hpp)
   void start_read();
   void handle_read(const asio::error_code& error, std::size_t size);
 

@@ -1,0 +1,84 @@
+// The emulated device's board facts through the Raspberry Pi port: default
+// device id from the board serial, SoC temperature payloads, and the flags
+// that choose them, against the fake board trees of tests/ports/.
+#include <string>
+#include <vector>
+
+#include "board_telemetry.hpp"
+#include "device_config.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using uplink::samples::DeviceConfig;
+
+namespace {
+
+std::string fixture(const char* name) { return std::string(UPLINK_PORT_FIXTURES) + "/" + name; }
+
+// Parses `args` after a program name and a server; returns the parser's verdict.
+bool parse(DeviceConfig& config, std::vector<std::string> args, std::string& error) {
+  args.insert(args.begin(), {"uplink_device", "--server", "127.0.0.1:7000"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return uplink::samples::parse_device_config(static_cast<int>(argv.size()), argv.data(), config, error);
+}
+
+}  // namespace
+
+TEST_GROUP(DeviceBoard){};
+
+TEST(DeviceBoard, DefaultDeviceIdIsTheBoardSerialFromTheDeviceTree) {
+  DeviceConfig config;
+  std::string error;
+  CHECK_TEXT(parse(config, {"--board-root", fixture("pi4")}, error), error.c_str());
+  STRCMP_EQUAL("10000000a1b2c3d4", config.options.device_id);
+  STRCMP_EQUAL("device_tree", config.id_source.c_str());
+}
+
+TEST(DeviceBoard, DefaultDeviceIdComesFromCpuinfoWithoutADeviceTreeSerial) {
+  DeviceConfig config;
+  std::string error;
+  CHECK_TEXT(parse(config, {"--board-root", fixture("pi3")}, error), error.c_str());
+  STRCMP_EQUAL("00000000deadbeef", config.options.device_id);
+  STRCMP_EQUAL("cpuinfo", config.id_source.c_str());
+}
+
+TEST(DeviceBoard, OnAPcTheIdFallsBackToTheLinuxPortsIdentity) {
+  DeviceConfig config;
+  std::string error;
+  CHECK_TEXT(parse(config, {"--board-root", fixture("pc")}, error), error.c_str());
+  STRCMP_EQUAL("fallback", config.id_source.c_str());
+  CHECK(config.options.device_id[0] != '\0');
+  STRCMP_EQUAL("unknown", uplink::samples::board_model_name(fixture("pc")).c_str());
+}
+
+TEST(DeviceBoard, AnExplicitDeviceIdWinsOverTheBoard) {
+  DeviceConfig config;
+  std::string error;
+  CHECK_TEXT(parse(config, {"--board-root", fixture("pi4"), "--device-id", "bench-7"}, error), error.c_str());
+  STRCMP_EQUAL("bench-7", config.options.device_id);
+  STRCMP_EQUAL("flag", config.id_source.c_str());
+}
+
+TEST(DeviceBoard, TemperaturePayloadCarriesTheSocReading) {
+  STRCMP_EQUAL("pi-4 #1 soc_temp_c=48.312", uplink::samples::temperature_payload("pi-4", 1, fixture("pi4")).c_str());
+  STRCMP_EQUAL("pi-3 #12 soc_temp_c=-5.250", uplink::samples::temperature_payload("pi-3", 12, fixture("pi3")).c_str());
+}
+
+TEST(DeviceBoard, TemperaturePayloadSaysNoneWithoutAReadableThermalZone) {
+  STRCMP_EQUAL("pc #3 soc_temp_c=none", uplink::samples::temperature_payload("pc", 3, fixture("pc")).c_str());
+  STRCMP_EQUAL("emu #1 soc_temp_c=none", uplink::samples::temperature_payload("emu", 1, fixture("malformed")).c_str());
+}
+
+TEST(DeviceBoard, PayloadAndNetworkMonitorFlagsAreParsed) {
+  DeviceConfig config;
+  std::string error;
+  STRCMP_EQUAL("pattern", config.payload.c_str());
+  CHECK_TRUE(config.network_monitor);
+  CHECK_TEXT(parse(config, {"--payload", "temperature", "--no-network-monitor"}, error), error.c_str());
+  STRCMP_EQUAL("temperature", config.payload.c_str());
+  CHECK_FALSE(config.network_monitor);
+  DeviceConfig refused;
+  CHECK_FALSE(parse(refused, {"--payload", "weather"}, error));
+  STRCMP_CONTAINS("--payload", error.c_str());
+}
