@@ -19,16 +19,6 @@ const char* level_name(LogLevel level) {
   return "log";
 }
 
-int priority_of(LogLevel level) {
-  switch (level) {
-    case LogLevel::error: return LOG_ERR;
-    case LogLevel::warning: return LOG_WARNING;
-    case LogLevel::info: return LOG_INFO;
-    case LogLevel::debug: return LOG_DEBUG;
-  }
-  return LOG_NOTICE;
-}
-
 bool g_syslog_open = false;
 
 }  // namespace
@@ -44,6 +34,16 @@ void log_to_stderr(LogLevel level, const char* text) noexcept {
   (void)ignored;
 }
 
+int syslog_priority(LogLevel level) noexcept {
+  switch (level) {
+    case LogLevel::error: return LOG_ERR;
+    case LogLevel::warning: return LOG_WARNING;
+    case LogLevel::info: return LOG_INFO;
+    case LogLevel::debug: return LOG_DEBUG;
+  }
+  return LOG_NOTICE;
+}
+
 void open_syslog(const char* ident) noexcept {
   ::openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
   g_syslog_open = true;
@@ -51,7 +51,7 @@ void open_syslog(const char* ident) noexcept {
 
 void log_to_syslog(LogLevel level, const char* text) noexcept {
   if (!g_syslog_open) open_syslog("uplink");
-  ::syslog(priority_of(level), "%s", text);
+  ::syslog(syslog_priority(level), "%s", text);
 }
 
 }  // namespace uplink::port

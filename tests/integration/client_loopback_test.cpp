@@ -4,6 +4,10 @@
 // losing their meaning: a missed deadline is seconds late, not milliseconds.
 #include "uplink/net/asio.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <asio/post.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -453,6 +457,32 @@ TEST(ClientLoopback, MessagesSentWhileTheServerIsDownArriveWhenItComesBack) {
   UNSIGNED_LONGS_EQUAL(20, received.size());
   STRCMP_EQUAL("offline 1", received.front().payload.c_str());
   STRCMP_EQUAL("offline 20", received.back().payload.c_str());
+}
+
+TEST(ClientLoopback, ConnectedSocketCarriesTheWriteTimeoutAndKeepalive) {
+  // The kernel must give up on unacknowledged data when the client does
+  // (TCP_USER_TIMEOUT = write timeout), with keepalive as asked: read back
+  // from the client's own socket, found by its peer (the server's port).
+  Options o = fast_options(server->port());
+  o.write_timeout_ms = 700;
+  o.tcp_keepalive_idle_s = 17;
+  start(o);
+  CHECK(online_count(1));
+  const int fd = test::socket_connected_to(server->port());
+  CHECK(fd >= 0);
+  const auto option = [fd](int level, int name) {
+    int value = -1;
+    socklen_t size = sizeof value;
+    CHECK(getsockopt(fd, level, name, &value, &size) == 0);
+    return value;
+  };
+  LONGS_EQUAL(1, option(IPPROTO_TCP, TCP_NODELAY));
+#if defined(TCP_USER_TIMEOUT)
+  LONGS_EQUAL(700, option(IPPROTO_TCP, TCP_USER_TIMEOUT));
+#endif
+  LONGS_EQUAL(1, option(SOL_SOCKET, SO_KEEPALIVE));
+  LONGS_EQUAL(17, option(IPPROTO_TCP, TCP_KEEPIDLE));
+  LONGS_EQUAL(17, option(IPPROTO_TCP, TCP_KEEPINTVL));
 }
 
 // network_changed() at Client level, as port::NetworkMonitor calls it: the

@@ -1,7 +1,7 @@
 // The Linux network monitor, for real: in a fresh network namespace of a
 // child process (only "lo", down), bringing "lo" up must produce a report.
 // Creating the namespace needs CAP_SYS_ADMIN (CI runs as root); without it
-// the test says so and checks only that the monitor starts and stops cleanly.
+// the test is reported as skipped, never as passed.
 #include "uplink/net/asio.hpp"
 
 #include <net/if.h>
@@ -54,7 +54,23 @@ int child_main() {
 
 TEST_GROUP(NetworkMonitor){};
 
-TEST(NetworkMonitor, LinkGoingUpInAFreshNamespaceIsReported) {
+TEST(NetworkMonitor, StartsAndStopsCleanly) {
+  asio::io_context io;
+  uplink::port::NetworkMonitor monitor(io, [](void*) {}, nullptr);
+  CHECK_FALSE(monitor.start());
+  CHECK_FALSE(monitor.quiescent());  // its read is pending
+  monitor.stop();
+  monitor.stop();  // twice is fine
+  io.run_for(std::chrono::milliseconds(10));
+  CHECK(monitor.quiescent());
+}
+
+// Its own group, hence its own CTest entry: without CAP_SYS_ADMIN the test
+// cannot run, prints kIgnoredLine and CTest reports it as skipped
+// (SKIP_REGULAR_EXPRESSION in tests/CMakeLists.txt), not as passed.
+TEST_GROUP(NetworkMonitorNamespace){};
+
+TEST(NetworkMonitorNamespace, LinkGoingUpInAFreshNamespaceIsReported) {
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) ::_exit(child_main());
@@ -63,13 +79,8 @@ TEST(NetworkMonitor, LinkGoingUpInAFreshNamespaceIsReported) {
   CHECK(::waitpid(pid, &status, 0) == pid);
   CHECK(WIFEXITED(status));
   if (WEXITSTATUS(status) == kNoNamespace) {
-    std::printf("\n  NetworkMonitor: no permission for a network namespace here; checked start/stop only\n");
-    asio::io_context io;
-    uplink::port::NetworkMonitor monitor(io, [](void*) {}, nullptr);
-    CHECK_FALSE(monitor.start());
-    monitor.stop();
-    io.run_for(std::chrono::milliseconds(10));
-    CHECK(monitor.quiescent());
+    std::printf("\n  IGNORED: needs CAP_SYS_ADMIN (unshare(CLONE_NEWNET) refused): the link-up report was not checked\n");
+    std::fflush(stdout);
     return;
   }
   LONGS_EQUAL(0, WEXITSTATUS(status));

@@ -16,6 +16,10 @@ void log_to_stderr(LogLevel level, const char* text) noexcept;
 /// open_syslog(), or "uplink". No allocation after open_syslog().
 void log_to_syslog(LogLevel level, const char* text) noexcept;
 
+/// The syslog priority log_to_syslog() gives a level: LOG_ERR, LOG_WARNING,
+/// LOG_INFO, LOG_DEBUG; LOG_NOTICE for a value outside the enum.
+[[nodiscard]] int syslog_priority(LogLevel level) noexcept;
+
 /// Opens the syslog connection with `ident` (kept by pointer: pass a string
 /// that lives as long as the program) and facility LOG_DAEMON.
 void open_syslog(const char* ident) noexcept;
