@@ -569,7 +569,11 @@ void Session::handle_frame(Millis now, const Frame& frame) {
 void Session::handle_welcome(Millis now, const Welcome& welcome) {
   const bool resumed = session_id_ != 0 && welcome.session_id == session_id_;
   const std::uint64_t next = welcome.next_uplink_seq;
-  if (resumed && restored_ && next > highest_transmitted_ + 1) {
+  // Under SpoolSync::every_write a message is durable before it can be
+  // transmitted (send() appends first), so a server ahead of the recovered
+  // messages can only be a broken one: the check below refuses it.
+  if (resumed && restored_ && next > highest_transmitted_ + 1 && spool_ != nullptr &&
+      spool_->options().sync != SpoolSync::every_write) {
     // After a restart from the spool the server can be ahead of what the
     // device kept (messages it received whose record the last sync did not
     // cover): everything still stored was received; numbering continues
@@ -578,11 +582,11 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
     acknowledge_through(store_.head_seq() + store_.size() - 1);
     highest_transmitted_ = next - 1;
   }
-  restored_ = false;
   if (resumed) {
     if (next > highest_transmitted_ + 1) {
       protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
-                       "WELCOME expects a sequence number never sent");
+                       restored_ ? "WELCOME ahead of what the spool made durable"
+                                 : "WELCOME expects a sequence number never sent");
       return;
     }
     if (next < store_.head_seq()) {
@@ -598,6 +602,7 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
     last_downlink_ = 0;
     highest_transmitted_ = next - 1;
   }
+  restored_ = false;
   session_id_ = welcome.session_id;
   store_.restart(next);
   last_acked_ = next - 1;
