@@ -165,6 +165,22 @@ class SessionFixture : public Utest {
     CLOSE_ONCE();
   }
 
+  /// After a protocol failure: reconnects to a server that resumes the
+  /// session expecting `first_seq`, and checks that every queued message is
+  /// resent once, in order, from there (none lost).
+  void expect_resent_in_order(std::uint64_t first_seq, const std::vector<std::string>& payloads) {
+    go_online(kSessionId, 0, first_seq);
+    const std::vector<WireFrame> sent = flush();
+    UNSIGNED_LONGS_EQUAL(payloads.size(), count_type(sent, FrameType::data));
+    std::size_t i = 0;
+    for (const WireFrame& f : sent) {
+      if (f.type != FrameType::data) continue;
+      UNSIGNED_LONGLONGS_EQUAL(first_seq + i, f.seq);
+      STRCMP_EQUAL(payloads[i].c_str(), f.payload.c_str());
+      ++i;
+    }
+  }
+
   /// The handshake on endpoint 0 failed with `reason` after a farewell
   /// CLOSE carrying `close_reason`; endpoint 1 is tried at once.
   void expect_handshake_failure(Errc reason, CloseReason close_reason) {
@@ -1425,6 +1441,8 @@ TEST(SessionProtocol, AckForASeqNeverSentIsASequenceError) {
   server.ack(now, 3);
   expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
   UNSIGNED_LONGS_EQUAL(0, listener.acks.size());
+  UNSIGNED_LONGS_EQUAL(2, session.queued_messages());
+  expect_resent_in_order(1, {"one", "two"});
 }
 
 TEST(SessionProtocol, AckWhenNothingWasSentIsASequenceError) {
@@ -1438,9 +1456,16 @@ TEST(SessionProtocol, AckGoingBackwardsIsASequenceError) {
   send_text("one");
   send_text("two");
   flush();
+  send_text("three");
+  flush();
   server.ack(now, 2);
   server.ack(now, 1);
   expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
+  // 1 and 2 were acknowledged before the bad ACK: only "three" is still queued.
+  const std::vector<std::uint64_t> acked = {1, 2};
+  CHECK_TRUE(acked == listener.acks);
+  UNSIGNED_LONGS_EQUAL(1, session.queued_messages());
+  expect_resent_in_order(3, {"three"});
 }
 
 TEST(SessionProtocol, RepeatedAckIsHarmless) {
