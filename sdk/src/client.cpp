@@ -158,10 +158,34 @@ void Client::network_changed() {
 }
 
 std::error_code Client::flush(std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  // "Forever" must not overflow the deadline.
+  const bool unbounded = timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - start);
+  return flush(unbounded ? Clock::time_point::max() : start + timeout);
+}
+
+std::error_code Client::flush(std::chrono::steady_clock::time_point deadline) {
   if (on_io_thread()) return Errc::wrong_thread;
   std::unique_lock<std::recursive_mutex> lock(mutex_);
-  const bool drained = drained_.wait_for(lock, timeout, [this] { return session_.queued_messages() == 0; });
-  return drained ? std::error_code{} : make_error_code(Errc::flush_timeout);
+  // Only what is queued now: a thread that keeps sending must not hold
+  // this one past its deadline.
+  const std::uint64_t through = session_.last_message_id();
+  const int watch = session_.watch_drops(through);
+  const std::uint64_t dropped_before = session_.counters().messages_dropped;
+  const bool settled = settling_.wait_until(lock, deadline, [&] { return session_.settled_through(through); });
+  // Without a watch (every slot taken) any drop meanwhile counts: never a
+  // success for a message that may have been dropped.
+  const bool dropped =
+      watch >= 0 ? session_.watched_drop(watch) : session_.counters().messages_dropped != dropped_before;
+  if (watch >= 0) session_.unwatch_drops(watch);
+  if (!settled) return Errc::flush_timeout;
+  return dropped ? make_error_code(Errc::messages_dropped) : std::error_code{};
+}
+
+bool Client::settled(std::uint64_t id) const {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  return session_.settled_through(id);
 }
 
 std::size_t Client::queued() const {
@@ -552,7 +576,12 @@ void Client::pump() {
     start_write();
   }
   arm_timer();
-  if (session_.queued_messages() == 0) drained_.notify_all();
+  const Counters& counters = session_.counters();
+  const std::uint64_t settled = counters.messages_acked + counters.messages_dropped;
+  if (settled != settled_seen_) {
+    settled_seen_ = settled;
+    settling_.notify_all();
+  }
 }
 
 void Client::wake() {

@@ -2539,6 +2539,46 @@ TEST(SessionDelivery, DropOldestRefusesWhenEveryStoredMessageIsInFlight) {
   UNSIGNED_LONGS_EQUAL(0, listener.dropped.size());
 }
 
+TEST(SessionDelivery, DropWatchesSeeOnlyDropsOfTheirOwnMessages) {
+  // What Client::flush() relies on: a drop is reported to a watch only for
+  // a message up to its id, and settled_through() holds once each of those
+  // was acknowledged or dropped.
+  options.when_full = FullPolicy::drop_oldest;
+  go_online();
+  send_text("a");
+  send_text("b");
+  flush();  // 1 and 2 may be at the server: never dropped
+  const int early = session.watch_drops(2);
+  CHECK(early >= 0);
+  drop();
+  const std::string big(3000, 'x');
+  std::uint64_t last = 0;
+  for (int i = 0; i < 20 && listener.dropped.empty(); ++i) last = send_text(big);
+  CHECK_FALSE(listener.dropped.empty());
+  CHECK(listener.dropped[0].id > 2);
+  const int late = session.watch_drops(last);
+  CHECK(late >= 0);
+  (void)send_text(big);  // drops the oldest unsent, an id below `last`
+  CHECK_FALSE(session.watched_drop(early));
+  CHECK_TRUE(session.watched_drop(late));
+  CHECK_FALSE(session.settled_through(2));
+  fire();
+  open();
+  flush();
+  server.welcome(now, kSessionId, options.heartbeat_interval_ms, 3);  // the server holds 1 and 2
+  CHECK_TRUE(session.settled_through(2));
+  CHECK_FALSE(session.watched_drop(early));
+  session.unwatch_drops(early);
+  session.unwatch_drops(late);
+  // The watches are few; a freed one is taken again.
+  int watches[Session::kMaxDropWatches];
+  for (int& w : watches) w = session.watch_drops(1);
+  for (const int w : watches) CHECK(w >= 0);
+  LONGS_EQUAL(-1, session.watch_drops(1));
+  session.unwatch_drops(watches[0]);
+  LONGS_EQUAL(watches[0], session.watch_drops(1));
+}
+
 TEST(SessionDelivery, DropOldestDropsAsManyOldMessagesAsABigOneNeeds) {
   options.when_full = FullPolicy::drop_oldest;
   start();  // the policy comes with the options: offline, connecting
