@@ -266,15 +266,24 @@ TEST(ClientLoopback, FailsOverToTheSecondEndpointWithoutBackingOff) {
   UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
 }
 
-TEST(ClientLoopback, DownlinkMessagesArriveInOrderAndAreAcknowledged) {
+TEST(ClientLoopback, DownlinkMessagesArriveInOrderAndAreAcknowledgedAcrossAReconnect) {
   start(fast_options(server->port()));
   CHECK(online_count(1));
   server->send_data("first");
   server->send_data("second");
   CHECK(run_until(io, [&] { return server->acks_received() == 2; }));
-  UNSIGNED_LONGS_EQUAL(2, listener.messages.size());
-  STRCMP_EQUAL("first", listener.messages[0].payload.c_str());
-  UNSIGNED_LONGLONGS_EQUAL(2, listener.messages[1].seq);
+  // A reset: the device resumes the session where its downlink stands.
+  server->reset_all();
+  CHECK(online_count(2));
+  UNSIGNED_LONGLONGS_EQUAL(2, server->last_hello().last_downlink_seq);
+  server->send_data("third");
+  CHECK(run_until(io, [&] { return server->acks_received() == 3; }));
+  const char* expected[] = {"first", "second", "third"};
+  UNSIGNED_LONGS_EQUAL(3, listener.messages.size());
+  for (std::size_t i = 0; i < 3; ++i) {
+    STRCMP_EQUAL(expected[i], listener.messages[i].payload.c_str());
+    UNSIGNED_LONGLONGS_EQUAL(i + 1, listener.messages[i].seq);
+  }
 }
 
 TEST(ClientLoopback, StopWhileConnectingHandshakingOnlineAndBackingOffIsPromptAndClean) {
@@ -544,10 +553,13 @@ TEST(ClientLoopback, MessagesSentWhileTheServerIsDownArriveWhenItComesBack) {
   UNSIGNED_LONGS_EQUAL(20, client->queued());
   CHECK(!server->start_listening());
   CHECK(run_until(io, [&] { return client->queued() == 0; }, 5000));
+  // Every message once, in order, under consecutive seqs.
   const auto received = server->received();
   UNSIGNED_LONGS_EQUAL(20, received.size());
-  STRCMP_EQUAL("offline 1", received.front().payload.c_str());
-  STRCMP_EQUAL("offline 20", received.back().payload.c_str());
+  for (std::size_t i = 0; i < received.size(); ++i) {
+    STRCMP_EQUAL(("offline " + std::to_string(i + 1)).c_str(), received[i].payload.c_str());
+    UNSIGNED_LONGLONGS_EQUAL(i + 1, received[i].seq);
+  }
 }
 
 TEST_GROUP(ClientFootprint){};
