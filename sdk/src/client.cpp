@@ -547,6 +547,15 @@ void Client::arm_timer() {
                              : kNever;
     if (wake_at - timer_armed_at_ <= slack) return;
   }
+  // A cancelled wait holds its handler block until its completion runs.
+  // Re-arms in a row (handlers queued behind slow ones, e.g. a spool's
+  // fdatasync) would take every block and then the heap: the re-arm is
+  // owed to the next cancelled completion instead, which is already queued.
+  if (timer_waits_ >= kOpBlocks) {
+    timer_rearm_owed_ = true;
+    return;
+  }
+  timer_rearm_owed_ = false;
   timer_armed_at_ = wake_at;
   timer_.expires_at(epoch_ + std::chrono::milliseconds(wake_at));
   ++timer_waits_;
@@ -559,7 +568,10 @@ void Client::handle_timer(const asio::error_code& error) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   HandlerScope scope(handler_depth_);
   --timer_waits_;
-  if (error == asio::error::operation_aborted) return;  // re-armed or cancelled on purpose
+  if (error == asio::error::operation_aborted) {  // re-armed or cancelled on purpose
+    if (timer_rearm_owed_) arm_timer();
+    return;
+  }
   if (timer_waits_ == 0) timer_armed_at_ = kNever;
   session_.on_timer(now());
   pump();

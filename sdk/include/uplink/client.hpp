@@ -133,7 +133,8 @@ class Client final : private SessionIo {
  private:
   // Handler memory: sizes found by measurement with Asio 1.22 on x86_64 and
   // aarch64 with margin; a miss is counted, never fatal.
-  using OpMemory = detail::HandlerMemory<256, 3>;
+  static constexpr int kOpBlocks = 3;
+  using OpMemory = detail::HandlerMemory<256, kOpBlocks>;
   using WakeMemory = detail::HandlerMemory<128, 1>;
 
   // SessionIo
@@ -194,6 +195,7 @@ class Client final : private SessionIo {
   bool writing_ = false;
   bool resolving_ = false;
   int timer_waits_ = 0;
+  bool timer_rearm_owed_ = false;  // a re-arm waits for a cancelled wait's block (arm_timer)
   Millis timer_armed_at_ = kNever;
   port::SocketTuning tuning_;
 
