@@ -158,10 +158,34 @@ void Client::network_changed() {
 }
 
 std::error_code Client::flush(std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  // "Forever" must not overflow the deadline.
+  const bool unbounded = timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - start);
+  return flush(unbounded ? Clock::time_point::max() : start + timeout);
+}
+
+std::error_code Client::flush(std::chrono::steady_clock::time_point deadline) {
   if (on_io_thread()) return Errc::wrong_thread;
   std::unique_lock<std::recursive_mutex> lock(mutex_);
-  const bool drained = drained_.wait_for(lock, timeout, [this] { return session_.queued_messages() == 0; });
-  return drained ? std::error_code{} : make_error_code(Errc::flush_timeout);
+  // Only what is queued now: a thread that keeps sending must not hold
+  // this one past its deadline.
+  const std::uint64_t through = session_.last_message_id();
+  const int watch = session_.watch_drops(through);
+  const std::uint64_t dropped_before = session_.counters().messages_dropped;
+  const bool settled = settling_.wait_until(lock, deadline, [&] { return session_.settled_through(through); });
+  // Without a watch (every slot taken) any drop meanwhile counts: never a
+  // success for a message that may have been dropped.
+  const bool dropped =
+      watch >= 0 ? session_.watched_drop(watch) : session_.counters().messages_dropped != dropped_before;
+  if (watch >= 0) session_.unwatch_drops(watch);
+  if (!settled) return Errc::flush_timeout;
+  return dropped ? make_error_code(Errc::messages_dropped) : std::error_code{};
+}
+
+bool Client::settled(std::uint64_t id) const {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  return session_.settled_through(id);
 }
 
 std::size_t Client::queued() const {
@@ -523,6 +547,15 @@ void Client::arm_timer() {
                              : kNever;
     if (wake_at - timer_armed_at_ <= slack) return;
   }
+  // A cancelled wait holds its handler block until its completion runs.
+  // Re-arms in a row (handlers queued behind slow ones, e.g. a spool's
+  // fdatasync) would take every block and then the heap: the re-arm is
+  // owed to the next cancelled completion instead, which is already queued.
+  if (timer_waits_ >= kOpBlocks) {
+    timer_rearm_owed_ = true;
+    return;
+  }
+  timer_rearm_owed_ = false;
   timer_armed_at_ = wake_at;
   timer_.expires_at(epoch_ + std::chrono::milliseconds(wake_at));
   ++timer_waits_;
@@ -535,7 +568,10 @@ void Client::handle_timer(const asio::error_code& error) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   HandlerScope scope(handler_depth_);
   --timer_waits_;
-  if (error == asio::error::operation_aborted) return;  // re-armed or cancelled on purpose
+  if (error == asio::error::operation_aborted) {  // re-armed or cancelled on purpose
+    if (timer_rearm_owed_) arm_timer();
+    return;
+  }
   if (timer_waits_ == 0) timer_armed_at_ = kNever;
   session_.on_timer(now());
   pump();
@@ -552,7 +588,12 @@ void Client::pump() {
     start_write();
   }
   arm_timer();
-  if (session_.queued_messages() == 0) drained_.notify_all();
+  const Counters& counters = session_.counters();
+  const std::uint64_t settled = counters.messages_acked + counters.messages_dropped;
+  if (settled != settled_seen_) {
+    settled_seen_ = settled;
+    settling_.notify_all();
+  }
 }
 
 void Client::wake() {

@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# End-to-end: the device process is killed with SIGKILL mid-stream, twice,
-# and restarted on the same spool file; at the end the server application
-# has received every message exactly once, in order, and the device's store
-# is empty.
-#   device_killed_with_spool.sh <uplink_server> <uplink_device> [sync policy]
+# End-to-end: the device process is killed with SIGKILL mid-stream and
+# restarted.
+#   device_killed_with_spool.sh <uplink_server> <uplink_device> [sync policy | no_spool]
+#
+# With a spool (every_write, interval or none): killed twice and restarted on
+# the same spool file, while the server also sends numbered downlink
+# ("spool-dev dl #n"). At the end the server application has received every
+# uplink message exactly once, in order; the device application has logged
+# the downlink in order, never twice, with seq = n, and complete except at
+# most the one message being delivered at each kill (the session records its
+# downlink position before the application callback: a kill between the two
+# loses that message, never repeats it).
+#
+# no_spool: killed once mid-stream and restarted without a spool (a new
+# session). The server got the killed run's messages #1..#k once, in order,
+# and every message it lacks was never acknowledged to the device: messages
+# in RAM are lost, none is duplicated.
 set -euo pipefail
 server_bin=$1
 device_bin=$2
 policy=${3:-every_write}
 total=300
+downlinks=100
 work="$(mktemp -d "${TMPDIR:-/tmp}/uplink-e2e-spool.XXXXXX")"
 pids=()
 cleanup() {
@@ -26,54 +39,137 @@ wait_for() {  # file pattern seconds
   done
   return 1
 }
+received_count() { grep -c '"event":"message"' "$work/server.log" || true; }
 
-"$server_bin" --listen 127.0.0.1:0 --print-payloads >"$work/server.log" 2>&1 &
+# The server reads its commands ("send <device> <text>") from a FIFO kept
+# open here, so it never sees the end of its input.
+mkfifo "$work/server.in"
+exec 4<>"$work/server.in"
+"$server_bin" --listen 127.0.0.1:0 --print-payloads <"$work/server.in" >"$work/server.log" 2>&1 &
 pids+=($!)
 server_pid=$!
 wait_for "$work/server.log" '"listening"' 10 || fail "server did not start"
 port=$(field port "$(grep -m1 '"listening"' "$work/server.log")")
 
-run_device() {
-  "$device_bin" --server "127.0.0.1:$port" --device-id spool-dev --demo --rate 100 --count "$total" \
-    --spool "$work/device.spool" --spool-sync "$policy" >>"$work/device.log" 2>>"$work/device.err" &
+run_device() {  # log count [device options...]
+  local log=$1 count=$2
+  shift 2
+  "$device_bin" --server "127.0.0.1:$port" --device-id spool-dev --demo --rate 100 --count "$count" "$@" \
+    >>"$log" 2>>"$work/device.err" &
   device_pid=$!
   pids+=($device_pid)
 }
-
-# Twice: run until some messages were received, then SIGKILL mid-stream.
-for round in 1 2; do
-  run_device
-  target=$(( round * 80 ))
+kill_device_at() {  # uplink messages at the server to wait for
   for _ in $(seq 200); do
-    [ "$(grep -c '"event":"message"' "$work/server.log")" -ge "$target" ] && break
+    [ "$(received_count)" -ge "$1" ] && break
     sleep 0.05
   done
   kill -9 "$device_pid"
   wait "$device_pid" 2>/dev/null || true
-  echo "round $round: killed the device after $(grep -c '"event":"message"' "$work/server.log") messages reached the server"
+}
+wait_device_done() {  # log
+  for _ in $(seq 600); do
+    kill -0 "$device_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -0 "$device_pid" 2>/dev/null && fail "device did not finish"
+  grep -q '"done"' "$1" || fail "device did not report done"
+}
+# Payload numbers "spool-dev #n" of the uplink the server received, in
+# order; with a session id, only that session's.
+received_numbers() {
+  grep '"event":"message"' "$work/server.log" | grep -F "${1:-}" | grep -o 'spool-dev #[0-9]*' | sed 's/.*#//'
+}
+stop_server() {
+  kill -TERM "$server_pid"
+  wait_for "$work/server.log" '"shutdown"' 10 || fail "server did not shut down"
+  duplicates=$(field duplicates "$(grep -m1 '"shutdown"' "$work/server.log")")
+  [ "$duplicates" = 0 ] || fail "server counted $duplicates duplicates"
+}
+
+if [ "$policy" = no_spool ]; then
+  run_device "$work/device1.log" "$total"
+  kill_device_at 80
+  killed_at=$(received_count)
+  run_device "$work/device2.log" 100
+  wait_device_done "$work/device2.log"
+  stop_server
+  sessions=$(grep '"event":"message"' "$work/server.log" | grep -o '"session":"[0-9a-f]*"' | uniq)
+  [ "$(wc -l <<<"$sessions")" = 2 ] || fail "expected two sessions (killed run, restart), got: $sessions"
+  first=$(head -n 1 <<<"$sessions")
+  second=$(tail -n 1 <<<"$sessions")
+  received_numbers "$first" >"$work/run1.txt"
+  k=$(wc -l <"$work/run1.txt")
+  seq 1 "$k" | diff -q - "$work/run1.txt" >/dev/null || fail "the killed run's messages are not #1..#$k once, in order"
+  acked=$(grep -o '"event":"acked".*"seq":[0-9]*' "$work/device1.log" | sed 's/.*"seq"://' | sort -n | tail -n 1)
+  [ "${acked:-0}" -le "$k" ] || fail "the device saw #$acked acknowledged, the server has only #1..#$k"
+  received_numbers "$second" | diff -q <(seq 1 100) - >/dev/null || fail "the restarted run's messages are not #1..#100 once, in order"
+  echo "PASS: killed after $killed_at messages reached the server; it kept #1..#$k once, in order;" \
+    "the device had seen #${acked:-0} acknowledged (what it lost was unacknowledged); the restart, a new session, delivered #1..#100"
+  exit 0
+fi
+
+feed_downlink() {
+  for ((n = 1; n <= downlinks; n++)); do
+    printf 'send spool-dev spool-dev dl #%d\n' "$n" >&4
+    sleep 0.02
+  done
+}
+# "n seq" of each downlink the device application logged, in order.
+downlink_log() {
+  grep '"event":"downlink"' "$work/device.log" 2>/dev/null |
+    sed -n 's/.*"seq":\([0-9]*\).*"payload":"spool-dev dl #\([0-9]*\)".*/\2 \1/p' || true
+}
+spool=(--spool "$work/device.spool" --spool-sync "$policy")
+
+# Twice: run until some messages were received, then SIGKILL mid-stream;
+# downlink flows from the first message on, across both kills.
+cuts=()
+for round in 1 2; do
+  run_device "$work/device.log" "$total" "${spool[@]}"
+  if [ "$round" = 1 ]; then
+    wait_for "$work/server.log" '"event":"message"' 10 || fail "no message reached the server"
+    feed_downlink &
+    feeder_pid=$!
+    pids+=($feeder_pid)
+  fi
+  kill_device_at $(( round * 80 ))
+  cuts+=("$(downlink_log | wc -l)")
+  echo "round $round: killed the device after $(received_count) messages reached the server and $(downlink_log | tail -n 1 | cut -d' ' -f1) downlink messages reached it"
   tail -n 3 "$work/device.err" >&2 || true
-  [ -n "${E2E_DEBUG:-}" ] && tail -n 8 "$work/device.log" >&2
 done
+wait "$feeder_pid"
 
-# Last run: to the end.
-run_device
-for _ in $(seq 600); do
-  kill -0 "$device_pid" 2>/dev/null || break
-  sleep 0.05
-done
-kill -0 "$device_pid" 2>/dev/null && fail "device did not finish"
-grep -q '"done"' "$work/device.log" || fail "device did not report done"
+# Last run: to the end; the downlink queued meanwhile arrives on resume.
+run_device "$work/device.log" "$total" "${spool[@]}"
+wait_device_done "$work/device.log"
+stop_server
 
-kill -TERM "$server_pid"
-wait_for "$work/server.log" '"shutdown"' 10 || fail "server did not shut down"
-duplicates=$(field duplicates "$(grep -m1 '"shutdown"' "$work/server.log")")
-# Every payload "spool-dev #n ..." exactly once, n = 1..total, in order.
-grep '"event":"message"' "$work/server.log" | grep -o 'spool-dev #[0-9]*' | sed 's/.*#//' >"$work/received.txt"
+# Every payload "spool-dev #n" exactly once, n = 1..total, in order.
+received_numbers >"$work/received.txt"
 seq 1 "$total" >"$work/expected.txt"
 if ! diff -q "$work/expected.txt" "$work/received.txt" >/dev/null; then
   echo "received $(wc -l <"$work/received.txt") messages; first differences:" >&2
   diff "$work/expected.txt" "$work/received.txt" | head -n 10 >&2
   fail "the server did not receive 1..$total exactly once in order"
 fi
-[ "$duplicates" = 0 ] || fail "server counted $duplicates duplicates"
-echo "PASS: $total messages exactly once across two SIGKILLs (spool sync: $policy)"
+
+# Downlink: in order, never twice, seq = n; a gap only at a kill, of one.
+missing=""
+previous=0
+line=0
+while read -r n s; do
+  [ "$n" = "$s" ] || fail "downlink dl #$n delivered with seq $s"
+  if [ "$n" -ne $((previous + 1)) ]; then
+    at_cut=0
+    for c in "${cuts[@]}"; do [ "$c" = "$line" ] && at_cut=1; done
+    [ "$at_cut" = 1 ] && [ "$n" -eq $((previous + 2)) ] ||
+      fail "downlink dl #$n after dl #$previous (line $((line + 1)); kills after lines ${cuts[*]})"
+    missing="$missing #$((previous + 1))"
+  fi
+  previous=$n
+  line=$((line + 1))
+done < <(downlink_log)
+[ "$previous" = "$downlinks" ] || fail "the device got downlink up to dl #$previous of $downlinks"
+echo "PASS: $total messages exactly once across two SIGKILLs (spool sync: $policy);" \
+  "downlink 1..$downlinks in order, never twice, lost at a kill:${missing:- none}"

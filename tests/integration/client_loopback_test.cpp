@@ -62,6 +62,18 @@ Options fast_options(std::uint16_t port) {
   return o;
 }
 
+// A listener that runs a hook on each acknowledgement (in the io thread,
+// where a test may send or steer the server) and counts failed connects.
+class AckHookListener final : public Listener {
+ public:
+  void on_acked(std::uint64_t id) override {
+    if (hook) hook(id);
+  }
+  void on_connect_failed(const ConnectFailure&) override { ++connect_failures; }
+  std::function<void(std::uint64_t)> hook;
+  std::size_t connect_failures = 0;
+};
+
 }  // namespace
 
 TEST_GROUP(ClientLoopback) {
@@ -258,15 +270,24 @@ TEST(ClientLoopback, FailsOverToTheSecondEndpointWithoutBackingOff) {
   UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
 }
 
-TEST(ClientLoopback, DownlinkMessagesArriveInOrderAndAreAcknowledged) {
+TEST(ClientLoopback, DownlinkMessagesArriveInOrderAndAreAcknowledgedAcrossAReconnect) {
   start(fast_options(server->port()));
   CHECK(online_count(1));
   server->send_data("first");
   server->send_data("second");
   CHECK(run_until(io, [&] { return server->acks_received() == 2; }));
-  UNSIGNED_LONGS_EQUAL(2, listener.messages.size());
-  STRCMP_EQUAL("first", listener.messages[0].payload.c_str());
-  UNSIGNED_LONGLONGS_EQUAL(2, listener.messages[1].seq);
+  // A reset: the device resumes the session where its downlink stands.
+  server->reset_all();
+  CHECK(online_count(2));
+  UNSIGNED_LONGLONGS_EQUAL(2, server->last_hello().last_downlink_seq);
+  server->send_data("third");
+  CHECK(run_until(io, [&] { return server->acks_received() == 3; }));
+  const char* expected[] = {"first", "second", "third"};
+  UNSIGNED_LONGS_EQUAL(3, listener.messages.size());
+  for (std::size_t i = 0; i < 3; ++i) {
+    STRCMP_EQUAL(expected[i], listener.messages[i].payload.c_str());
+    UNSIGNED_LONGLONGS_EQUAL(i + 1, listener.messages[i].seq);
+  }
 }
 
 TEST(ClientLoopback, StopWhileConnectingHandshakingOnlineAndBackingOffIsPromptAndClean) {
@@ -373,16 +394,99 @@ TEST(ClientLoopback, FlushTimesOutWhileTheServerIsDown) {
   server->stop_listening();
   start(fast_options(server->port()));
   (void)client->send(literal_bytes("stuck"));
-  std::error_code result;
+  std::error_code by_timeout;
+  std::error_code by_deadline;
+  std::error_code past_deadline;
+  Clock::duration waited{};
   std::atomic<bool> done{false};
   std::thread other([&] {
-    result = client->flush(std::chrono::milliseconds(200));
+    by_timeout = client->flush(std::chrono::milliseconds(200));
+    const Clock::time_point start = Clock::now();
+    by_deadline = client->flush(start + std::chrono::milliseconds(200));
+    waited = Clock::now() - start;
+    past_deadline = client->flush(start);
     done = true;
   });
   CHECK(run_until(io, [&] { return done.load(); }, 3000));
   other.join();
-  CHECK(result == Errc::flush_timeout);
+  CHECK(by_timeout == Errc::flush_timeout);
+  CHECK(by_deadline == Errc::flush_timeout);
+  CHECK(past_deadline == Errc::flush_timeout);
+  CHECK(waited >= std::chrono::milliseconds(200));
   UNSIGNED_LONGS_EQUAL(1, client->queued());
+}
+
+TEST(ClientLoopback, FlushWaitsOnlyForMessagesQueuedBeforeTheCall) {
+  // Messages 1..5 are queued before flush(); once 5 is acknowledged the
+  // server stops acknowledging and the io thread sends more: those must not
+  // hold flush() until its deadline.
+  AckHookListener hooked;
+  Client c(io, hooked, random);
+  bool more_sent = false;
+  hooked.hook = [&](std::uint64_t id) {
+    if (id != 5) return;
+    server->set_behavior_now(Behavior::silent_after_welcome);
+    for (int i = 0; i < 3; ++i) more_sent = !c.send(literal_bytes("after the call")) || more_sent;
+  };
+  server->stop_listening();
+  CHECK(static_cast<bool>(c.start(fast_options(server->port()))));
+  std::atomic<bool> flushing{false};
+  std::atomic<bool> done{false};
+  std::error_code result;
+  std::thread other([&] {
+    for (int i = 0; i < 5; ++i) (void)c.send(literal_bytes("before the call"));
+    flushing = true;
+    result = c.flush(std::chrono::milliseconds(5000));
+    done = true;
+  });
+  CHECK(run_until(io, [&] { return flushing.load(); }, 2000));
+  // Two refused connection attempts (two backoff delays) later, the other
+  // thread is waiting in flush(): only then may the server take the messages.
+  const std::size_t failures = hooked.connect_failures;
+  CHECK(run_until(io, [&] { return hooked.connect_failures >= failures + 2; }, 3000));
+  CHECK(!server->start_listening());
+  const bool returned = run_until(io, [&] { return done.load(); }, 6000);
+  other.join();
+  CHECK(returned);
+  CHECK(more_sent);
+  CHECK_FALSE(result);
+  CHECK(c.settled(5));
+  CHECK_FALSE(c.settled(6));
+  UNSIGNED_LONGS_EQUAL(3, c.queued());
+  c.stop();
+  CHECK(run_until(io, [&] { return c.quiescent(); }));
+}
+
+TEST(ClientLoopback, FlushReportsAMessageDroppedInsteadOfAcknowledged) {
+  server->stop_listening();
+  Options o = fast_options(server->port());
+  o.when_full = FullPolicy::drop_oldest;
+  start(o);
+  std::uint64_t first = 0;
+  CHECK(!client->send(literal_bytes("dropped before it is acknowledged"), &first));
+  std::atomic<bool> flushing{false};
+  std::atomic<bool> done{false};
+  std::error_code result;
+  std::thread other([&] {
+    flushing = true;
+    result = client->flush(std::chrono::milliseconds(5000));
+    done = true;
+  });
+  CHECK(run_until(io, [&] { return flushing.load(); }, 2000));
+  const std::size_t failures = listener.connect_failures.size();
+  CHECK(run_until(io, [&] { return listener.connect_failures.size() >= failures + 2; }, 3000));
+  // Offline, nothing was transmitted: filling the store drops the oldest.
+  const std::string filler(1000, 'x');
+  for (int i = 0; i < 100 && listener.dropped.empty(); ++i) {
+    (void)client->send(ConstByteSpan{filler.data(), filler.size()});
+  }
+  const bool returned = run_until(io, [&] { return done.load(); }, 6000);
+  other.join();
+  CHECK(returned);
+  CHECK_FALSE(listener.dropped.empty());
+  UNSIGNED_LONGLONGS_EQUAL(first, listener.dropped[0].id);
+  CHECK(result == Errc::messages_dropped);
+  CHECK(client->settled(first));
 }
 
 TEST(ClientLoopback, TheTokenNeverReachesTheLog) {
@@ -453,10 +557,13 @@ TEST(ClientLoopback, MessagesSentWhileTheServerIsDownArriveWhenItComesBack) {
   UNSIGNED_LONGS_EQUAL(20, client->queued());
   CHECK(!server->start_listening());
   CHECK(run_until(io, [&] { return client->queued() == 0; }, 5000));
+  // Every message once, in order, under consecutive seqs.
   const auto received = server->received();
   UNSIGNED_LONGS_EQUAL(20, received.size());
-  STRCMP_EQUAL("offline 1", received.front().payload.c_str());
-  STRCMP_EQUAL("offline 20", received.back().payload.c_str());
+  for (std::size_t i = 0; i < received.size(); ++i) {
+    STRCMP_EQUAL(("offline " + std::to_string(i + 1)).c_str(), received[i].payload.c_str());
+    UNSIGNED_LONGLONGS_EQUAL(i + 1, received[i].seq);
+  }
 }
 
 TEST(ClientLoopback, ConnectedSocketCarriesTheWriteTimeoutAndKeepalive) {

@@ -30,6 +30,11 @@ class RamStorage final : public SpoolStorage {
   }
   std::error_code sync() override { return {}; }
 
+  // A copy of the image, and putting one back: a crash that loses the writes
+  // made since the copy (appends an interval or none policy had not synced).
+  std::vector<std::uint8_t> image() const { return bytes_; }
+  void crash_back_to(const std::vector<std::uint8_t>& image) { bytes_ = image; }
+
  private:
   std::vector<std::uint8_t> bytes_;
 };
@@ -44,8 +49,8 @@ struct Device {
   FakeServer server{session};
   DeviceWire wire{session};
 
-  explicit Device(RamStorage& storage) {
-    CHECK(!spool.open(storage));
+  explicit Device(RamStorage& storage, SpoolOptions spool_options = {}) {
+    CHECK(!spool.open(storage, spool_options));
     CHECK(!session.attach_spool(spool));
   }
   void online(Millis now, std::uint64_t session_id, std::uint64_t next_uplink_seq) {
@@ -106,19 +111,76 @@ TEST(SessionSpool, RestartWithEverythingAcknowledgedResumesWhereTheServerStands)
   UNSIGNED_LONGLONGS_EQUAL(6, sent.back().seq);
 }
 
-TEST(SessionSpool, ServerAheadOfTheRecoveredMessagesAcknowledgesThem) {
+// Sends 5 messages that reach the server unacknowledged, then "crashes"
+// losing the records of the last 2 (never synced): 3 come back, the server
+// holds 5.
+static void crash_losing_two_appends(RamStorage& storage, SpoolOptions options, Millis now) {
+  Device before(storage, options);
+  before.online(now, 42, 1);
+  for (int i = 1; i <= 3; ++i) before.send(now, "m" + std::to_string(i));
+  const std::vector<std::uint8_t> synced = storage.image();
+  before.send(now, "m4");
+  before.send(now, "m5");
+  UNSIGNED_LONGLONGS_EQUAL(5, before.wire.flush(now).back().seq);
+  storage.crash_back_to(synced);
+}
+
+TEST(SessionSpool, ServerAheadOfTheRecoveredMessagesAcknowledgesThemWhenAppendsCanBeLost) {
+  const SpoolSync policies[] = {SpoolSync::interval, SpoolSync::none};
+  for (const SpoolSync policy : policies) {
+    RamStorage disk{Spool::recommended_storage_size()};
+    SpoolOptions options;
+    options.sync = policy;
+    crash_losing_two_appends(disk, options, now);
+    Device after(disk, options);
+    UNSIGNED_LONGS_EQUAL(3, after.session.queued_messages());
+    after.online(now, 42, 6);  // the server holds 1..5: the 3 recovered are delivered
+    CHECK(after.session.state() == ClientState::online);
+    UNSIGNED_LONGS_EQUAL(0, after.session.queued_messages());
+    const std::vector<std::uint64_t> acked = {1, 2, 3};
+    CHECK_TRUE(acked == after.listener.acks);
+    // Numbering continues from the server's position.
+    after.send(now, "m6");
+    UNSIGNED_LONGLONGS_EQUAL(6, after.wire.flush(now).back().seq);
+  }
+}
+
+TEST(SessionSpool, ServerAheadOfTheRecoveredMessagesUnderEveryWriteIsASequenceError) {
+  // every_write makes each append durable before it can be transmitted: a
+  // server claiming more than the spool holds is broken, and nothing stored
+  // may be taken for delivered.
   {
     Device before(storage);
     before.online(now, 42, 1);
-    for (int i = 0; i < 3; ++i) before.send(now, "m");
-    before.wire.flush(now);  // transmitted, the server got them, no ACK yet
+    for (int i = 1; i <= 3; ++i) before.send(now, "m" + std::to_string(i));
+    before.wire.flush(now);
   }
   Device after(storage);
   UNSIGNED_LONGS_EQUAL(3, after.session.queued_messages());
-  after.online(now, 42, 4);  // the server holds 1..3
-  CHECK(after.session.state() == ClientState::online);
-  UNSIGNED_LONGS_EQUAL(0, after.session.queued_messages());
-  UNSIGNED_LONGS_EQUAL(3, after.listener.acks.size());
+  after.online(now, 42, 6);
+  // The handshake fails (the only endpoint: the session backs off).
+  CHECK(after.session.state() == ClientState::backing_off);
+  UNSIGNED_LONGS_EQUAL(1, after.listener.connect_failures.size());
+  CHECK(after.listener.connect_failures[0].reason == make_error_code(Errc::sequence_error));
+  const std::vector<WireFrame> farewell = after.io.last_farewell();
+  STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
+  CHECK(farewell[0].close_reason == CloseReason::sequence_error);
+  STRCMP_EQUAL("WELCOME ahead of what the spool made durable", farewell[0].text.c_str());
+  CHECK(after.listener.acks.empty());
+  UNSIGNED_LONGS_EQUAL(3, after.session.queued_messages());
+  // A server that comes back sane gets every stored message, in order.
+  now = after.session.next_wakeup();
+  after.session.on_timer(now);
+  CHECK(after.session.state() == ClientState::connecting);
+  after.session.on_transport_open(now, after.session.generation());
+  after.wire.flush(now);
+  after.server.welcome(now, 42, Options{}.heartbeat_interval_ms, 1);
+  const std::vector<WireFrame> sent = after.wire.flush(now);
+  STRCMP_EQUAL("DATA,DATA,DATA", type_names(sent).c_str());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    UNSIGNED_LONGLONGS_EQUAL(i + 1, sent[i].seq);
+    STRCMP_EQUAL(("m" + std::to_string(i + 1)).c_str(), sent[i].payload.c_str());
+  }
 }
 
 TEST(SessionSpool, SessionIdAndDownlinkPositionSurviveARestart) {

@@ -165,6 +165,22 @@ class SessionFixture : public Utest {
     CLOSE_ONCE();
   }
 
+  /// After a protocol failure: reconnects to a server that resumes the
+  /// session expecting `first_seq`, and checks that every queued message is
+  /// resent once, in order, from there (none lost).
+  void expect_resent_in_order(std::uint64_t first_seq, const std::vector<std::string>& payloads) {
+    go_online(kSessionId, 0, first_seq);
+    const std::vector<WireFrame> sent = flush();
+    UNSIGNED_LONGS_EQUAL(payloads.size(), count_type(sent, FrameType::data));
+    std::size_t i = 0;
+    for (const WireFrame& f : sent) {
+      if (f.type != FrameType::data) continue;
+      UNSIGNED_LONGLONGS_EQUAL(first_seq + i, f.seq);
+      STRCMP_EQUAL(payloads[i].c_str(), f.payload.c_str());
+      ++i;
+    }
+  }
+
   /// The handshake on endpoint 0 failed with `reason` after a farewell
   /// CLOSE carrying `close_reason`; endpoint 1 is tried at once.
   void expect_handshake_failure(Errc reason, CloseReason close_reason) {
@@ -1425,6 +1441,8 @@ TEST(SessionProtocol, AckForASeqNeverSentIsASequenceError) {
   server.ack(now, 3);
   expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
   UNSIGNED_LONGS_EQUAL(0, listener.acks.size());
+  UNSIGNED_LONGS_EQUAL(2, session.queued_messages());
+  expect_resent_in_order(1, {"one", "two"});
 }
 
 TEST(SessionProtocol, AckWhenNothingWasSentIsASequenceError) {
@@ -1438,9 +1456,16 @@ TEST(SessionProtocol, AckGoingBackwardsIsASequenceError) {
   send_text("one");
   send_text("two");
   flush();
+  send_text("three");
+  flush();
   server.ack(now, 2);
   server.ack(now, 1);
   expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
+  // 1 and 2 were acknowledged before the bad ACK: only "three" is still queued.
+  const std::vector<std::uint64_t> acked = {1, 2};
+  CHECK_TRUE(acked == listener.acks);
+  UNSIGNED_LONGS_EQUAL(1, session.queued_messages());
+  expect_resent_in_order(3, {"three"});
 }
 
 TEST(SessionProtocol, RepeatedAckIsHarmless) {
@@ -2512,6 +2537,46 @@ TEST(SessionDelivery, DropOldestRefusesWhenEveryStoredMessageIsInFlight) {
   server.ack(now, 1);
   UNSIGNED_LONGLONGS_EQUAL(kStoreMessages + 1, send_text("more"));
   UNSIGNED_LONGS_EQUAL(0, listener.dropped.size());
+}
+
+TEST(SessionDelivery, DropWatchesSeeOnlyDropsOfTheirOwnMessages) {
+  // What Client::flush() relies on: a drop is reported to a watch only for
+  // a message up to its id, and settled_through() holds once each of those
+  // was acknowledged or dropped.
+  options.when_full = FullPolicy::drop_oldest;
+  go_online();
+  send_text("a");
+  send_text("b");
+  flush();  // 1 and 2 may be at the server: never dropped
+  const int early = session.watch_drops(2);
+  CHECK(early >= 0);
+  drop();
+  const std::string big(3000, 'x');
+  std::uint64_t last = 0;
+  for (int i = 0; i < 20 && listener.dropped.empty(); ++i) last = send_text(big);
+  CHECK_FALSE(listener.dropped.empty());
+  CHECK(listener.dropped[0].id > 2);
+  const int late = session.watch_drops(last);
+  CHECK(late >= 0);
+  (void)send_text(big);  // drops the oldest unsent, an id below `last`
+  CHECK_FALSE(session.watched_drop(early));
+  CHECK_TRUE(session.watched_drop(late));
+  CHECK_FALSE(session.settled_through(2));
+  fire();
+  open();
+  flush();
+  server.welcome(now, kSessionId, options.heartbeat_interval_ms, 3);  // the server holds 1 and 2
+  CHECK_TRUE(session.settled_through(2));
+  CHECK_FALSE(session.watched_drop(early));
+  session.unwatch_drops(early);
+  session.unwatch_drops(late);
+  // The watches are few; a freed one is taken again.
+  int watches[Session::kMaxDropWatches];
+  for (int& w : watches) w = session.watch_drops(1);
+  for (const int w : watches) CHECK(w >= 0);
+  LONGS_EQUAL(-1, session.watch_drops(1));
+  session.unwatch_drops(watches[0]);
+  LONGS_EQUAL(watches[0], session.watch_drops(1));
 }
 
 TEST(SessionDelivery, DropOldestDropsAsManyOldMessagesAsABigOneNeeds) {

@@ -97,12 +97,24 @@ class Client final : private SessionIo {
   /// Messages accepted by send() and not yet acknowledged or dropped.
   [[nodiscard]] std::size_t queued() const;
 
-  /// Blocks the calling thread until every message queued so far is
-  /// acknowledged, or `timeout` passes. For threads other than the one
-  /// running the io_context (which must keep running). Errors:
-  /// flush_timeout (messages still queued), wrong_thread (called on the io
+  /// Blocks the calling thread until every message queued before the call
+  /// is settled (acknowledged or dropped), or `deadline` passes. Messages
+  /// other threads send meanwhile are not waited for. For threads other
+  /// than the one running the io_context (which must keep running); that
+  /// thread learns the same without blocking from settled() and the
+  /// listener. Errors: flush_timeout (some still queued at the deadline),
+  /// messages_dropped (all settled, but at least one was dropped by
+  /// FullPolicy::drop_oldest instead of acknowledged; Listener::on_dropped
+  /// named it; with more than Session::kMaxDropWatches flushes waiting at
+  /// once, any drop meanwhile is reported), wrong_thread (called on the io
   /// thread, where waiting would deadlock).
+  [[nodiscard]] std::error_code flush(std::chrono::steady_clock::time_point deadline);
+  /// flush() with a deadline `timeout` from now.
   [[nodiscard]] std::error_code flush(std::chrono::milliseconds timeout);
+  /// True when every message up to id `id` (what send() returned) is
+  /// acknowledged or dropped. Never blocks: for the io thread, where
+  /// flush() refuses. Any thread.
+  [[nodiscard]] bool settled(std::uint64_t id) const;
 
   /// Tells the client the network changed (a link or address event, e.g.
   /// from port::NetworkMonitor): online, it probes the link with a PING and
@@ -121,7 +133,8 @@ class Client final : private SessionIo {
  private:
   // Handler memory: sizes found by measurement with Asio 1.22 on x86_64 and
   // aarch64 with margin; a miss is counted, never fatal.
-  using OpMemory = detail::HandlerMemory<256, 3>;
+  static constexpr int kOpBlocks = 3;
+  using OpMemory = detail::HandlerMemory<256, kOpBlocks>;
   using WakeMemory = detail::HandlerMemory<128, 1>;
 
   // SessionIo
@@ -172,7 +185,8 @@ class Client final : private SessionIo {
   Listener& listener_;
 
   mutable std::recursive_mutex mutex_;
-  std::condition_variable_any drained_;  // signalled when the store empties (flush)
+  std::condition_variable_any settling_;  // signalled when messages are acknowledged or dropped (flush)
+  std::uint64_t settled_seen_ = 0;       // acknowledged + dropped at the last signal
   std::atomic<int> outstanding_{0};
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> stop_requested_{false};
@@ -181,6 +195,7 @@ class Client final : private SessionIo {
   bool writing_ = false;
   bool resolving_ = false;
   int timer_waits_ = 0;
+  bool timer_rearm_owed_ = false;  // a re-arm waits for a cancelled wait's block (arm_timer)
   Millis timer_armed_at_ = kNever;
   port::SocketTuning tuning_;
 

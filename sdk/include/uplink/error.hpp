@@ -47,6 +47,7 @@ enum class Errc : int {
   already_running,          ///< start() called on a running client.
   flush_timeout,            ///< flush() gave up: messages still unacknowledged at the deadline.
   wrong_thread,             ///< A blocking call made on the io_context's own thread (it would deadlock).
+  messages_dropped,         ///< flush(): a message it waited for was dropped (drop-oldest), not acknowledged.
 };
 
 /// The category of uplink::Errc. Its name is "uplink".

@@ -38,6 +38,7 @@ ErrcInfo info_of(Errc e) noexcept {
     case Errc::already_running: return {"already_running", "client already running"};
     case Errc::flush_timeout: return {"flush_timeout", "messages still unacknowledged at the flush deadline"};
     case Errc::wrong_thread: return {"wrong_thread", "blocking call on the io_context's thread"};
+    case Errc::messages_dropped: return {"messages_dropped", "messages dropped before they were acknowledged"};
   }
   return {"unknown", "unknown uplink error"};
 }

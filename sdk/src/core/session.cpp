@@ -75,9 +75,8 @@ std::error_code Session::attach_spool(Spool& spool) {
       // Only possible when the build's store shrank since the spool was
       // written: the message is dropped and reported, never silently.
       ++surplus;
-      ++counters_.messages_dropped;
       (void)spool.tombstone(id);
-      listener_.on_dropped(id, make_error_code(Errc::queue_full));
+      message_dropped(id, make_error_code(Errc::queue_full));
     }
   });
   if (error) {
@@ -153,12 +152,11 @@ std::error_code Session::send(ConstByteSpan payload, Millis now, std::uint64_t* 
     // or the numbering would shift onto seqs the server already holds.
     const std::uint64_t held = highest_transmitted_ >= store_.head_seq() ? highest_transmitted_ - store_.head_seq() + 1 : 0;
     store_.drop_oldest_for_room(payload.size, static_cast<std::size_t>(held), [this](std::uint64_t dropped) {
-      ++counters_.messages_dropped;
       // A dropped message must not come back after a restart.
       if (spool_ != nullptr) {
         if (const std::error_code error = spool_->tombstone(dropped)) spool_failed("recording a drop", error);
       }
-      listener_.on_dropped(dropped, make_error_code(Errc::queue_full));
+      message_dropped(dropped, make_error_code(Errc::queue_full));
     });
   }
   if (!store_.has_room(payload.size)) {
@@ -179,6 +177,23 @@ std::error_code Session::send(ConstByteSpan payload, Millis now, std::uint64_t* 
   ++counters_.messages_sent;
   if (state_ == ClientState::online) transmit_from_store(now);
   return {};
+}
+
+void Session::message_dropped(std::uint64_t id, std::error_code reason) {
+  ++counters_.messages_dropped;
+  for (DropWatch& watch : drop_watches_) {
+    if (watch.active && id <= watch.through_id) watch.dropped = true;
+  }
+  listener_.on_dropped(id, reason);
+}
+
+int Session::watch_drops(std::uint64_t through_id) {
+  for (int i = 0; i < kMaxDropWatches; ++i) {
+    if (drop_watches_[i].active) continue;
+    drop_watches_[i] = DropWatch{through_id, true, false};
+    return i;
+  }
+  return -1;
 }
 
 void Session::transmit_from_store(Millis now) {
@@ -569,7 +584,11 @@ void Session::handle_frame(Millis now, const Frame& frame) {
 void Session::handle_welcome(Millis now, const Welcome& welcome) {
   const bool resumed = session_id_ != 0 && welcome.session_id == session_id_;
   const std::uint64_t next = welcome.next_uplink_seq;
-  if (resumed && restored_ && next > highest_transmitted_ + 1) {
+  // Under SpoolSync::every_write a message is durable before it can be
+  // transmitted (send() appends first), so a server ahead of the recovered
+  // messages can only be a broken one: the check below refuses it.
+  if (resumed && restored_ && next > highest_transmitted_ + 1 && spool_ != nullptr &&
+      spool_->options().sync != SpoolSync::every_write) {
     // After a restart from the spool the server can be ahead of what the
     // device kept (messages it received whose record the last sync did not
     // cover): everything still stored was received; numbering continues
@@ -578,11 +597,11 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
     acknowledge_through(store_.head_seq() + store_.size() - 1);
     highest_transmitted_ = next - 1;
   }
-  restored_ = false;
   if (resumed) {
     if (next > highest_transmitted_ + 1) {
       protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
-                       "WELCOME expects a sequence number never sent");
+                       restored_ ? "WELCOME ahead of what the spool made durable"
+                                 : "WELCOME expects a sequence number never sent");
       return;
     }
     if (next < store_.head_seq()) {
@@ -598,6 +617,7 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
     last_downlink_ = 0;
     highest_transmitted_ = next - 1;
   }
+  restored_ = false;
   session_id_ = welcome.session_id;
   store_.restart(next);
   last_acked_ = next - 1;

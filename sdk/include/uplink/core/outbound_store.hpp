@@ -85,6 +85,8 @@ class OutboundStore {
   [[nodiscard]] std::size_t transmitted() const { return transmitted_; }
   [[nodiscard]] std::size_t bytes_used() const { return used_; }
   [[nodiscard]] bool empty() const { return count_ == 0; }
+  /// Id of the oldest message held; requires !empty().
+  [[nodiscard]] std::uint64_t front_id() const { return front().id; }
 
  private:
   [[nodiscard]] Message front() const { return message_at(0); }

@@ -44,7 +44,7 @@ namespace uplink {
 
 /// Number of slots in Counters::disconnects_by_reason: one per Errc value;
 /// slot 0 counts reasons from other categories (socket errors).
-inline constexpr std::size_t kReasonSlots = static_cast<std::size_t>(Errc::wrong_thread) + 1;
+inline constexpr std::size_t kReasonSlots = static_cast<std::size_t>(Errc::messages_dropped) + 1;
 
 /// Running totals of a client since construction.
 struct Counters {
@@ -169,6 +169,23 @@ class Session {
   [[nodiscard]] std::uint64_t last_downlink_seq() const { return last_downlink_; }
   [[nodiscard]] const KeepAlive& keep_alive() const { return keep_alive_; }
 
+  // ---- Settling (Client::flush) ----
+
+  /// Id of the last message send() accepted (0 before the first).
+  [[nodiscard]] std::uint64_t last_message_id() const { return next_id_; }
+  /// True when no message with an id up to `id` is queued any more: each
+  /// was acknowledged or dropped.
+  [[nodiscard]] bool settled_through(std::uint64_t id) const { return store_.empty() || store_.front_id() > id; }
+  /// How many watches can be held at once.
+  static constexpr int kMaxDropWatches = 4;
+  /// Starts recording whether a message with an id up to `through_id` is
+  /// dropped; returns the watch, or -1 when all kMaxDropWatches are taken.
+  [[nodiscard]] int watch_drops(std::uint64_t through_id);
+  /// True when a message covered by `watch` was dropped since watch_drops().
+  [[nodiscard]] bool watched_drop(int watch) const { return drop_watches_[watch].dropped; }
+  /// Ends a watch from watch_drops().
+  void unwatch_drops(int watch) { drop_watches_[watch].active = false; }
+
  private:
   [[nodiscard]] Millis next_session_wakeup() const;
   void begin_round(Millis now);
@@ -188,6 +205,7 @@ class Session {
   void protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text);
 
   void transmit_from_store(Millis now);
+  void message_dropped(std::uint64_t id, std::error_code reason);
   void persist_state();
   void spool_failed(const char* what, std::error_code error);
   bool queue_frame_bytes(ConstByteSpan frame, bool control);
@@ -223,6 +241,15 @@ class Session {
   std::uint64_t highest_transmitted_ = 0;  // highest uplink seq ever written in this session
   std::uint64_t last_downlink_ = 0;  // highest downlink seq delivered to the application
   bool ack_pending_ = false;
+
+  // Client::flush() calls waiting to learn whether one of their messages
+  // was dropped rather than acknowledged.
+  struct DropWatch {
+    std::uint64_t through_id = 0;
+    bool active = false;
+    bool dropped = false;
+  };
+  DropWatch drop_watches_[kMaxDropWatches];
 
   // Encoded frames waiting for the socket, oldest first. The first
   // tx_in_flight_ bytes are being written; new frames are appended after.
