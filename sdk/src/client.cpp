@@ -173,7 +173,9 @@ std::error_code Client::flush(std::chrono::steady_clock::time_point deadline) {
   const std::uint64_t through = session_.last_message_id();
   const int watch = session_.watch_drops(through);
   const std::uint64_t dropped_before = session_.counters().messages_dropped;
+  ++flushes_waiting_;
   const bool settled = settling_.wait_until(lock, deadline, [&] { return session_.settled_through(through); });
+  --flushes_waiting_;
   // Without a watch (every slot taken) any drop meanwhile counts: never a
   // success for a message that may have been dropped.
   const bool dropped =
@@ -181,6 +183,11 @@ std::error_code Client::flush(std::chrono::steady_clock::time_point deadline) {
   if (watch >= 0) session_.unwatch_drops(watch);
   if (!settled) return Errc::flush_timeout;
   return dropped ? make_error_code(Errc::messages_dropped) : std::error_code{};
+}
+
+std::size_t Client::flushes_waiting() const {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  return flushes_waiting_;
 }
 
 bool Client::settled(std::uint64_t id) const {

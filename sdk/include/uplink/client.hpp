@@ -115,6 +115,9 @@ class Client final : private SessionIo {
   /// acknowledged or dropped. Never blocks: for the io thread, where
   /// flush() refuses. Any thread.
   [[nodiscard]] bool settled(std::uint64_t id) const;
+  /// Threads blocked in flush() at this moment: for diagnostics, and for
+  /// tests that must know a flush() has taken its snapshot. Any thread.
+  [[nodiscard]] std::size_t flushes_waiting() const;
 
   /// Tells the client the network changed (a link or address event, e.g.
   /// from port::NetworkMonitor): online, it probes the link with a PING and
@@ -186,6 +189,7 @@ class Client final : private SessionIo {
 
   mutable std::recursive_mutex mutex_;
   std::condition_variable_any settling_;  // signalled when messages are acknowledged or dropped (flush)
+  std::size_t flushes_waiting_ = 0;       // under mutex_
   std::uint64_t settled_seen_ = 0;       // acknowledged + dropped at the last signal
   std::atomic<int> outstanding_{0};
   std::atomic<bool> wake_pending_{false};
