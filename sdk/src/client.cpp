@@ -93,10 +93,9 @@ Client::~Client() {
 }
 
 #if defined(UPLINK_WITH_TLS)
-void Client::use_tls(tls::TlsEngine& engine, bool verification_off) {
+void Client::use_tls(tls::TlsEngine& engine) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   tls_ = &engine;
-  tls_verification_off_ = verification_off;
 }
 #endif
 
@@ -299,7 +298,7 @@ void Client::handle_connect(Session::Generation generation, const asio::error_co
     }
     tls_used_ = true;
     tls_->set_transport(tls::fd_transport(socket_.native_handle()));
-    if (tls_verification_off_) {
+    if (!tls_->verifies_peer()) {
       listener_.on_log(LogLevel::warning, "TLS server verification is OFF (insecure): anyone can impersonate the server");
     }
     tls_handshake(generation);

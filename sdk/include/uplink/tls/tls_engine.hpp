@@ -253,6 +253,10 @@ class TlsEngine {
   /// handshake succeeds anyway). See describe_verify_flags().
   [[nodiscard]] std::uint32_t verify_flags() const { return verify_flags_; }
   [[nodiscard]] bool handshake_done() const { return state_ == State::open; }
+  /// True when the engine is set up with a config whose handshakes fail on
+  /// a bad peer certificate (TlsConfig::verifies_peer); false before setup()
+  /// and with insecure_skip_verify.
+  [[nodiscard]] bool verifies_peer() const { return config_ != nullptr && config_->verifies_peer(); }
   /// The negotiated ciphersuite's name, or "" before the handshake.
   [[nodiscard]] const char* ciphersuite() const;
   [[nodiscard]] const TlsStats& stats() const { return stats_; }
