@@ -130,6 +130,7 @@ class Client final : private SessionIo {
   // SessionIo
   void open_transport(std::size_t endpoint_index, const Endpoint& endpoint) override;
   void close_transport(ConstByteSpan farewell) override;
+  [[nodiscard]] std::error_code connect_timeout_reason() const override;
 
   void start_connect(Session::Generation generation, const asio::ip::tcp::endpoint& endpoint);
   void handle_connect(Session::Generation generation, const asio::error_code& error);
@@ -197,6 +198,7 @@ class Client final : private SessionIo {
 #if defined(UPLINK_WITH_TLS)
   tls::TlsEngine* tls_ = nullptr;
   bool tls_used_ = false;  // the engine has carried a connection: reset() it before the next
+  bool tls_handshaking_ = false;  // a connect deadline now is a TLS handshake timeout
 #endif
 };
 

@@ -81,6 +81,11 @@ class SessionIo {
   /// `farewell` is not empty, first try to write it without blocking (best
   /// effort; never wait for it). Called exactly once per opened generation.
   virtual void close_transport(ConstByteSpan farewell) = 0;
+  /// The reason to report when the connect deadline passes before the
+  /// transport is open. A shell whose transport has a handshake of its own
+  /// (TLS) names that phase when it was the one running; the session needs
+  /// to know nothing about it. Asked before close_transport().
+  [[nodiscard]] virtual std::error_code connect_timeout_reason() const { return make_error_code(Errc::connect_timeout); }
 
  protected:
   ~SessionIo() = default;
