@@ -165,13 +165,16 @@ void EmulatedDevice::on_online(const OnlineInfo& info) {
   read_timeout_ms_ = info.read_timeout_ms;
   online_since_ms_ = now_ms();
   if (!print_events()) return;
-  JsonLine(now_ms(), "online")
-      .field("device", options_.device_id)
+  JsonLine line(now_ms(), "online");
+  line.field("device", options_.device_id)
       .field("session", info.session_id)
       .field("resumed", info.resumed)
       .field("heartbeat_ms", static_cast<std::uint64_t>(info.heartbeat_ms))
-      .field("read_timeout_ms", static_cast<std::uint64_t>(info.read_timeout_ms))
-      .print();
+      .field("read_timeout_ms", static_cast<std::uint64_t>(info.read_timeout_ms));
+  // "resumed" above is the protocol session; this one is the TLS session
+  // (an abbreviated handshake), which is about CPU and round trips.
+  if (tls_config_ != nullptr) line.field("tls_resumed", tls_engine_.resumed());
+  line.print();
 }
 
 void EmulatedDevice::on_disconnected(const DisconnectInfo& info) {

@@ -175,7 +175,15 @@ ClientState Client::state() const {
 
 Counters Client::counters() const {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  return session_.counters();
+  Counters c = session_.counters();
+#if defined(UPLINK_WITH_TLS)
+  if (tls_ != nullptr) {
+    const tls::TlsStats& stats = tls_->stats();
+    c.tls_resumed_handshakes = stats.resumed_handshakes;
+    c.tls_full_handshakes = stats.handshakes - stats.resumed_handshakes;
+  }
+#endif
+  return c;
 }
 
 std::size_t Client::handler_heap_fallbacks() const {

@@ -120,6 +120,8 @@ TEST(ClientTls, VerifiedHandshakeThenMessagesAndHeartbeatsFlow) {
   CHECK(run_until(io, [&] { return listener.heartbeats.size() >= 2; }));
   UNSIGNED_LONGLONGS_EQUAL(1, engine.stats().handshakes);
   UNSIGNED_LONGS_EQUAL(1, front->handshakes());
+  UNSIGNED_LONGLONGS_EQUAL(1, client->counters().tls_full_handshakes);
+  UNSIGNED_LONGLONGS_EQUAL(0, client->counters().tls_resumed_handshakes);
 }
 
 TEST(ClientTls, ReconnectResumesTheTlsSession) {
@@ -131,6 +133,13 @@ TEST(ClientTls, ReconnectResumesTheTlsSession) {
   UNSIGNED_LONGLONGS_EQUAL(2, engine.stats().handshakes);
   UNSIGNED_LONGLONGS_EQUAL(1, engine.stats().resumed_handshakes);  // checked, not assumed
   CHECK(engine.resumed());
+  // The server's side agrees: it accepted the ticket the client presented.
+  UNSIGNED_LONGLONGS_EQUAL(1, server_tls.tickets_accepted());
+  UNSIGNED_LONGS_EQUAL(2, front->handshakes());
+  // And the application sees both kinds without reaching for the engine.
+  const Counters c = client->counters();
+  UNSIGNED_LONGLONGS_EQUAL(1, c.tls_full_handshakes);
+  UNSIGNED_LONGLONGS_EQUAL(1, c.tls_resumed_handshakes);
 }
 
 TEST(ClientTls, UnknownCaFailsTheConnectWithThatReason) {
