@@ -50,8 +50,8 @@
 //   setup(config, host)  36.9 KB: the two record buffers (~16.7 KB each)
 //                        and the first handshake's state
 //   set_transport(t)     per connection (e.g. the new socket's fd)
-//   handshake_step()...  full handshake: +8.5 KB peak (client; server
-//                        +6.8 KB) in ~27 000 small allocations (bignum
+//   handshake_step()...  full handshake: +8.4 KB peak (client; server
+//                        +6.8 KB) in about 27,000 small allocations (bignum
 //                        arithmetic); afterwards the handshake state is
 //                        freed and the client keeps the peer certificate
 //                        and a saved session: 38.3 KB held while open
