@@ -43,7 +43,7 @@ bool EmulatedDevice::start() {
       std::fprintf(stderr, "uplink_device: TLS setup: %s\n", error.message().c_str());
       return false;
     }
-    client_.use_tls(tls_engine_, config_.tls_insecure);
+    client_.use_tls(tls_engine_);
   }
   if (!config_.spool_path.empty()) {
     const std::size_t size = config_.spool_size != 0 ? config_.spool_size : Spool::recommended_storage_size();
@@ -170,13 +170,16 @@ void EmulatedDevice::on_online(const OnlineInfo& info) {
   read_timeout_ms_ = info.read_timeout_ms;
   online_since_ms_ = now_ms();
   if (!print_events()) return;
-  JsonLine(now_ms(), "online")
-      .field("device", options_.device_id)
+  JsonLine line(now_ms(), "online");
+  line.field("device", options_.device_id)
       .field("session", info.session_id)
       .field("resumed", info.resumed)
       .field("heartbeat_ms", static_cast<std::uint64_t>(info.heartbeat_ms))
-      .field("read_timeout_ms", static_cast<std::uint64_t>(info.read_timeout_ms))
-      .print();
+      .field("read_timeout_ms", static_cast<std::uint64_t>(info.read_timeout_ms));
+  // "resumed" above is the protocol session; this one is the TLS session
+  // (an abbreviated handshake), which is about CPU and round trips.
+  if (tls_config_ != nullptr) line.field("tls_resumed", tls_engine_.resumed());
+  line.print();
 }
 
 void EmulatedDevice::on_disconnected(const DisconnectInfo& info) {

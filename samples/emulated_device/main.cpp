@@ -40,6 +40,7 @@ std::uint64_t wall_ms() {
 struct Totals {
   std::uint64_t generated = 0, acked = 0, deferred = 0, reconnects = 0, detections = 0, max_detection_ms = 0;
   std::uint64_t online = 0, heartbeats = 0, rtt_ms = 0, bytes_sent = 0;
+  std::uint64_t tls_full = 0, tls_resumed = 0;
   bool gave_up = false;
 };
 
@@ -57,6 +58,8 @@ Totals totals_of(const std::vector<std::unique_ptr<EmulatedDevice>>& devices) {
     t.heartbeats += c.heartbeats_sent;
     t.rtt_ms = c.last_rtt_ms;
     t.bytes_sent += c.bytes_sent;
+    t.tls_full += c.tls_full_handshakes;
+    t.tls_resumed += c.tls_resumed_handshakes;
   }
   return t;
 }
@@ -194,6 +197,10 @@ int main(int argc, char** argv) {
                      static_cast<unsigned long long>(t.acked),
                      static_cast<unsigned long long>(t.generated - (t.acked < t.generated ? t.acked : t.generated)),
                      static_cast<unsigned long long>(t.reconnects));
+        if (config.tls_enabled()) {
+          std::fprintf(stderr, "tls full %llu resumed %llu   ", static_cast<unsigned long long>(t.tls_full),
+                       static_cast<unsigned long long>(t.tls_resumed));
+        }
       }
       on_tick();
     });
@@ -205,8 +212,8 @@ int main(int argc, char** argv) {
   const Totals t = totals_of(devices);
   bool gave_up = false;
   for (const auto& d : devices) gave_up = gave_up || d->client().counters().connects == 0;
-  uplink::samples::JsonLine(wall_ms(), "summary")
-      .field("devices", static_cast<std::uint64_t>(devices.size()))
+  uplink::samples::JsonLine summary(wall_ms(), "summary");
+  summary.field("devices", static_cast<std::uint64_t>(devices.size()))
       .field("sent", t.generated)
       .field("acked", t.acked)
       .field("refused", t.deferred)
@@ -214,7 +221,10 @@ int main(int argc, char** argv) {
       .field("silences_detected", t.detections)
       .field("max_detection_ms", t.max_detection_ms)
       .field("heartbeats", t.heartbeats)
-      .field("bytes_sent", t.bytes_sent)
-      .print();
+      .field("bytes_sent", t.bytes_sent);
+  if (config.tls_enabled()) {
+    summary.field("tls_full_handshakes", t.tls_full).field("tls_resumed_handshakes", t.tls_resumed);
+  }
+  summary.print();
   return gave_up && !stopping ? 1 : 0;
 }

@@ -93,10 +93,9 @@ Client::~Client() {
 }
 
 #if defined(UPLINK_WITH_TLS)
-void Client::use_tls(tls::TlsEngine& engine, bool verification_off) {
+void Client::use_tls(tls::TlsEngine& engine) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   tls_ = &engine;
-  tls_verification_off_ = verification_off;
 }
 #endif
 
@@ -207,7 +206,15 @@ ClientState Client::state() const {
 
 Counters Client::counters() const {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  return session_.counters();
+  Counters c = session_.counters();
+#if defined(UPLINK_WITH_TLS)
+  if (tls_ != nullptr) {
+    const tls::TlsStats& stats = tls_->stats();
+    c.tls_resumed_handshakes = stats.resumed_handshakes;
+    c.tls_full_handshakes = stats.handshakes - stats.resumed_handshakes;
+  }
+#endif
+  return c;
 }
 
 std::size_t Client::handler_heap_fallbacks() const {
@@ -262,6 +269,9 @@ void Client::close_transport(ConstByteSpan farewell) {
   // Asio's resolver cancel() allocates, so it is only called when a lookup
   // is actually running.
   if (resolving_) resolver_.cancel();
+#if defined(UPLINK_WITH_TLS)
+  tls_handshaking_ = false;
+#endif
   if (socket_.is_open()) {
 #if defined(UPLINK_WITH_TLS)
     if (tls_ != nullptr) {
@@ -330,9 +340,10 @@ void Client::handle_connect(Session::Generation generation, const asio::error_co
     }
     tls_used_ = true;
     tls_->set_transport(tls::fd_transport(socket_.native_handle()));
-    if (tls_verification_off_) {
+    if (!tls_->verifies_peer()) {
       listener_.on_log(LogLevel::warning, "TLS server verification is OFF (insecure): anyone can impersonate the server");
     }
+    tls_handshaking_ = true;
     tls_handshake(generation);
     return;
   }
@@ -340,8 +351,20 @@ void Client::handle_connect(Session::Generation generation, const asio::error_co
   transport_ready(generation);
 }
 
+std::error_code Client::connect_timeout_reason() const {
+#if defined(UPLINK_WITH_TLS)
+  // TCP was up and the deadline ran out inside the TLS handshake: saying so
+  // tells an operator to look at the server's TLS side, not the network.
+  if (tls_handshaking_) return make_error_code(tls::TlsErrc::handshake_timeout);
+#endif
+  return make_error_code(Errc::connect_timeout);
+}
+
 // The transport (TCP, and TLS if used) is up: the session takes over.
 void Client::transport_ready(Session::Generation generation) {
+#if defined(UPLINK_WITH_TLS)
+  tls_handshaking_ = false;
+#endif
   session_.on_transport_open(now(), generation);
   if (generation == session_.generation() && session_.transport_active()) start_read(generation);
   pump();

@@ -5,11 +5,12 @@
 #
 # Usage:
 #   tests/e2e/scenario.sh <scenario> <bin-dir>
-#   tests/e2e/scenario.sh <scenario> <uplink_server> <uplink_proxy> <uplink_device>
+#   tests/e2e/scenario.sh <scenario> <uplink_server> <uplink_proxy> <uplink_device> [<uplink_make_test_pki>]
 #   tests/e2e/scenario.sh list
 #
 # <bin-dir> is a build directory (e.g. build/debug) or a directory holding
-# the three programs; CTest passes the three paths explicitly.
+# the programs; CTest passes their paths explicitly (the fourth only for a
+# tls_ scenario).
 #
 # Each scenario starts the server (--print-payloads, so every delivered
 # payload is in its log), the proxy (commands through a FIFO) and one device
@@ -88,6 +89,16 @@
 #       link is dead (blackhole both) and then refused (refuse on): the
 #       device reports refusals (summary "refused" > 0) and keeps the message
 #       it could not queue; every one it generated is delivered exactly once.
+#   tls_blackhole_both, tls_server_killed
+#       blackhole_both and server_killed over mutual TLS: throwaway
+#       certificates from uplink_make_test_pki, the server with --tls-cert,
+#       --tls-key, --tls-ca and --require-client-cert, the device with
+#       --tls-ca and its client certificate. The fault proxy works on TCP,
+#       so the faults are the same and so are the checks; in addition the
+#       device's summary must count full TLS handshakes, a reconnect to the
+#       same server must resume the TLS session (tls_blackhole_both), and a
+#       reconnect attempt through the black hole fails as "TLS handshake
+#       timed out" (the TLS phase is what the black hole stalls).
 #
 # Environment:
 #   UPLINK_TEST_SLOP_MS    tolerance added to the detection bound (default 300)
@@ -99,7 +110,7 @@ set -euo pipefail
 
 readonly SCENARIOS="blackhole_both blackhole_up blackhole_down server_stops_reading server_killed
 server_killed_without_state downlink_server_killed server_restarted_repeatedly byte_at_a_time garbage_from_server
-device_flood"
+device_flood tls_blackhole_both tls_server_killed"
 
 usage() {
   sed -n '6,12p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -302,7 +313,8 @@ server_input=/dev/null
 start_server() {
   servers=$((servers + 1))
   launch_listener "server$servers" "$server_input" "$1" \
-    "$server_bin" --print-payloads --shutdown-retry-after-ms 300 ${state_dir:+--state-dir "$state_dir"}
+    "$server_bin" --print-payloads --shutdown-retry-after-ms 300 ${state_dir:+--state-dir "$state_dir"} \
+    ${server_tls[@]+"${server_tls[@]}"}
   server_port=$listen_port
   say "server$servers listening on :$server_port${state_dir:+ (state in $(basename "$state_dir"))}"
 }
@@ -372,7 +384,7 @@ start_device() {  # start_device <count> [flags...]
   shift
   # --duration-s: a backstop should this script be killed without cleanup.
   start device /dev/null "$device_bin" --server "127.0.0.1:$proxy_port" --device-id "$DEVICE_ID" --demo \
-    --count "$count" --duration-s $((DEADLINE_S + 10)) "$@"
+    --count "$count" --duration-s $((DEADLINE_S + 10)) ${device_tls[@]+"${device_tls[@]}"} "$@"
   watch device
   say "device $DEVICE_ID started: --count $count $*"
 }
@@ -572,6 +584,30 @@ setup() {
   start_proxy
 }
 
+# TLS mode (tls_ scenarios): throwaway certificates, mutual TLS.
+server_tls=()
+device_tls=()
+setup_tls() {
+  "$pki_bin" "$work/pki" >"$work/pki.log" 2>&1 || fail "uplink_make_test_pki failed"
+  server_tls=(--tls-cert "$work/pki/server.pem" --tls-key "$work/pki/server.key"
+    --tls-ca "$work/pki/ca.pem" --require-client-cert)
+  device_tls=(--tls-ca "$work/pki/ca.pem" --tls-server-name localhost
+    --tls-cert "$work/pki/client.pem" --tls-key "$work/pki/client.key")
+  say "TLS: mutual, certificates in $(basename "$work")/pki"
+}
+
+# The TLS handshakes in the device's summary: at least <full> full ones and
+# <resumed> resumed ones.
+check_tls() {
+  local full resumed
+  full=$(field tls_full_handshakes "$summary")
+  resumed=$(field tls_resumed_handshakes "$summary")
+  [ -n "$full" ] || fail "no TLS counters in the device's summary: $summary"
+  [ "$full" -ge "$1" ] || fail "device made $full full TLS handshakes, expected >= $1"
+  [ "$resumed" -ge "$2" ] || fail "device resumed $resumed TLS sessions, expected >= $2"
+  say "TLS handshakes: $full full, $resumed resumed"
+}
+
 # --- Scenarios ---------------------------------------------------------------------
 
 scenario_blackhole() {  # up | down | both
@@ -582,6 +618,10 @@ scenario_blackhole() {  # up | down | both
   proxy_cmd "blackhole $1"
   expect_dead_link 1
   wait_failed_attempt  # through the black hole: the handshake cannot complete
+  if [ "$tls" = 1 ]; then
+    [ "$(field reason "$line")" = "TLS handshake timed out" ] ||
+      fail "expected the attempt through the black hole to fail in the TLS handshake: $line"
+  fi
   proxy_cmd forward
   wait_online 2
   finish_device
@@ -589,6 +629,8 @@ scenario_blackhole() {  # up | down | both
   check_common
   check_exactly_once
   expect_reconnects 1
+  # The same server after the black hole: its ticket resumes the session.
+  if [ "$tls" = 1 ]; then check_tls 1 1; fi
 }
 
 scenario_server_stops_reading() {
@@ -706,6 +748,8 @@ scenario_server_killed() {
   check_common
   check_durable_exactly_once
   expect_reconnects 2
+  # A restarted server has new ticket keys: full handshakes again.
+  if [ "$tls" = 1 ]; then check_tls 3 0; fi
 }
 
 scenario_server_killed_without_state() {
@@ -982,20 +1026,29 @@ main() {
     *) echo "scenario.sh: unknown scenario '$scenario' (one of: $(echo $SCENARIOS))" >&2; exit 2 ;;
   esac
 
+  tls=0
+  base=${scenario#tls_}
+  [ "$base" = "$scenario" ] || tls=1
+  pki_bin=""
   case $# in
     1)
       server_bin=$(find_program "$1" uplink_server reference_server)
       proxy_bin=$(find_program "$1" uplink_proxy fault_proxy)
       device_bin=$(find_program "$1" uplink_device emulated_device)
+      if [ "$tls" = 1 ]; then pki_bin=$(find_program "$1" uplink_make_test_pki reference_server); fi
       ;;
-    3)
-      server_bin=$1 proxy_bin=$2 device_bin=$3
-      for program in "$server_bin" "$proxy_bin" "$device_bin"; do
+    3 | 4)
+      server_bin=$1 proxy_bin=$2 device_bin=$3 pki_bin=${4:-}
+      for program in "$server_bin" "$proxy_bin" "$device_bin" ${pki_bin:+"$pki_bin"}; do
         [ -x "$program" ] || { echo "scenario.sh: not an executable: $program" >&2; exit 2; }
       done
       ;;
     *) usage ;;
   esac
+  if [ "$tls" = 1 ] && [ -z "$pki_bin" ]; then
+    echo "scenario.sh: $scenario needs uplink_make_test_pki (the fourth program)" >&2
+    exit 2
+  fi
 
   readonly SLOP_MS=${UPLINK_TEST_SLOP_MS:-300}
   readonly DEADLINE_S=${UPLINK_E2E_DEADLINE_S:-75}
@@ -1021,9 +1074,10 @@ main() {
   trap 'fail "interrupted"' INT TERM
 
   say "work directory $work; slop ${SLOP_MS} ms; deadline ${DEADLINE_S} s"
-  case $scenario in
-    blackhole_both | blackhole_up | blackhole_down) scenario_blackhole "${scenario#blackhole_}" ;;
-    *) "scenario_$scenario" ;;
+  if [ "$tls" = 1 ]; then setup_tls; fi
+  case $base in
+    blackhole_both | blackhole_up | blackhole_down) scenario_blackhole "${base#blackhole_}" ;;
+    *) "scenario_$base" ;;
   esac
   say "PASS ($(( $(now_ms) - START_MS )) ms)"
 }

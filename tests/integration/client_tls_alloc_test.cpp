@@ -36,9 +36,9 @@ namespace {
 // a resumed reconnect makes 44 allocations (18 to re-create the handshake
 // state in mbedtls_ssl_session_reset, the rest for the abbreviated
 // handshake and the copy of the new session kept for the next
-// resumption); a full one about 27,500, nearly all small bignum
-// temporaries of the ECDHE and ECDSA arithmetic, varying by a few dozen
-// with the random values. The bounds leave room for that variation and
+// resumption); a full one about 27,000 (26,700 to 26,850), nearly all
+// small bignum temporaries of the ECDHE and ECDSA arithmetic, varying with
+// the random values. The bounds leave room for that variation and
 // for other mbedTLS builds; they catch a change of kind (a resumption
 // that silently became a full handshake, a per-record allocation).
 constexpr std::size_t kResumedReconnectBound = 64;

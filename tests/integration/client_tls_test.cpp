@@ -56,6 +56,7 @@ TEST_GROUP(ClientTls) {
   asio::io_context io;
   std::unique_ptr<test::ScriptedServer> server;
   tls::TlsConfig server_tls;
+  tls::TlsConfig other_server_tls;  // for a test that needs another server identity or policy
   std::unique_ptr<test::TlsFront> front;
   tls::TlsConfig client_tls;
   tls::TlsEngine engine;
@@ -84,9 +85,30 @@ TEST_GROUP(ClientTls) {
     run_until(io, [] { return false; }, 20);
   }
 
-  void trust(const char* ca_pem, const char* hostname = "localhost") {
+  // Replaces the front with one that terminates TLS as `s` says.
+  void serve(const tls::TlsSettings& s) {
+    CHECK(!other_server_tls.init(s));
+    front = std::make_unique<test::TlsFront>(io, other_server_tls, server->port());
+  }
+  // A server that requires client certificates issued by the test CA.
+  void serve_requiring_client_certificates() {
+    const test::TestPki& pki = test::test_pki();
+    tls::TlsSettings s;
+    s.role = tls::TlsRole::server;
+    s.certificate = tls::Credential::pem(pki.server.certificate_pem);
+    s.private_key = tls::Credential::pem(pki.server.key_pem);
+    s.ca = tls::Credential::pem(pki.ca.certificate_pem);
+    s.require_client_certificate = true;
+    serve(s);
+  }
+
+  void trust(const char* ca_pem, const char* hostname = "localhost", const test::TestCredential* identity = nullptr) {
     tls::TlsSettings s;
     s.ca = tls::Credential::pem(ca_pem);
+    if (identity != nullptr) {
+      s.certificate = tls::Credential::pem(identity->certificate_pem);
+      s.private_key = tls::Credential::pem(identity->key_pem);
+    }
     CHECK(!client_tls.init(s));
     CHECK(!engine.setup(client_tls, hostname));
     client->use_tls(engine);
@@ -120,6 +142,8 @@ TEST(ClientTls, VerifiedHandshakeThenMessagesAndHeartbeatsFlow) {
   CHECK(run_until(io, [&] { return listener.heartbeats.size() >= 2; }));
   UNSIGNED_LONGLONGS_EQUAL(1, engine.stats().handshakes);
   UNSIGNED_LONGS_EQUAL(1, front->handshakes());
+  UNSIGNED_LONGLONGS_EQUAL(1, client->counters().tls_full_handshakes);
+  UNSIGNED_LONGLONGS_EQUAL(0, client->counters().tls_resumed_handshakes);
 }
 
 TEST(ClientTls, ReconnectResumesTheTlsSession) {
@@ -131,6 +155,13 @@ TEST(ClientTls, ReconnectResumesTheTlsSession) {
   UNSIGNED_LONGLONGS_EQUAL(2, engine.stats().handshakes);
   UNSIGNED_LONGLONGS_EQUAL(1, engine.stats().resumed_handshakes);  // checked, not assumed
   CHECK(engine.resumed());
+  // The server's side agrees: it accepted the ticket the client presented.
+  UNSIGNED_LONGLONGS_EQUAL(1, server_tls.tickets_accepted());
+  UNSIGNED_LONGS_EQUAL(2, front->handshakes());
+  // And the application sees both kinds without reaching for the engine.
+  const Counters c = client->counters();
+  UNSIGNED_LONGLONGS_EQUAL(1, c.tls_full_handshakes);
+  UNSIGNED_LONGLONGS_EQUAL(1, c.tls_resumed_handshakes);
 }
 
 TEST(ClientTls, UnknownCaFailsTheConnectWithThatReason) {
@@ -155,7 +186,9 @@ TEST(ClientTls, ServerThatNeverAnswersTheTlsHandshakeIsCaughtByTheConnectDeadlin
   CHECK(static_cast<bool>(client->start(options())));
   CHECK(run_until(io, [&] { return !listener.connect_failures.empty(); }));
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count();
-  CHECK(listener.connect_failures[0].reason == Errc::connect_timeout);
+  // The TLS reason also proves the deadline struck inside the TLS handshake.
+  CHECK(listener.connect_failures[0].reason == make_error_code(tls::TlsErrc::handshake_timeout));
+  STRCMP_EQUAL("TLS handshake timed out", listener.connect_failures[0].reason.message().c_str());
   CHECK_TEXT(static_cast<std::uint64_t>(took + 1) >= kConnectTimeoutMs,
              std::to_string(took).c_str());  // the client keeps whole milliseconds
   CHECK_TEXT(static_cast<std::uint64_t>(took) <= kConnectTimeoutMs + slop_ms(), std::to_string(took).c_str());
@@ -177,7 +210,7 @@ TEST(ClientTls, InsecureModeLogsAWarningOnEveryConnect) {
   s.insecure_skip_verify = true;  // no CA at all
   CHECK(!client_tls.init(s));
   CHECK(!engine.setup(client_tls, "localhost"));
-  client->use_tls(engine, true);
+  client->use_tls(engine);  // the warning follows from insecure_skip_verify alone
   CHECK(static_cast<bool>(client->start(options())));
   CHECK(run_until(io, [&] { return listener.online.size() == 1; }));
   server->close_all();
@@ -185,4 +218,65 @@ TEST(ClientTls, InsecureModeLogsAWarningOnEveryConnect) {
   std::size_t warnings = 0;
   for (const auto& line : listener.logs) warnings += line.text.find("verification is OFF") != std::string::npos ? 1 : 0;
   UNSIGNED_LONGS_EQUAL(2, warnings);
+}
+
+TEST(ClientTls, MutualTlsWithADeviceCertificateFromTheTrustedCaComesOnline) {
+  serve_requiring_client_certificates();
+  trust(test::test_pki().ca.certificate_pem, "localhost", &test::test_pki().client);
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return listener.online.size() == 1; }));
+  const std::string payload = "from a known device";
+  CHECK(!client->send(ConstByteSpan{payload.data(), payload.size()}));
+  CHECK(run_until(io, [&] { return client->queued() == 0; }));
+  UNSIGNED_LONGS_EQUAL(1, front->handshakes());
+  UNSIGNED_LONGS_EQUAL(0, front->failures());
+}
+
+TEST(ClientTls, MissingClientCertificateWhereOneIsRequiredFailsTheConnect) {
+  serve_requiring_client_certificates();
+  trust(test::test_pki().ca.certificate_pem);  // no identity
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return !listener.connect_failures.empty(); }));
+  // mbedTLS 2.28's server refuses without an alert: the client sees the
+  // server end the handshake.
+  const std::error_code reason = listener.connect_failures[0].reason;
+  CHECK_TEXT(reason == Errc::connection_closed, reason.message().c_str());
+  CHECK(run_until(io, [&] { return front->failures() >= 1; }));
+  CHECK(listener.online.empty());
+}
+
+TEST(ClientTls, ClientCertificateFromAnotherCaIsRefusedByTheServer) {
+  serve_requiring_client_certificates();
+  trust(test::test_pki().ca.certificate_pem, "localhost", &test::test_pki().other_client);
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return !listener.connect_failures.empty(); }));
+  // The server's fatal alert (unknown CA) reaches the client.
+  const std::error_code reason = listener.connect_failures[0].reason;
+  CHECK_TEXT(reason == tls::mbedtls_error(MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE), reason.message().c_str());
+  CHECK(listener.online.empty());
+}
+
+TEST(ClientTls, ExpiredServerCertificateFailsTheConnectWithThatReason) {
+  const test::TestPki& pki = test::test_pki();
+  tls::TlsSettings s;
+  s.role = tls::TlsRole::server;
+  s.certificate = tls::Credential::pem(pki.expired_server.certificate_pem);
+  s.private_key = tls::Credential::pem(pki.expired_server.key_pem);
+  serve(s);
+  trust(pki.ca.certificate_pem);
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return !listener.connect_failures.empty(); }));
+  CHECK(listener.connect_failures[0].reason == make_error_code(tls::TlsErrc::certificate_expired));
+  CHECK(listener.online.empty());
+}
+
+TEST(ClientTls, GarbageInsteadOfAServerHelloFailsTheConnectWithATlsError) {
+  front->set_junk("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+  trust(test::test_pki().ca.certificate_pem);
+  CHECK(static_cast<bool>(client->start(options())));
+  CHECK(run_until(io, [&] { return !listener.connect_failures.empty(); }));
+  // Not a timeout: the first bytes are no TLS record, and mbedTLS says so.
+  const std::error_code reason = listener.connect_failures[0].reason;
+  CHECK_TEXT(reason == tls::mbedtls_error(MBEDTLS_ERR_SSL_INVALID_RECORD), reason.message().c_str());
+  CHECK(listener.online.empty());
 }

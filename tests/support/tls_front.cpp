@@ -3,6 +3,7 @@
 
 #include <asio/connect.hpp>
 #include <asio/write.hpp>
+#include <cstring>
 #include <deque>
 #include <string>
 #include <vector>
@@ -39,7 +40,10 @@ class TlsFront::Impl : public std::enable_shared_from_this<TlsFront::Impl> {
   std::size_t failures_ = 0;
   bool mute_ = false;
   bool stopped_ = false;
+  const char* junk_ = nullptr;
   std::vector<std::weak_ptr<Conn>> conns_;
+  // Sockets kept open without reading: mute or junk connections, and those
+  // whose handshake failed (see Conn::handshake).
   std::vector<std::shared_ptr<tcp::socket>> muted_;
 };
 
@@ -93,6 +97,13 @@ class TlsFront::Impl::Conn : public std::enable_shared_from_this<Conn> {
     }
     if (r.wants_io()) return wait(r.status == tls::TlsStatus::want_write, &Conn::handshake);
     ++front_->failures_;
+    // End like a careful server: stop sending (after any alert) but keep the
+    // socket. Closing it with the client's unread flight in the receive
+    // buffer would send a RST, which can overtake the alert and turn the
+    // client's reason into a reset, a race a test cannot assert on.
+    asio::error_code ignored;
+    down_.shutdown(tcp::socket::shutdown_send, ignored);
+    front_->muted_.push_back(std::make_shared<tcp::socket>(std::move(down_)));
     close();
   }
 
@@ -167,7 +178,12 @@ void TlsFront::Impl::accept() {
   auto self = shared_from_this();
   acceptor_.async_accept([self](const asio::error_code& e, tcp::socket socket) {
     if (e || self->stopped_) return;
-    if (self->mute_) {
+    if (self->junk_ != nullptr) {
+      auto held = std::make_shared<tcp::socket>(std::move(socket));
+      asio::error_code ignored;
+      asio::write(*held, asio::buffer(self->junk_, std::strlen(self->junk_)), ignored);
+      self->muted_.push_back(held);
+    } else if (self->mute_) {
       // Keep the socket open and never read: a server that speaks TCP only.
       self->muted_.push_back(std::make_shared<tcp::socket>(std::move(socket)));
     } else {
@@ -196,5 +212,6 @@ std::uint16_t TlsFront::port() const { return impl_->acceptor_.local_endpoint().
 std::size_t TlsFront::handshakes() const { return impl_->handshakes_; }
 std::size_t TlsFront::failures() const { return impl_->failures_; }
 void TlsFront::set_mute(bool mute) { impl_->mute_ = mute; }
+void TlsFront::set_junk(const char* junk) { impl_->junk_ = junk; }
 
 }  // namespace uplink::test

@@ -29,6 +29,10 @@ class TlsFront {
   /// Accepts connections but never answers the TLS handshake (a server that
   /// speaks TCP and nothing else).
   void set_mute(bool mute);
+  /// Answers each new connection with `junk` (plain bytes, not TLS, e.g. a
+  /// text banner) instead of a ServerHello, then keeps it open and silent.
+  /// nullptr: back to TLS.
+  void set_junk(const char* junk);
 
   class Impl;
 

@@ -7,11 +7,14 @@
 
 #include <unistd.h>
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
 #include "support/test_pki.hpp"
+#include "uplink/port/raspberrypi.hpp"
 #include "uplink/tls/tls_config.hpp"
 
 #include <CppUTest/TestHarness.h>
@@ -21,6 +24,7 @@ using uplink::tls::TlsConfig;
 using uplink::tls::TlsErrc;
 using uplink::tls::TlsRole;
 using uplink::tls::TlsSettings;
+using uplink::tls::mbedtls_error;
 using uplink::test::test_pki;
 
 namespace {
@@ -149,6 +153,54 @@ TEST(TlsConfig, ReportsParserErrorsInTheMbedtlsCategory) {
   // mbedtls_x509_crt_parse_file reads through mbedtls_pk_load_file.
   LONGS_EQUAL(MBEDTLS_ERR_PK_FILE_IO_ERROR, io.value());
   STRCMP_EQUAL("mbedtls", io.category().name());
+}
+
+namespace {
+
+// An entropy source that counts its calls and fills with a fixed byte.
+struct CountingSource {
+  int calls = 0;
+  bool fail = false;
+  static int gather(void* self, unsigned char* out, std::size_t size, std::size_t* produced) {
+    auto* source = static_cast<CountingSource*>(self);
+    ++source->calls;
+    if (source->fail) return MBEDTLS_ERR_ENTROPY_SOURCE_FAILED;
+    std::memset(out, 0x5a, size);
+    *produced = size;
+    return 0;
+  }
+};
+
+}  // namespace
+
+TEST(TlsConfig, MixesAnExtraEntropySourceIntoTheSeed) {
+  CountingSource source;
+  TlsSettings s = client_settings();
+  s.entropy_source = {&CountingSource::gather, &source, 32, false};
+  CHECK_FALSE(static_cast<bool>(config.init(s)));
+  CHECK_TEXT(source.calls >= 1, std::to_string(source.calls).c_str());
+}
+
+TEST(TlsConfig, AStrongEntropySourceThatFailsFailsTheInitNamingIt) {
+  CountingSource source;
+  source.fail = true;
+  TlsSettings s = client_settings();
+  s.entropy_source = {&CountingSource::gather, &source, 32, true};
+  const std::error_code ec = config.init(s);
+  CHECK_TRUE(ec == mbedtls_error(MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED));
+  STRCMP_EQUAL("entropy_source", config.failed_field());
+  CHECK_FALSE(config.initialized());
+  s.entropy_source = {};
+  CHECK_FALSE(static_cast<bool>(config.init(s)));  // the failed source is not kept
+}
+
+TEST(TlsConfig, TheRaspberryPiHardwareRngPlugsInAndIsOptional) {
+  // No /dev/hwrng under this root (a PC, or a Pi kernel without the driver):
+  // with threshold 0 the source adds nothing and seeding still succeeds.
+  static char absent_root[] = "/nonexistent-uplink-root";
+  TlsSettings s = client_settings();
+  s.entropy_source = {uplink::port::raspberrypi::hwrng_entropy_source, absent_root, 0, false};
+  CHECK_FALSE(static_cast<bool>(config.init(s)));
 }
 
 TEST_GROUP(TlsTestPki){};

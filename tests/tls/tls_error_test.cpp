@@ -21,6 +21,8 @@ TEST(TlsError, CategoriesHaveTheirDocumentedNames) {
   const std::error_code ec = TlsErrc::hostname_mismatch;
   CHECK_TRUE(ec.category() == uplink::tls::tls_category());
   STRCMP_EQUAL("hostname_mismatch", uplink::tls::tls_errc_name(TlsErrc::hostname_mismatch));
+  STRCMP_EQUAL("handshake_timeout", uplink::tls::tls_errc_name(TlsErrc::handshake_timeout));
+  STRCMP_EQUAL("TLS handshake timed out", make_error_code(TlsErrc::handshake_timeout).message().c_str());
   STRCMP_EQUAL("unknown", uplink::tls::tls_errc_name(static_cast<TlsErrc>(999)));
 }
 

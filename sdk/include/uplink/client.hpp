@@ -66,8 +66,11 @@ class Client final : private SessionIo {
   /// server's host name for SNI and verification). The TLS handshake runs
   /// under the same connect deadline as the rest of connecting; sessions
   /// are resumed on reconnect when the server allows it (engine.stats()
-  /// counts full and resumed handshakes). Call before start().
-  void use_tls(tls::TlsEngine& engine, bool verification_off = false);
+  /// counts full and resumed handshakes). When the engine's config does not
+  /// verify the server (insecure_skip_verify), every connect logs a warning:
+  /// that follows from the config alone, so it cannot be forgotten.
+  /// Call before start().
+  void use_tls(tls::TlsEngine& engine);
 #endif
 
   /// Keeps queued messages and the session identity in `spool` (opened by
@@ -143,6 +146,7 @@ class Client final : private SessionIo {
   // SessionIo
   void open_transport(std::size_t endpoint_index, const Endpoint& endpoint) override;
   void close_transport(ConstByteSpan farewell) override;
+  [[nodiscard]] std::error_code connect_timeout_reason() const override;
 
   void start_connect(Session::Generation generation, const asio::ip::tcp::endpoint& endpoint);
   void handle_connect(Session::Generation generation, const asio::error_code& error);
@@ -212,8 +216,8 @@ class Client final : private SessionIo {
   std::uint8_t rx_[kRxChunkSize] = {};
 #if defined(UPLINK_WITH_TLS)
   tls::TlsEngine* tls_ = nullptr;
-  bool tls_verification_off_ = false;
   bool tls_used_ = false;  // the engine has carried a connection: reset() it before the next
+  bool tls_handshaking_ = false;  // a connect deadline now is a TLS handshake timeout
 #endif
 };
 

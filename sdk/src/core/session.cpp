@@ -304,8 +304,8 @@ void Session::on_timer(Millis now) {
     case ClientState::connecting:
     case ClientState::handshaking:
       if (now >= attempt_deadline_) {
-        attempt_failed(now, make_error_code(state_ == ClientState::connecting ? Errc::connect_timeout
-                                                                               : Errc::handshake_timeout));
+        attempt_failed(now, state_ == ClientState::connecting ? io_.connect_timeout_reason()
+                                                               : make_error_code(Errc::handshake_timeout));
       }
       return;
     case ClientState::backing_off:

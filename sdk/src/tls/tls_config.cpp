@@ -144,9 +144,18 @@ std::error_code TlsConfig::init(const TlsSettings& s) {
 #endif
 
   // --- Random generator ---
+  int ret = 0;
+  const bool extra_entropy = s.entropy_source.function != nullptr;
+  if (extra_entropy) {
+    // Before seeding: the seed itself must already mix in the extra source.
+    ret = mbedtls_entropy_add_source(&entropy_, s.entropy_source.function, s.entropy_source.context,
+                                     s.entropy_source.threshold,
+                                     s.entropy_source.strong ? MBEDTLS_ENTROPY_SOURCE_STRONG : MBEDTLS_ENTROPY_SOURCE_WEAK);
+    if (ret != 0) return refuse("entropy_source", mbedtls_error(ret));
+  }
   const ConstByteSpan pers = s.personalization.empty() ? literal_bytes(kDefaultPersonalization) : s.personalization;
-  int ret = mbedtls_ctr_drbg_seed(&drbg_, mbedtls_entropy_func, &entropy_, pers.data, pers.size);
-  if (ret != 0) return refuse("personalization", mbedtls_error(ret));
+  ret = mbedtls_ctr_drbg_seed(&drbg_, mbedtls_entropy_func, &entropy_, pers.data, pers.size);
+  if (ret != 0) return refuse(extra_entropy ? "entropy_source" : "personalization", mbedtls_error(ret));
 
   // --- Defaults of the role, TLS 1.2 only ---
   ret = mbedtls_ssl_config_defaults(&conf_, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,

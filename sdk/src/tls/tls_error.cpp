@@ -39,6 +39,7 @@ ErrcInfo info_of(TlsErrc e) noexcept {
     case TlsErrc::write_retry_mismatch:
       return {"write_retry_mismatch", "TLS write retried with different arguments"};
     case TlsErrc::no_transport: return {"no_transport", "TLS engine has no transport"};
+    case TlsErrc::handshake_timeout: return {"handshake_timeout", "TLS handshake timed out"};
   }
   return {"unknown", "unknown TLS error"};
 }

@@ -67,6 +67,12 @@ struct Counters {
   std::uint64_t downlink_duplicates = 0;  ///< Downlink DATA already delivered, dropped.
   std::uint64_t messages_received = 0;  ///< Downlink DATA delivered.
   std::uint32_t last_rtt_ms = 0;       ///< Round trip of the last answered PING.
+  /// TLS handshakes completed by Client::use_tls's engine: full ones
+  /// (certificates exchanged) and resumed ones (a saved session reused,
+  /// much cheaper). Filled in by Client::counters(); the session itself
+  /// knows nothing of TLS and leaves them 0.
+  std::uint64_t tls_full_handshakes = 0;
+  std::uint64_t tls_resumed_handshakes = 0;
 };
 
 /// What the session asks of its I/O shell. Both calls only start work; the
@@ -81,6 +87,11 @@ class SessionIo {
   /// `farewell` is not empty, first try to write it without blocking (best
   /// effort; never wait for it). Called exactly once per opened generation.
   virtual void close_transport(ConstByteSpan farewell) = 0;
+  /// The reason to report when the connect deadline passes before the
+  /// transport is open. A shell whose transport has a handshake of its own
+  /// (TLS) names that phase when it was the one running; the session needs
+  /// to know nothing about it. Asked before close_transport().
+  [[nodiscard]] virtual std::error_code connect_timeout_reason() const { return make_error_code(Errc::connect_timeout); }
 
  protected:
   ~SessionIo() = default;

@@ -13,6 +13,9 @@
 //   uplink::tls::TlsConfig config;
 //   if (auto ec = config.init(s)) { log(config.failed_field(), ec.message()); }
 //
+// A hardware RNG is added through TlsSettings::entropy_source: the entropy
+// context is private and seeded inside init(), so that is the only place.
+//
 // Protocol: TLS 1.2 only (what mbedTLS 2.28 offers for production; its
 // TLS 1.3 is experimental and off in Debian's build).
 //
@@ -86,6 +89,25 @@ struct Credential {
 /// the PEER must buffer, not our RAM.
 enum class MaxFragment : std::uint8_t { unlimited, bytes_512, bytes_1024, bytes_2048, bytes_4096 };
 
+/// An extra entropy source for the config's random generator, shaped as
+/// mbedtls_entropy_add_source takes it (mbedtls_entropy_f_source_ptr):
+/// `function(context, out, size, &produced)` writes up to `size` bytes and
+/// returns 0, or non-zero on failure. mbedTLS calls it on every entropy
+/// gather, next to its platform source (getrandom / /dev/urandom).
+/// Example, the Raspberry Pi's hardware RNG (ports/raspberrypi):
+///   s.entropy_source = {uplink::port::raspberrypi::hwrng_entropy_source, nullptr, 0, false};
+struct EntropySource {
+  int (*function)(void* context, unsigned char* out, std::size_t size, std::size_t* produced) = nullptr;
+  void* context = nullptr;
+  /// Bytes it must have delivered before a gather may finish (mbedTLS's
+  /// threshold). 0 for a device that may be absent or slow: then it adds
+  /// what it has and never blocks seeding.
+  std::size_t threshold = 0;
+  /// MBEDTLS_ENTROPY_SOURCE_STRONG instead of WEAK. mbedTLS requires one
+  /// strong source; its platform source already is one.
+  bool strong = false;
+};
+
 /// Plain-data settings for TlsConfig::init. Defaults: a client that
 /// requires a valid server certificate from `ca` for the host name given to
 /// TlsEngine::setup, accepts session tickets, TLS 1.2.
@@ -133,6 +155,11 @@ struct TlsSettings {
 
   /// Personalization string of the DRBG (e.g. the device id); optional.
   ConstByteSpan personalization;
+
+  /// Added to the entropy context before the DRBG is seeded, so it feeds
+  /// the seed and every reseed (see EntropySource). No function: mbedTLS's
+  /// default sources only.
+  EntropySource entropy_source;
 };
 
 /// The shared, per-role TLS configuration. See the file comment.
@@ -153,7 +180,9 @@ class TlsConfig {
   ///  - TlsErrc::key_mismatch: private_key is not the certificate's key;
   ///  - mbedTLS category: the parser's or the DRBG's error (e.g.
   ///    MBEDTLS_ERR_X509_FILE_IO_ERROR, MBEDTLS_ERR_PK_PASSWORD_REQUIRED,
-  ///    MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED); with mbedTLS 3.x,
+  ///    MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED, field "entropy_source"
+  ///    when one is set, e.g. a strong source that fails or delivers less
+  ///    than its threshold; MBEDTLS_ERR_ENTROPY_MAX_SOURCES); with mbedTLS 3.x,
   ///    MBEDTLS_ERR_SSL_INTERNAL_ERROR (field "role") when psa_crypto_init fails.
   /// On error the config stays uninitialized and init() may be called again.
   [[nodiscard]] std::error_code init(const TlsSettings& settings);

@@ -51,6 +51,9 @@ enum class TlsErrc : int {
   not_connected,              ///< read/write before the handshake is done, or after the connection ended.
   write_retry_mismatch,       ///< A write retried after want_read/want_write with another buffer or size.
   no_transport,               ///< The engine has no transport callbacks.
+
+  // --- Connection (reported by uplink::Client) ---
+  handshake_timeout,          ///< The connect deadline passed during the TLS handshake.
 };
 
 /// The category of TlsErrc. Its name is "uplink.tls".

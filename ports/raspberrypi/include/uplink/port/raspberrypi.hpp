@@ -94,6 +94,8 @@ std::size_t board_model(char* out, std::size_t size, const char* root = "") noex
 ///                              MBEDTLS_ENTROPY_SOURCE_WEAK);
 /// Its bytes are mixed into every gather. A threshold above 0 would make
 /// mbedtls_entropy_func fail on a board without the device.
+/// For uplink's TLS, whose entropy context is private, pass it as
+/// uplink::tls::TlsSettings::entropy_source = {hwrng_entropy_source, nullptr, 0, false}.
 int hwrng_entropy_source(void* data, unsigned char* output, std::size_t len, std::size_t* olen) noexcept;
 
 // --- SoC temperature ------------------------------------------------------------
