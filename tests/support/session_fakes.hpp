@@ -309,7 +309,7 @@ struct LogLine {
 
 /// Records every callback, each in its own list and all together, in order,
 /// in `events` ("state:online", "online", "disconnected", ...).
-class RecordingListener final : public Listener {
+class RecordingListener : public Listener {
  public:
   void on_state(const StateChange& change) override {
     states.push_back(change);

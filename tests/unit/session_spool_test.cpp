@@ -1,6 +1,7 @@
 // The session with a spool, in virtual time over an in-memory storage: what
 // a restarted device recovers, and how it resumes with the server.
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,10 +40,21 @@ class RamStorage final : public SpoolStorage {
   std::vector<std::uint8_t> bytes_;
 };
 
+// Records like RecordingListener, and runs a hook when the application gets
+// a downlink message (where a test takes a copy of the "disk").
+class DownlinkHookListener final : public RecordingListener {
+ public:
+  void on_message(std::uint64_t seq, ConstByteSpan payload) override {
+    RecordingListener::on_message(seq, payload);
+    if (on_delivery) on_delivery(seq);
+  }
+  std::function<void(std::uint64_t)> on_delivery;
+};
+
 // One "process": a session with its spool over the shared storage.
 struct Device {
   FakeIo io;
-  RecordingListener listener;
+  DownlinkHookListener listener;
   ScriptedRandom random{0x80000000u};
   Spool spool;
   Session session{io, listener, random};
@@ -205,4 +217,35 @@ TEST(SessionSpool, SessionIdAndDownlinkPositionSurviveARestart) {
   after.server.data(now, 3, "down 3");
   UNSIGNED_LONGS_EQUAL(1, after.listener.messages.size());
   STRCMP_EQUAL("down 3", after.listener.messages[0].payload.c_str());
+}
+
+TEST(SessionSpool, ADownlinkMessageIsRecordedAsDeliveredOnlyAfterTheApplicationHadIt) {
+  // A crash while the application handles downlink #2 (the disk as it was
+  // then): the restarted device must get #2 again, with the same seq, so
+  // nothing is lost; an application that must not act twice keys on seq.
+  std::vector<std::uint8_t> disk_during_delivery;
+  {
+    Device before(storage);
+    before.listener.on_delivery = [&](std::uint64_t seq) {
+      if (seq == 2) disk_during_delivery = storage.image();
+    };
+    before.online(now, 77, 1);
+    before.server.data(now, 1, "down 1");
+    before.server.data(now, 2, "down 2");
+  }
+  CHECK(!disk_during_delivery.empty());
+  storage.crash_back_to(disk_during_delivery);
+  Device after(storage);
+  after.online(now, 77, 1);
+  bool found = false;
+  for (const WireFrame& f : after.wire.all) {
+    if (f.type != FrameType::hello) continue;
+    found = true;
+    UNSIGNED_LONGLONGS_EQUAL(1, f.last_downlink_seq);
+  }
+  CHECK(found);
+  after.server.data(now, 2, "down 2");  // the server resends what was not acknowledged
+  UNSIGNED_LONGS_EQUAL(1, after.listener.messages.size());
+  UNSIGNED_LONGLONGS_EQUAL(2, after.listener.messages[0].seq);
+  STRCMP_EQUAL("down 2", after.listener.messages[0].payload.c_str());
 }

@@ -73,8 +73,11 @@ class Listener {
   virtual void on_online(const OnlineInfo& /*info*/) {}
   virtual void on_disconnected(const DisconnectInfo& /*info*/) {}
   virtual void on_connect_failed(const ConnectFailure& /*failure*/) {}
-  /// A downlink DATA message, delivered once and in order. The payload view
-  /// is valid only during the call.
+  /// A downlink DATA message, delivered in order, each seq once per run.
+  /// With a spool, a message being handled when the process crashed comes
+  /// again after the restart with the same seq (its delivery is recorded
+  /// when this returns): key on `seq` where acting twice matters. The
+  /// payload view is valid only during the call.
   virtual void on_message(std::uint64_t /*seq*/, ConstByteSpan /*payload*/) {}
   /// The server acknowledged the message `id` (the number send() returned).
   /// Called once per message, in the order they were sent.

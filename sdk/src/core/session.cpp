@@ -671,10 +671,14 @@ void Session::handle_data(Millis now, const Data& data) {
     return;
   }
   last_downlink_ = data.seq;
-  persist_state();  // after a restart, downlink must not be delivered twice
   ack_pending_ = true;
   ++counters_.messages_received;
   listener_.on_message(data.seq, data.payload);
+  // Recorded only once the application has had it, and before the ACK
+  // leaves: a crash in between makes the server resend it with the same
+  // seq (delivered again, never lost; the application keys on seq if it
+  // must not act twice). Recording first would lose it instead.
+  persist_state();
 }
 
 void Session::handle_ack(Millis now, const Ack& ack) {
