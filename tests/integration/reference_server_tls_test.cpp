@@ -18,6 +18,7 @@
 #include "server.hpp"
 #include "server_session.hpp"
 #include "support/test_pki.hpp"
+#include "support/wire_frames.hpp"
 #include "uplink/codec/frame_decoder.hpp"
 #include "uplink/codec/frame_encoder.hpp"
 #include "uplink/error.hpp"
@@ -29,7 +30,7 @@
 
 using namespace uplink;
 using namespace uplink::server;
-using uplink::test::test_pki;
+using namespace uplink::test;
 using uplink::tls::Credential;
 using uplink::tls::TlsConfig;
 using uplink::tls::TlsEngine;
@@ -39,52 +40,6 @@ using uplink::tls::TlsSettings;
 using uplink::tls::TlsStatus;
 
 namespace {
-
-using Bytes = std::vector<std::uint8_t>;
-
-// ------------------------------------------------------------ frame helpers
-
-template <typename FrameT>
-Bytes bytes_of(const FrameT& frame) {
-  Bytes bytes(encoded_size(frame));
-  const EncodeResult result = encode(frame, ByteSpan{bytes.data(), bytes.size()});
-  bytes.resize(result ? result.size : 0);
-  return bytes;
-}
-
-ConstByteSpan text_span(const char* text) { return ConstByteSpan{text, std::strlen(text)}; }
-
-Bytes hello(const char* device, std::uint32_t heartbeat_ms, std::uint64_t session = 0) {
-  Hello h;
-  h.device_id = text_span(device);
-  h.heartbeat_ms = heartbeat_ms;
-  h.session_id = session;
-  return bytes_of(h);
-}
-
-Bytes data(std::uint64_t seq, const char* payload) {
-  Data d;
-  d.seq = seq;
-  d.payload = text_span(payload);
-  return bytes_of(d);
-}
-
-Bytes ping() { return {0x00, 0x01}; }
-
-Bytes operator+(Bytes a, const Bytes& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-/// A decoded frame that owns its bytes.
-struct Owned {
-  FrameType type = FrameType::ping;
-  std::uint64_t seq = 0;
-  std::string text;  // DATA payload or CLOSE text
-  Welcome welcome;
-  CloseReason reason = CloseReason::normal;
-  std::uint32_t retry_after_ms = 0;
-};
 
 // ------------------------------------------------------------- the devices
 
@@ -227,24 +182,7 @@ class TlsDevice {
         return;
       }
       if (result.status == DecodeStatus::need_more) return;
-      const Frame& frame = decoder_.frame();
-      Owned o;
-      o.type = frame.type;
-      switch (frame.type) {
-        case FrameType::data:
-          o.seq = frame.data.seq;
-          o.text.assign(reinterpret_cast<const char*>(frame.data.payload.data), frame.data.payload.size);
-          break;
-        case FrameType::ack: o.seq = frame.ack.seq; break;
-        case FrameType::welcome: o.welcome = frame.welcome; break;
-        case FrameType::close:
-          o.reason = frame.close.reason;
-          o.retry_after_ms = frame.close.retry_after_ms;
-          o.text.assign(reinterpret_cast<const char*>(frame.close.text.data), frame.close.text.size);
-          break;
-        default: break;
-      }
-      frames_.push_back(o);
+      frames_.push_back(own(decoder_.frame()));
     }
   }
 
