@@ -3,7 +3,7 @@
 //   uplink_bench_throughput --mode fire|acked [--count N] [--size BYTES] [--runs R] [--in-flight K] [--tls]
 //
 // One process, two threads, two io_contexts: the reference server
-// (samples/reference_server, counting events, printing nothing) on one
+// (tools/reference_server, counting events, printing nothing) on one
 // thread, an uplink::Client on the main thread. A listener keeps the
 // client's outbound store full (send() until queue_full, refilled from
 // on_acked) until N messages were accepted.

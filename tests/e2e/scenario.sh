@@ -117,15 +117,15 @@ usage() {
   exit 2
 }
 
-find_program() {  # find_program <bin-dir> <name> <sample-dir>
+find_program() {  # find_program <bin-dir> <name> <tool-dir>
   local candidate
-  for candidate in "$1/$2" "$1/samples/$3/$2"; do
+  for candidate in "$1/$2" "$1/tools/$3/$2"; do
     if [ -x "$candidate" ]; then
       echo "$candidate"
       return 0
     fi
   done
-  echo "scenario.sh: no $2 in $1 (nor in $1/samples/$3)" >&2
+  echo "scenario.sh: no $2 in $1 (nor in $1/tools/$3)" >&2
   exit 2
 }
 
