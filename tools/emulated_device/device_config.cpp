@@ -200,6 +200,7 @@ const char* device_usage() {
          "  --demo                  short timings: heartbeat 1 s, read timeout 2 s, backoff 0.2..2 s\n"
          "  --config FILE           'name = value' lines with the flag names above\n"
          "  --quiet                 no JSON event lines   --status  live status line on stderr\n"
+         "  --verbose               also print the client's info and warning log lines as log events\n"
          "  --no-network-monitor    do not watch the network (Linux netlink): by default a link or\n"
          "                          address change makes every device probe its connection at once\n"
          "  --tls-ca FILE           use TLS, verifying the server against this CA bundle\n"
@@ -234,6 +235,10 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& er
     }
     if (arg == "--no-network-monitor") {
       c.network_monitor = false;
+      continue;
+    }
+    if (arg == "--verbose") {
+      c.verbose = true;
       continue;
     }
     if (arg == "--quiet") {

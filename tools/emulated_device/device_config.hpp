@@ -21,6 +21,7 @@ struct DeviceConfig {
   std::uint32_t duration_s = 0;  ///< Stop after this long (0 = run until a signal).
   std::uint32_t fleet = 1;       ///< Devices in this process (ids get a -NNNN suffix when > 1).
   bool json = true;              ///< One JSON line per event on stdout.
+  bool verbose = false;          ///< Also print the client's info and warning log lines (--verbose).
   bool status = false;           ///< Live status line on stderr (default: when stderr is a terminal).
   bool status_forced = false;
   std::string payload = "pattern";  ///< --payload pattern|temperature (the SoC temperature, ports/raspberrypi).

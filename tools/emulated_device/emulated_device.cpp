@@ -242,8 +242,11 @@ void EmulatedDevice::on_message(std::uint64_t seq, ConstByteSpan payload) {
 }
 
 void EmulatedDevice::on_log(LogLevel level, const char* text) {
-  if (level == LogLevel::error && print_events()) {
-    JsonLine(now_ms(), "log").field("device", options_.device_id).field("level", "error").field("text", text).print();
+  if ((level == LogLevel::error || config_.verbose) && print_events()) {
+    const char* name = level == LogLevel::error ? "error" : level == LogLevel::warning ? "warning"
+                     : level == LogLevel::info  ? "info"
+                                                : "debug";
+    JsonLine(now_ms(), "log").field("device", options_.device_id).field("level", name).field("text", text).print();
   }
 }
 
