@@ -3,13 +3,14 @@
 //  2. /etc/machine-id (systemd), first 16 hex digits, prefixed "linux-"
 //  3. the host name
 // Every byte outside printable ASCII is replaced with '-', as the protocol
-// allows only 0x21..0x7E in device ids.
+// allows only 0x21..0x7E in device ids (uplink/core/device_id.hpp).
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 
+#include "uplink/core/device_id.hpp"
 #include "uplink/port/device_identity.hpp"
 
 namespace uplink::port {
@@ -31,7 +32,7 @@ std::size_t read_first_token(const char* path, char* out, std::size_t size) {
 
 std::size_t sanitise(char* id, std::size_t len) {
   for (std::size_t i = 0; i < len; ++i) {
-    if (id[i] < 0x21 || id[i] > 0x7E) id[i] = '-';
+    if (!is_device_id_byte(static_cast<unsigned char>(id[i]))) id[i] = '-';
   }
   return len;
 }

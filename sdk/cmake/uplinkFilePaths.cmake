@@ -5,6 +5,7 @@ set(UPLINK_INCLUDE_PUBLIC_DIRS ${CMAKE_CURRENT_LIST_DIR}/../include)
 # The pure core: codec and state machines, standard library only.
 set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/error.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/crc32.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/backoff.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/keep_alive.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp
@@ -18,7 +19,11 @@ set(UPLINK_CORE_SOURCES
 set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/config_defaults.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/error.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/byte_order.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/byte_span.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/crc32.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/device_id.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/time.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/backoff.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/keep_alive.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/outbound_store.hpp

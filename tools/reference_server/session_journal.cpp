@@ -3,43 +3,40 @@
 
 #include <cstring>
 
-#include "uplink/core/spool.hpp"  // crc32: the same CRC as the device's spool
+#include "uplink/core/byte_order.hpp"
+#include "uplink/core/crc32.hpp"  // the same CRC as the device's spool
 
 namespace uplink::server {
 namespace {
 
 void put_u8(std::vector<std::uint8_t>& out, std::uint8_t v) { out.push_back(v); }
 void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
+  std::uint8_t bytes[4];
+  detail::store_be32(bytes, v);
+  out.insert(out.end(), bytes, bytes + sizeof bytes);
 }
 void put_u64(std::vector<std::uint8_t>& out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
+  std::uint8_t bytes[8];
+  detail::store_be64(bytes, v);
+  out.insert(out.end(), bytes, bytes + sizeof bytes);
 }
-std::uint32_t get_u32(const std::uint8_t* p) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | p[i];
-  return v;
-}
-std::uint64_t get_u64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
+using detail::load_be32;
+using detail::load_be64;
 
 // Decodes one body; false when its layout does not match its type.
 bool decode_body(const std::uint8_t* p, std::size_t size, JournalRecord& record) {
   if (size < 9) return false;
   const std::uint8_t type = p[0];
-  record.session_id = get_u64(p + 1);
+  record.session_id = load_be64(p + 1);
   p += 9;
   size -= 9;
   switch (type) {
     case static_cast<std::uint8_t>(JournalRecordType::session): {
       if (size < 25) return false;
       record.type = JournalRecordType::session;
-      record.next_uplink_seq = get_u64(p);
-      record.next_downlink_seq = get_u64(p + 8);
-      record.seq = get_u64(p + 16);
+      record.next_uplink_seq = load_be64(p);
+      record.next_downlink_seq = load_be64(p + 8);
+      record.seq = load_be64(p + 16);
       const std::size_t length = p[24];
       if (size != 25 + length) return false;
       record.device_id.assign(reinterpret_cast<const char*>(p + 25), length);
@@ -52,12 +49,12 @@ bool decode_body(const std::uint8_t* p, std::size_t size, JournalRecord& record)
     case static_cast<std::uint8_t>(JournalRecordType::downlink_queued):
       if (size < 8) return false;
       record.type = static_cast<JournalRecordType>(type);
-      record.seq = get_u64(p);
+      record.seq = load_be64(p);
       record.payload.assign(p + 8, p + size);
       return true;
     case static_cast<std::uint8_t>(JournalRecordType::downlink_acked):
       record.type = JournalRecordType::downlink_acked;
-      record.seq = size == 8 ? get_u64(p) : 0;
+      record.seq = size == 8 ? load_be64(p) : 0;
       return size == 8;
     default: return false;
   }
@@ -132,10 +129,10 @@ JournalScan scan_journal(ConstByteSpan file) {
       defect = "truncated record header";
       reaches_end = true;
     } else {
-      body = get_u32(bytes + offset);
+      body = load_be32(bytes + offset);
       // The length has its own CRC: a damaged length must not pass for a
       // record that merely runs past the end of the file.
-      if (crc32(ConstByteSpan{bytes + offset, 4}) != get_u32(bytes + offset + 4)) {
+      if (crc32(ConstByteSpan{bytes + offset, 4}) != load_be32(bytes + offset + 4)) {
         defect = "record header CRC mismatch";
       } else if (body < 9 || body > kMaxJournalBody) {
         defect = "invalid record length";
@@ -145,7 +142,7 @@ JournalScan scan_journal(ConstByteSpan file) {
       } else {
         reaches_end = left == body + kJournalRecordOverhead;
         const std::uint8_t* body_at = bytes + offset + 8;
-        if (crc32(ConstByteSpan{body_at, body}) != get_u32(body_at + body)) {
+        if (crc32(ConstByteSpan{body_at, body}) != load_be32(body_at + body)) {
           defect = "CRC mismatch";
         } else {
           JournalRecord record;

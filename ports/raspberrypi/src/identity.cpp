@@ -4,6 +4,7 @@
 
 #include "board_files.hpp"
 #include "uplink/config_defaults.hpp"
+#include "uplink/core/device_id.hpp"
 #include "uplink/port/device_identity.hpp"
 #include "uplink/port/raspberrypi.hpp"
 
@@ -31,7 +32,7 @@ std::size_t store_id(const char* begin, const char* end, char* out, std::size_t 
   std::size_t n = 0;
   for (; begin < end && n < limit; ++begin, ++n) {
     const auto c = static_cast<unsigned char>(*begin);
-    out[n] = (c < 0x21 || c > 0x7E) ? '-' : static_cast<char>(c);
+    out[n] = is_device_id_byte(c) ? static_cast<char>(c) : '-';
   }
   out[n] = '\0';
   return n;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "uplink/core/byte_order.hpp"
 #include "uplink/core/byte_span.hpp"
 
 namespace uplink::detail {
@@ -40,8 +41,7 @@ class BigEndianReader {
       failed_ = true;
       return 0;
     }
-    std::uint64_t value = 0;
-    for (std::size_t i = 0; i < width; ++i) value = (value << 8) | in_.data[offset_ + i];
+    const std::uint64_t value = load_be(in_.data + offset_, width);
     offset_ += width;
     return value;
   }
@@ -68,14 +68,11 @@ class BigEndianWriter {
 
  private:
   void put(std::uint64_t v, std::size_t width) {
-    for (std::size_t i = 0; i < width; ++i) out_[i] = static_cast<std::uint8_t>(v >> (8 * (width - 1 - i)));
+    store_be(out_, v, width);
     out_ += width;
   }
 
   std::uint8_t* out_;
 };
-
-/// True for a device id byte allowed by the protocol: printable ASCII, no space.
-constexpr bool is_device_id_byte(std::uint8_t b) { return b >= 0x21 && b <= 0x7E; }
 
 }  // namespace uplink::detail

@@ -8,6 +8,7 @@
 #include "uplink/codec/frame_decoder.hpp"
 
 #include "big_endian.hpp"
+#include "uplink/core/device_id.hpp"
 #include "uplink/error.hpp"
 
 namespace uplink {
@@ -35,7 +36,7 @@ std::error_code parse_hello(ConstByteSpan body, Hello& out) {
     return make_error_code(Errc::malformed_frame);
   }
   for (std::uint8_t b : out.device_id) {
-    if (!detail::is_device_id_byte(b)) return make_error_code(Errc::malformed_frame);
+    if (!is_device_id_byte(b)) return make_error_code(Errc::malformed_frame);
   }
   return {};
 }

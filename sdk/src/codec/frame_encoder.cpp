@@ -2,6 +2,7 @@
 #include "uplink/codec/frame_encoder.hpp"
 
 #include "big_endian.hpp"
+#include "uplink/core/device_id.hpp"
 #include "uplink/error.hpp"
 
 namespace uplink {
@@ -49,7 +50,7 @@ EncodeResult encode(const Hello& hello, ByteSpan out) {
   }
   if (hello.device_id.empty() || hello.heartbeat_ms == 0) return refuse(Errc::malformed_frame);
   for (std::uint8_t b : hello.device_id) {
-    if (!detail::is_device_id_byte(b)) return refuse(Errc::malformed_frame);
+    if (!is_device_id_byte(b)) return refuse(Errc::malformed_frame);
   }
   const std::size_t size = encoded_size(hello);
   if (out.size < size) return refuse(Errc::buffer_too_small);

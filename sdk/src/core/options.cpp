@@ -3,12 +3,11 @@
 
 #include <cstring>
 
+#include "uplink/core/device_id.hpp"
 #include "uplink/error.hpp"
 
 namespace uplink {
 namespace {
-
-bool is_device_id_byte(char c) { return c >= 0x21 && c <= 0x7E; }
 
 std::size_t bounded_length(const char* text, std::size_t limit) {
   std::size_t n = 0;
@@ -38,7 +37,7 @@ std::error_code Options::set_device_id(const char* id) {
   const std::size_t n = bounded_length(id, kMaxDeviceIdLength);
   if (n == 0 || n > kMaxDeviceIdLength) return Errc::invalid_option;
   for (std::size_t i = 0; i < n; ++i) {
-    if (!is_device_id_byte(id[i])) return Errc::invalid_option;
+    if (!is_device_id_byte(static_cast<unsigned char>(id[i]))) return Errc::invalid_option;
   }
   std::memcpy(device_id, id, n);
   device_id[n] = '\0';
@@ -77,7 +76,7 @@ OptionsCheck validate(const Options& o) {
   if (id_len == 0) return refuse("device_id", "a device id is required");
   if (id_len > kMaxDeviceIdLength) return refuse("device_id", "longer than UPLINK_MAX_DEVICE_ID_LENGTH");
   for (std::size_t i = 0; i < id_len; ++i) {
-    if (!is_device_id_byte(o.device_id[i])) return refuse("device_id", "only printable ASCII without spaces");
+    if (!is_device_id_byte(static_cast<unsigned char>(o.device_id[i]))) return refuse("device_id", "only printable ASCII without spaces");
   }
   if (o.token_size > kMaxTokenLength) return refuse("token_size", "longer than UPLINK_MAX_TOKEN_LENGTH");
   if (o.heartbeat_interval_ms == 0) return refuse("heartbeat_interval_ms", "must be greater than zero");

@@ -5,22 +5,16 @@
 
 #include <cstring>
 
+#include "uplink/core/byte_order.hpp"
 #include "uplink/error.hpp"
 
 namespace uplink {
 namespace {
 
-void put_u64(std::uint8_t* p, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) {
-    p[i] = static_cast<std::uint8_t>(v);
-    v >>= 8;
-  }
-}
-std::uint64_t get_u64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
+using detail::load_be16;
+using detail::load_be64;
+using detail::store_be16;
+using detail::store_be64;
 
 }  // namespace
 
@@ -31,9 +25,8 @@ bool OutboundStore::has_room(std::size_t payload_size) const {
 std::error_code OutboundStore::push(std::uint64_t id, ConstByteSpan payload) {
   if (!has_room(payload.size)) return Errc::queue_full;
   std::uint8_t* p = bytes_ + used_;
-  put_u64(p, id);
-  p[8] = static_cast<std::uint8_t>(payload.size >> 8);
-  p[9] = static_cast<std::uint8_t>(payload.size);
+  store_be64(p, id);
+  store_be16(p + 8, static_cast<std::uint16_t>(payload.size));  // has_room() bounds it to 0xFFFF
   if (payload.size != 0) std::memcpy(p + kRecordOverhead, payload.data, payload.size);
   used_ += kRecordOverhead + payload.size;
   ++count_;
@@ -41,12 +34,12 @@ std::error_code OutboundStore::push(std::uint64_t id, ConstByteSpan payload) {
 }
 
 std::size_t OutboundStore::record_size_at(std::size_t offset) const {
-  return kRecordOverhead + ((static_cast<std::size_t>(bytes_[offset + 8]) << 8) | bytes_[offset + 9]);
+  return kRecordOverhead + load_be16(bytes_ + offset + 8);
 }
 
 OutboundStore::Message OutboundStore::message_at(std::size_t offset) const {
   Message m;
-  m.id = get_u64(bytes_ + offset);
+  m.id = load_be64(bytes_ + offset);
   m.payload = ConstByteSpan{bytes_ + offset + kRecordOverhead, record_size_at(offset) - kRecordOverhead};
   return m;
 }
@@ -91,7 +84,7 @@ bool OutboundStore::drop_after(std::size_t keep_front, std::uint64_t& dropped_id
   if (first >= count_) return false;
   const std::size_t at = offset_of(first);
   const std::size_t size = record_size_at(at);
-  dropped_id = get_u64(bytes_ + at);
+  dropped_id = load_be64(bytes_ + at);
   std::memmove(bytes_ + at, bytes_ + at + size, used_ - at - size);
   used_ -= size;
   --count_;

@@ -16,6 +16,7 @@
 
 #include <cstring>
 
+#include "uplink/core/byte_order.hpp"
 #include "uplink/error.hpp"
 
 namespace uplink {
@@ -29,49 +30,12 @@ constexpr std::uint8_t kWrap = 'W';
 constexpr std::uint32_t kLastSerial = 0xFFFFFFFFu;
 constexpr std::uint32_t kMaxSyncIntervalMs = 3600000;
 
-struct CrcTable {
-  std::uint32_t v[256];
-};
-
-constexpr CrcTable make_crc_table() {
-  CrcTable t{};
-  for (std::uint32_t i = 0; i < 256; ++i) {
-    std::uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1u) != 0 ? (c >> 1) ^ 0xEDB88320u : c >> 1;
-    t.v[i] = c;
-  }
-  return t;
-}
-
-constexpr CrcTable kCrcTable = make_crc_table();
-
-void put_u16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-void put_u32(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 3; i >= 0; --i) {
-    p[i] = static_cast<std::uint8_t>(v);
-    v >>= 8;
-  }
-}
-void put_u64(std::uint8_t* p, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) {
-    p[i] = static_cast<std::uint8_t>(v);
-    v >>= 8;
-  }
-}
-std::uint16_t get_u16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-std::uint32_t get_u32(const std::uint8_t* p) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | p[i];
-  return v;
-}
-std::uint64_t get_u64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
+using detail::load_be16;
+using detail::load_be32;
+using detail::load_be64;
+using detail::store_be16;
+using detail::store_be32;
+using detail::store_be64;
 
 std::error_code invalid_argument() { return std::make_error_code(std::errc::invalid_argument); }
 // The storage changed under the spool (a record read back is not what was
@@ -100,18 +64,18 @@ struct Header {
 enum class HeaderCheck { invalid, valid, other_size };
 
 HeaderCheck decode_header(const std::uint8_t* p, std::size_t storage_size, Header& h) {
-  if (get_u32(p) != kMagic || get_u16(p + 4) != Spool::kFormatVersion) return HeaderCheck::invalid;
-  if (crc32(ConstByteSpan{p, kHeaderCrcAt}) != get_u32(p + kHeaderCrcAt)) return HeaderCheck::invalid;
-  h.generation = get_u64(p + 8);
-  h.storage_size = get_u64(p + 16);
-  h.epoch = get_u32(p + 24);
-  h.head_epoch = get_u32(p + 28);
-  h.head_serial = get_u32(p + 32);
-  h.head = get_u64(p + 40);
-  h.state.head_seq = get_u64(p + 48);
-  h.state.session_id = get_u64(p + 56);
-  h.state.last_downlink_seq = get_u64(p + 64);
-  h.state.next_message_id = get_u64(p + 72);
+  if (load_be32(p) != kMagic || load_be16(p + 4) != Spool::kFormatVersion) return HeaderCheck::invalid;
+  if (crc32(ConstByteSpan{p, kHeaderCrcAt}) != load_be32(p + kHeaderCrcAt)) return HeaderCheck::invalid;
+  h.generation = load_be64(p + 8);
+  h.storage_size = load_be64(p + 16);
+  h.epoch = load_be32(p + 24);
+  h.head_epoch = load_be32(p + 28);
+  h.head_serial = load_be32(p + 32);
+  h.head = load_be64(p + 40);
+  h.state.head_seq = load_be64(p + 48);
+  h.state.session_id = load_be64(p + 56);
+  h.state.last_downlink_seq = load_be64(p + 64);
+  h.state.next_message_id = load_be64(p + 72);
   if (h.storage_size != storage_size) return HeaderCheck::other_size;
   const bool head_ok = h.head >= Spool::kRingOffset && h.head < storage_size &&
                        storage_size - h.head >= Spool::kRecordOverhead;
@@ -123,11 +87,6 @@ HeaderCheck decode_header(const std::uint8_t* p, std::size_t storage_size, Heade
 
 }  // namespace
 
-std::uint32_t crc32(ConstByteSpan data, std::uint32_t crc) noexcept {
-  crc = ~crc;
-  for (std::size_t i = 0; i < data.size; ++i) crc = kCrcTable.v[(crc ^ data.data[i]) & 0xFFu] ^ (crc >> 8);
-  return ~crc;
-}
 
 // ------------------------------------------------------------------ open
 
@@ -318,10 +277,10 @@ namespace {
 bool parse_record_header(const std::uint8_t* p, std::size_t at, std::size_t ring_end, std::uint8_t& kind,
                          std::size_t& length, std::uint32_t& epoch, std::uint32_t& serial, std::uint64_t& id) {
   kind = p[0];
-  length = get_u16(p + 2);
-  epoch = get_u32(p + 4);
-  serial = get_u32(p + 8);
-  id = get_u64(p + 12);
+  length = load_be16(p + 2);
+  epoch = load_be32(p + 4);
+  serial = load_be32(p + 8);
+  id = load_be64(p + 12);
   if (p[1] != 0) return false;
   if (kind == kWrap) {
     if (length != 0 || id != 0) return false;
@@ -354,7 +313,7 @@ std::error_code Spool::read_verified(std::size_t at, RecordInfo& info, bool& val
   }
   if (auto e = storage_->read(at + kRecordHeader, ByteSpan{buffer_ + kRecordHeader, info.length + 4})) return e;
   const std::size_t body = kRecordHeader + info.length;
-  valid = record_crc(buffer_, body) == get_u32(buffer_ + body);
+  valid = record_crc(buffer_, body) == load_be32(buffer_ + body);
   info.footprint = info.kind == kWrap ? ring_end_ - at : footprint_of(at, kRecordOverhead + info.length);
   return {};
 }
@@ -437,9 +396,9 @@ std::error_code Spool::emit(std::uint8_t kind, std::uint64_t id, std::size_t len
     // tail_ is normalised, so a wrap record fits in what is skipped.
     std::uint8_t wrap[kRecordOverhead] = {};
     wrap[0] = kWrap;
-    put_u32(wrap + 4, epoch_);
-    put_u32(wrap + 8, next_serial_);
-    put_u32(wrap + kRecordHeader, record_crc(wrap, kRecordHeader));
+    store_be32(wrap + 4, epoch_);
+    store_be32(wrap + 8, next_serial_);
+    store_be32(wrap + kRecordHeader, record_crc(wrap, kRecordHeader));
     if (auto e = storage_->write(tail_, ConstByteSpan{wrap, kRecordOverhead})) return e;
     unsynced_ = true;
     ++next_serial_;
@@ -449,11 +408,11 @@ std::error_code Spool::emit(std::uint8_t kind, std::uint64_t id, std::size_t len
   const std::size_t record_size = kRecordOverhead + length;
   buffer_[0] = kind;
   buffer_[1] = 0;
-  put_u16(buffer_ + 2, static_cast<std::uint16_t>(length));
-  put_u32(buffer_ + 4, epoch_);
-  put_u32(buffer_ + 8, next_serial_);
-  put_u64(buffer_ + 12, id);
-  put_u32(buffer_ + kRecordHeader + length, record_crc(buffer_, kRecordHeader + length));
+  store_be16(buffer_ + 2, static_cast<std::uint16_t>(length));
+  store_be32(buffer_ + 4, epoch_);
+  store_be32(buffer_ + 8, next_serial_);
+  store_be64(buffer_ + 12, id);
+  store_be32(buffer_ + kRecordHeader + length, record_crc(buffer_, kRecordHeader + length));
   if (auto e = storage_->write(placement.at, ConstByteSpan{buffer_, record_size})) return e;
   unsynced_ = true;
   ++next_serial_;
@@ -714,19 +673,19 @@ std::error_code Spool::compact() {
 std::error_code Spool::write_header() {
   const unsigned slot = durable_slot_ ^ 1u;
   std::uint8_t h[kSlotSize] = {};
-  put_u32(h, kMagic);
-  put_u16(h + 4, kFormatVersion);
-  put_u64(h + 8, generation_ + 1);
-  put_u64(h + 16, ring_end_);
-  put_u32(h + 24, epoch_);
-  put_u32(h + 28, head_epoch_);
-  put_u32(h + 32, head_serial_);
-  put_u64(h + 40, head_);
-  put_u64(h + 48, state_.head_seq);
-  put_u64(h + 56, state_.session_id);
-  put_u64(h + 64, state_.last_downlink_seq);
-  put_u64(h + 72, state_.next_message_id);
-  put_u32(h + kHeaderCrcAt, crc32(ConstByteSpan{h, kHeaderCrcAt}));
+  store_be32(h, kMagic);
+  store_be16(h + 4, kFormatVersion);
+  store_be64(h + 8, generation_ + 1);
+  store_be64(h + 16, ring_end_);
+  store_be32(h + 24, epoch_);
+  store_be32(h + 28, head_epoch_);
+  store_be32(h + 32, head_serial_);
+  store_be64(h + 40, head_);
+  store_be64(h + 48, state_.head_seq);
+  store_be64(h + 56, state_.session_id);
+  store_be64(h + 64, state_.last_downlink_seq);
+  store_be64(h + 72, state_.next_message_id);
+  store_be32(h + kHeaderCrcAt, crc32(ConstByteSpan{h, kHeaderCrcAt}));
   if (auto e = storage_->write(slot * kSlotSize, ConstByteSpan{h, kSlotSize})) {
     header_dirty_ = true;
     return e;

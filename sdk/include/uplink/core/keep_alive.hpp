@@ -12,12 +12,9 @@
 
 #include <cstdint>
 
-namespace uplink {
+#include "uplink/core/time.hpp"
 
-/// Milliseconds of a monotonic clock; the origin does not matter.
-using Millis = std::uint64_t;
-/// "No deadline".
-inline constexpr Millis kNever = ~Millis{0};
+namespace uplink {
 
 struct KeepAliveTimings {
   std::uint32_t heartbeat_ms = 30000;

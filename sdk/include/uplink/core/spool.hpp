@@ -103,15 +103,11 @@
 #include "uplink/codec/frame.hpp"
 #include "uplink/config_defaults.hpp"
 #include "uplink/core/byte_span.hpp"
+#include "uplink/core/crc32.hpp"
 #include "uplink/core/keep_alive.hpp"
 #include "uplink/core/outbound_store.hpp"
 
 namespace uplink {
-
-/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) of `data`,
-/// continuing from `crc` (the CRC of the bytes before): crc32(b, crc32(a))
-/// equals the CRC of a followed by b. crc32("123456789") == 0xCBF43926.
-[[nodiscard]] std::uint32_t crc32(ConstByteSpan data, std::uint32_t crc = 0) noexcept;
 
 /// Durable storage under a Spool: a fixed-size array of bytes, typically a
 /// pre-sized file (port: uplink/port/file_spool_storage.hpp). Contract:
