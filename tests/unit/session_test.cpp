@@ -223,6 +223,8 @@ TEST(SessionOptions, EveryInvalidOptionIsRefusedNamingItsFieldAndTheSessionStays
       {"token_size", [](Options& o) { o.token_size = kMaxTokenLength + 1; }},
       {"heartbeat_interval_ms", [](Options& o) { o.heartbeat_interval_ms = 0; }},
       {"read_timeout_ms", [](Options& o) { o.read_timeout_ms = o.heartbeat_interval_ms; }},
+      {"server_heartbeat_min_ms", [](Options& o) { o.server_heartbeat_min_ms = o.heartbeat_interval_ms + 1; }},
+      {"server_heartbeat_max_ms", [](Options& o) { o.server_heartbeat_max_ms = o.heartbeat_interval_ms - 1; }},
       {"write_timeout_ms", [](Options& o) { o.write_timeout_ms = 0; }},
       {"connect_timeout_ms", [](Options& o) { o.connect_timeout_ms = 0; }},
       {"idle_timeout_ms", [](Options& o) { o.idle_timeout_ms = o.heartbeat_interval_ms; }},
@@ -707,10 +709,50 @@ TEST(SessionBackoff, ServerCloseWithRetryAfterDelaysTheNextRoundAtLeastThatLong)
   STATE_EQUAL(ClientState::connecting, session.state());
 }
 
-TEST(SessionBackoff, RetryAfterShorterThanTheJitterKeepsTheJitter) {
+TEST(SessionBackoff, RetryAfterIsAPauseWithTheJitteredDelayOnTop) {
   go_online();
   server.close(now, CloseReason::going_away, 50, "restart");
-  UNSIGNED_LONGS_EQUAL(200, listener.last_state().backoff_delay_ms);
+  UNSIGNED_LONGS_EQUAL(50 + 200, listener.last_state().backoff_delay_ms);  // random at its maximum: the full base
+}
+
+TEST(SessionBackoff, DevicesClosedWithTheSameRetryAfterComeBackSpreadOverTheJitter) {
+  // A graceful restart closes every device with the same retry-after; the
+  // delays must differ by the random part, not all equal the hint.
+  std::vector<std::uint32_t> delays;
+  for (std::uint32_t draw : {0u, 0x40000000u, 0x80000000u, 0xFFFFFFFFu}) {
+    Rig rig;
+    rig.random.fallback = draw;
+    CHECK_TRUE(static_cast<bool>(rig.session.start(options, now)));
+    rig.session.on_transport_open(now, rig.session.generation());
+    rig.wire.flush(now);
+    rig.server.welcome(now, kSessionId, options.heartbeat_interval_ms, 1);
+    rig.server.close(now, CloseReason::going_away, 1000, "restart");
+    STATE_EQUAL(ClientState::backing_off, rig.session.state());
+    delays.push_back(rig.listener.last_state().backoff_delay_ms);
+  }
+  for (std::uint32_t delay : delays) CHECK_TRUE(delay >= 1000 && delay <= 1000 + options.backoff.base_ms);
+  CHECK_TRUE(delays.front() < delays.back());
+  UNSIGNED_LONGS_EQUAL(1000, delays.front());
+  UNSIGNED_LONGS_EQUAL(1000 + options.backoff.base_ms, delays.back());
+}
+
+TEST(SessionBackoff, ARetryAfterOfThreeDaysIsCutToTheDevicesCap) {
+  random.fallback = 0;
+  options.max_retry_after_ms = 600000;
+  go_online();
+  server.close(now, CloseReason::overloaded, 3u * 24 * 3600 * 1000, "go away");
+  UNSIGNED_LONGS_EQUAL(3u * 24 * 3600 * 1000, at(listener.disconnects, 0).retry_after_ms);  // reported as sent
+  UNSIGNED_LONGS_EQUAL(600000, listener.last_state().backoff_delay_ms);
+  UNSIGNED_LONGLONGS_EQUAL(now + 600000, session.next_wakeup());
+  CHECK_TRUE(listener.logged("capped at 600000 ms"));
+}
+
+TEST(SessionBackoff, ACapOfZeroIgnoresRetryAfterHints) {
+  random.fallback = 0;
+  options.max_retry_after_ms = 0;
+  go_online();
+  server.close(now, CloseReason::overloaded, 5000, "busy");
+  UNSIGNED_LONGS_EQUAL(0, listener.last_state().backoff_delay_ms);
 }
 
 TEST(SessionBackoff, RetryAfterHintAppliesToTheNextDelayOnly) {
@@ -721,6 +763,17 @@ TEST(SessionBackoff, RetryAfterHintAppliesToTheNextDelayOnly) {
   fire();
   fail_round();
   UNSIGNED_LONGS_EQUAL(0, listener.last_state().backoff_delay_ms);
+}
+
+TEST(SessionBackoff, RetryAfterFromAHandshakeCloseIsCappedToo) {
+  random.fallback = 0;
+  options.endpoint_count = 1;
+  options.max_retry_after_ms = 2500;
+  start();
+  open();
+  flush();
+  server.close(now, CloseReason::overloaded, 0xFFFFFFFFu, "later");
+  UNSIGNED_LONGS_EQUAL(2500, listener.last_state().backoff_delay_ms);
 }
 
 TEST(SessionBackoff, RetryAfterFromAHandshakeCloseIsHonoured) {
@@ -1355,6 +1408,68 @@ TEST(SessionProtocol, GarbageDuringHandshakeFailsTheAttemptWithCloseProtocolErro
   flush();
   server.garbage(now);
   expect_handshake_failure(Errc::unknown_frame_type, CloseReason::protocol_error);
+}
+
+TEST(SessionProtocol, WelcomeHeartbeatsOutsideTheDevicesBoundsAreRefusedBeforeAnythingIsTaken) {
+  // 1 ms would make the device PING a thousand times a second; 65,535,000 ms
+  // (18 hours) would switch its silence detection off.
+  options.heartbeat_interval_ms = 30000;  // a real device's
+  options.read_timeout_ms = 60000;
+  for (std::uint32_t hostile : {1u, 499u, 600001u, 65535000u}) {
+    Rig rig;
+    CHECK_TRUE(static_cast<bool>(rig.session.start(options, now)));
+    rig.session.on_transport_open(now, rig.session.generation());
+    rig.wire.flush(now);
+    rig.server.welcome(now, kSessionId, hostile, 1);
+    const std::string name = "heartbeat " + std::to_string(hostile);
+    UNSIGNED_LONGS_EQUAL_TEXT(0, rig.listener.online.size(), name.c_str());
+    UNSIGNED_LONGS_EQUAL_TEXT(1, rig.listener.connect_failures.size(), name.c_str());
+    ERRC_EQUAL(Errc::protocol_error, at(rig.listener.connect_failures, 0).reason);
+    const std::vector<WireFrame> farewell = rig.io.last_farewell();
+    STRCMP_EQUAL_TEXT("CLOSE", type_names(farewell).c_str(), name.c_str());
+    CLOSE_REASON_EQUAL(CloseReason::protocol_error, at(farewell, 0).close_reason);
+    UNSIGNED_LONGLONGS_EQUAL_TEXT(0, rig.session.session_id(), name.c_str());  // nothing of it was taken
+    STATE_EQUAL(ClientState::connecting, rig.session.state());          // the next endpoint, at once
+    CHECK_TRUE_TEXT(rig.listener.logged("outside this device's bounds"), name.c_str());
+  }
+}
+
+TEST(SessionProtocol, ExplicitHeartbeatBoundsReplaceTheAutomaticOnes) {
+  options.server_heartbeat_min_ms = 800;
+  options.server_heartbeat_max_ms = 1200;
+  for (std::uint32_t heartbeat : {799u, 800u, 1200u, 1201u}) {
+    Rig rig;
+    CHECK_TRUE(static_cast<bool>(rig.session.start(options, now)));
+    rig.session.on_transport_open(now, rig.session.generation());
+    rig.wire.flush(now);
+    rig.server.welcome(now, kSessionId, heartbeat, 1);
+    const bool inside = heartbeat >= 800 && heartbeat <= 1200;
+    UNSIGNED_LONGS_EQUAL_TEXT(inside ? 1 : 0, rig.listener.online.size(), std::to_string(heartbeat).c_str());
+  }
+}
+
+TEST(SessionProtocol, AutomaticBoundsNeverRefuseTheHeartbeatTheDeviceAskedFor) {
+  Options o = options;
+  o.heartbeat_interval_ms = 20;  // a test's; below the automatic floor of 500
+  o.read_timeout_ms = 40;
+  UNSIGNED_LONGS_EQUAL(20, o.accepted_server_heartbeat_min_ms());
+  o.heartbeat_interval_ms = 3600000;  // an hour; above the automatic ceiling
+  o.read_timeout_ms = 7200000;
+  UNSIGNED_LONGS_EQUAL(3600000, o.accepted_server_heartbeat_max_ms());
+}
+
+TEST(SessionProtocol, WelcomeHeartbeatsAtTheDevicesBoundsAreAccepted) {
+  options.heartbeat_interval_ms = 30000;
+  options.read_timeout_ms = 60000;
+  for (std::uint32_t edge : {500u, 600000u}) {
+    Rig rig;
+    CHECK_TRUE(static_cast<bool>(rig.session.start(options, now)));
+    rig.session.on_transport_open(now, rig.session.generation());
+    rig.wire.flush(now);
+    rig.server.welcome(now, kSessionId, edge, 1);
+    STATE_EQUAL(ClientState::online, rig.session.state());
+    UNSIGNED_LONGS_EQUAL(edge, at(rig.listener.online, 0).heartbeat_ms);
+  }
 }
 
 TEST(SessionProtocol, FrameTooLargeIsAnsweredWithCloseFrameTooLarge) {

@@ -67,6 +67,31 @@ struct Options {
   /// Most DATA frames transmitted and not yet acknowledged at once.
   /// 1 .. UPLINK_STORE_MESSAGES; default 32.
   std::uint32_t max_in_flight = 32;
+  /// Bounds on the heartbeat a server may name in WELCOME (the server may
+  /// clamp the requested interval; a hostile or broken one could name 1 ms,
+  /// a PING storm, or 18 hours, silence detection switched off). A WELCOME
+  /// outside [server_heartbeat_min_ms, server_heartbeat_max_ms] is refused:
+  /// the device sends CLOSE(protocol_error), reports Errc::protocol_error
+  /// for the attempt and tries the next endpoint, then backs off.
+  /// 0 (the default) means automatic: the smaller of 500 ms and
+  /// heartbeat_interval_ms. A value set must not exceed heartbeat_interval_ms.
+  std::uint32_t server_heartbeat_min_ms = 0;
+  /// See server_heartbeat_min_ms. 0 (the default) means automatic: the
+  /// larger of 10 minutes and heartbeat_interval_ms. A value set must not be
+  /// below heartbeat_interval_ms.
+  std::uint32_t server_heartbeat_max_ms = 0;
+  /// The bounds server_heartbeat_min_ms and server_heartbeat_max_ms stand
+  /// for, automatic ones resolved.
+  [[nodiscard]] std::uint32_t accepted_server_heartbeat_min_ms() const;
+  /// See accepted_server_heartbeat_min_ms().
+  [[nodiscard]] std::uint32_t accepted_server_heartbeat_max_ms() const;
+  /// Longest pause a server's CLOSE retry-after may impose; a longer one is
+  /// cut to this (and logged), so one frame cannot park a device for days.
+  /// A random delay from the backoff (full jitter) is always added on top of
+  /// the pause, so the devices a restarting server closed at once do not
+  /// all come back in the same millisecond. 0: ignore retry-after hints.
+  /// Default 10 min.
+  std::uint32_t max_retry_after_ms = 600000;
   /// Kernel send buffer of the socket (SO_SNDBUF), 0 = the system default.
   /// A small buffer bounds how much unacknowledged data can pile up in the
   /// kernel on a half-open link, so a stalled link shows as a write timeout

@@ -9,6 +9,12 @@
 namespace uplink {
 namespace {
 
+// The automatic bounds on a WELCOME's heartbeat (Options::server_heartbeat_*):
+// a floor that keeps a hostile server from starting a PING storm, a ceiling
+// that keeps silence detection within 20 minutes.
+constexpr std::uint32_t kAutomaticServerHeartbeatFloorMs = 500;
+constexpr std::uint32_t kAutomaticServerHeartbeatCeilingMs = 600000;
+
 std::size_t bounded_length(const char* text, std::size_t limit) {
   std::size_t n = 0;
   while (n <= limit && text[n] != '\0') ++n;
@@ -64,6 +70,18 @@ Options Options::demo() {
   return o;
 }
 
+std::uint32_t Options::accepted_server_heartbeat_min_ms() const {
+  if (server_heartbeat_min_ms != 0) return server_heartbeat_min_ms;
+  return heartbeat_interval_ms < kAutomaticServerHeartbeatFloorMs ? heartbeat_interval_ms
+                                                                  : kAutomaticServerHeartbeatFloorMs;
+}
+
+std::uint32_t Options::accepted_server_heartbeat_max_ms() const {
+  if (server_heartbeat_max_ms != 0) return server_heartbeat_max_ms;
+  return heartbeat_interval_ms > kAutomaticServerHeartbeatCeilingMs ? heartbeat_interval_ms
+                                                                    : kAutomaticServerHeartbeatCeilingMs;
+}
+
 OptionsCheck validate(const Options& o) {
   if (o.endpoint_count == 0) return refuse("endpoints", "at least one endpoint is required");
   if (o.endpoint_count > kMaxEndpoints) return refuse("endpoint_count", "more endpoints than UPLINK_MAX_ENDPOINTS");
@@ -82,6 +100,12 @@ OptionsCheck validate(const Options& o) {
   if (o.heartbeat_interval_ms == 0) return refuse("heartbeat_interval_ms", "must be greater than zero");
   if (o.read_timeout_ms <= o.heartbeat_interval_ms) {
     return refuse("read_timeout_ms", "must be larger than heartbeat_interval_ms");
+  }
+  if (o.server_heartbeat_min_ms > o.heartbeat_interval_ms) {
+    return refuse("server_heartbeat_min_ms", "must be 0 (automatic) or not exceed heartbeat_interval_ms");
+  }
+  if (o.server_heartbeat_max_ms != 0 && o.server_heartbeat_max_ms < o.heartbeat_interval_ms) {
+    return refuse("server_heartbeat_max_ms", "must be 0 (automatic) or not be below heartbeat_interval_ms");
   }
   if (o.write_timeout_ms == 0) return refuse("write_timeout_ms", "must be greater than zero");
   if (o.connect_timeout_ms == 0) return refuse("connect_timeout_ms", "must be greater than zero");

@@ -476,8 +476,18 @@ void Session::back_off(Millis now) {
     enter(ClientState::stopped, now, make_error_code(Errc::retries_exhausted));
     return;
   }
-  // A server that asked for a pause (CLOSE retry-after) gets at least that.
-  if (retry_after_hint_ms_ > delay) delay = retry_after_hint_ms_;
+  // A server that asked for a pause (CLOSE retry-after) gets it, within the
+  // device's cap, plus the jittered delay: a restarting server that closed
+  // every device with the same hint must not see them all return at once.
+  if (retry_after_hint_ms_ != 0) {
+    std::uint32_t pause = retry_after_hint_ms_;
+    if (pause > options_.max_retry_after_ms) {
+      log(LogLevel::warning, "server asked for a pause of %u ms; capped at %u ms (max_retry_after_ms)",
+          static_cast<unsigned>(pause), static_cast<unsigned>(options_.max_retry_after_ms));
+      pause = options_.max_retry_after_ms;
+    }
+    delay = pause > 0xFFFFFFFFu - delay ? 0xFFFFFFFFu : pause + delay;
+  }
   retry_after_hint_ms_ = 0;
   backoff_until_ = now + delay;
   StateChange change;
@@ -582,6 +592,17 @@ void Session::handle_frame(Millis now, const Frame& frame) {
 }
 
 void Session::handle_welcome(Millis now, const Welcome& welcome) {
+  // Checked before anything of the WELCOME is taken: a refused one changes
+  // no session state.
+  const std::uint32_t floor = options_.accepted_server_heartbeat_min_ms();
+  const std::uint32_t ceiling = options_.accepted_server_heartbeat_max_ms();
+  if (welcome.heartbeat_ms < floor || welcome.heartbeat_ms > ceiling) {
+    log(LogLevel::error, "WELCOME names a heartbeat of %u ms, outside this device's bounds %u .. %u ms",
+        static_cast<unsigned>(welcome.heartbeat_ms), static_cast<unsigned>(floor), static_cast<unsigned>(ceiling));
+    protocol_failure(now, make_error_code(Errc::protocol_error), CloseReason::protocol_error,
+                     "WELCOME heartbeat outside the device's bounds");
+    return;
+  }
   const bool resumed = session_id_ != 0 && welcome.session_id == session_id_;
   const std::uint64_t next = welcome.next_uplink_seq;
   // Under SpoolSync::every_write a message is durable before it can be
