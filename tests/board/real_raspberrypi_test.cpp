@@ -45,6 +45,16 @@ std::string machine_id_prefix() {
   return std::string(text, 16);
 }
 
+// The device tree's serial number up to its NUL, or "" without one.
+std::string device_tree_serial() {
+  char text[64] = {};
+  const int fd = ::open("/proc/device-tree/serial-number", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  const ssize_t got = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  return got > 0 ? std::string(text) : std::string();
+}
+
 }  // namespace
 
 TEST_GROUP(RealRaspberryPi){};
@@ -97,14 +107,21 @@ TEST(RealRaspberryPi, the_soc_temperature_is_read_from_the_thermal_zone) {
   CHECK_TRUE(millicelsius > -40000 && millicelsius < 125000);
 }
 
-TEST(RealRaspberryPi, without_a_serial_number_the_identity_is_the_linux_ports) {
+TEST(RealRaspberryPi, the_identity_is_the_serial_number_or_without_one_the_linux_ports) {
+  char board[80];
+  const rpi::Identity identity = rpi::board_identity(board, sizeof board);
+  const std::string serial = device_tree_serial();
+  if (!serial.empty() && serial.find_first_not_of('0') != std::string::npos) {
+    // A real Pi: its firmware wrote the serial into the device tree.
+    STRCMP_EQUAL("device_tree", rpi::identity_source_name(identity.source));
+    STRCMP_EQUAL(serial.c_str(), board);
+    return;
+  }
   // qemu's Raspberry Pi has no firmware to write the serial number: the
   // device tree's serial-number is empty, and the kernel (arm64, armmp)
   // prints no Serial line in /proc/cpuinfo. The board identity must then be
   // the Linux port's, which is "linux-" and the first 16 characters of
   // /etc/machine-id (scripts/pi-test writes one, as systemd does on a Pi).
-  char board[80];
-  const rpi::Identity identity = rpi::board_identity(board, sizeof board);
   STRCMP_EQUAL("fallback", rpi::identity_source_name(identity.source));
   char linux_port[80];
   const std::size_t length = uplink::port::device_identity(linux_port, sizeof linux_port);
