@@ -82,3 +82,19 @@ TEST(DeviceBoard, PayloadAndNetworkMonitorFlagsAreParsed) {
   CHECK_FALSE(parse(refused, {"--payload", "weather"}, error));
   STRCMP_CONTAINS("--payload", error.c_str());
 }
+
+TEST(DeviceBoard, BoundsOnServerValuesAreFlagsAndABadOneIsRefusedAtStartNamingTheField) {
+  DeviceConfig config;
+  std::string error;
+  CHECK_TEXT(parse(config, {"--device-id", "d1", "--heartbeat-ms", "30000", "--read-timeout-ms", "60000",
+                            "--server-heartbeat-min-ms", "5000", "--server-heartbeat-max-ms", "120000",
+                            "--max-retry-after-ms", "60000"},
+                   error),
+             error.c_str());
+  UNSIGNED_LONGS_EQUAL(5000, config.options.server_heartbeat_min_ms);
+  UNSIGNED_LONGS_EQUAL(120000, config.options.server_heartbeat_max_ms);
+  UNSIGNED_LONGS_EQUAL(60000, config.options.max_retry_after_ms);
+  CHECK_TRUE(static_cast<bool>(uplink::validate(config.options)));
+  config.options.server_heartbeat_min_ms = 40000;  // above the device's own heartbeat
+  STRCMP_EQUAL("server_heartbeat_min_ms", uplink::validate(config.options).field);
+}

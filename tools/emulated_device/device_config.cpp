@@ -99,6 +99,9 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
   if (name == "backoff-base-ms") return number(o.backoff.base_ms);
   if (name == "backoff-cap-ms") return number(o.backoff.cap_ms);
   if (name == "max-attempts") return number(o.backoff.max_attempts);
+  if (name == "server-heartbeat-min-ms") return number(o.server_heartbeat_min_ms);
+  if (name == "server-heartbeat-max-ms") return number(o.server_heartbeat_max_ms);
+  if (name == "max-retry-after-ms") return number(o.max_retry_after_ms);
   if (name == "size") {
     if (!number(c.size)) return false;
     if (c.size < 16 || c.size > kMaxDataPayload) {
@@ -190,6 +193,10 @@ const char* device_usage() {
          "  --idle-timeout-ms N     0 = off (default) --stable-after-ms N    (default 30000)\n"
          "  --backoff-base-ms N     (default 1000)    --backoff-cap-ms N     (default 60000)\n"
          "  --max-attempts N        0 = forever (default)\n"
+         "  --server-heartbeat-min-ms N --server-heartbeat-max-ms N   heartbeats a server may name in\n"
+         "                          WELCOME; outside them the WELCOME is refused (0 = automatic: 500 ms and\n"
+         "                          10 min, widened to include --heartbeat-ms)\n"
+         "  --max-retry-after-ms N  cap on a server's CLOSE retry-after (default 600000; 0 = ignore hints)\n"
          "  --rate R                messages per second (default 1)   --size N  payload bytes (default 64)\n"
          "  --payload pattern|temperature   'ID #N ....' padded to --size (default), or\n"
          "                          'ID #N soc_temp_c=48.312' read from the SoC (soc_temp_c=none without one)\n"
