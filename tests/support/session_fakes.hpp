@@ -339,6 +339,10 @@ class RecordingListener : public Listener {
     dropped.push_back(DroppedMessage{id, reason});
     events.push_back("dropped:" + std::to_string(id));
   }
+  void on_session_reset(const SessionReset& reset) override {
+    session_resets.push_back(reset);
+    events.push_back("session_reset:" + std::to_string(reset.abandoned_session_id));
+  }
   void on_heartbeat(std::uint32_t rtt_ms) override {
     heartbeats.push_back(rtt_ms);
     events.push_back("heartbeat:" + std::to_string(rtt_ms));
@@ -371,6 +375,7 @@ class RecordingListener : public Listener {
   std::vector<DroppedMessage> dropped;
   std::vector<std::uint32_t> heartbeats;
   std::vector<LogLine> logs;
+  std::vector<SessionReset> session_resets;
   std::vector<std::string> events;
 };
 

@@ -1702,6 +1702,121 @@ TEST(SessionProtocol, ServerCloseWithAnUnknownReasonIsReportedNumerically) {
 // SessionDownlink: delivery, batched ACK, resume positions
 // =====================================================================
 
+// =====================================================================
+// SessionReset: a session the server will not resume is given up
+// =====================================================================
+
+TEST_GROUP_BASE(SessionReset, SessionFixture) {
+  // Online in kSessionId with "a", "b", "c" written as seq 1..3 and not
+  // acknowledged, then the link drops; the session backs off.
+  void three_unacknowledged_then_a_drop() {
+    go_online();
+    send_text("a");
+    send_text("b");
+    send_text("c");
+    flush();
+    drop();
+    STATE_EQUAL(ClientState::backing_off, session.state());
+  }
+  // The next attempt's HELLO, and a WELCOME resuming kSessionId that
+  // expects `next_uplink_seq` (beyond seq 3: messages never sent).
+  WireFrame attempt_answered_by_a_welcome_ahead() {
+    if (session.state() == ClientState::backing_off) fire();
+    open();
+    const std::vector<WireFrame> hello = flush();
+    server.welcome(now, kSessionId, options.heartbeat_interval_ms, 9);
+    return at(hello, 0);
+  }
+};
+
+TEST(SessionReset, AResumeRefusedTwiceInARowOpensANewSessionAndSendsTheStoredMessagesThere) {
+  three_unacknowledged_then_a_drop();
+  const WireFrame first = attempt_answered_by_a_welcome_ahead();  // endpoint 0: refused once
+  UNSIGNED_LONGLONGS_EQUAL(kSessionId, first.session_id);
+  UNSIGNED_LONGS_EQUAL(0, listener.session_resets.size());
+  const WireFrame second = attempt_answered_by_a_welcome_ahead();  // endpoint 1, at once: refused again
+  UNSIGNED_LONGLONGS_EQUAL(kSessionId, second.session_id);
+  UNSIGNED_LONGS_EQUAL(1, listener.session_resets.size());
+  UNSIGNED_LONGLONGS_EQUAL(kSessionId, at(listener.session_resets, 0).abandoned_session_id);
+  CHECK_TRUE(SessionResetCause::resume_refused == at(listener.session_resets, 0).cause);
+  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().session_resets);
+  CHECK_TRUE(listener.logged("abandoned"));
+  UNSIGNED_LONGLONGS_EQUAL(0, session.session_id());
+
+  // The next round asks for a new session and sends everything stored there.
+  fire();
+  open();
+  const std::vector<WireFrame> hello = flush();
+  UNSIGNED_LONGLONGS_EQUAL(0, at(hello, 0).session_id);
+  UNSIGNED_LONGLONGS_EQUAL(0, at(hello, 0).last_downlink_seq);
+  server.welcome(now, kSessionId + 1, options.heartbeat_interval_ms, 1);
+  STATE_EQUAL(ClientState::online, session.state());
+  CHECK_FALSE(last(listener.online).resumed);
+  const std::vector<WireFrame> sent = flush();
+  STRCMP_EQUAL("DATA,DATA,DATA", type_names(sent).c_str());
+  UNSIGNED_LONGLONGS_EQUAL(1, at(sent, 0).seq);
+  STRCMP_EQUAL("a", at(sent, 0).payload.c_str());
+  STRCMP_EQUAL("c", at(sent, 2).payload.c_str());
+  server.ack(now, 3);
+  UNSIGNED_LONGS_EQUAL(3, listener.acks.size());  // none lost
+}
+
+TEST(SessionReset, OneRefusalFollowedByAResumeKeepsTheSessionAndStartsTheCountOver) {
+  three_unacknowledged_then_a_drop();
+  (void)attempt_answered_by_a_welcome_ahead();
+  open();  // endpoint 1 resumes properly
+  flush();
+  server.welcome(now, kSessionId, options.heartbeat_interval_ms, 1);
+  STATE_EQUAL(ClientState::online, session.state());
+  CHECK_TRUE(last(listener.online).resumed);
+  flush();
+  drop();
+  (void)attempt_answered_by_a_welcome_ahead();  // one refusal again: not two in a row
+  UNSIGNED_LONGS_EQUAL(0, listener.session_resets.size());
+  UNSIGNED_LONGLONGS_EQUAL(kSessionId, session.session_id());
+}
+
+TEST(SessionReset, TwoCloseSequenceErrorsDuringTheHandshakeOfAResumeOpenANewSession) {
+  three_unacknowledged_then_a_drop();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (session.state() == ClientState::backing_off) fire();
+    open();
+    UNSIGNED_LONGLONGS_EQUAL(kSessionId, at(flush(), 0).session_id);
+    server.close(now, CloseReason::sequence_error, 0, "no");
+  }
+  UNSIGNED_LONGS_EQUAL(1, listener.session_resets.size());
+  fire();
+  open();
+  UNSIGNED_LONGLONGS_EQUAL(0, at(flush(), 0).session_id);
+}
+
+TEST(SessionReset, ACloseSequenceErrorOnANewSessionIsNotARefusedResume) {
+  options.endpoint_count = 1;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (session.state() == ClientState::idle) start();
+    if (session.state() == ClientState::backing_off) fire();
+    open();
+    flush();
+    server.close(now, CloseReason::sequence_error, 0, "no");
+  }
+  UNSIGNED_LONGS_EQUAL(0, listener.session_resets.size());
+}
+
+TEST(SessionReset, ASessionNearTheSequenceLimitIsReplacedOnPurposeAtTheNextConnection) {
+  go_online(kSessionId, 0, Session::kSessionSequenceLimit);
+  send_text("late");
+  flush();
+  drop();
+  fire();
+  open();
+  const std::vector<WireFrame> hello = flush();
+  UNSIGNED_LONGLONGS_EQUAL(0, at(hello, 0).session_id);
+  UNSIGNED_LONGS_EQUAL(1, listener.session_resets.size());
+  CHECK_TRUE(SessionResetCause::sequence_limit == at(listener.session_resets, 0).cause);
+  server.welcome(now, kSessionId + 1, options.heartbeat_interval_ms, 1);
+  UNSIGNED_LONGLONGS_EQUAL(1, at(flush(), 0).seq);  // "late", numbered in the new session
+}
+
 TEST_GROUP_BASE(SessionDownlink, SessionFixture){};
 
 TEST(SessionDownlink, ThreeDataInOneReadGiveThreeMessagesAndOneCumulativeAck) {

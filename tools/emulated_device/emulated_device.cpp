@@ -214,6 +214,15 @@ void EmulatedDevice::on_connect_failed(const ConnectFailure& failure) {
       .print();
 }
 
+void EmulatedDevice::on_session_reset(const SessionReset& reset) {
+  if (!print_events()) return;
+  JsonLine(now_ms(), "session_reset")
+      .field("device", options_.device_id)
+      .field("abandoned_session", reset.abandoned_session_id)
+      .field("cause", reset.cause == SessionResetCause::resume_refused ? "resume_refused" : "sequence_limit")
+      .print();
+}
+
 void EmulatedDevice::on_acked(std::uint64_t seq) {
   if (print_events()) JsonLine(now_ms(), "acked").field("device", options_.device_id).field("seq", seq).print();
 }

@@ -49,6 +49,7 @@ class EmulatedDevice final : public Listener {
   void on_disconnected(const DisconnectInfo& info) override;
   void on_connect_failed(const ConnectFailure& failure) override;
   void on_acked(std::uint64_t seq) override;
+  void on_session_reset(const SessionReset& reset) override;
   void on_heartbeat(std::uint32_t rtt_ms) override;
   void on_message(std::uint64_t seq, ConstByteSpan payload) override;
   void on_log(LogLevel level, const char* text) override;

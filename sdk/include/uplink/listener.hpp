@@ -61,6 +61,24 @@ struct ConnectFailure {
   std::error_code reason;  ///< connect_timeout, handshake_timeout, closed_by_server, a socket error, ...
 };
 
+/// Why a device gave up its session and asked the server for a new one.
+enum class SessionResetCause : std::uint8_t {
+  /// The server refused to resume the session twice in a row (a CLOSE
+  /// sequence_error during the handshake, or a WELCOME whose sequence
+  /// numbers contradict what the device sent or holds). Resuming again would
+  /// fail forever; a new session lets the stored messages through.
+  resume_refused,
+  /// A sequence number of the session neared 2^62: the session is replaced
+  /// on purpose before any number could wrap.
+  sequence_limit,
+};
+
+/// What Listener::on_session_reset() reports.
+struct SessionReset {
+  std::uint64_t abandoned_session_id = 0;
+  SessionResetCause cause = SessionResetCause::resume_refused;
+};
+
 /// Severity of a log line.
 enum class LogLevel : std::uint8_t { error, warning, info, debug };
 
@@ -85,6 +103,13 @@ class Listener {
   /// The message `id` was dropped without reaching the server: `reason` is
   /// Errc::queue_full when the drop-oldest policy made room for a newer one.
   virtual void on_dropped(std::uint64_t /*id*/, std::error_code /*reason*/) {}
+  /// The device abandoned its session: the next connection opens a new one.
+  /// The messages still stored are numbered afresh there and sent again, so
+  /// a message the server had received in the old session but not yet
+  /// acknowledged can arrive twice (docs/DELIVERY.md); none is lost.
+  /// Downlink of the old session that was not delivered is the server's to
+  /// resend in the new one, or not.
+  virtual void on_session_reset(const SessionReset& /*reset*/) {}
   /// A PONG answered our PING after `rtt_ms`.
   virtual void on_heartbeat(std::uint32_t /*rtt_ms*/) {}
   /// A log line. Never contains the token or other secrets.

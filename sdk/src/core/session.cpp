@@ -567,6 +567,7 @@ void Session::handle_frame(Millis now, const Frame& frame) {
         go_offline(now, make_error_code(Errc::closed_by_server), &frame.close);
       } else {
         retry_after_hint_ms_ = frame.close.retry_after_ms;
+        if (frame.close.reason == CloseReason::sequence_error && session_id_ != 0) resume_refused();
         attempt_failed(now, make_error_code(Errc::closed_by_server));
       }
       return;
@@ -620,12 +621,14 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
   }
   if (resumed) {
     if (next > highest_transmitted_ + 1) {
+      resume_refused();
       protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
                        restored_ ? "WELCOME ahead of what the spool made durable"
                                  : "WELCOME expects a sequence number never sent");
       return;
     }
     if (next < store_.head_seq()) {
+      resume_refused();
       protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
                        "WELCOME goes back before acknowledged messages");
       return;
@@ -639,6 +642,7 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
     highest_transmitted_ = next - 1;
   }
   restored_ = false;
+  resume_refusals_ = 0;
   session_id_ = welcome.session_id;
   store_.restart(next);
   last_acked_ = next - 1;
@@ -738,6 +742,30 @@ void Session::protocol_failure(Millis now, std::error_code reason, CloseReason c
   }
 }
 
+void Session::resume_refused() {
+  if (++resume_refusals_ >= kResumeRefusalsBeforeNewSession) abandon_session(SessionResetCause::resume_refused);
+}
+
+void Session::abandon_session(SessionResetCause cause) {
+  SessionReset reset;
+  reset.abandoned_session_id = session_id_;
+  reset.cause = cause;
+  // The next HELLO asks for a new session: its WELCOME numbers the stored
+  // messages afresh (handle_welcome), and downlink starts over.
+  session_id_ = 0;
+  last_downlink_ = 0;
+  restored_ = false;
+  resume_refusals_ = 0;
+  ++counters_.session_resets;
+  log(LogLevel::warning,
+      "session %llu abandoned (%s): the next connection opens a new session; stored messages are sent again "
+      "there",
+      static_cast<unsigned long long>(reset.abandoned_session_id),
+      cause == SessionResetCause::resume_refused ? "the server refused to resume it twice" : "sequence limit");
+  persist_state();
+  listener_.on_session_reset(reset);
+}
+
 // ------------------------------------------------------------- transmit
 
 bool Session::queue_frame_bytes(ConstByteSpan frame, bool control) {
@@ -760,6 +788,9 @@ bool Session::queue_control(FrameType type) {
 }
 
 void Session::queue_hello(Millis now) {
+  if (session_id_ != 0 && (store_.next_seq() >= kSessionSequenceLimit || last_downlink_ >= kSessionSequenceLimit)) {
+    abandon_session(SessionResetCause::sequence_limit);
+  }
   Hello hello;
   hello.device_id = ConstByteSpan{options_.device_id, std::strlen(options_.device_id)};
   hello.token = ConstByteSpan{options_.token, options_.token_size};

@@ -66,6 +66,7 @@ struct Counters {
   std::uint64_t data_frames_sent = 0;  ///< DATA frames written, resends included.
   std::uint64_t downlink_duplicates = 0;  ///< Downlink DATA already delivered, dropped.
   std::uint64_t messages_received = 0;  ///< Downlink DATA delivered.
+  std::uint64_t session_resets = 0;     ///< Sessions abandoned for a new one (Listener::on_session_reset).
   std::uint32_t last_rtt_ms = 0;       ///< Round trip of the last answered PING.
   /// TLS handshakes completed by Client::use_tls's engine: full ones
   /// (certificates exchanged) and resumed ones (a saved session reused,
@@ -168,6 +169,12 @@ class Session {
   /// True while a transport of the current generation is open or opening.
   [[nodiscard]] bool transport_active() const { return transport_active_; }
 
+  /// Refused resumes in a row after which the device opens a new session.
+  static constexpr std::uint32_t kResumeRefusalsBeforeNewSession = 2;
+  /// A sequence number (uplink or downlink) from which the next connection
+  /// opens a new session instead of resuming, long before 2^64 could wrap.
+  static constexpr std::uint64_t kSessionSequenceLimit = std::uint64_t{1} << 62;
+
   // ---- Observation ----
 
   [[nodiscard]] ClientState state() const { return state_; }
@@ -214,6 +221,8 @@ class Session {
   void handle_ack(Millis now, const Ack& ack);
   void acknowledge_through(std::uint64_t seq);
   void protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text);
+  void resume_refused();
+  void abandon_session(SessionResetCause cause);
 
   void transmit_from_store(Millis now);
   void message_dropped(std::uint64_t id, std::error_code reason);
@@ -252,6 +261,9 @@ class Session {
   std::uint64_t highest_transmitted_ = 0;  // highest uplink seq ever written in this session
   std::uint64_t last_downlink_ = 0;  // highest downlink seq delivered to the application
   bool ack_pending_ = false;
+  // Resumes of session_id_ the server refused in a row; at
+  // kResumeRefusalsBeforeNewSession the session is abandoned.
+  std::uint32_t resume_refusals_ = 0;
 
   // Client::flush() calls waiting to learn whether one of their messages
   // was dropped rather than acknowledged.
