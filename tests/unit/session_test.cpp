@@ -1077,6 +1077,7 @@ TEST(SessionKeepAlive, IdleTimeoutClosesALinkThatOnlyCarriesHeartbeats) {
 
 TEST(SessionKeepAlive, BusinessTrafficEitherWayDefersTheIdleTimeout) {
   options.idle_timeout_ms = 5000;
+  options.ack_timeout_ms = 10000;  // this server takes 6 s to acknowledge, on purpose
   go_online();
   const Millis t = now;
   run_to(t + 3000, true);
@@ -1815,6 +1816,69 @@ TEST(SessionReset, ASessionNearTheSequenceLimitIsReplacedOnPurposeAtTheNextConne
   CHECK_TRUE(SessionResetCause::sequence_limit == at(listener.session_resets, 0).cause);
   server.welcome(now, kSessionId + 1, options.heartbeat_interval_ms, 1);
   UNSIGNED_LONGLONGS_EQUAL(1, at(flush(), 0).seq);  // "late", numbered in the new session
+}
+
+// =====================================================================
+// SessionAckDeadline: a server that keeps the link alive but acknowledges
+// nothing is a dead link too
+// =====================================================================
+
+TEST_GROUP_BASE(SessionAckDeadline, SessionFixture){};
+
+TEST(SessionAckDeadline, AServerThatAnswersPingsButNeverAcknowledgesIsLeftAfterTheAckTimeout) {
+  go_online();
+  const Millis sent_at = now;
+  send_text("stuck");
+  flush();
+  // Automatic: twice the read timeout (2000 ms in the demo timings).
+  const Millis deadline = sent_at + 2 * options.read_timeout_ms;
+  run_to(deadline - 1, /*answer_pings=*/true);
+  STATE_EQUAL(ClientState::online, session.state());
+  run_to(deadline, /*answer_pings=*/true);
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::ack_timeout, at(listener.disconnects, 0).reason);
+  const std::vector<WireFrame> farewell = io.last_farewell();
+  STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
+  CLOSE_REASON_EQUAL(CloseReason::protocol_error, at(farewell, 0).close_reason);
+  STATE_EQUAL(ClientState::backing_off, session.state());
+  CHECK_TRUE(listener.logged("the server is stuck"));
+  // Nothing is lost: the message goes again on the next connection.
+  go_online(kSessionId, 0, 1);
+  STRCMP_EQUAL("stuck", at(flush(), 0).payload.c_str());
+}
+
+TEST(SessionAckDeadline, AcknowledgementProgressMovesTheDeadline) {
+  options.ack_timeout_ms = 1500;
+  go_online();
+  send_text("a");
+  send_text("b");
+  flush();
+  run_to(now + 1000, true);
+  server.ack(now, 1);  // progress: "b" is still in flight, the deadline restarts
+  const Millis progress_at = now;
+  run_to(progress_at + 1499, true);
+  STATE_EQUAL(ClientState::online, session.state());
+  run_to(progress_at + 1500, true);
+  ERRC_EQUAL(Errc::ack_timeout, at(listener.disconnects, 0).reason);
+}
+
+TEST(SessionAckDeadline, NothingInFlightMeansNoAckDeadline) {
+  options.ack_timeout_ms = 1500;
+  go_online();
+  send_text("a");
+  flush();
+  server.ack(now, 1);
+  run_to(now + 20000, true);  // quiet for a long time, PINGs answered
+  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
+}
+
+TEST(SessionAckDeadline, ADeadLinkIsStillReportedAsSilentNotAsAnAckTimeout) {
+  go_online();
+  send_text("a");
+  flush();
+  run_to(now + 10 * options.read_timeout_ms);  // nothing answered at all
+  ERRC_EQUAL(Errc::server_silent, at(listener.disconnects, 0).reason);
 }
 
 TEST_GROUP_BASE(SessionDownlink, SessionFixture){};

@@ -102,6 +102,7 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
   if (name == "server-heartbeat-min-ms") return number(o.server_heartbeat_min_ms);
   if (name == "server-heartbeat-max-ms") return number(o.server_heartbeat_max_ms);
   if (name == "max-retry-after-ms") return number(o.max_retry_after_ms);
+  if (name == "ack-timeout-ms") return number(o.ack_timeout_ms);
   if (name == "size") {
     if (!number(c.size)) return false;
     if (c.size < 16 || c.size > kMaxDataPayload) {
@@ -197,6 +198,8 @@ const char* device_usage() {
          "                          WELCOME; outside them the WELCOME is refused (0 = automatic: 500 ms and\n"
          "                          10 min, widened to include --heartbeat-ms)\n"
          "  --max-retry-after-ms N  cap on a server's CLOSE retry-after (default 600000; 0 = ignore hints)\n"
+         "  --ack-timeout-ms N      messages in flight and no acknowledgement for this long: reconnect\n"
+         "                          (default 0 = twice the read timeout)\n"
          "  --rate R                messages per second (default 1)   --size N  payload bytes (default 64)\n"
          "  --payload pattern|temperature   'ID #N ....' padded to --size (default), or\n"
          "                          'ID #N soc_temp_c=48.312' read from the SoC (soc_temp_c=none without one)\n"

@@ -48,6 +48,9 @@ enum class Errc : int {
   flush_timeout,            ///< flush() gave up: messages still unacknowledged at the deadline.
   wrong_thread,             ///< A blocking call made on the io_context's own thread (it would deadlock).
   messages_dropped,         ///< flush(): a message it waited for was dropped (drop-oldest), not acknowledged.
+
+  // --- Connection life cycle (added later; values stay stable) ---
+  ack_timeout,              ///< Messages in flight and no acknowledgement progress for the ack timeout.
 };
 
 /// The category of uplink::Errc. Its name is "uplink".

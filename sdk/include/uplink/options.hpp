@@ -92,6 +92,13 @@ struct Options {
   /// all come back in the same millisecond. 0: ignore retry-after hints.
   /// Default 10 min.
   std::uint32_t max_retry_after_ms = 600000;
+  /// A stuck server is a dead link: with messages transmitted and not
+  /// acknowledged, no acknowledgement progress for this long closes the
+  /// connection (Errc::ack_timeout, CLOSE protocol_error) and reconnects,
+  /// even while the server still answers PINGs. 0 (the default) means
+  /// twice the read timeout in effect on the connection, so a link that
+  /// died is still reported as server_silent first.
+  std::uint32_t ack_timeout_ms = 0;
   /// Kernel send buffer of the socket (SO_SNDBUF), 0 = the system default.
   /// A small buffer bounds how much unacknowledged data can pile up in the
   /// kernel on a half-open link, so a stalled link shows as a write timeout

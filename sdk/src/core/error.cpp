@@ -39,6 +39,7 @@ ErrcInfo info_of(Errc e) noexcept {
     case Errc::flush_timeout: return {"flush_timeout", "messages still unacknowledged at the flush deadline"};
     case Errc::wrong_thread: return {"wrong_thread", "blocking call on the io_context's thread"};
     case Errc::messages_dropped: return {"messages_dropped", "messages dropped before they were acknowledged"};
+    case Errc::ack_timeout: return {"ack_timeout", "messages in flight and no acknowledgement for the ack timeout"};
   }
   return {"unknown", "unknown uplink error"};
 }

@@ -208,6 +208,7 @@ void Session::transmit_from_store(Millis now) {
     if (r.error) return;  // cannot happen: size checked, payload bounded by send()
     tx_size_ += r.size;
     if (data.seq > highest_transmitted_) highest_transmitted_ = data.seq;
+    if (store_.transmitted() == 0) ack_wait_since_ = now;  // the first in flight starts the ack deadline
     store_.mark_transmitted();
     ++counters_.frames_sent;
     ++counters_.data_frames_sent;
@@ -323,7 +324,16 @@ void Session::on_timer(Millis now) {
     backoff_.reset();
   }
   const bool tx_idle = tx_size_ == 0;
-  switch (keep_alive_.poll(now, tx_idle)) {
+  const KeepAliveVerdict verdict = keep_alive_.poll(now, tx_idle);
+  // A dead link is reported as such first (the keep-alive verdicts below);
+  // a link that lives while the acknowledgements stop is a stuck server.
+  if ((verdict == KeepAliveVerdict::none || verdict == KeepAliveVerdict::send_ping) && ack_deadline() <= now) {
+    log(LogLevel::warning, "no acknowledgement for %u ms with %u messages in flight: the server is stuck",
+        static_cast<unsigned>(ack_timeout_ms_), static_cast<unsigned>(store_.transmitted()));
+    go_offline(now, make_error_code(Errc::ack_timeout), nullptr);
+    return;
+  }
+  switch (verdict) {
     case KeepAliveVerdict::none:
       return;
     case KeepAliveVerdict::send_ping:
@@ -362,6 +372,11 @@ Millis Session::next_wakeup() const {
   return spool_sync < session_wakeup ? spool_sync : session_wakeup;
 }
 
+Millis Session::ack_deadline() const {
+  if (ack_wait_since_ == kNever || store_.transmitted() == 0) return kNever;
+  return ack_wait_since_ + ack_timeout_ms_;
+}
+
 Millis Session::next_session_wakeup() const {
   switch (state_) {
     case ClientState::connecting:
@@ -371,6 +386,7 @@ Millis Session::next_session_wakeup() const {
       return backoff_until_;
     case ClientState::online: {
       Millis next = keep_alive_.next_deadline(tx_size_ == 0);
+      if (ack_deadline() < next) next = ack_deadline();
       if (!stable_) {
         const Millis stable_at = online_since_ + options_.stable_after_ms;
         if (stable_at < next) next = stable_at;
@@ -447,6 +463,8 @@ void Session::go_offline(Millis now, std::error_code reason, const Close* server
       farewell = make_farewell(CloseReason::idle_timeout, "idle");
     } else if (reason == Errc::server_silent) {
       farewell = make_farewell(CloseReason::silent, "server silent");
+    } else if (reason == Errc::ack_timeout) {
+      farewell = make_farewell(CloseReason::protocol_error, "no acknowledgement");
     }
   }
   end_transport(farewell);
@@ -656,6 +674,13 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
   timings.write_timeout_ms = options_.write_timeout_ms;
   timings.idle_timeout_ms = options_.idle_timeout_ms;
   keep_alive_.start(timings, now);
+  // Automatic: twice the silence bound, so a link that died is reported as
+  // server_silent first, and only a server that keeps the link alive
+  // without acknowledging anything counts as stuck.
+  ack_timeout_ms_ = options_.ack_timeout_ms != 0 ? options_.ack_timeout_ms
+                    : timings.read_timeout_ms > 0x7FFFFFFFu ? 0xFFFFFFFFu
+                                                             : 2 * timings.read_timeout_ms;
+  ack_wait_since_ = kNever;  // set again by the first DATA this connection transmits
   online_since_ = now;
   stable_ = false;
   retry_after_hint_ms_ = 0;  // a hint from a failed attempt of this round is spent
@@ -714,6 +739,7 @@ void Session::handle_ack(Millis now, const Ack& ack) {
   }
   if (ack.seq == last_acked_) return;  // a repeated ACK is harmless
   acknowledge_through(ack.seq);
+  ack_wait_since_ = store_.transmitted() != 0 ? now : kNever;
   transmit_from_store(now);  // the window moved
 }
 

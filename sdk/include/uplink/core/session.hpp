@@ -44,7 +44,7 @@ namespace uplink {
 
 /// Number of slots in Counters::disconnects_by_reason: one per Errc value;
 /// slot 0 counts reasons from other categories (socket errors).
-inline constexpr std::size_t kReasonSlots = static_cast<std::size_t>(Errc::messages_dropped) + 1;
+inline constexpr std::size_t kReasonSlots = static_cast<std::size_t>(Errc::ack_timeout) + 1;
 
 /// Running totals of a client since construction.
 struct Counters {
@@ -206,6 +206,7 @@ class Session {
 
  private:
   [[nodiscard]] Millis next_session_wakeup() const;
+  [[nodiscard]] Millis ack_deadline() const;
   void begin_round(Millis now);
   void begin_attempt(Millis now);
   void attempt_failed(Millis now, std::error_code reason);
@@ -264,6 +265,11 @@ class Session {
   // Resumes of session_id_ the server refused in a row; at
   // kResumeRefusalsBeforeNewSession the session is abandoned.
   std::uint32_t resume_refusals_ = 0;
+  // Online, with messages transmitted and unacknowledged: when the
+  // acknowledgements last made progress (or the first of them went out).
+  // kNever while nothing is in flight.
+  Millis ack_wait_since_ = kNever;
+  std::uint32_t ack_timeout_ms_ = 0;  // in effect on this connection
 
   // Client::flush() calls waiting to learn whether one of their messages
   // was dropped rather than acknowledged.
