@@ -1,7 +1,7 @@
 // Spool storage in a pre-sized file: pread/pwrite/fdatasync with EINTR and
 // short transfers handled, an exclusive flock against a second user, and
 // the blocks reserved at open() so that the spool never meets ENOSPC later.
-#include "uplink/port/file_spool_storage.hpp"
+#include "uplink/port/linux/file_spool_storage.hpp"
 
 #include <fcntl.h>
 #include <limits.h>

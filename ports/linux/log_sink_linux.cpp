@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "uplink/port/log_sink.hpp"
+#include "uplink/port/linux/log_sink.hpp"
 
 namespace uplink::port {
 namespace {

@@ -14,7 +14,7 @@
 #include "support/temp_dir.hpp"
 #include "uplink/client.hpp"
 #include "uplink/core/spool.hpp"
-#include "uplink/port/file_spool_storage.hpp"
+#include "uplink/port/linux/file_spool_storage.hpp"
 
 #include <CppUTest/TestHarness.h>
 

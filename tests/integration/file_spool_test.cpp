@@ -24,7 +24,7 @@
 
 #include "uplink/core/spool.hpp"
 #include "uplink/error.hpp"
-#include "uplink/port/file_spool_storage.hpp"
+#include "uplink/port/linux/file_spool_storage.hpp"
 
 #include <CppUTest/TestHarness.h>
 

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "uplink/port/device_identity.hpp"
-#include "uplink/port/log_sink.hpp"
+#include "uplink/port/linux/log_sink.hpp"
 #include "uplink/port/socket_tuning.hpp"
 
 #include <CppUTest/TestHarness.h>

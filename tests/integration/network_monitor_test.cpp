@@ -15,7 +15,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "uplink/port/network_monitor.hpp"
+#include "uplink/port/linux/netlink_monitor.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -40,7 +40,7 @@ int child_main() {
   if (::unshare(CLONE_NEWNET) != 0) return kNoNamespace;
   asio::io_context io;
   int reports = 0;
-  uplink::port::NetworkMonitor monitor(io, [](void* c) { ++*static_cast<int*>(c); }, &reports);
+  uplink::port::NetlinkMonitor monitor(io, [](void* c) { ++*static_cast<int*>(c); }, &reports);
   if (monitor.start()) return 1;
   if (!set_loopback_up()) return 1;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
@@ -56,7 +56,7 @@ TEST_GROUP(NetworkMonitor){};
 
 TEST(NetworkMonitor, StartsAndStopsCleanly) {
   asio::io_context io;
-  uplink::port::NetworkMonitor monitor(io, [](void*) {}, nullptr);
+  uplink::port::NetlinkMonitor monitor(io, [](void*) {}, nullptr);
   CHECK_FALSE(monitor.start());
   CHECK_FALSE(monitor.quiescent());  // its read is pending
   monitor.stop();

@@ -12,7 +12,7 @@
 #include "device_config.hpp"
 #include "uplink/client.hpp"
 #include "uplink/core/spool.hpp"
-#include "uplink/port/file_spool_storage.hpp"
+#include "uplink/port/linux/file_spool_storage.hpp"
 #include "uplink/tls/tls_config.hpp"
 #include "uplink/tls/tls_engine.hpp"
 

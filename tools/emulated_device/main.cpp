@@ -24,7 +24,7 @@
 #include "json_line.hpp"
 #include "uplink/tls/tls_config.hpp"
 #if defined(__linux__)
-#include "uplink/port/network_monitor.hpp"
+#include "uplink/port/linux/netlink_monitor.hpp"
 #endif
 
 namespace {
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<EmulatedDevice>>* devices;
     bool json;
   } monitoring{&devices, config.json};
-  uplink::port::NetworkMonitor monitor(
+  uplink::port::NetlinkMonitor monitor(
       io,
       [](void* context) {
         const auto* m = static_cast<const Monitoring*>(context);

@@ -4,7 +4,7 @@
 // still deduplicate after the device restarts).
 //
 // The spool lives in a pre-sized storage area (a file on Linux, see
-// uplink/port/file_spool_storage.hpp), reached through SpoolStorage. It never
+// uplink/port/linux/file_spool_storage.hpp), reached through SpoolStorage. It never
 // allocates; its only buffer holds one record. Pure core: no I/O of its own,
 // no clock reads.
 //
@@ -110,7 +110,7 @@
 namespace uplink {
 
 /// Durable storage under a Spool: a fixed-size array of bytes, typically a
-/// pre-sized file (port: uplink/port/file_spool_storage.hpp). Contract:
+/// pre-sized file (port: uplink/port/linux/file_spool_storage.hpp). Contract:
 ///  - size(): the number of bytes, [0, size()) all readable and writable;
 ///    it does not change while a Spool uses the storage.
 ///  - read(): fills all of `out` from `offset` or returns an error. Bytes

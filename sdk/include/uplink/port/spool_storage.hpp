@@ -17,7 +17,7 @@
 //   sync()                returns once every earlier write is durable
 //
 // No allocation. The Linux port implements it with a pre-sized file:
-// uplink::port::FileSpoolStorage in uplink/port/file_spool_storage.hpp.
+// uplink::port::FileSpoolStorage in uplink/port/linux/file_spool_storage.hpp.
 // Another platform (raw flash partition, EEPROM, a filesystem without
 // fdatasync) implements the four calls and keeps the promises above; the
 // spool does the rest (torn records, header slots, recovery).

@@ -1,4 +1,4 @@
-// Port contract: where log lines go. The client hands its lines to
+// The Linux port's log sinks. The client hands its lines to
 // Listener::on_log; an application that wants them on the platform's log
 // forwards them to one of these (or its own sink).
 #pragma once

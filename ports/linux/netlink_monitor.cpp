@@ -1,7 +1,7 @@
 // Network-change monitor on Linux: an rtnetlink socket subscribed to link
 // and address groups, read through Asio. Only "something changed" matters,
 // so messages are looked at for their type and nothing else.
-#include "uplink/port/network_monitor.hpp"
+#include "uplink/port/linux/netlink_monitor.hpp"
 
 #include <asio/bind_allocator.hpp>
 #include <linux/netlink.h>
@@ -13,12 +13,12 @@
 
 namespace uplink::port {
 
-NetworkMonitor::NetworkMonitor(asio::io_context& io, Callback on_change, void* context)
+NetlinkMonitor::NetlinkMonitor(asio::io_context& io, Callback on_change, void* context)
     : descriptor_(io.get_executor()), on_change_(on_change), context_(context) {}
 
-NetworkMonitor::~NetworkMonitor() { stop(); }
+NetlinkMonitor::~NetlinkMonitor() { stop(); }
 
-std::error_code NetworkMonitor::start() {
+std::error_code NetlinkMonitor::start() {
   if (descriptor_.is_open()) return {};
   const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
   if (fd < 0) return {errno, std::generic_category()};
@@ -40,12 +40,12 @@ std::error_code NetworkMonitor::start() {
   return {};
 }
 
-void NetworkMonitor::stop() {
+void NetlinkMonitor::stop() {
   asio::error_code ignored;
   descriptor_.close(ignored);
 }
 
-void NetworkMonitor::start_read() {
+void NetlinkMonitor::start_read() {
   reading_ = true;
   // One burst of netlink messages arrives per read; a burst is one report.
   descriptor_.async_read_some(asio::buffer(buffer_),
@@ -55,7 +55,7 @@ void NetworkMonitor::start_read() {
                                                    }));
 }
 
-void NetworkMonitor::handle_read(const asio::error_code& error, std::size_t size) {
+void NetlinkMonitor::handle_read(const asio::error_code& error, std::size_t size) {
   reading_ = false;
   if (error) return;  // closed by stop(), or the socket failed: stop reporting
   bool relevant = false;
