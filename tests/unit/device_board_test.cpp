@@ -98,3 +98,14 @@ TEST(DeviceBoard, BoundsOnServerValuesAreFlagsAndABadOneIsRefusedAtStartNamingTh
   config.options.server_heartbeat_min_ms = 40000;  // above the device's own heartbeat
   STRCMP_EQUAL("server_heartbeat_min_ms", uplink::validate(config.options).field);
 }
+
+TEST(DeviceBoard, SpoolReformatDamagedIsAnExplicitFlagOffByDefault) {
+  DeviceConfig plain;
+  std::string error;
+  CHECK_TEXT(parse(plain, {"--device-id", "d1", "--spool", "/tmp/x.spool"}, error), error.c_str());
+  CHECK_FALSE(plain.spool_reformat_damaged);
+  DeviceConfig asked;
+  CHECK_TEXT(parse(asked, {"--device-id", "d1", "--spool", "/tmp/x.spool", "--spool-reformat-damaged"}, error),
+             error.c_str());
+  CHECK_TRUE(asked.spool_reformat_damaged);
+}

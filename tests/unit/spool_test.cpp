@@ -278,15 +278,50 @@ TEST(Spool, FreshStorageIsFormattedEmptyWithDefaultState) {
   UNSIGNED_LONGS_EQUAL(epoch + 1, spool.epoch());
 }
 
-TEST(Spool, GarbageStorageIsFormatted) {
+TEST(Spool, ForeignDataIsRefusedUntouchedUnlessReformattingIsAskedFor) {
   Rng rng(7);
   for (auto& b : storage->image) b = static_cast<std::uint8_t>(rng.next());
-  open();
+  const Bytes before = storage->image;
+  CHECK_TRUE(spool.open(*storage, SpoolOptions{}) == Errc::spool_damaged);
+  CHECK_FALSE(spool.is_open());
+  CHECK_TRUE(before == storage->image);
+  SpoolOptions reformat;
+  reformat.reformat_damaged = true;
+  CHECK_FALSE(spool.open(*storage, reformat));
   CHECK_TRUE(spool.formatted());
   append(10);
   append(0);
   append(Spool::kMaxPayload);
   check_messages(model, reopen());
+}
+
+TEST(Spool, BothHeadersDamagedIsAClearErrorAndTheMessagesStayOnTheStorage) {
+  open();
+  for (int i = 0; i < 5; ++i) append(30);
+  // A torn header write damages one slot at most; both damaged is
+  // corruption: refused rather than formatted over five messages.
+  storage->image[8] ^= 0x01;
+  storage->image[Spool::kSlotSize + 8] ^= 0x01;
+  const Bytes damaged = storage->image;
+  Spool again;
+  CHECK_TRUE(again.open(*storage, SpoolOptions{}) == Errc::spool_damaged);
+  CHECK_FALSE(again.is_open());
+  CHECK_TRUE(damaged == storage->image);
+  STRCMP_EQUAL("spool_damaged", errc_name(Errc::spool_damaged));
+}
+
+TEST(Spool, OneDamagedHeaderFallsBackToTheOtherAndLosesNothing) {
+  open();
+  for (int i = 0; i < 5; ++i) append(30);
+  CHECK_EQUAL(5u, reopen().size());  // the second open writes the other slot: both valid now
+  for (std::size_t slot = 0; slot < 2; ++slot) {
+    MemStorage copy(storage->image);
+    copy.image[slot * Spool::kSlotSize + 8] ^= 0x01;
+    Spool again;
+    CHECK_FALSE(again.open(copy, SpoolOptions{}));
+    CHECK_FALSE(again.formatted());
+    UNSIGNED_LONGS_EQUAL(5, recover_all(again).size());
+  }
 }
 
 TEST(Spool, MessagesComeBackInOrderAfterReopen) {

@@ -218,7 +218,9 @@ const char* device_usage() {
          "  --tls-server-name NAME  host name to verify (default: the --server host)\n"
          "  --tls-insecure-skip-verify       TLS without verifying the server (INSECURE)\n"
          "  --spool FILE            keep queued messages on disk across crashes and restarts\n"
-         "  --spool-size BYTES      spool file size   --spool-sync every_write|interval|none\n";
+         "  --spool-size BYTES      spool file size   --spool-sync every_write|interval|none\n"
+         "  --spool-reformat-damaged  format a spool file whose headers are both damaged (its messages\n"
+         "                          are lost); without it such a file is refused and left untouched\n";
 }
 
 bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& error) {
@@ -245,6 +247,10 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& er
     }
     if (arg == "--no-network-monitor") {
       c.network_monitor = false;
+      continue;
+    }
+    if (arg == "--spool-reformat-damaged") {
+      c.spool_reformat_damaged = true;
       continue;
     }
     if (arg == "--verbose") {

@@ -40,6 +40,7 @@ struct DeviceConfig {
   std::string spool_path;             ///< --spool FILE
   std::uint32_t spool_size = 0;       ///< --spool-size BYTES (default: the spool's recommended size)
   std::string spool_sync = "every_write";  ///< --spool-sync every_write|interval|none
+  bool spool_reformat_damaged = false;     ///< --spool-reformat-damaged: format a spool whose headers are both damaged.
 
   [[nodiscard]] bool tls_enabled() const { return !tls_ca.empty() || tls_insecure; }
 };

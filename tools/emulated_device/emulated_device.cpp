@@ -51,11 +51,17 @@ bool EmulatedDevice::start() {
     spool_options.sync = config_.spool_sync == "none"       ? SpoolSync::none
                          : config_.spool_sync == "interval" ? SpoolSync::interval
                                                             : SpoolSync::every_write;
+    spool_options.reformat_damaged = config_.spool_reformat_damaged;
     std::error_code error = spool_storage_.open(config_.spool_path.c_str(), size);
     if (!error) error = spool_.open(spool_storage_, spool_options);
     if (!error) error = client_.attach_spool(spool_);
     if (error) {
       std::fprintf(stderr, "uplink_device: --spool %s: %s\n", config_.spool_path.c_str(), error.message().c_str());
+      if (error == Errc::spool_damaged) {
+        std::fprintf(stderr,
+                     "uplink_device: keep the file for salvage (move it aside) and start afresh, or pass "
+                     "--spool-reformat-damaged to format it in place (its messages are lost)\n");
+      }
       return false;
     }
     // Messages generated before the restart keep their numbers.

@@ -51,6 +51,7 @@ enum class Errc : int {
 
   // --- Connection life cycle (added later; values stay stable) ---
   ack_timeout,              ///< Messages in flight and no acknowledgement progress for the ack timeout.
+  spool_damaged,            ///< Spool::open(): no header slot is readable and the storage is not blank.
 };
 
 /// The category of uplink::Errc. Its name is "uplink".

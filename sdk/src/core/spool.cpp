@@ -124,15 +124,19 @@ std::error_code Spool::open(SpoolStorage& storage, SpoolOptions options) {
   std::uint32_t seen_epoch = 0;
   std::uint64_t seen_generation = 0;
   unsigned newest_slot = 1;  // format writes the other one
+  bool blank = true;          // both slots all zeros: storage never written
+  bool other_size = false;    // a valid header of another geometry
   for (unsigned slot = 0; slot < 2; ++slot) {
     std::uint8_t bytes[kSlotSize];
     if (auto e = storage.read(slot * kSlotSize, ByteSpan{bytes, kSlotSize})) {
       storage_ = nullptr;
       return e;
     }
+    for (std::uint8_t b : bytes) blank = blank && b == 0;
     Header h;
     const HeaderCheck check = decode_header(bytes, size, h);
     if (check == HeaderCheck::invalid) continue;
+    if (check == HeaderCheck::other_size) other_size = true;
     // A header of another geometry still tells which epochs were used.
     if (h.epoch > seen_epoch) seen_epoch = h.epoch;
     if (h.generation >= seen_generation) {
@@ -145,6 +149,13 @@ std::error_code Spool::open(SpoolStorage& storage, SpoolOptions options) {
     }
   }
 
+  // Neither slot valid, yet something is there: both headers were damaged
+  // (a torn write only ever damages one), or this is not our storage.
+  // Formatting would lose whatever messages the ring holds, without a word.
+  if (best_slot < 0 && !blank && !other_size && !options.reformat_damaged) {
+    storage_ = nullptr;
+    return Errc::spool_damaged;
+  }
   std::error_code result;
   if (best_slot < 0 || best.epoch == kLastSerial) {
     result = format(seen_epoch == kLastSerial ? 0 : seen_epoch, seen_generation, newest_slot);

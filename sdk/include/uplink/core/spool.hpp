@@ -150,6 +150,11 @@ struct SpoolOptions {
   /// For SpoolSync::interval: the longest a write stays unsynced (if
   /// maybe_sync() is called at next_sync_due()); 1 .. 3600000.
   std::uint32_t sync_interval_ms = 1000;
+  /// What open() does when neither header slot is readable and the storage
+  /// is not blank (all zeros): false (the default) refuses with
+  /// Errc::spool_damaged and leaves the bytes alone, since they may hold
+  /// messages a tool could still salvage; true formats it, losing them.
+  bool reformat_damaged = false;
 };
 
 /// What persists besides the messages.
@@ -198,11 +203,14 @@ class Spool {
 
   /// Opens the spool on `storage` (which must outlive the spool or the next
   /// open()): reads the newest valid header, finds the live records (see
-  /// recovery above), starts a new epoch and syncs the header. Storage with
-  /// no valid header (new, foreign, or of another size) is formatted: empty,
-  /// SpoolState defaults; formatted() tells. Errors: invalid_option (storage
-  /// smaller than minimum_storage_size(), or a bad option), or the storage's
-  /// error (the spool stays closed).
+  /// recovery above), starts a new epoch and syncs the header. Blank storage
+  /// (both header slots all zeros: a new pre-sized file) and a spool written
+  /// for another storage size are formatted: empty, SpoolState defaults;
+  /// formatted() tells. Errors (the spool stays closed, the storage
+  /// untouched): invalid_option (storage smaller than minimum_storage_size(),
+  /// or a bad option); Errc::spool_damaged when neither header slot is
+  /// valid and the storage is not blank (both slots damaged, or foreign
+  /// data), unless SpoolOptions::reformat_damaged; the storage's error.
   [[nodiscard]] std::error_code open(SpoolStorage& storage, SpoolOptions options = {});
   /// Calls `visit(std::uint64_t id, ConstByteSpan payload)` for each live
   /// message, oldest first (the payload is valid during the call only; the
