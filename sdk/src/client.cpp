@@ -17,12 +17,17 @@
 //    +-----------+  on_transport_open / _failed           v
 //    | connector | <------------------------------------ shell
 //    +-----------+
+//    +-----------+  send() / stop() / network_changed() from another thread:
+//    |   wake    |  one post in flight, then a pump on the io thread
+//    +-----------+
 //
-//  After every event the shell "pumps": it starts a write if the session has
-//  bytes and none is in flight, and re-arms the deadline timer if the next
-//  wake-up moved earlier. Each completion carries the generation it was
-//  started for; the session ignores stale ones, so the handlers of a dead
-//  connection can never touch the next.
+//  After every event the shell "pumps": it carries out a requested stop or
+//  network change, starts a write if the session has bytes and none is in
+//  flight, and re-arms the deadline timer when the next wake-up moved
+//  earlier, or later by more than a quarter of the heartbeat (arm_timer()).
+//  Each completion carries the generation it was started for; the session
+//  ignores stale ones, so the handlers of a dead connection can never touch
+//  the next.
 #include "uplink/client.hpp"
 
 #include <asio/bind_allocator.hpp>
