@@ -34,26 +34,25 @@ std::string expected_model() {
   return model != nullptr && *model != '\0' ? model : "Raspberry Pi 3 Model B";
 }
 
-// The first 16 characters of /etc/machine-id, or "" without one.
-std::string machine_id_prefix() {
+// The start of a small file up to its first NUL (device-tree strings end
+// with one), or "" when it cannot be read.
+std::string read_small_file(const char* path) {
   char text[64] = {};
-  const int fd = ::open("/etc/machine-id", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  const ssize_t got = ::read(fd, text, sizeof text - 1);
-  ::close(fd);
-  if (got < 16) return {};
-  return std::string(text, 16);
-}
-
-// The device tree's serial number up to its NUL, or "" without one.
-std::string device_tree_serial() {
-  char text[64] = {};
-  const int fd = ::open("/proc/device-tree/serial-number", O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};
   const ssize_t got = ::read(fd, text, sizeof text - 1);
   ::close(fd);
   return got > 0 ? std::string(text) : std::string();
 }
+
+// The first 16 characters of /etc/machine-id, or "" without one.
+std::string machine_id_prefix() {
+  const std::string id = read_small_file("/etc/machine-id");
+  return id.size() >= 16 ? id.substr(0, 16) : std::string();
+}
+
+// The device tree's serial number, or "" without one.
+std::string device_tree_serial() { return read_small_file("/proc/device-tree/serial-number"); }
 
 }  // namespace
 

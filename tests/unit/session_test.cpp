@@ -70,6 +70,16 @@ struct Rig {
   Session session{io, listener, random};
   FakeServer server{session};
   DeviceWire wire{session};
+
+  /// Starts with `options`, opens the transport and answers the HELLO with
+  /// a WELCOME of `session_id` naming `heartbeat_ms` and `next_uplink_seq` 1.
+  void start_and_welcome(const Options& options, Millis now, std::uint32_t heartbeat_ms,
+                         std::uint64_t session_id) {
+    CHECK_TRUE(static_cast<bool>(session.start(options, now)));
+    session.on_transport_open(now, session.generation());
+    wire.flush(now);
+    server.welcome(now, session_id, heartbeat_ms, 1);
+  }
 };
 
 }  // namespace
@@ -722,10 +732,7 @@ TEST(SessionBackoff, DevicesClosedWithTheSameRetryAfterComeBackSpreadOverTheJitt
   for (std::uint32_t draw : {0u, 0x40000000u, 0x80000000u, 0xFFFFFFFFu}) {
     Rig rig;
     rig.random.fallback = draw;
-    CHECK_TRUE(static_cast<bool>(rig.session.start(options, now)));
-    rig.session.on_transport_open(now, rig.session.generation());
-    rig.wire.flush(now);
-    rig.server.welcome(now, kSessionId, options.heartbeat_interval_ms, 1);
+    rig.start_and_welcome(options, now, options.heartbeat_interval_ms, kSessionId);
     rig.server.close(now, CloseReason::going_away, 1000, "restart");
     STATE_EQUAL(ClientState::backing_off, rig.session.state());
     delays.push_back(rig.listener.last_state().backoff_delay_ms);
@@ -1418,10 +1425,7 @@ TEST(SessionProtocol, WelcomeHeartbeatsOutsideTheDevicesBoundsAreRefusedBeforeAn
   options.read_timeout_ms = 60000;
   for (std::uint32_t hostile : {1u, 499u, 600001u, 65535000u}) {
     Rig rig;
-    CHECK_TRUE(static_cast<bool>(rig.session.start(options, now)));
-    rig.session.on_transport_open(now, rig.session.generation());
-    rig.wire.flush(now);
-    rig.server.welcome(now, kSessionId, hostile, 1);
+    rig.start_and_welcome(options, now, hostile, kSessionId);
     const std::string name = "heartbeat " + std::to_string(hostile);
     UNSIGNED_LONGS_EQUAL_TEXT(0, rig.listener.online.size(), name.c_str());
     UNSIGNED_LONGS_EQUAL_TEXT(1, rig.listener.connect_failures.size(), name.c_str());
@@ -1440,10 +1444,7 @@ TEST(SessionProtocol, ExplicitHeartbeatBoundsReplaceTheAutomaticOnes) {
   options.server_heartbeat_max_ms = 1200;
   for (std::uint32_t heartbeat : {799u, 800u, 1200u, 1201u}) {
     Rig rig;
-    CHECK_TRUE(static_cast<bool>(rig.session.start(options, now)));
-    rig.session.on_transport_open(now, rig.session.generation());
-    rig.wire.flush(now);
-    rig.server.welcome(now, kSessionId, heartbeat, 1);
+    rig.start_and_welcome(options, now, heartbeat, kSessionId);
     const bool inside = heartbeat >= 800 && heartbeat <= 1200;
     UNSIGNED_LONGS_EQUAL_TEXT(inside ? 1 : 0, rig.listener.online.size(), std::to_string(heartbeat).c_str());
   }
@@ -1464,10 +1465,7 @@ TEST(SessionProtocol, WelcomeHeartbeatsAtTheDevicesBoundsAreAccepted) {
   options.read_timeout_ms = 60000;
   for (std::uint32_t edge : {500u, 600000u}) {
     Rig rig;
-    CHECK_TRUE(static_cast<bool>(rig.session.start(options, now)));
-    rig.session.on_transport_open(now, rig.session.generation());
-    rig.wire.flush(now);
-    rig.server.welcome(now, kSessionId, edge, 1);
+    rig.start_and_welcome(options, now, edge, kSessionId);
     STATE_EQUAL(ClientState::online, rig.session.state());
     UNSIGNED_LONGS_EQUAL(edge, at(rig.listener.online, 0).heartbeat_ms);
   }
