@@ -3,6 +3,7 @@
 // timing assertions allow for slow machines (sanitizers, qemu) without
 // losing their meaning: a missed deadline is seconds late, not milliseconds.
 #include "uplink/net/asio.hpp"
+#include "support/run_until.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,12 +41,7 @@ std::uint64_t slop_ms() {
 
 // Runs `io` until `done()` holds or `limit_ms` passes; returns done().
 bool run_until(asio::io_context& io, const std::function<bool()>& done, std::uint64_t limit_ms = 5000) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(limit_ms);
-  while (!done() && Clock::now() < deadline) {
-    if (io.stopped()) io.restart();
-    io.run_for(std::chrono::milliseconds(5));
-  }
-  return done();
+  return test::run_until(io, done, std::chrono::milliseconds(limit_ms));
 }
 
 Options fast_options(std::uint16_t port) {

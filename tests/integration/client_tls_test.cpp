@@ -3,6 +3,7 @@
 // detection and delivery are checked through mbedTLS, along with
 // verification failures, resumption on reconnect and the handshake deadline.
 #include "uplink/net/asio.hpp"
+#include "support/run_until.hpp"
 
 #include <chrono>
 #include <cstdlib>
@@ -42,12 +43,7 @@ const std::uint64_t kConnectTimeoutMs = 1000 * stretch();
 const std::uint64_t kReadTimeoutMs = 300 * stretch();
 
 bool run_until(asio::io_context& io, const std::function<bool()>& done, std::uint64_t limit_ms = 8000) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(limit_ms);
-  while (!done() && Clock::now() < deadline) {
-    if (io.stopped()) io.restart();
-    io.run_for(std::chrono::milliseconds(5));
-  }
-  return done();
+  return test::run_until(io, done, std::chrono::milliseconds(limit_ms));
 }
 
 }  // namespace

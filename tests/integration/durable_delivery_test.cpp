@@ -16,6 +16,7 @@
 //
 // Bounded: every wait is a run_until() deadline; the faults are counted.
 #include "uplink/net/asio.hpp"
+#include "support/run_until.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -40,12 +41,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 bool run_until(asio::io_context& io, const std::function<bool()>& done, std::uint64_t limit_ms) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(limit_ms);
-  while (!done() && Clock::now() < deadline) {
-    if (io.stopped()) io.restart();
-    io.run_for(std::chrono::milliseconds(2));
-  }
-  return done();
+  return test::run_until(io, done, std::chrono::milliseconds(limit_ms));
 }
 
 /// The server application: what it was told, in order.

@@ -5,6 +5,7 @@
 
 // First, before any standard header: Asio's configuration depends on it.
 #include "uplink/net/asio.hpp"
+#include "support/run_until.hpp"
 
 #include <array>
 #include <chrono>
@@ -41,19 +42,9 @@ constexpr std::chrono::milliseconds kQuiet = 300ms;
 // Runs `io` until `done()` holds or `timeout` passes. Returns done().
 template <typename Pred>
 bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds timeout = kDeadline) {
-  const auto deadline = Clock::now() + timeout;
-  for (int i = 0; i < 1000000 && !done(); ++i) {
-    if (Clock::now() >= deadline) break;
-    if (io.stopped()) io.restart();
-    io.run_for(5ms);
-  }
-  return done();
+  return uplink::test::run_until(io, done, timeout);
 }
-
-// Runs `io` for `duration`, whatever happens.
-void run_for(asio::io_context& io, std::chrono::milliseconds duration) {
-  run_until(io, [] { return false; }, duration);
-}
+using uplink::test::run_for;
 
 tcp::endpoint loopback(std::uint16_t port) { return {asio::ip::address_v4::loopback(), port}; }
 

@@ -12,6 +12,7 @@
 //    failed commit sends and reports nothing, a "killed" server rebuilt
 //    from what was committed resumes the session in both directions.
 #include "uplink/net/asio.hpp"
+#include "support/run_until.hpp"
 
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
@@ -694,14 +695,11 @@ TEST_GROUP(ReferenceServer) {
   /// Runs the io_context in 5 ms slices until `done` or `limit_ms` of wall time.
   template <typename Predicate>
   bool run_until(Predicate done, int limit_ms = 3000) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (io.stopped()) io.restart();
-      io.run_for(std::chrono::milliseconds(5));
+    const auto poll_then_check = [&] {
       for (auto& d : devices) d->poll();
-      if (done()) return true;
-    }
-    return false;
+      return done();
+    };
+    return test::run_until(io, poll_then_check, std::chrono::milliseconds(limit_ms));
   }
   /// Connects a device and completes the handshake; returns the WELCOME.
   Owned online(RawDevice& d, const char* id, std::uint32_t heartbeat_ms = 1000, std::uint64_t resume = 0) {

@@ -5,6 +5,7 @@
 // the server's engines are driven by its async_waits, the devices' by the
 // polls, all on this one thread.
 #include "uplink/net/asio.hpp"
+#include "support/run_until.hpp"
 
 #include <asio/ip/tcp.hpp>
 #include <asio/write.hpp>
@@ -394,18 +395,16 @@ TEST_GROUP(ReferenceServerTls) {
   /// or `limit_ms` of wall time.
   template <typename Predicate>
   bool run_until(Predicate done, int limit_ms = 5000) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (io.stopped()) io.restart();
-      io.run_for(std::chrono::milliseconds(5));
+    const auto poll_then_check = [&] {
       for (auto& d : devices) {
         if (!paused) d->poll();
       }
       for (auto& d : plain_devices) d->poll();
-      if (done()) return true;
-    }
-    return false;
+      return done();
+    };
+    return test::run_until(io, poll_then_check, std::chrono::milliseconds(limit_ms));
   }
+
   /// HELLO over TLS, until the WELCOME; returns it.
   Owned online(TlsDevice& d, const char* id, std::uint32_t heartbeat_ms = 1000, std::uint64_t resume = 0) {
     d.send(hello(id, heartbeat_ms, resume));

@@ -2,6 +2,7 @@
 // same io_context. Every wait is io_context::run_for() until a predicate
 // holds or a deadline of a few seconds passes.
 #include "uplink/net/asio.hpp"  // first: Asio's configuration depends on it
+#include "support/run_until.hpp"
 
 #include <array>
 #include <chrono>
@@ -36,19 +37,9 @@ constexpr std::chrono::milliseconds kDeadline = 3s;
 // Runs `io` until `done()` holds or `timeout` passes. Returns done().
 template <typename Pred>
 bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds timeout = kDeadline) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (int i = 0; i < 100000 && !done(); ++i) {
-    if (std::chrono::steady_clock::now() >= deadline) break;
-    if (io.stopped()) io.restart();
-    io.run_for(5ms);
-  }
-  return done();
+  return test::run_until(io, done, timeout);
 }
-
-// Runs `io` for `duration`, whatever happens.
-void run_for(asio::io_context& io, std::chrono::milliseconds duration) {
-  run_until(io, [] { return false; }, duration);
-}
+using test::run_for;
 
 // A frame received by the raw client, with owned copies of its bytes.
 struct Got {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "uplink/net/asio.hpp"
+#include "support/run_until.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -64,9 +65,7 @@ class ServerThread {
 /// Runs `io` until `done()` or `limit_ms` have passed; returns done().
 template <typename Done>
 bool run_until_done(asio::io_context& io, Done done, std::uint64_t limit_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
-  while (!done() && std::chrono::steady_clock::now() < deadline) io.run_for(std::chrono::milliseconds(5));
-  return done();
+  return run_until(io, done, std::chrono::milliseconds(limit_ms));
 }
 
 /// Sends `messages` copies of `message` (letting the queue drain when it is
