@@ -2,7 +2,7 @@
 //
 //   uplink_bench_alloc [--messages N] [--heartbeats M] [--heartbeat-ms H] [--size BYTES]
 //
-// Links tests/support/alloc_counter.cpp, which interposes malloc & co. and
+// Links tests/support/heap_interposer.cpp, which interposes malloc & co. and
 // counts the allocations of each thread separately. The reference server
 // runs on its own thread and io_context (its heartbeat clamp lowered to
 // 10 ms); the client runs on the main thread with a listener that never

@@ -1,14 +1,14 @@
 // Counts heap allocations made by the calling thread, for "no allocation
 // after start" checks.
 //
-// alloc_counter.cpp interposes malloc, calloc, realloc, free, aligned_alloc,
+// heap_interposer.cpp interposes malloc, calloc, realloc, free, aligned_alloc,
 // posix_memalign, memalign and valloc in the executable and forwards them to
 // glibc (__libc_malloc and friends). operator new (libstdc++'s and
 // CppUTest's leak-detecting one) ends in malloc, so `new` is counted too.
 // Each allocation call counts once, whatever happens inside it; free is
 // never counted; realloc(p, 0) with p != nullptr is a free and not counted.
 //
-// Link alloc_counter.cpp only into executables built WITHOUT sanitizers
+// Link heap_interposer.cpp only into executables built WITHOUT sanitizers
 // (AddressSanitizer intercepts malloc itself): in CMake, only when
 // NOT UPLINK_SANITIZE.
 #pragma once

@@ -20,7 +20,7 @@
 #include "uplink/tls/tls_error.hpp"
 #include "uplink/tls/tls_heap.hpp"
 #if defined(UPLINK_TLS_HEAP_METER)
-#include "tls/heap_meter.hpp"
+#include "support/heap_meter.hpp"
 #endif
 
 #include <CppUTest/TestHarness.h>

@@ -1,7 +1,7 @@
 // Bytes on the heap held by the calling thread's allocations, for the TLS
 // memory figures. Debian's mbedTLS has no MBEDTLS_PLATFORM_MEMORY (so no
-// mbedtls_platform_set_calloc_free); heap_meter.cpp therefore interposes
-// malloc & co. in the test executable, like tests/support/alloc_counter.cpp,
+// mbedtls_platform_set_calloc_free); heap_interposer.cpp therefore interposes
+// malloc & co. in the test executable (the same interposer as AllocCounter's)
 // and adds malloc_usable_size of each block while metering (the size glibc
 // really reserved: requests rounded up to 16 bytes, without the 8-byte
 // chunk header).
