@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Heap allocations per message and per heartbeat in steady state.
 //
 //   uplink_bench_alloc [--messages N] [--heartbeats M] [--heartbeat-ms H] [--size BYTES]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Small helpers shared by the bench programs: clocks, a reference server on
 // its own thread (plain or TLS), the TLS configurations of both ends, and a
 // producer that keeps a client's outbound store full.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A connected device that does nothing but keep its link alive: one
 // uplink::Client on one io_context and nothing else (no generator, no status
 // timer), so that the idle cost measured on it (bench/run) is the SDK's own.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Throughput of small messages, device to server, over loopback.
 //
 //   uplink_bench_throughput --mode fire|acked [--count N] [--size BYTES] [--runs R] [--in-flight K] [--tls]

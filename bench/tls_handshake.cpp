@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Device-side cost of a TLS handshake, full versus resumed (session ticket).
 //
 //   uplink_bench_tls_handshake [--count N] [--warmup W] [--mutual] [--key p256|rsa2048]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Installation, the exported CMake package, pkg-config and a Debian package.
 # Included at the end of the top-level CMakeLists.txt, after every target.
 #
@@ -333,6 +334,10 @@ function(_uplink_debian_architecture out_var)
 endfunction()
 
 if(PROJECT_IS_TOP_LEVEL)  # never take over an embedding project's CPack
+  # The license, in Debian's machine-readable copyright format, where a
+  # Debian package keeps it (and where a plain install puts it too).
+  install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
+    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libuplink-dev)
   _uplink_debian_architecture(_uplink_deb_arch)
   set(CPACK_GENERATOR DEB)
   set(CPACK_PACKAGE_NAME libuplink-dev)

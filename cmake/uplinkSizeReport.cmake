@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # size_report: what the SDK costs in flash and RAM at -Os, for this toolchain.
 #
 # Use, from the top-level CMakeLists.txt after add_subdirectory(ports):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compiled only by size_report's -Os sub-build (cmake/uplinkSizeReport.cmake):
 // objects whose size is the sizeof of a type, read back with `nm -S`, so the
 // static RAM of a client is known for a cross target without running on it.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Cross toolchain: 64-bit Raspberry Pi OS / Debian arm64 (Pi 3, 4, 5, Zero 2 W
 # and any other ARMv8-A board running a 64-bit userland).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Cross toolchain: 32-bit Raspberry Pi OS / Debian armhf on ARMv7-A with
 # hard float and NEON (Pi 2, 3, 4, 5 and Zero 2 W running a 32-bit userland).
 # Not for the Pi 1 / Pi Zero / Zero W (ARMv6, no NEON): see toolchains/README.md.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The clocks of uplink/port/clock.hpp on Linux: clock_gettime(2), which glibc
 // answers from the vDSO for both clock ids (no system call, no lock). Both
 // clocks tick in nanoseconds on every kernel with high-resolution timers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Device identity on Linux, first match wins:
 //  1. /proc/device-tree/serial-number (Raspberry Pi and other DT boards)
 //  2. /etc/machine-id (systemd), first 16 hex digits, prefixed "linux-"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Spool storage in a pre-sized file: pread/pwrite/fdatasync with EINTR and
 // short transfers handled, an exclusive flock against a second user, and
 // the blocks reserved at open() so that the spool never meets ENOSPC later.

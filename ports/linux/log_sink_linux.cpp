@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Log sinks on Linux: stderr and syslog.
 #include <syslog.h>
 #include <unistd.h>

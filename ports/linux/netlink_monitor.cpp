@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Network-change monitor on Linux: an rtnetlink socket subscribed to link
 // and address groups, read through Asio. Only "something changed" matters,
 // so messages are looked at for their type and nothing else.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Default random source on Linux: getrandom(2), falling back to a
 // splitmix64 sequence seeded from the clock if the call is unavailable
 // (jitter only needs spread, not secrecy).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Socket tuning on Linux: TCP_NODELAY, SO_SNDBUF, TCP keepalive and TCP_USER_TIMEOUT.
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Codec round trip: encodes a short session (HELLO, WELCOME, heartbeats, DATA,
 // ACK, CLOSE) into one byte stream, then decodes it one byte at a time, as a
 // slow link would deliver it, and prints every frame.

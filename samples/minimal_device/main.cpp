@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The smallest useful device: stays online against a server speaking
 // docs/PROTOCOL.md and queues a reading every 5 seconds; uplink keeps each
 // one until the server acknowledges it, across disconnects.

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: Apache-2.0
 # The init of the emulated Raspberry Pi (scripts/pi-test builds it into the
 # initramfs as /init). Runs every step, prints one line per result:
 #   PI-STEP <name> PASS|FAIL <detail>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The pure core's allow-list: a file of uplink_core may include the C++
 # standard library and the core's own headers, nothing else (no Asio, no
 # mbedTLS, no OS header, no shell or port header of uplink's). Run with

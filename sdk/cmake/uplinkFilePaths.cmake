@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Plain source lists for integrators who do not use our CMakeLists.txt
 # (the idea of coreMQTT's mqttFilePaths.cmake). Paths are absolute.
 set(UPLINK_INCLUDE_PUBLIC_DIRS ${CMAKE_CURRENT_LIST_DIR}/../include)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Asio shell around Session: it performs what the session asks and
 // reports what happened, nothing more. Every rule lives in Session.
 //

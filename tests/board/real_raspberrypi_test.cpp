@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Raspberry Pi port against a real ARM kernel: the board files of
 // /proc and /sys as the kernel writes them, not a test root. Built with the
 // other tests but not registered with CTest: on a PC these files do not

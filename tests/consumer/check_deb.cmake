@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The CTest test uplink_deb (registered by cmake/uplinkInstall.cmake in cross
 # builds): builds the Debian package of this build with CPack and checks it
 # the way a firmware build would use it:
@@ -102,6 +103,7 @@ if(WITH_TLS)
   list(APPEND libraries uplink_tls)
 endif()
 set(expected usr/include/uplink/client.hpp usr/include/uplink/port/clock.hpp
+             usr/include/uplink/port/linux/file_spool_storage.hpp usr/share/doc/libuplink-dev/copyright
              ${libdir}/cmake/uplink/uplinkConfig.cmake ${libdir}/cmake/uplink/uplinkConfigVersion.cmake
              ${libdir}/cmake/uplink/uplinkTargets.cmake ${libdir}/pkgconfig/uplink.pc)
 foreach(library IN LISTS libraries)

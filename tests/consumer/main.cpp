@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Consumer of the installed uplink package: validates options, constructs a
 // client on an io_context, starts and stops it. Exits non-zero (with a
 // message) on anything unexpected. No network traffic leaves 127.0.0.1.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The CTest test uplink_consumer (registered by cmake/uplinkInstall.cmake):
 # installs a build of uplink into a fresh prefix, then builds this directory's
 # project against the installed package (find_package) and runs it, and builds

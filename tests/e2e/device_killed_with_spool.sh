@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end: the device process is killed with SIGKILL mid-stream and
 # restarted.
 #   device_killed_with_spool.sh <uplink_server> <uplink_device> [sync policy | no_spool]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end scenario tests: the real programs over loopback.
 #
 #   reference server  <--  fault proxy  <--  emulated device      (127.0.0.1 only)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the decoder must survive any byte stream fed in any
 // split, and every frame it accepts must re-encode to the bytes it came from.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes each golden vector (prefixed with a chunk-size byte) as one seed
 // file for the decoder fuzzer: make_seed_corpus <directory>.
 #include <cstdio>

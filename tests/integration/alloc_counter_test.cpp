@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AllocCounter: counts this thread's allocations while started, and only
 // those. Built only without sanitizers (see tests/CMakeLists.txt).
 #include <atomic>

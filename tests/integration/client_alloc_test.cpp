@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Zero heap allocations after warm-up: a connected client exchanges
 // thousands of frames, heartbeats and several reconnects while every
 // allocation made on its thread is counted, without and with an on-disk

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The client end to end over loopback, against the scripted server in the
 // same io_context: every test is bounded by run_until() deadlines, and the
 // timing assertions allow for slow machines (sanitizers, qemu) without

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Heap allocations of a Client over TLS: none in steady state, and a
 // measured, bounded count per reconnect (each one runs a TLS handshake, and
 // mbedTLS allocates during handshakes).

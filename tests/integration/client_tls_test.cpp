@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The client over TLS on loopback: a server-role TLS front (tests/support)
 // terminates TLS in front of the scripted server, so heartbeats, silence
 // detection and delivery are checked through mbedTLS, along with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The clock contract (uplink/port/clock.hpp) against the Linux port's real
 // clocks, and what a clock that jumps forward (a BOOTTIME clock across a
 // suspend) does to Asio's timers: the reactor waits on a CLOCK_MONOTONIC

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exactly once in both directions across server kills and connection
 // resets, in one process over loopback:
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loopback tests of the FaultProxy (tools/fault_proxy): a raw Asio
 // "device" connects through the proxy to a raw Asio upstream server, all in
 // one io_context. Every wait is io_context::run_for() until a predicate

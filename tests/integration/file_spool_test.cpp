@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The spool on the Linux port's FileSpoolStorage, in a temporary directory:
 // a pre-sized file, recovery in a new process image (new objects), the lock
 // against a second user, the file truncated at every byte of the last

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Linux port's small pieces, for real: socket tuning on a loopback
 // socket (read back with getsockopt), log sinks, device identity.
 #include <netinet/in.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Linux network monitor, for real: in a fresh network namespace of a
 // child process (only "lo", down), bringing "lo" up must produce a report.
 // Creating the namespace needs CAP_SYS_ADMIN (CI runs as root); without it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reference server, in four groups:
 //  - ServerSession: the pure per-connection state machine in virtual time
 //    (plain integers as milliseconds): handshake and heartbeat clamping,

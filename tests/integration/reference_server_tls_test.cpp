@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reference server in TLS mode (ServerOptions::tls) on 127.0.0.1, with
 // certificates made at test time (support/test_pki). The devices are raw
 // non-blocking Asio sockets on the server's io_context with a client

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Self-tests of ScriptedServer, driven by a raw Asio client socket in the
 // same io_context. Every wait is io_context::run_for() until a predicate
 // holds or a deadline of a few seconds passes.

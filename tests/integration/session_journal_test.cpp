@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reference server's durable sessions, below the server:
 //  - SessionJournal: record encoding, and the scan that drops a torn last
 //    record (cut at every byte offset) but refuses corruption before it.

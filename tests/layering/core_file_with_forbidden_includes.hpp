@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Not compiled: the input of the test core_layer_guard_refuses_forbidden_includes
 // (tests/CMakeLists.txt), which runs sdk/cmake/check_core_includes.cmake on
 // it and expects every include below except the first two to be named.

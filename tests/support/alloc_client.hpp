@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers for the allocation tests of a live Client (tests/integration/
 // client_alloc_test.cpp and client_tls_alloc_test.cpp): a listener and a
 // random source that never allocate, and a traffic phase that sends

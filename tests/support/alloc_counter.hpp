@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Counts heap allocations made by the calling thread, for "no allocation
 // after start" checks.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Number of open file descriptors of this process, for leak checks
 // ("after N reconnects, as many fds as before"), and finding one of its
 // sockets by its peer, to read back the options the client set on it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Field-by-field comparison and generic encoding of frames, for tests.
 #pragma once
 

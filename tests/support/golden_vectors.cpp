@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Golden frames: bytes and the values they encode.
 #include "support/golden_vectors.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The golden frames of protocol version 1. The same bytes appear in
 // docs/PROTOCOL.md (each after a "<!-- golden: NAME -->" marker); a test
 // checks both places agree, so the spec cannot drift from the code.

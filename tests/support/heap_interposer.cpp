@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one malloc interposer of the tests: it serves AllocCounter
 // (alloc_counter.hpp: allocation calls, for "no allocation after start") and
 // HeapMeter (heap_meter.hpp: live and peak bytes, for the TLS memory

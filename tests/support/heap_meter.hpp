@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bytes on the heap held by the calling thread's allocations, for the TLS
 // memory figures. Debian's mbedTLS has no MBEDTLS_PLATFORM_MEMORY (so no
 // mbedtls_platform_set_calloc_free); heap_interposer.cpp therefore interposes

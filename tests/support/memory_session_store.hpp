@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MemorySessionStore: the in-memory fake of the reference server's
 // SessionStore. Appends are encoded exactly as the file store encodes them
 // and only commit() makes them "durable", so a test can "kill" the server

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Running an io_context in a loopback test until something happened, bounded
 // in wall-clock time and in turns. One copy for every integration test.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ScriptedServer: see scripted_server.hpp.
 //
 // Structure: the public object owns a shared Impl (acceptor, sessions,

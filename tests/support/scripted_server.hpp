@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A scripted uplink server for the client's loopback integration tests.
 //
 // ScriptedServer listens on 127.0.0.1 (ephemeral port) on an io_context the

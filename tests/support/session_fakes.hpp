@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test doubles around uplink::Session: a recording SessionIo, a recording
 // Listener, a scripted RandomSource, a "server" that feeds encoded frames to
 // the session, and a "device wire" that writes what the session has pending

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A temporary directory for tests that need real files: made under $TMPDIR
 // (or /tmp), removed with its files (one level: the tests make no
 // subdirectories).

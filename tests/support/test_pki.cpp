@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Generates the test PKI with mbedtls_pk_* and mbedtls_x509write_crt. See
 // test_pki.hpp.
 #include "support/test_pki.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Throwaway certificates for TLS tests, generated AT TEST TIME with
 // mbedTLS's own APIs: no private key is ever committed.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TLS front: see tls_front.hpp.
 #include "support/tls_front.hpp"
 

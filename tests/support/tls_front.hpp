@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A TLS front for loopback tests: terminates TLS from the device with a
 // server-role TlsEngine and forwards the plaintext to a plain upstream (the
 // ScriptedServer), so every scripted misbehaviour also runs over TLS.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Protocol frames as test bytes, and decoded frames that own their bytes:
 // for tests that play the device against the reference server (plain and
 // over TLS), where assertions compare what went over the wire.

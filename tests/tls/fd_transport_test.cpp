@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fd_transport: the engines over a real non-blocking socket pair, pumped on
 // one thread (non-blocking descriptors make mbedTLS return want_*).
 #include <cerrno>

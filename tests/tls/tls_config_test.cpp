@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TlsConfig::init: what it accepts and how it refuses; and the test PKI
 // itself (support/test_pki), checked with mbedTLS's verifier.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TlsEngine: a client engine and a server engine joined by in-memory pipes
 // (tls_pipe.hpp), pumped in turn by a bounded loop: deterministic and
 // single-threaded. Certificates come from support/test_pki, generated when

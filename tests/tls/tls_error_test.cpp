@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The TLS error categories and the mapping of certificate verification
 // flags to readable conditions.
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // In-memory byte streams for TLS tests: deterministic, single-threaded
 // stand-ins for a pair of non-blocking sockets, with the knobs that make a
 // TLS engine wait: delivery of N bytes per recv, acceptance of N bytes per

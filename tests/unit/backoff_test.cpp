@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Capped exponential backoff with full jitter: ceiling doubling and
 // saturation, the uniform pick from an injected random value, attempt
 // limits, reset, and overflow safety at the extremes of 32-bit milliseconds.

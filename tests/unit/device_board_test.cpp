@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The emulated device's board facts through the Raspberry Pi port: default
 // device id from the board serial, SoC temperature payloads, and the flags
 // that choose them, against the fake board trees of tests/ports/.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The uplink error category: names, messages, comparisons.
 #include <cstring>
 #include <system_error>

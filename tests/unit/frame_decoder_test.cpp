@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Frame decoder: golden frames, every split of a multi-frame stream,
 // byte-at-a-time feeding, every malformed case of PROTOCOL.md, and the
 // maximum-size boundary.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Frame encoder: golden bytes, field validation, and never writing past the
 // end of the caller's buffer.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // docs/PROTOCOL.md and the code agree: every golden vector of the test
 // suite appears in the spec, byte for byte, and the spec has no vector the
 // tests do not know.

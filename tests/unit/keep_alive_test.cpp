@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Keep-alive policy in virtual time (plain integers as milliseconds): when a
 // PING is due, the write / read / idle deadlines to the millisecond, the
 // severity order of verdicts, the detection bound of a silent server over

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Network-change probes in virtual time: a link or address event makes an
 // online session probe the link with a PING and give up after the probe
 // timeout instead of the full read timeout; a backing-off session

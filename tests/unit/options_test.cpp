@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Options: documented defaults, the demo profile, the setters' refusals and
 // every validation rule, each checked for the exact field it names.
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplink::OutboundStore alone: order, numbering by position, restart,
 // acknowledgement ranges, the exact capacity limits, drop-oldest, and
 // content that survives thousands of pushes and removals of varying sizes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Raspberry Pi port against fake board file trees (tests/ports/*, see its
 // README): serial number from the device tree, from /proc/cpuinfo, or the
 // fallback; the protocol's device-id rules; board model; SoC temperature

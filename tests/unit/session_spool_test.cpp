@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The session with a spool, in virtual time over an in-memory storage: what
 // a restarted device recovers, and how it resumes with the server.
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplink::Session, the connection state machine, driven entirely in virtual
 // time: a `now` the tests advance, on_timer() called at next_wakeup(), a fake
 // I/O shell, a fake server that feeds encoded frames, and a wire that writes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplink::Spool over an in-memory SpoolStorage that remembers every write,
 // what a sync made durable, and can tear a write or fail a call: order and
 // content across reopen, many laps of the ring, acknowledgements,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Board facts for the emulated device, through the Raspberry Pi port.
 #include "board_telemetry.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the emulated device reads from its board through the Raspberry Pi
 // port (ports/raspberrypi): its default device id (the board serial) and the
 // SoC temperature for `--payload temperature`. On a PC, where the board files

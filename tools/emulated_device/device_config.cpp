@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Flag and config-file parsing for the emulated device.
 #include "device_config.hpp"
 

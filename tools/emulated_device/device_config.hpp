@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Settings of the emulated device, from flags or a config file.
 //
 // Every flag has a config-file twin: "--heartbeat-ms 1000" is

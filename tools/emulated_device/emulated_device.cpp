@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The emulated device's behaviour and its JSON event lines.
 #include "emulated_device.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One emulated device: an uplink::Client plus a message generator, printing
 // one JSON line per event. Many of them can share one io_context (fleet mode).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One JSON object per line on stdout, built without the heap: scripts and
 // tests follow the device by reading these lines.
 #pragma once

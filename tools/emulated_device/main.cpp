@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplink_device: a device running on a host. See --help, and README.md.
 //
 // Prints one JSON line per event on stdout; on a terminal, a live status

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FaultProxy: see fault_proxy.hpp.
 //
 // Structure: the public object owns a shared Impl (listener, mode,

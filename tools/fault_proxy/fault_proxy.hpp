@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FaultProxy: a TCP proxy on loopback that injects the link failures a
 // device must survive, for the integration tests and the demo.
 //

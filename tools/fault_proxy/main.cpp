@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplink_proxy: the FaultProxy as a program, for the demo and by hand.
 //
 //   uplink_proxy --upstream IP:PORT [--listen IP:PORT] [--schedule SPEC]

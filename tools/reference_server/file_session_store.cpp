@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Journal segments on disk: replay, compaction by rename, durable appends.
 #include "file_session_store.hpp"
 

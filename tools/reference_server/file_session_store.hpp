@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FileSessionStore: the reference server's durable sessions in a directory.
 //
 // The directory holds journal segments, journal-<16 digits>, numbered from

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JSON lines for server events (see json_events.hpp for the fields).
 #include "json_events.hpp"
 

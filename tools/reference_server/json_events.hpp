@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One JSON object per line for every server event, so that scripts and
 // tests can follow a running server with a line reader.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplink_server: the reference server as a program.
 //
 //   uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplink_make_test_pki: throwaway certificates for trying the reference
 // server's TLS mode, so that no key is ever committed.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Asio shell of the reference server: acceptor and per-connection actors.
 //
 // Each Connection has at most one read, one write and one timer wait in

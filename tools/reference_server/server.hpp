@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A TCP server that speaks uplink protocol v1 for many devices at once.
 //
 // The Asio shell around ServerSession: it accepts connections, and for each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Server-side protocol rules of one connection (PROTOCOL.md 4 and 5).
 #include "server_session.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The server side of one device connection, as a pure state machine.
 //
 // Like the client's Session, it does no I/O and reads no clock: the shell

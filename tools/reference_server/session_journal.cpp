@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Journal records: encoding, and the scan that tells a torn tail from corruption.
 #include "session_journal.hpp"
 

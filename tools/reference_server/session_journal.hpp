@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reference server's durable session state, as a journal of records.
 //
 // Every change to a SessionRegistry that a restarted server must know is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Session bookkeeping: ids, resume lookups, replacement, downlink queues.
 #include "session_registry.hpp"
 

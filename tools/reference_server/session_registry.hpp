@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sessions of a server by id, surviving reconnects.
 //
 // A session outlives its connections: it remembers the next uplink seq it

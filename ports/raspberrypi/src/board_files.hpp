@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading procfs/sysfs files under a root prefix without the heap: plain
 // open(2)/read(2) (std::fopen would malloc a FILE and its buffer).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The hardware random number generator (/dev/hwrng, bcm2835-rng / iproc-rng200
 // on a Pi), read non-blocking. See raspberrypi.hpp.
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Board identity (serial number) and board model. See raspberrypi.hpp.
 #include <algorithm>
 #include <cstring>

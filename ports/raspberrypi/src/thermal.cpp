@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SoC temperature from the first thermal zone. See raspberrypi.hpp.
 #include <charconv>
 #include <cstdint>

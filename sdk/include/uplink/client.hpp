@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplink::Client: keeps one device connected to its server on an Asio
 // io_context that the application owns.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compile-time capacities of uplink, each overridable by the integrator.
 //
 // Every knob follows the same rule: define it before this header is seen

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplink's error codes and their std::error_category.
 //
 // Every failure in the SDK travels as a std::error_code in the "uplink"

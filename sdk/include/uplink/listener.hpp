@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a client tells the application: state changes, disconnects with their
 // reason and detection time, messages, heartbeats, and log lines.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runtime options of a client: plain data with documented defaults.
 //
 // Strings live in fixed arrays (no heap); the setters refuse values that do

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bounds-checked big-endian cursors over byte views, for the codec only.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Names of frame types and close reasons, for logs and JSON events.
 #include "uplink/codec/frame.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Byte-driven frame parser (the shape of nats.c's parser.c): each state
 // knows how many bytes it still needs, so a frame split across any number of
 // reads resumes exactly where it stopped.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Frame encoder: validate fields, compute the exact size, then write once.
 #include "uplink/codec/frame_encoder.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Full-jitter backoff: ceiling doubling with saturation, uniform pick.
 #include "uplink/core/backoff.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CRC-32 with a table computed at compile time (1 KiB of read-only data).
 #include "uplink/core/crc32.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The "uplink" std::error_category: messages and stable short names.
 #include "uplink/error.hpp"
 

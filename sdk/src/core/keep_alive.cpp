@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Keep-alive decisions. The order in poll() is the order of severity: a
 // stalled write or a silent server ends the connection even when a PING or
 // the idle timeout would also be due.

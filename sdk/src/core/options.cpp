@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Options setters and validation: every rule names its field.
 #include "uplink/options.hpp"
 

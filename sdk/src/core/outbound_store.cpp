@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Outbound store: records [u64 id][u16 length][payload] back to back from
 // offset 0; removal compacts with memmove (a few KiB at most, far cheaper
 // than the system call that delivered the acknowledgement).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The connection state machine. See the diagram in session.hpp.
 //
 // Rules that are easy to get wrong and why they are here:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The spool: header slots A/B and a ring of CRC-checked records over a
 // SpoolStorage. The layout, the recovery rule and the durability policy are
 // described in uplink/core/spool.hpp; this file follows them.

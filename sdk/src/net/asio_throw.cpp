@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Asio's error hook for builds without exceptions (ASIO_NO_EXCEPTIONS).
 //
 // uplink only calls Asio overloads that report errors through

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fd_transport: non-blocking send/recv on a socket descriptor. See
 // fd_transport.hpp.
 #include "uplink/tls/fd_transport.hpp"

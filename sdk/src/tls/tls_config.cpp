@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TlsConfig: the shared mbedTLS configuration. See tls_config.hpp.
 #include "uplink/tls/tls_config.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TlsEngine: mbedTLS driven through non-blocking BIO callbacks. See
 // tls_engine.hpp for the contract and the traps it handles.
 #include "uplink/tls/tls_engine.hpp"

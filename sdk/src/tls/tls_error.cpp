@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The "uplink.tls" and "mbedtls" error categories, and the mapping of
 // certificate verification flags to TlsErrc.
 #include "uplink/tls/tls_error.hpp"

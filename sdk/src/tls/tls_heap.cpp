@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Counting calloc/free for mbedTLS, when its build allows replacing them.
 // See tls_heap.hpp.
 #include "uplink/tls/tls_heap.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The frames of uplink protocol version 1, as plain values.
 //
 // docs/PROTOCOL.md is the normative description; this header mirrors it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Incremental, resumable decoder of the uplink byte stream.
 //
 // Feed it bytes exactly as they arrive (one at a time, many frames at once,

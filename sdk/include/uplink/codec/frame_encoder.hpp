@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Encoding of protocol frames into caller-supplied buffers.
 //
 // Each function validates the frame's fields against docs/PROTOCOL.md, then

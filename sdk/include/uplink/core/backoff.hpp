@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Capped exponential backoff with full jitter, random value injected.
 //
 // The delay before attempt n (counting from 0) is uniform in

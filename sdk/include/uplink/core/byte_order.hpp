@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Network byte order (big endian) for fixed-size integers: the one copy the
 // codec, the outbound store, the spool and the reference server's journal
 // share. The caller has checked that the bytes exist; for bounds-checked

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Non-owning views of bytes: a C++17 stand-in for std::span<std::byte>.
 //
 // The caller owns every buffer (coreMQTT's MQTTFixedBuffer_t idea): uplink

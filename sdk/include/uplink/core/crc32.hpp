@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CRC-32 (IEEE 802.3): the one checksum of uplink's files, the device's
 // spool and the reference server's session journal.
 #pragma once

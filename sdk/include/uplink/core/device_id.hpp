@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The protocol's rule for device ids (docs/PROTOCOL.md, HELLO): 1 to
 // UPLINK_MAX_DEVICE_ID_LENGTH bytes of printable ASCII without space. One
 // copy for the codec, the options check and the ports that derive an id.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Keep-alive policy of one connection: when to PING and when the link is
 // dead. Pure: time is an argument, nothing is read or written here.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The outbound store: every message the application handed to send(), in
 // order, until the server acknowledges it.
 //

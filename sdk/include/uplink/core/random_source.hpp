@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The random source injected into a client (backoff jitter, session ids in
 // test servers). Not for cryptography: TLS has its own entropy port.
 #pragma once

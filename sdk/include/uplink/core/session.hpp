@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The connection state machine of a client, without any I/O.
 //
 // Events go in (transport opened, bytes received, write completed, timer,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The spool: an optional file-backed copy of the outbound store, so that
 // messages queued while offline survive a process crash or a power cut, and
 // with them the session identity and the sequence numbers (so the server can

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Time as the pure core sees it: milliseconds passed in by the caller. The
 // core never reads a clock (the shell does, through uplink/port/clock.hpp).
 #pragma once

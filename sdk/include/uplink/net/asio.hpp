@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The single gate through which uplink (and its tests and samples) include
 // Asio: it supplies asio::detail::throw_exception for builds without
 // exceptions, which must be visible wherever Asio can instantiate it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Preallocated memory for Asio completion handlers (Asio's allocation
 // example, bound with asio::bind_allocator).
 //

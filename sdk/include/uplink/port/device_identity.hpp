@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Port contract: a stable identity for this device, used as the default
 // device id (on a Raspberry Pi: the board's serial number).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Port contract: network-change events, so a client can probe its link the
 // moment the network moves instead of waiting for a deadline.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Port contract: the platform's default random source for backoff jitter.
 #pragma once
 

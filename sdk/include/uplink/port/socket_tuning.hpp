@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Port contract: socket options a platform applies to every connected socket.
 #pragma once
 

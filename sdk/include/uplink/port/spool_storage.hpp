@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Port contract: durable storage for the spool (uplink/core/spool.hpp), so
 // that queued messages survive a process crash or a power cut.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A TlsEngine Transport over a non-blocking socket file descriptor: what
 // production uses under Asio (socket.non_blocking(true), then
 // fd_transport(socket.native_handle())). POSIX only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplink::tls::TlsConfig: everything TLS needs that outlives one connection.
 //
 // Built once (init), then shared, read-only, by every TlsEngine of that role

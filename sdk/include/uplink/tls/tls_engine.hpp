@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplink::tls::TlsEngine: one TLS connection, as a non-blocking state
 // machine over a caller-provided transport.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TLS errors as std::error_code: two categories, no exceptions, no RTTI.
 //
 //  * "mbedtls": a raw mbedTLS return code, kept AS-IS, i.e. negative

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Counting mbedTLS's heap: how many bytes TLS holds, per process.
 //
 // mbedTLS lets an application replace its calloc/free

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Raspberry Pi port: what a Pi tells about itself through procfs and
 // sysfs. It sits next to the Linux port (ports/linux), which still implements
 // the contracts of sdk/include/uplink/port/; link both.

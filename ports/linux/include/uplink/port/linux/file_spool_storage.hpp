@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Linux port of SpoolStorage: a pre-sized file.
 #pragma once
 

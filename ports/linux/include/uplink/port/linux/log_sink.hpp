@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Linux port's log sinks. The client hands its lines to
 // Listener::on_log; an application that wants them on the platform's log
 // forwards them to one of these (or its own sink).

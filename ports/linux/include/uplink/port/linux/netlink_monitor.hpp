@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Linux port's network monitor (contract: uplink/port/network_monitor.hpp):
 // an rtnetlink socket read through Asio on the application's io_context.
 #pragma once
