@@ -28,6 +28,7 @@ const char* verdict_name(KeepAliveVerdict v) {
     case KeepAliveVerdict::send_ping: return "send_ping";
     case KeepAliveVerdict::write_timeout: return "write_timeout";
     case KeepAliveVerdict::server_silent: return "server_silent";
+    case KeepAliveVerdict::probe_failed: return "probe_failed";
     case KeepAliveVerdict::idle_timeout: return "idle_timeout";
   }
   return "?";

@@ -58,7 +58,7 @@ TEST(NetworkChange, UnansweredProbeDeclaresTheLinkDeadAfterTheProbeTimeout) {
   CHECK(session.state() == ClientState::online);
   session.on_timer(probe_deadline);
   CHECK(!listener.disconnects.empty());
-  CHECK(listener.disconnects.back().reason == Errc::server_silent);
+  CHECK(listener.disconnects.back().reason == Errc::probe_failed);
   // Far sooner than the 20 s read timeout would have allowed.
   CHECK(listener.disconnects.back().since_last_rx_ms < options.read_timeout_ms);
 }
@@ -114,7 +114,18 @@ TEST(KeepAliveProbe, ProbeDeadlineIsTheEarlierOfProbeAndReadTimeout) {
   CHECK(ka.start_probe(100, 5000));  // a probe longer than the read timeout changes nothing
   UNSIGNED_LONGLONGS_EQUAL(1000, ka.next_deadline(true));  // heartbeat still first
   CHECK(ka.poll(1999, false) == KeepAliveVerdict::none);
-  CHECK(ka.poll(2000, false) == KeepAliveVerdict::server_silent);
+  CHECK(ka.poll(2000, false) == KeepAliveVerdict::server_silent);  // the read timeout came first
   ka.on_frame_received(150, false);
   CHECK_FALSE(ka.probing());
+}
+
+TEST(KeepAliveProbe, AProbeThatRunsOutBeforeTheReadTimeoutHasItsOwnVerdict) {
+  KeepAlive ka;
+  KeepAliveTimings t;
+  t.heartbeat_ms = 1000;
+  t.read_timeout_ms = 2000;
+  ka.start(t, 0);
+  CHECK(ka.start_probe(100, 300));
+  CHECK(ka.poll(399, false) == KeepAliveVerdict::none);
+  CHECK(ka.poll(400, false) == KeepAliveVerdict::probe_failed);
 }

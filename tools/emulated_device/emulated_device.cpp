@@ -191,7 +191,8 @@ void EmulatedDevice::on_online(const OnlineInfo& info) {
 
 void EmulatedDevice::on_disconnected(const DisconnectInfo& info) {
   online_since_ms_ = 0;
-  const bool dead_link = info.reason == Errc::server_silent || info.reason == Errc::write_timeout;
+  const bool dead_link = info.reason == Errc::server_silent || info.reason == Errc::write_timeout ||
+                         info.reason == Errc::probe_failed;
   if (info.reason == Errc::server_silent) {
     ++detections_;
     if (info.since_last_rx_ms > max_detection_ms_) max_detection_ms_ = info.since_last_rx_ms;
@@ -204,7 +205,11 @@ void EmulatedDevice::on_disconnected(const DisconnectInfo& info) {
   }
   line.field("online_ms", info.online_ms);
   if (info.closed_by_server) {
-    line.field("server_reason", close_reason_name(info.server_reason))
+    // A reason this build does not know is printed by its number.
+    char code[8];
+    std::snprintf(code, sizeof code, "0x%02x", static_cast<unsigned>(info.server_reason));
+    const char* name = close_reason_name(info.server_reason);
+    line.field("server_reason", std::strcmp(name, "unknown") == 0 ? static_cast<const char*>(code) : name)
         .field("retry_after_ms", static_cast<std::uint64_t>(info.retry_after_ms));
   }
   line.print();

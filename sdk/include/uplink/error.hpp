@@ -53,6 +53,7 @@ enum class Errc : int {
   // --- Connection life cycle (added later; values stay stable) ---
   ack_timeout,              ///< Messages in flight and no acknowledgement progress for the ack timeout.
   spool_damaged,            ///< Spool::open(): no header slot is readable and the storage is not blank.
+  probe_failed,             ///< After a network change, the probe PING got no answer within probe_timeout_ms.
 };
 
 /// The category of uplink::Errc. Its name is "uplink".

@@ -41,6 +41,8 @@ ErrcInfo info_of(Errc e) noexcept {
     case Errc::wrong_thread: return {"wrong_thread", "blocking call on the io_context's thread"};
     case Errc::messages_dropped: return {"messages_dropped", "messages dropped before they were acknowledged"};
     case Errc::ack_timeout: return {"ack_timeout", "messages in flight and no acknowledgement for the ack timeout"};
+    case Errc::probe_failed:
+      return {"probe_failed", "the link did not answer the probe after a network change"};
     case Errc::spool_damaged:
       return {"spool_damaged", "both spool headers are damaged: refusing to reformat what may hold messages"};
   }

@@ -56,7 +56,8 @@ bool KeepAlive::start_probe(Millis now, std::uint32_t probe_timeout_ms) {
 
 KeepAliveVerdict KeepAlive::poll(Millis now, bool tx_idle) const {
   if (writing_ && now >= write_started_ + timings_.write_timeout_ms) return KeepAliveVerdict::write_timeout;
-  if (now >= last_rx_ + timings_.read_timeout_ms || now >= probe_deadline_) return KeepAliveVerdict::server_silent;
+  if (now >= last_rx_ + timings_.read_timeout_ms) return KeepAliveVerdict::server_silent;
+  if (now >= probe_deadline_) return KeepAliveVerdict::probe_failed;
   if (timings_.idle_timeout_ms != 0 && now >= last_business_ + timings_.idle_timeout_ms) {
     return KeepAliveVerdict::idle_timeout;
   }

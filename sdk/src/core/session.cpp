@@ -349,6 +349,9 @@ void Session::on_timer(Millis now) {
     case KeepAliveVerdict::server_silent:
       go_offline(now, make_error_code(Errc::server_silent), nullptr);
       return;
+    case KeepAliveVerdict::probe_failed:
+      go_offline(now, make_error_code(Errc::probe_failed), nullptr);
+      return;
     case KeepAliveVerdict::idle_timeout:
       go_offline(now, make_error_code(Errc::idle_timeout), nullptr);
       return;
@@ -464,6 +467,8 @@ void Session::go_offline(Millis now, std::error_code reason, const Close* server
       farewell = make_farewell(CloseReason::idle_timeout, "idle");
     } else if (reason == Errc::server_silent) {
       farewell = make_farewell(CloseReason::silent, "server silent");
+    } else if (reason == Errc::probe_failed) {
+      farewell = make_farewell(CloseReason::silent, "probe unanswered");
     } else if (reason == Errc::ack_timeout) {
       farewell = make_farewell(CloseReason::protocol_error, "no acknowledgement");
     }
@@ -580,8 +585,9 @@ void Session::handle_frame(Millis now, const Frame& frame) {
       handle_welcome(now, frame.welcome);
       return;
     case FrameType::close:
-      log(LogLevel::info, "server closed: %s, retry after %u ms", close_reason_name(frame.close.reason),
-          static_cast<unsigned>(frame.close.retry_after_ms));
+      // A reason this build does not know is logged by its number.
+      log(LogLevel::info, "server closed: %s (0x%02x), retry after %u ms", close_reason_name(frame.close.reason),
+          static_cast<unsigned>(frame.close.reason), static_cast<unsigned>(frame.close.retry_after_ms));
       if (state_ == ClientState::online) {
         go_offline(now, make_error_code(Errc::closed_by_server), &frame.close);
       } else {

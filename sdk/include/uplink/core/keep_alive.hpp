@@ -30,6 +30,7 @@ enum class KeepAliveVerdict : std::uint8_t {
   send_ping,      ///< Queue a PING (then call on_ping_sent).
   write_timeout,  ///< A write is overdue: the link is dead.
   server_silent,  ///< Nothing received for the read timeout: the link is dead.
+  probe_failed,   ///< A network-change probe got no answer in time: the link is dead.
   idle_timeout,   ///< No business traffic for the idle timeout: close on purpose.
 };
 

@@ -45,7 +45,7 @@ namespace uplink {
 
 /// Number of slots in Counters::disconnects_by_reason: one per Errc value;
 /// slot 0 counts reasons from other categories (socket errors).
-inline constexpr std::size_t kReasonSlots = static_cast<std::size_t>(Errc::spool_damaged) + 1;
+inline constexpr std::size_t kReasonSlots = static_cast<std::size_t>(Errc::probe_failed) + 1;
 
 /// Running totals of a client since construction.
 struct Counters {
