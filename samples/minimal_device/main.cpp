@@ -3,9 +3,12 @@
 // docs/PROTOCOL.md and queues a reading every 5 seconds; uplink keeps each
 // one until the server acknowledges it, across disconnects.
 //   uplink_minimal_device <host> <port> <device-id>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+
+#include <asio/signal_set.hpp>
 
 #include "uplink/client.hpp"
 #include "uplink/port/random.hpp"
@@ -32,8 +35,20 @@ int main(int argc, char** argv) {
   asio::steady_timer tick(io);
   std::function<void()> every_5s = [&] {
     tick.expires_after(std::chrono::seconds(5));
-    tick.async_wait([&](asio::error_code) { (void)client.send(uplink::literal_bytes("temp=21.5")); every_5s(); });
+    tick.async_wait([&](asio::error_code error) {
+      if (error) return;  // cancelled: shutting down
+      (void)client.send(uplink::literal_bytes("temp=21.5"));
+      every_5s();
+    });
   };
   every_5s();
+  // Ctrl-C or a service stop: stop the client (a CLOSE goes out if online);
+  // io.run() returns once nothing is pending, so the client is quiescent
+  // when it is destroyed.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](asio::error_code, int) {
+    tick.cancel();
+    client.stop();
+  });
   io.run();
 }

@@ -33,8 +33,8 @@
 
 #include <asio/bind_allocator.hpp>
 #include <asio/post.hpp>
-#include <cassert>
 #include <cstdio>
+#include <cstdlib>
 
 #include "uplink/error.hpp"
 #if defined(UPLINK_WITH_TLS)
@@ -93,9 +93,17 @@ Client::~Client() {
   timer_.cancel();
   if (resolving_) resolver_.cancel();
   socket_.close(ignored);
-  // Handlers still queued would run against a destroyed object: the
-  // documented contract is to destroy only a quiescent client.
-  assert(outstanding_.load() == 0 && "destroy uplink::Client only when quiescent()");
+  // Handlers still queued would run against a destroyed object, long after
+  // this returned: refuse loudly in every build instead of corrupting memory
+  // somewhere else later.
+  const unsigned pending = outstanding_.load();
+  if (pending != 0) {
+    std::fprintf(stderr,
+                 "uplink::Client destroyed with %u asynchronous operation(s) pending: call stop() and run the "
+                 "io_context until quiescent() before destroying it (uplink/client.hpp, \"Lifetime\")\n",
+                 pending);
+    std::abort();
+  }
 }
 
 #if defined(UPLINK_WITH_TLS)

@@ -20,6 +20,10 @@
 // Lifetime: destroy a client only when quiescent(): after stop(), run the
 // io_context until every cancelled operation has completed, e.g.
 //   client.stop(); while (!client.quiescent()) io.run_one();
+// or, when the io_context has no other work, stop() and let io.run() return
+// (samples/minimal_device does so on SIGINT/SIGTERM). Destroying a client
+// that is not quiescent is a loud error in every build: it prints why and
+// calls std::abort(), rather than leave handlers to run against freed memory.
 #pragma once
 
 #include <atomic>
@@ -56,7 +60,8 @@ class Client final : private SessionIo {
  public:
   /// `listener` and `random` must outlive the client.
   Client(asio::io_context& io, Listener& listener, RandomSource& random);
-  /// Requires quiescent() (see the file comment); stops first if needed.
+  /// Requires quiescent() (see the file comment): otherwise prints why on
+  /// stderr and calls std::abort(), in every build.
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
