@@ -22,6 +22,7 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/error.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/byte_order.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/byte_span.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/counters.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/crc32.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/device_id.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/time.hpp
