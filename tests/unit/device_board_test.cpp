@@ -2,11 +2,17 @@
 // The emulated device's board facts through the Raspberry Pi port: default
 // device id from the board serial, SoC temperature payloads, and the flags
 // that choose them, against the fake board trees of tests/ports/.
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "board_telemetry.hpp"
 #include "device_config.hpp"
+#include "support/temp_dir.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <CppUTest/TestHarness.h>
 
@@ -109,4 +115,40 @@ TEST(DeviceBoard, SpoolReformatDamagedIsAnExplicitFlagOffByDefault) {
   CHECK_TEXT(parse(asked, {"--device-id", "d1", "--spool", "/tmp/x.spool", "--spool-reformat-damaged"}, error),
              error.c_str());
   CHECK_TRUE(asked.spool_reformat_damaged);
+}
+
+TEST(DeviceBoard, TheTokenComesFromAPrivateFileAndACommandLineTokenIsWarnedAbout) {
+  const std::string dir = uplink::test::make_temp_dir("uplink-token");
+  CHECK_FALSE(dir.empty());
+  const std::string path = dir + "/token";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    CHECK(f != nullptr);
+    std::fputs("s3cret\n", f);
+    std::fclose(f);
+  }
+  ::chmod(path.c_str(), 0600);
+  DeviceConfig from_file;
+  std::string error;
+  CHECK_TEXT(parse(from_file, {"--device-id", "d1", "--token-file", path}, error), error.c_str());
+  UNSIGNED_LONGS_EQUAL(6, from_file.options.token_size);  // the newline is not part of it
+  CHECK_EQUAL(0, std::memcmp(from_file.options.token, "s3cret", 6));
+  CHECK_TRUE(from_file.warnings.empty());
+
+  ::chmod(path.c_str(), 0644);
+  DeviceConfig readable;
+  CHECK_TEXT(parse(readable, {"--device-id", "d1", "--token-file", path}, error), error.c_str());
+  UNSIGNED_LONGS_EQUAL(1, readable.warnings.size());
+  CHECK_TRUE(readable.warnings[0].find("chmod 600") != std::string::npos);
+  ::unlink(path.c_str());
+
+  DeviceConfig missing;
+  CHECK_FALSE(parse(missing, {"--device-id", "d1", "--token-file", path}, error));
+  CHECK_TRUE(error.find("--token-file") != std::string::npos);
+
+  DeviceConfig on_command_line;
+  CHECK_TEXT(parse(on_command_line, {"--device-id", "d1", "--token", "s3cret"}, error), error.c_str());
+  UNSIGNED_LONGS_EQUAL(1, on_command_line.warnings.size());
+  CHECK_TRUE(on_command_line.warnings[0].find("ps") != std::string::npos);
+  uplink::test::remove_temp_dir(dir);
 }

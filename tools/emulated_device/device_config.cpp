@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+
+#include <sys/stat.h>
 
 #include "board_telemetry.hpp"
 #include "uplink/codec/frame.hpp"
@@ -74,6 +77,34 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
     if (o.set_token(ConstByteSpan{value.data(), value.size()})) {
       error = "--token: longer than " + std::to_string(kMaxTokenLength) + " bytes";
       return false;
+    }
+    c.warnings.push_back(
+        "--token: a token on the command line is visible to every user (ps, /proc); prefer --token-file");
+    return true;
+  }
+  if (name == "token-file") {
+    // The secret stays in a file only its owner can read; one trailing
+    // newline (as an editor or echo leaves it) is not part of the token.
+    struct stat info {};
+    if (::stat(value.c_str(), &info) != 0) {
+      error = "--token-file: cannot read '" + value + "': " + std::strerror(errno);
+      return false;
+    }
+    std::ifstream in(value, std::ios::binary);
+    std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      error = "--token-file: cannot read '" + value + "'";
+      return false;
+    }
+    if (!token.empty() && token.back() == '\n') token.pop_back();
+    if (!token.empty() && token.back() == '\r') token.pop_back();
+    if (o.set_token(ConstByteSpan{token.data(), token.size()})) {
+      error = "--token-file: '" + value + "' holds more than " + std::to_string(kMaxTokenLength) + " bytes";
+      return false;
+    }
+    if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+      c.warnings.push_back("--token-file: '" + value +
+                           "' can be read by its group or by others; make it private (chmod 600)");
     }
     return true;
   }
@@ -188,7 +219,9 @@ bool load_file(DeviceConfig& c, const std::string& path, std::string& error) {
 const char* device_usage() {
   return "usage: uplink_device --server HOST:PORT [--server HOST:PORT ...] [options]\n"
          "  --device-id ID          default: the board serial (ports/raspberrypi), else this machine's identity\n"
-         "  --token TEXT            authentication token (never printed)\n"
+         "  --token-file FILE       authentication token, read from FILE (one trailing newline dropped;\n"
+         "                          warns when the file is readable by its group or others)\n"
+         "  --token TEXT            the same on the command line (warns: ps shows it; never printed)\n"
          "  --heartbeat-ms N        heartbeat interval (default 30000; --demo: 1000)\n"
          "  --read-timeout-ms N     silence bound, > heartbeat (default 60000; --demo: 2000)\n"
          "  --write-timeout-ms N    (default 10000)   --connect-timeout-ms N (default 10000)\n"

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "uplink/options.hpp"
 
@@ -23,6 +24,10 @@ struct DeviceConfig {
   std::uint32_t fleet = 1;       ///< Devices in this process (ids get a -NNNN suffix when > 1).
   bool json = true;              ///< One JSON line per event on stdout.
   bool verbose = false;          ///< Also print the client's info and warning log lines (--verbose).
+  /// What the parser wants the operator to know without refusing the
+  /// configuration (a token on the command line, a token file others can
+  /// read); uplink_device prints each on stderr at start.
+  std::vector<std::string> warnings;
   bool status = false;           ///< Live status line on stderr (default: when stderr is a terminal).
   bool status_forced = false;
   std::string payload = "pattern";  ///< --payload pattern|temperature (the SoC temperature, ports/raspberrypi).

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
     std::fprintf(help ? stdout : stderr, help ? "%s" : "uplink_device: %s\n", error.c_str());
     return help ? 0 : 2;
   }
+  for (const std::string& warning : config.warnings) std::fprintf(stderr, "uplink_device: warning: %s\n", warning.c_str());
   if (!config.status_forced) config.status = isatty(STDERR_FILENO) != 0;
 
   // One TLS configuration, built once, shared by every device of a fleet.
