@@ -22,7 +22,7 @@ inline void store_be(std::uint8_t* out, std::uint64_t value, std::size_t width) 
   return value;
 }
 
-/// store_be() for 16, 32 and 64 bits.
+/// store_be() for 16 bits.
 inline void store_be16(std::uint8_t* out, std::uint16_t value) noexcept { store_be(out, value, 2); }
 /// store_be() for 32 bits.
 inline void store_be32(std::uint8_t* out, std::uint32_t value) noexcept { store_be(out, value, 4); }
