@@ -41,6 +41,7 @@
 
 #if UPLINK_REFERENCE_SERVER_TLS
 #include "uplink/tls/tls_engine.hpp"
+#include "uplink/tls/tls_stream.hpp"
 #endif
 
 namespace {
@@ -75,6 +76,7 @@ RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32
 #if UPLINK_REFERENCE_SERVER_TLS
   bench::ServerThread server(1000, tls != nullptr ? &tls->server() : nullptr);
   tls::TlsEngine engine;  // outlives the client that uses it
+  tls::TlsStream stream(engine);
 #else
   bench::ServerThread server;
 #endif
@@ -88,7 +90,7 @@ RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32
       std::fprintf(stderr, "uplink_bench_throughput: TLS setup: %s\n", error.message().c_str());
       return result;
     }
-    client.use_tls(engine);
+    client.use_stream(stream);
   }
 #endif
 

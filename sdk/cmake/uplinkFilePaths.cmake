@@ -39,8 +39,16 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame_decoder.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/big_endian.hpp)
 
-# The Asio shell: the client and Asio's compiled implementation.
-set(UPLINK_CLIENT_SOURCES
+# Asio's compiled implementation, once for the client, the ports and the tools.
+set(UPLINK_ASIO_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/net/asio_impl.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../src/net/asio_throw.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/net/asio_throw.cpp)
+
+# Transports: the stream seam and plain TCP (TLS is in uplink_tls).
+set(UPLINK_NET_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/../src/net/stream.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/net/tcp_stream.cpp)
+
+# The Asio shell.
+set(UPLINK_CLIENT_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/client.cpp)
