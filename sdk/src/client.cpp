@@ -294,7 +294,7 @@ void Client::handle_connect(Session::Generation generation, const asio::error_co
   if (const char* warning = stream_->open_warning()) listener_.on_log(LogLevel::warning, warning);
   stream_opened_ = true;
   ++outstanding_;
-  stream_->async_open(socket_, *this, generation);
+  stream_->async_open(socket_, *this, generation, nullptr);
 }
 
 std::error_code Client::connect_timeout_reason() const {

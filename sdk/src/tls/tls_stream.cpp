@@ -16,10 +16,12 @@ std::error_code failure(const TlsResult& result) {
 
 }  // namespace
 
-void TlsStream::async_open(net::TcpSocket& socket, net::StreamHandler& handler, std::uint32_t tag) {
+void TlsStream::async_open(net::TcpSocket& socket, net::StreamHandler& handler, std::uint32_t tag,
+                           std::shared_ptr<void> keep_alive) {
   socket_ = &socket;
   handler_ = &handler;
   tag_ = tag;
+  keep_alive_ = std::move(keep_alive);
   asio::error_code blocking_error;
   socket.non_blocking(true, blocking_error);  // the engine's transport must never block
   if (blocking_error) {
@@ -52,6 +54,7 @@ void TlsStream::async_shutdown() { shutdown(false); }
 
 void TlsStream::close(ConstByteSpan farewell) {
   opening_ = false;
+  keep_alive_.reset();
   if (!engine_.handshake_done()) return;
   // Best effort, never waiting: the farewell through TLS unless a pinned
   // write holds the record layer, then close_notify.
@@ -136,12 +139,10 @@ void TlsStream::shutdown(bool in_completion) {
 }
 
 void TlsStream::wait(Op op, TlsStatus want) {
-  ++pending_;
   // The owner's deadline bounds every wait: on expiry it closes the
   // socket, which completes the wait with operation_aborted.
   socket_->async_wait(want == TlsStatus::want_write ? net::TcpSocket::wait_write : net::TcpSocket::wait_read,
-                      detail::with_memory(memory(op), [this, op, tag = tag_](const asio::error_code& error) {
-                        --pending_;
+                      detail::with_memory(memory(op), [this, op, tag = tag_, owner = keep_alive_](const asio::error_code& error) {
                         if (error || tag != tag_) {
                           // A stale wait (its connection is gone) never touches the engine.
                           deliver(*handler_, op, tag,
@@ -158,10 +159,8 @@ void TlsStream::complete(Op op, bool in_completion, std::error_code error, std::
     return;
   }
   // Never from inside the call that started the operation.
-  ++pending_;
   asio::post(socket_->get_executor(),
-             detail::with_memory(memory(op), [this, op, tag = tag_, error, bytes] {
-               --pending_;
+             detail::with_memory(memory(op), [this, op, tag = tag_, owner = keep_alive_, error, bytes] {
                deliver(*handler_, op, tag, error, bytes);
              }));
 }

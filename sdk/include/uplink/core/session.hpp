@@ -124,12 +124,11 @@ class Session {
 
   /// Bytes to write next, or empty when nothing waits or a write is in flight.
   [[nodiscard]] ConstByteSpan pending_write() const;
-  /// The shell started writing pending_write() (starts the write deadline).
+  /// The shell started writing pending_write() (starts the write
+  /// deadline). Those bytes stay in place until on_write_complete() or the
+  /// connection's end: new frames are appended after them, so a transport
+  /// that must retry a write with the same buffer (TLS) can.
   void on_write_started(Millis now);
-  /// The bytes of the write in flight (empty when none): stable until
-  /// on_write_complete(), so a transport that must retry a write with the
-  /// same buffer (TLS) can ask again.
-  [[nodiscard]] ConstByteSpan pending_write_in_flight() const { return {tx_, tx_in_flight_}; }
   /// When on_timer() must be called next, or kNever.
   [[nodiscard]] Millis next_wakeup() const;
   /// Current connection generation; events from older ones are ignored.

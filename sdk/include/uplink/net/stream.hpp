@@ -6,7 +6,7 @@
 // The owner connects the socket (its own resolver, deadlines and socket
 // options), then hands it to a stream for one connection:
 //
-//   stream.async_open(socket, handler, tag)   -> handler.on_stream_open(tag, error)
+//   stream.async_open(socket, handler, tag, keep_alive) -> handler.on_stream_open(tag, error)
 //   stream.async_read_some(buffer)            -> handler.on_stream_read(tag, error, bytes)
 //   stream.async_write_some(bytes)            -> handler.on_stream_written(tag, error, bytes)
 //   stream.async_shutdown()                   -> handler.on_stream_shutdown(tag, error)
@@ -29,13 +29,21 @@
 //  - Completions run on the socket's io_context thread; operations are
 //    started on it too. No operation allocates after the first connection
 //    (handler memory is preallocated, per kind of operation).
-//  - The stream must outlive its operations: pending() is 0 before it is
-//    destroyed (the owner closes the socket and runs the io_context).
+//  - The stream and its handler must outlive the operations in flight.
+//    Either the owner waits for every completion before destroying them
+//    (the client: quiescent()), or it passes `keep_alive` to async_open,
+//    typically its own shared_ptr: every pending completion then holds a
+//    copy, and releases it only after its handler memory is returned
+//    (Asio's custom-allocation pattern), so an owner that lives in a
+//    shared_ptr stays alive until its last completion has run, even when
+//    the io_context is destroyed with operations still queued. close()
+//    drops the stream's own copy, so an owner never keeps itself alive.
 #pragma once
 
 #include <asio/ip/tcp.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <system_error>
 
 #include "uplink/core/byte_span.hpp"
@@ -88,7 +96,10 @@ class Stream {
 
   /// Takes `socket` (connected, and open until the owner closes it) for one
   /// connection and brings the layer up; reports to `handler` with `tag`.
-  virtual void async_open(TcpSocket& socket, StreamHandler& handler, std::uint32_t tag) = 0;
+  /// `keep_alive` (may be empty) is held by every completion of this
+  /// connection until it has run (see the file comment).
+  virtual void async_open(TcpSocket& socket, StreamHandler& handler, std::uint32_t tag,
+                          std::shared_ptr<void> keep_alive) = 0;
   /// Reads at least one byte into `buffer`, which stays valid until the completion.
   virtual void async_read_some(ByteSpan buffer) = 0;
   /// Writes at least one byte of `bytes`, which stay valid and unchanged until the completion.
@@ -98,7 +109,8 @@ class Stream {
   /// Ends the connection without waiting: `farewell` (a last frame, may be
   /// empty) goes out only if it fits at once and no write is half done,
   /// then the layer's own goodbye (TLS close_notify), best effort. The
-  /// owner closes the socket afterwards.
+  /// owner closes the socket afterwards. Drops the stream's copy of
+  /// async_open's `keep_alive`.
   virtual void close(ConstByteSpan farewell) = 0;
 
   /// Why an open still running at the owner's connect deadline failed: a
@@ -107,8 +119,6 @@ class Stream {
   /// A warning the owner logs on every open, e.g. that TLS does not verify
   /// the server; nullptr when there is none.
   [[nodiscard]] virtual const char* open_warning() const { return nullptr; }
-  /// Operations whose completion has not run yet.
-  [[nodiscard]] virtual int pending() const = 0;
   /// Handler allocations that missed the preallocated blocks (should stay 0).
   [[nodiscard]] virtual std::size_t handler_heap_fallbacks() const = 0;
 };

@@ -39,7 +39,8 @@ class TlsStream final : public net::Stream {
   /// Makes the socket non-blocking and runs the handshake. Errors: those
   /// of TlsEngine::handshake_step and reset(), Errc::connection_closed when
   /// the peer hung up mid-handshake.
-  void async_open(net::TcpSocket& socket, net::StreamHandler& handler, std::uint32_t tag) override;
+  void async_open(net::TcpSocket& socket, net::StreamHandler& handler, std::uint32_t tag,
+                  std::shared_ptr<void> keep_alive) override;
   /// Errors: Errc::connection_closed when the peer ended the stream (with
   /// or without close_notify), the transport's or mbedTLS's error.
   void async_read_some(ByteSpan buffer) override;
@@ -56,7 +57,6 @@ class TlsStream final : public net::Stream {
   /// (insecure_skip_verify): it follows from the config alone, so it cannot
   /// be forgotten.
   [[nodiscard]] const char* open_warning() const override;
-  [[nodiscard]] int pending() const override { return pending_; }
   [[nodiscard]] std::size_t handler_heap_fallbacks() const override;
 
   /// The engine, for its stats() and the peer's certificate.
@@ -80,7 +80,7 @@ class TlsStream final : public net::Stream {
   net::TcpSocket* socket_ = nullptr;
   net::StreamHandler* handler_ = nullptr;
   std::uint32_t tag_ = 0;
-  int pending_ = 0;
+  std::shared_ptr<void> keep_alive_;
   bool used_ = false;     // the engine has carried a connection: reset() it before the next
   bool opening_ = false;  // a handshake runs (open_timeout_reason)
   ByteSpan read_buffer_;
