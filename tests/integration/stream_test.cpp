@@ -72,6 +72,17 @@ struct Recorder final : net::StreamHandler {
   }
 };
 
+// The test server identity, with or without session tickets.
+tls::TlsSettings server_settings(bool session_tickets) {
+  const test::TestPki& pki = test::test_pki();
+  tls::TlsSettings s;
+  s.role = tls::TlsRole::server;
+  s.certificate = tls::Credential::pem(pki.server.certificate_pem);
+  s.private_key = tls::Credential::pem(pki.server.key_pem);
+  s.session_tickets = session_tickets;
+  return s;
+}
+
 // Two connected loopback sockets.
 struct SocketPair {
   explicit SocketPair(asio::io_context& io) : a(io.get_executor()), b(io.get_executor()) {
@@ -203,14 +214,9 @@ TEST_GROUP(TlsStream) {
   Recorder client_side;
 
   void setup() override {
-    const test::TestPki& pki = test::test_pki();
-    tls::TlsSettings s;
-    s.role = tls::TlsRole::server;
-    s.certificate = tls::Credential::pem(pki.server.certificate_pem);
-    s.private_key = tls::Credential::pem(pki.server.key_pem);
-    CHECK(!server_config.init(s));
+    CHECK(!server_config.init(server_settings(false)));
     tls::TlsSettings c;
-    c.ca = tls::Credential::pem(pki.ca.certificate_pem);
+    c.ca = tls::Credential::pem(test::test_pki().ca.certificate_pem);
     CHECK(!client_config.init(c));
     CHECK(!server_engine.setup(server_config, nullptr));
     CHECK(!client_engine.setup(client_config, "localhost"));
@@ -292,14 +298,8 @@ TEST(TlsStream, AHandshakeRunningAtTheDeadlineNamesItself) {
 
 TEST(TlsStream, ASecondConnectionOnTheSameEngineResumesAfterReset) {
   // Session tickets on the server side so that the client can resume.
-  const test::TestPki& pki = test::test_pki();
-  tls::TlsSettings s;
-  s.role = tls::TlsRole::server;
-  s.certificate = tls::Credential::pem(pki.server.certificate_pem);
-  s.private_key = tls::Credential::pem(pki.server.key_pem);
-  s.session_tickets = true;
   tls::TlsConfig ticket_config;
-  CHECK(!ticket_config.init(s));
+  CHECK(!ticket_config.init(server_settings(true)));
   CHECK(!server_engine.setup(ticket_config, nullptr));
   open_both();
   client->close({});
