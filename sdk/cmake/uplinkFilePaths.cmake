@@ -8,6 +8,7 @@ set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/error.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/crc32.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/backoff.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/delivery.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/keep_alive.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/outbound_store.cpp
@@ -24,6 +25,7 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/byte_span.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/counters.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/crc32.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/delivery.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/device_id.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/time.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/backoff.hpp

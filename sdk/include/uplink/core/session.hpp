@@ -34,8 +34,8 @@
 #include "uplink/core/backoff.hpp"
 #include "uplink/core/byte_span.hpp"
 #include "uplink/core/counters.hpp"
+#include "uplink/core/delivery.hpp"
 #include "uplink/core/keep_alive.hpp"
-#include "uplink/core/outbound_store.hpp"
 #include "uplink/core/spool.hpp"
 #include "uplink/core/random_source.hpp"
 #include "uplink/error.hpp"
@@ -137,39 +137,39 @@ class Session {
   [[nodiscard]] bool transport_active() const { return transport_active_; }
 
   /// Refused resumes in a row after which the device opens a new session.
-  static constexpr std::uint32_t kResumeRefusalsBeforeNewSession = 2;
+  static constexpr std::uint32_t kResumeRefusalsBeforeNewSession = Delivery::kResumeRefusalsBeforeNewSession;
   /// A sequence number (uplink or downlink) from which the next connection
   /// opens a new session instead of resuming, long before 2^64 could wrap.
-  static constexpr std::uint64_t kSessionSequenceLimit = std::uint64_t{1} << 62;
+  static constexpr std::uint64_t kSessionSequenceLimit = Delivery::kSessionSequenceLimit;
 
   // ---- Observation ----
 
   [[nodiscard]] ClientState state() const { return state_; }
   [[nodiscard]] const Counters& counters() const { return counters_; }
-  [[nodiscard]] std::uint64_t session_id() const { return session_id_; }
-  [[nodiscard]] std::uint64_t next_uplink_seq() const { return store_.next_seq(); }
-  [[nodiscard]] std::uint64_t last_acked_seq() const { return last_acked_; }
+  [[nodiscard]] std::uint64_t session_id() const { return delivery_.session_id(); }
+  [[nodiscard]] std::uint64_t next_uplink_seq() const { return delivery_.next_uplink_seq(); }
+  [[nodiscard]] std::uint64_t last_acked_seq() const { return delivery_.last_acked_seq(); }
   /// Messages accepted by send() and not yet acknowledged or dropped.
-  [[nodiscard]] std::size_t queued_messages() const { return store_.size(); }
-  [[nodiscard]] std::uint64_t last_downlink_seq() const { return last_downlink_; }
+  [[nodiscard]] std::size_t queued_messages() const { return delivery_.queued(); }
+  [[nodiscard]] std::uint64_t last_downlink_seq() const { return delivery_.last_downlink_seq(); }
   [[nodiscard]] const KeepAlive& keep_alive() const { return keep_alive_; }
 
   // ---- Settling (Client::flush) ----
 
   /// Id of the last message send() accepted (0 before the first).
-  [[nodiscard]] std::uint64_t last_message_id() const { return next_id_; }
+  [[nodiscard]] std::uint64_t last_message_id() const { return delivery_.last_message_id(); }
   /// True when no message with an id up to `id` is queued any more: each
   /// was acknowledged or dropped.
-  [[nodiscard]] bool settled_through(std::uint64_t id) const { return store_.empty() || store_.front_id() > id; }
+  [[nodiscard]] bool settled_through(std::uint64_t id) const { return delivery_.settled_through(id); }
   /// How many watches can be held at once.
-  static constexpr int kMaxDropWatches = 4;
+  static constexpr int kMaxDropWatches = Delivery::kMaxDropWatches;
   /// Starts recording whether a message with an id up to `through_id` is
   /// dropped; returns the watch, or -1 when all kMaxDropWatches are taken.
-  [[nodiscard]] int watch_drops(std::uint64_t through_id);
+  [[nodiscard]] int watch_drops(std::uint64_t through_id) { return delivery_.watch_drops(through_id); }
   /// True when a message covered by `watch` was dropped since watch_drops().
-  [[nodiscard]] bool watched_drop(int watch) const { return drop_watches_[watch].dropped; }
+  [[nodiscard]] bool watched_drop(int watch) const { return delivery_.watched_drop(watch); }
   /// Ends a watch from watch_drops().
-  void unwatch_drops(int watch) { drop_watches_[watch].active = false; }
+  void unwatch_drops(int watch) { delivery_.unwatch_drops(watch); }
 
  private:
   [[nodiscard]] Millis next_session_wakeup() const;
@@ -187,15 +187,12 @@ class Session {
   void handle_welcome(Millis now, const Welcome& welcome);
   void handle_data(Millis now, const Data& data);
   void handle_ack(Millis now, const Ack& ack);
-  void acknowledge_through(std::uint64_t seq);
   void protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text);
   void resume_refused();
-  void abandon_session(SessionResetCause cause);
+  void report_session_reset(const SessionReset& reset);
 
   void transmit_from_store(Millis now);
-  void message_dropped(std::uint64_t id, std::error_code reason);
-  void persist_state();
-  void spool_failed(const char* what, std::error_code error);
+  void report_spool_failure();
   bool queue_frame_bytes(ConstByteSpan frame, bool control);
   bool queue_control(FrameType type);
   void queue_hello(Millis now);
@@ -220,32 +217,14 @@ class Session {
   Millis online_since_ = 0;
   bool stable_ = false;
 
-  std::uint64_t session_id_ = 0;
-  OutboundStore store_;
-  Spool* spool_ = nullptr;
-  bool restored_ = false;  // messages came back from the spool: the first WELCOME may be ahead
-  std::uint64_t next_id_ = 0;              // id of the last message accepted by send()
-  std::uint64_t last_acked_ = 0;           // highest uplink seq acknowledged by the server
-  std::uint64_t highest_transmitted_ = 0;  // highest uplink seq ever written in this session
-  std::uint64_t last_downlink_ = 0;  // highest downlink seq delivered to the application
-  bool ack_pending_ = false;
-  // Resumes of session_id_ the server refused in a row; at
-  // kResumeRefusalsBeforeNewSession the session is abandoned.
-  std::uint32_t resume_refusals_ = 0;
+  // The resumable session: numbering, acknowledgements, resume, downlink
+  // dedup, the spool mirror. The link relays what it decides.
+  Delivery delivery_{counters_};
   // Online, with messages transmitted and unacknowledged: when the
   // acknowledgements last made progress (or the first of them went out).
   // kNever while nothing is in flight.
   Millis ack_wait_since_ = kNever;
   std::uint32_t ack_timeout_ms_ = 0;  // in effect on this connection
-
-  // Client::flush() calls waiting to learn whether one of their messages
-  // was dropped rather than acknowledged.
-  struct DropWatch {
-    std::uint64_t through_id = 0;
-    bool active = false;
-    bool dropped = false;
-  };
-  DropWatch drop_watches_[kMaxDropWatches];
 
   // Encoded frames waiting for the socket, oldest first. The first
   // tx_in_flight_ bytes are being written; new frames are appended after.
