@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "support/ram_storage.hpp"
 #include "support/session_fakes.hpp"
 #include "uplink/core/session.hpp"
 #include "uplink/core/spool.hpp"
@@ -16,30 +17,6 @@ using namespace uplink;
 using namespace uplink::test;
 
 namespace {
-
-// A storage image in RAM that outlives the sessions using it (the "disk").
-class RamStorage final : public SpoolStorage {
- public:
-  explicit RamStorage(std::size_t size) : bytes_(size, 0) {}
-  std::size_t size() const override { return bytes_.size(); }
-  std::error_code read(std::size_t offset, ByteSpan out) override {
-    std::memcpy(out.data, bytes_.data() + offset, out.size);
-    return {};
-  }
-  std::error_code write(std::size_t offset, ConstByteSpan data) override {
-    if (data.size != 0) std::memcpy(bytes_.data() + offset, data.data, data.size);
-    return {};
-  }
-  std::error_code sync() override { return {}; }
-
-  // A copy of the image, and putting one back: a crash that loses the writes
-  // made since the copy (appends an interval or none policy had not synced).
-  std::vector<std::uint8_t> image() const { return bytes_; }
-  void crash_back_to(const std::vector<std::uint8_t>& image) { bytes_ = image; }
-
- private:
-  std::vector<std::uint8_t> bytes_;
-};
 
 // Records like RecordingListener, and runs a hook when the application gets
 // a downlink message (where a test takes a copy of the "disk").
