@@ -12,7 +12,7 @@ set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/keep_alive.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/outbound_store.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../src/core/session.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/link.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/spool.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_encoder.cpp
@@ -32,7 +32,7 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/keep_alive.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/outbound_store.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/random_source.hpp
-  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/session.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/link.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/spool.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/listener.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/options.hpp

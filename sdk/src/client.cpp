@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The Asio shell around Session: it performs what the session asks and
-// reports what happened, nothing more. Every rule lives in Session.
+// The Asio shell around Link: it performs what the link asks and
+// reports what happened, nothing more. Every rule lives in Link.
 //
 //  Actors (each one asynchronous operation at most, each with its own
 //  preallocated handler memory):
@@ -8,7 +8,7 @@
 //    +-----------+  on_received / on_transport_error   +-----------+
 //    |  reader   | -----------------------------------> |           |
 //    +-----------+                                      |           |
-//    +-----------+  on_write_complete                   |  Session  |
+//    +-----------+  on_write_complete                   |  Link  |
 //    |  writer   | -----------------------------------> |  (pure)   |
 //    +-----------+   <--- pending_write() after events  |           |
 //    +-----------+  on_timer at next_wakeup()           |           |
@@ -23,10 +23,10 @@
 //    +-----------+
 //
 //  After every event the shell "pumps": it carries out a requested stop or
-//  network change, starts a write if the session has bytes and none is in
+//  network change, starts a write if the link has bytes and none is in
 //  flight, and re-arms the deadline timer when the next wake-up moved
 //  earlier, or later by more than a quarter of the heartbeat (arm_timer()).
-//  Each completion carries the generation it was started for; the session
+//  Each completion carries the generation it was started for; the link
 //  ignores stale ones, so the handlers of a dead connection can never touch
 //  the next.
 #include "uplink/client.hpp"
@@ -62,12 +62,12 @@ Client::Client(asio::io_context& io, Listener& listener, RandomSource& random)
       resolver_(io.get_executor()),
       timer_(io.get_executor()),
       epoch_(Timer::clock_type::now()),
-      session_(*this, listener, random),
+      link_(*this, listener, random),
       listener_(listener) {}
 
 Client::~Client() {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  session_.stop(now());
+  link_.stop(now());
   asio::error_code ignored;
   timer_.cancel();
   if (resolving_) resolver_.cancel();
@@ -93,7 +93,7 @@ void Client::use_stream(net::Stream& stream) {
 std::error_code Client::attach_spool(Spool& spool) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   HandlerScope scope(handler_depth_);
-  return session_.attach_spool(spool);
+  return link_.attach_spool(spool);
 }
 
 OptionsCheck Client::start(const Options& options) {
@@ -103,7 +103,7 @@ OptionsCheck Client::start(const Options& options) {
   tuning_.send_buffer_bytes = options.socket_send_buffer_bytes;
   tuning_.keepalive_idle_s = options.tcp_keepalive_idle_s;
   stop_requested_ = false;
-  const OptionsCheck check = session_.start(options, now());
+  const OptionsCheck check = link_.start(options, now());
   if (check) pump();
   return check;
 }
@@ -115,7 +115,7 @@ void Client::stop() {
     return;
   }
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  // Inside a callback the session is mid-event: the request is carried out
+  // Inside a callback the link is mid-event: the request is carried out
   // by the pump that ends the current handler.
   if (handler_depth_ > 0) return;
   HandlerScope scope(handler_depth_);
@@ -124,7 +124,7 @@ void Client::stop() {
 
 std::error_code Client::send(ConstByteSpan payload, std::uint64_t* id) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  const std::error_code error = session_.send(payload, now(), id);
+  const std::error_code error = link_.send(payload, now(), id);
   if (error) return error;
   if (!on_io_thread()) {
     wake();
@@ -160,17 +160,17 @@ std::error_code Client::flush(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock<std::recursive_mutex> lock(mutex_);
   // Only what is queued now: a thread that keeps sending must not hold
   // this one past its deadline.
-  const std::uint64_t through = session_.last_message_id();
-  const int watch = session_.watch_drops(through);
-  const std::uint64_t dropped_before = session_.counters().messages_dropped;
+  const std::uint64_t through = link_.last_message_id();
+  const int watch = link_.watch_drops(through);
+  const std::uint64_t dropped_before = link_.counters().messages_dropped;
   ++flushes_waiting_;
-  const bool settled = settling_.wait_until(lock, deadline, [&] { return session_.settled_through(through); });
+  const bool settled = settling_.wait_until(lock, deadline, [&] { return link_.settled_through(through); });
   --flushes_waiting_;
   // Without a watch (every slot taken) any drop meanwhile counts: never a
   // success for a message that may have been dropped.
   const bool dropped =
-      watch >= 0 ? session_.watched_drop(watch) : session_.counters().messages_dropped != dropped_before;
-  if (watch >= 0) session_.unwatch_drops(watch);
+      watch >= 0 ? link_.watched_drop(watch) : link_.counters().messages_dropped != dropped_before;
+  if (watch >= 0) link_.unwatch_drops(watch);
   if (!settled) return Errc::flush_timeout;
   return dropped ? make_error_code(Errc::messages_dropped) : std::error_code{};
 }
@@ -182,22 +182,22 @@ std::size_t Client::flushes_waiting() const {
 
 bool Client::settled(std::uint64_t id) const {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  return session_.settled_through(id);
+  return link_.settled_through(id);
 }
 
 std::size_t Client::queued() const {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  return session_.queued_messages();
+  return link_.queued_messages();
 }
 
 ClientState Client::state() const {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  return session_.state();
+  return link_.state();
 }
 
 Counters Client::counters() const {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  return session_.counters();
+  return link_.counters();
 }
 
 std::size_t Client::handler_heap_fallbacks() const {
@@ -206,11 +206,11 @@ std::size_t Client::handler_heap_fallbacks() const {
          stream_->handler_heap_fallbacks();
 }
 
-// ------------------------------------------------------------- SessionIo
+// ------------------------------------------------------------- LinkIo
 
 void Client::open_transport(std::size_t endpoint_index, const Endpoint& endpoint) {
   (void)endpoint_index;
-  const Session::Generation generation = session_.generation();
+  const Link::Generation generation = link_.generation();
   asio::error_code error;
   resolved_ = {};
   next_address_ = resolved_.end();
@@ -233,14 +233,14 @@ void Client::open_transport(std::size_t endpoint_index, const Endpoint& endpoint
         std::lock_guard<std::recursive_mutex> lock(mutex_);
         HandlerScope scope(handler_depth_);
         resolving_ = false;
-        if (generation != session_.generation()) return;
+        if (generation != link_.generation()) return;
         if (resolve_error) {
-          session_.on_transport_failed(now(), generation, make_error_code(Errc::resolve_failed));
+          link_.on_transport_failed(now(), generation, make_error_code(Errc::resolve_failed));
           pump();
           return;
         }
         // Each resolved address is tried in turn (handle_connect), all under
-        // the session's one deadline.
+        // the link's one deadline.
         resolved_ = std::move(results);
         next_address_ = resolved_.begin();
         start_connect(generation, (next_address_++)->endpoint());
@@ -262,20 +262,20 @@ void Client::close_transport(ConstByteSpan farewell) {
 
 // ------------------------------------------------------------- connector
 
-void Client::start_connect(Session::Generation generation, const asio::ip::tcp::endpoint& endpoint) {
+void Client::start_connect(Link::Generation generation, const asio::ip::tcp::endpoint& endpoint) {
   ++outstanding_;
-  // The session's deadline bounds this: on expiry it closes the socket,
+  // The link's deadline bounds this: on expiry it closes the socket,
   // which completes the connect with operation_aborted (then ignored).
   socket_.async_connect(endpoint, with_memory(connect_memory_, [this, generation](const asio::error_code& error) {
                           handle_connect(generation, error);
                         }));
 }
 
-void Client::handle_connect(Session::Generation generation, const asio::error_code& error) {
+void Client::handle_connect(Link::Generation generation, const asio::error_code& error) {
   --outstanding_;
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   HandlerScope scope(handler_depth_);
-  if (generation != session_.generation()) return;
+  if (generation != link_.generation()) return;
   if (error) {
     if (next_address_ != resolved_.end()) {
       asio::error_code ignored;
@@ -283,7 +283,7 @@ void Client::handle_connect(Session::Generation generation, const asio::error_co
       start_connect(generation, (next_address_++)->endpoint());
       return;
     }
-    session_.on_transport_failed(now(), generation, net::stream_error(error));
+    link_.on_transport_failed(now(), generation, net::stream_error(error));
     pump();
     return;
   }
@@ -310,20 +310,20 @@ void Client::on_stream_open(std::uint32_t generation, std::error_code error) {
   --outstanding_;
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   HandlerScope scope(handler_depth_);
-  if (generation != session_.generation()) return;
+  if (generation != link_.generation()) return;
   if (error) {
-    session_.on_transport_failed(now(), generation, error);
+    link_.on_transport_failed(now(), generation, error);
   } else {
-    // The transport (TCP, and TLS if used) is up: the session takes over.
-    session_.on_transport_open(now(), generation);
-    if (generation == session_.generation() && session_.transport_active()) start_read(generation);
+    // The transport (TCP, and TLS if used) is up: the link takes over.
+    link_.on_transport_open(now(), generation);
+    if (generation == link_.generation() && link_.transport_active()) start_read(generation);
   }
   pump();
 }
 
 // ---------------------------------------------------------------- reader
 
-void Client::start_read(Session::Generation generation) {
+void Client::start_read(Link::Generation generation) {
   (void)generation;  // the stream reports with the generation of its open
   ++outstanding_;
   // Always one read outstanding while connected: any byte from the server
@@ -335,12 +335,12 @@ void Client::on_stream_read(std::uint32_t generation, std::error_code error, std
   --outstanding_;
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   HandlerScope scope(handler_depth_);
-  if (generation != session_.generation()) return;
+  if (generation != link_.generation()) return;
   if (error) {
-    session_.on_transport_error(now(), generation, error);
+    link_.on_transport_error(now(), generation, error);
   } else {
-    session_.on_received(now(), generation, ConstByteSpan{rx_, bytes});
-    if (generation == session_.generation() && session_.transport_active()) start_read(generation);
+    link_.on_received(now(), generation, ConstByteSpan{rx_, bytes});
+    if (generation == link_.generation() && link_.transport_active()) start_read(generation);
   }
   pump();
 }
@@ -348,14 +348,14 @@ void Client::on_stream_read(std::uint32_t generation, std::error_code error, std
 // ---------------------------------------------------------------- writer
 
 void Client::start_write() {
-  const ConstByteSpan bytes = session_.pending_write();
+  const ConstByteSpan bytes = link_.pending_write();
   if (bytes.empty()) return;
-  session_.on_write_started(now());
+  link_.on_write_started(now());
   writing_ = true;
   ++outstanding_;
-  // The bytes stay in place until the completion (the session appends new
+  // The bytes stay in place until the completion (the link appends new
   // frames after them), as the stream requires. A partial write leaves the
-  // rest pending for the next pump. The write deadline is the session's:
+  // rest pending for the next pump. The write deadline is the link's:
   // if this does not complete in time, the deadline actor closes the
   // socket and the link is declared dead.
   stream_->async_write_some(bytes);
@@ -365,12 +365,12 @@ void Client::on_stream_written(std::uint32_t generation, std::error_code error, 
   --outstanding_;
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   HandlerScope scope(handler_depth_);
-  if (generation != session_.generation()) return;
+  if (generation != link_.generation()) return;
   writing_ = false;
   if (error) {
-    session_.on_transport_error(now(), generation, error);
+    link_.on_transport_error(now(), generation, error);
   } else {
-    session_.on_write_complete(now(), generation, bytes);
+    link_.on_write_complete(now(), generation, bytes);
   }
   pump();
 }
@@ -378,21 +378,21 @@ void Client::on_stream_written(std::uint32_t generation, std::error_code error, 
 // -------------------------------------------------------------- deadline
 
 void Client::arm_timer() {
-  const Millis wake_at = session_.next_wakeup();
+  const Millis wake_at = link_.next_wakeup();
   if (wake_at == kNever) {
     if (timer_waits_ > 0) timer_.cancel();
     timer_armed_at_ = kNever;
     return;
   }
-  // A wait that fires no later than needed is kept: on waking, the session
+  // A wait that fires no later than needed is kept: on waking, the link
   // is asked again. An earlier deadline always costs a re-arm; a later one
   // only when it moved by more than a quarter of the heartbeat interval:
   // then an idle device does not wake once for nothing per heartbeat (a
   // PONG pushes every deadline out), while busy traffic, which moves the
   // deadlines a little with every frame, does not re-arm on every frame.
   if (timer_waits_ > 0 && timer_armed_at_ <= wake_at) {
-    const Millis slack = session_.state() == ClientState::online
-                             ? session_.keep_alive().timings().heartbeat_ms / 4
+    const Millis slack = link_.state() == ClientState::online
+                             ? link_.keep_alive().timings().heartbeat_ms / 4
                              : kNever;
     if (wake_at - timer_armed_at_ <= slack) return;
   }
@@ -422,18 +422,18 @@ void Client::handle_timer(const asio::error_code& error) {
     return;
   }
   if (timer_waits_ == 0) timer_armed_at_ = kNever;
-  session_.on_timer(now());
+  link_.on_timer(now());
   pump();
 }
 
 // ------------------------------------------------------------------ pump
 
 void Client::pump() {
-  if (stop_requested_.exchange(false)) session_.stop(now());
-  if (network_changed_.exchange(false)) session_.on_network_change(now());
-  if (!writing_ && session_.transport_active()) start_write();
+  if (stop_requested_.exchange(false)) link_.stop(now());
+  if (network_changed_.exchange(false)) link_.on_network_change(now());
+  if (!writing_ && link_.transport_active()) start_write();
   arm_timer();
-  const Counters& counters = session_.counters();
+  const Counters& counters = link_.counters();
   const std::uint64_t settled = counters.messages_acked + counters.messages_dropped;
   if (settled != settled_seen_) {
     settled_seen_ = settled;

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "support/scripted_server.hpp"
-#include "support/session_fakes.hpp"
+#include "support/link_fakes.hpp"
 #include "support/test_pki.hpp"
 #include "support/tls_front.hpp"
 #include "uplink/client.hpp"

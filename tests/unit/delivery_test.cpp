@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Delivery on its own: the resumable session's rules as verdicts, without a
-// link, a clock or a listener (tests/unit/session_test.cpp drives the same
+// link, a clock or a listener (tests/unit/link_test.cpp drives the same
 // rules through the state machine and the wire).
 #include <cstdint>
 #include <string>

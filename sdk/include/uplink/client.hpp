@@ -41,7 +41,7 @@
 
 #include "uplink/core/byte_span.hpp"
 #include "uplink/core/random_source.hpp"
-#include "uplink/core/session.hpp"
+#include "uplink/core/link.hpp"
 #include "uplink/listener.hpp"
 #include "uplink/net/handler_memory.hpp"
 #include "uplink/net/stream.hpp"
@@ -52,7 +52,7 @@
 
 namespace uplink {
 
-class Client final : private SessionIo, private net::StreamHandler {
+class Client final : private LinkIo, private net::StreamHandler {
  public:
   /// `listener` and `random` must outlive the client.
   Client(asio::io_context& io, Listener& listener, RandomSource& random);
@@ -108,7 +108,7 @@ class Client final : private SessionIo, private net::StreamHandler {
   /// listener. Errors: flush_timeout (some still queued at the deadline),
   /// messages_dropped (all settled, but at least one was dropped by
   /// FullPolicy::drop_oldest instead of acknowledged; Listener::on_dropped
-  /// named it; with more than Session::kMaxDropWatches flushes waiting at
+  /// named it; with more than Link::kMaxDropWatches flushes waiting at
   /// once, any drop meanwhile is reported), wrong_thread (called on the io
   /// thread, where waiting would deadlock).
   [[nodiscard]] std::error_code flush(std::chrono::steady_clock::time_point deadline);
@@ -143,7 +143,7 @@ class Client final : private SessionIo, private net::StreamHandler {
   static constexpr int kOpBlocks = 3;  // the blocks of an OpMemory
   using WakeMemory = detail::HandlerMemory<128, 1>;
 
-  // SessionIo
+  // LinkIo
   void open_transport(std::size_t endpoint_index, const Endpoint& endpoint) override;
   void close_transport(ConstByteSpan farewell) override;
   [[nodiscard]] std::error_code connect_timeout_reason() const override;
@@ -153,10 +153,10 @@ class Client final : private SessionIo, private net::StreamHandler {
   void on_stream_read(std::uint32_t generation, std::error_code error, std::size_t bytes) override;
   void on_stream_written(std::uint32_t generation, std::error_code error, std::size_t bytes) override;
 
-  void start_connect(Session::Generation generation, const asio::ip::tcp::endpoint& endpoint);
-  void handle_connect(Session::Generation generation, const asio::error_code& error);
-  void start_read(Session::Generation generation);
-  void transport_ready(Session::Generation generation);
+  void start_connect(Link::Generation generation, const asio::ip::tcp::endpoint& endpoint);
+  void handle_connect(Link::Generation generation, const asio::error_code& error);
+  void start_read(Link::Generation generation);
+  void transport_ready(Link::Generation generation);
   void handle_timer(const asio::error_code& error);
   void handle_wake();
   void pump();
@@ -183,7 +183,7 @@ class Client final : private SessionIo, private net::StreamHandler {
   net::Stream* stream_ = &tcp_stream_;  // tcp_stream_, or the one given to use_stream()
   bool stream_opened_ = false;           // the stream carries this connection: close it
   const Timer::time_point epoch_;
-  Session session_;
+  Link link_;
   Listener& listener_;
 
   mutable std::recursive_mutex mutex_;

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The connection state machine of a client, without any I/O.
+// uplink::Link: the connection state machine of a client, without any I/O:
+// states, the connect/handshake deadline, heartbeats and silence detection,
+// backoff and failover, the send buffer. The resumable session itself
+// (numbering, acknowledgements, resume, downlink dedup, the spool) is its
+// Delivery (core/delivery.hpp), whose verdicts the link relays.
 //
 // Events go in (transport opened, bytes received, write completed, timer,
 // stop), each with the current time; what must happen comes out through
-// SessionIo (open or close the transport), through the bytes returned by
+// LinkIo (open or close the transport), through the bytes returned by
 // pending_write(), through next_wakeup(), and through the Listener. The
 // Asio shell (Client) only executes that; every rule lives here, so every
 // transition is tested in virtual time without sockets.
@@ -18,8 +22,8 @@
 //                                                      delay elapsed: endpoint 0 again
 //   stop() from any state -> stopped;  backoff attempts exhausted -> stopped
 //
-// Close exactly once: every connection has a generation number. The session
-// calls SessionIo::close_transport() once per generation and then moves to a
+// Close exactly once: every connection has a generation number. The link
+// calls LinkIo::close_transport() once per generation and then moves to a
 // new one; events carrying an old generation are ignored, so a late
 // completion of a dead connection can never touch a new one.
 #pragma once
@@ -44,13 +48,13 @@
 
 namespace uplink {
 
-/// What the session asks of its I/O shell. Both calls only start work; the
-/// shell reports back through Session events, never from inside these calls.
-class SessionIo {
+/// What the link asks of its I/O shell. Both calls only start work; the
+/// shell reports back through Link events, never from inside these calls.
+class LinkIo {
  public:
   /// Start resolving and connecting to `endpoint` (and any transport
   /// handshake). Report on_transport_open() or on_transport_failed() with
-  /// the session's current generation.
+  /// the link's current generation.
   virtual void open_transport(std::size_t endpoint_index, const Endpoint& endpoint) = 0;
   /// Close the transport now, cancelling every pending operation. If
   /// `farewell` is not empty, first try to write it without blocking (best
@@ -58,21 +62,21 @@ class SessionIo {
   virtual void close_transport(ConstByteSpan farewell) = 0;
   /// The reason to report when the connect deadline passes before the
   /// transport is open. A shell whose transport has a handshake of its own
-  /// (TLS) names that phase when it was the one running; the session needs
+  /// (TLS) names that phase when it was the one running; the link needs
   /// to know nothing about it. Asked before close_transport().
   [[nodiscard]] virtual std::error_code connect_timeout_reason() const { return make_error_code(Errc::connect_timeout); }
 
  protected:
-  ~SessionIo() = default;
+  ~LinkIo() = default;
 };
 
-class Session {
+class Link {
  public:
   using Generation = std::uint32_t;
 
-  Session(SessionIo& io, Listener& listener, RandomSource& random);
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
+  Link(LinkIo& io, Listener& listener, RandomSource& random);
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
 
   // ---- Application requests ----
 
@@ -198,7 +202,7 @@ class Session {
   void queue_hello(Millis now);
   void log(LogLevel level, const char* format, ...);
 
-  SessionIo& io_;
+  LinkIo& io_;
   Listener& listener_;
   RandomSource& random_;
   Options options_;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The connection state machine. See the diagram in session.hpp.
+// The connection state machine. See the diagram in link.hpp.
 //
 // Rules that are easy to get wrong and why they are here:
 //  - One deadline covers resolve + connect + transport handshake + WELCOME,
@@ -9,7 +9,7 @@
 //    accepts and drops cannot cause a tight loop (nats.c does the same).
 //  - Every connection end goes through end_transport(): the transport is
 //    closed once and the generation moves on, so late completions are ignored.
-#include "uplink/core/session.hpp"
+#include "uplink/core/link.hpp"
 
 #include <cstdarg>
 #include <cstdio>
@@ -56,12 +56,12 @@ const char* client_state_name(ClientState state) noexcept {
   return "unknown";
 }
 
-Session::Session(SessionIo& io, Listener& listener, RandomSource& random)
+Link::Link(LinkIo& io, Listener& listener, RandomSource& random)
     : io_(io), listener_(listener), random_(random) {}
 
 // ---------------------------------------------------------------- requests
 
-std::error_code Session::attach_spool(Spool& spool) {
+std::error_code Link::attach_spool(Spool& spool) {
   if (state_ != ClientState::idle) return Errc::already_running;
   std::size_t recovered = 0;
   std::size_t surplus = 0;
@@ -76,7 +76,7 @@ std::error_code Session::attach_spool(Spool& spool) {
   return {};
 }
 
-void Session::report_spool_failure() {
+void Link::report_spool_failure() {
   const char* what = nullptr;
   std::error_code error;
   if (!delivery_.take_spool_failure(what, error)) return;
@@ -86,7 +86,7 @@ void Session::report_spool_failure() {
       error.category().name(), error.value());
 }
 
-OptionsCheck Session::start(const Options& options, Millis now) {
+OptionsCheck Link::start(const Options& options, Millis now) {
   if (state_ != ClientState::idle && state_ != ClientState::stopped) {
     return {make_error_code(Errc::already_running), "", "start() called while running"};
   }
@@ -98,7 +98,7 @@ OptionsCheck Session::start(const Options& options, Millis now) {
   return {};
 }
 
-void Session::stop(Millis now) {
+void Link::stop(Millis now) {
   switch (state_) {
     case ClientState::stopped:
       return;
@@ -118,7 +118,7 @@ void Session::stop(Millis now) {
   enter(ClientState::stopped, now, make_error_code(Errc::stopped));
 }
 
-std::error_code Session::send(ConstByteSpan payload, Millis now, std::uint64_t* id) {
+std::error_code Link::send(ConstByteSpan payload, Millis now, std::uint64_t* id) {
   const std::error_code error = delivery_.accept(payload, options_.when_full, id, [this](std::uint64_t dropped) {
     listener_.on_dropped(dropped, make_error_code(Errc::queue_full));
   });
@@ -128,7 +128,7 @@ std::error_code Session::send(ConstByteSpan payload, Millis now, std::uint64_t* 
   return {};
 }
 
-void Session::transmit_from_store(Millis now) {
+void Link::transmit_from_store(Millis now) {
   while (state_ == ClientState::online && delivery_.can_transmit(options_.max_in_flight)) {
     const Data data = delivery_.next_data();
     const std::size_t room = kTxBufferSize - tx_size_;
@@ -145,7 +145,7 @@ void Session::transmit_from_store(Millis now) {
   }
 }
 
-void Session::on_network_change(Millis now) {
+void Link::on_network_change(Millis now) {
   if (state_ == ClientState::backing_off) {
     log(LogLevel::info, "network changed: reconnecting now instead of after the backoff");
     begin_round(now);
@@ -161,18 +161,18 @@ void Session::on_network_change(Millis now) {
 
 // -------------------------------------------------------- transport events
 
-void Session::on_transport_open(Millis now, Generation generation) {
+void Link::on_transport_open(Millis now, Generation generation) {
   if (generation != generation_ || state_ != ClientState::connecting) return;
   enter(ClientState::handshaking, now);
   queue_hello(now);
 }
 
-void Session::on_transport_failed(Millis now, Generation generation, std::error_code reason) {
+void Link::on_transport_failed(Millis now, Generation generation, std::error_code reason) {
   if (generation != generation_ || state_ != ClientState::connecting) return;
   attempt_failed(now, reason);
 }
 
-void Session::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
+void Link::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
   if (generation != generation_ || !transport_active_) return;
   counters_.bytes_received += bytes.size;
   while (!bytes.empty() && generation == generation_) {
@@ -204,7 +204,7 @@ void Session::on_received(Millis now, Generation generation, ConstByteSpan bytes
   }
 }
 
-void Session::on_write_complete(Millis now, Generation generation, std::size_t written) {
+void Link::on_write_complete(Millis now, Generation generation, std::size_t written) {
   if (generation != generation_ || tx_in_flight_ == 0) return;
   if (written > tx_in_flight_) written = tx_in_flight_;
   counters_.bytes_sent += written;
@@ -217,7 +217,7 @@ void Session::on_write_complete(Millis now, Generation generation, std::size_t w
   transmit_from_store(now);  // room freed: more messages may go
 }
 
-void Session::on_transport_error(Millis now, Generation generation, std::error_code reason) {
+void Link::on_transport_error(Millis now, Generation generation, std::error_code reason) {
   if (generation != generation_ || !transport_active_) return;
   if (state_ == ClientState::online) {
     go_offline(now, reason, nullptr);
@@ -226,7 +226,7 @@ void Session::on_transport_error(Millis now, Generation generation, std::error_c
   }
 }
 
-void Session::on_timer(Millis now) {
+void Link::on_timer(Millis now) {
   delivery_.sync_spool(now);
   report_spool_failure();
   switch (state_) {
@@ -287,28 +287,28 @@ void Session::on_timer(Millis now) {
 
 // ------------------------------------------------------ shell's questions
 
-ConstByteSpan Session::pending_write() const {
+ConstByteSpan Link::pending_write() const {
   if (!transport_active_ || tx_in_flight_ != 0 || state_ == ClientState::connecting) return {};
   return {tx_, tx_size_};
 }
 
-void Session::on_write_started(Millis now) {
+void Link::on_write_started(Millis now) {
   tx_in_flight_ = tx_size_;
   keep_alive_.on_write_started(now);
 }
 
-Millis Session::next_wakeup() const {
+Millis Link::next_wakeup() const {
   const Millis session_wakeup = next_session_wakeup();
   const Millis spool_sync = delivery_.next_spool_sync();
   return spool_sync < session_wakeup ? spool_sync : session_wakeup;
 }
 
-Millis Session::ack_deadline() const {
+Millis Link::ack_deadline() const {
   if (ack_wait_since_ == kNever || delivery_.in_flight() == 0) return kNever;
   return ack_wait_since_ + ack_timeout_ms_;
 }
 
-Millis Session::next_session_wakeup() const {
+Millis Link::next_session_wakeup() const {
   switch (state_) {
     case ClientState::connecting:
     case ClientState::handshaking:
@@ -333,13 +333,13 @@ Millis Session::next_session_wakeup() const {
 
 // ------------------------------------------------------------ transitions
 
-void Session::begin_round(Millis now) {
+void Link::begin_round(Millis now) {
   endpoint_index_ = 0;
   retry_after_hint_ms_ = 0;
   begin_attempt(now);
 }
 
-void Session::begin_attempt(Millis now) {
+void Link::begin_attempt(Millis now) {
   ++generation_;
   transport_active_ = true;
   decoder_.reset();
@@ -355,7 +355,7 @@ void Session::begin_attempt(Millis now) {
   io_.open_transport(endpoint_index_, options_.endpoints[endpoint_index_]);
 }
 
-void Session::attempt_failed(Millis now, std::error_code reason) {
+void Link::attempt_failed(Millis now, std::error_code reason) {
   end_transport({});
   ++counters_.connect_failures;
   ConnectFailure failure;
@@ -374,7 +374,7 @@ void Session::attempt_failed(Millis now, std::error_code reason) {
   }
 }
 
-void Session::go_offline(Millis now, std::error_code reason, const Close* server_close, ConstByteSpan farewell) {
+void Link::go_offline(Millis now, std::error_code reason, const Close* server_close, ConstByteSpan farewell) {
   DisconnectInfo info;
   info.reason = reason;
   info.since_last_rx_ms = now - keep_alive_.last_rx();
@@ -420,7 +420,7 @@ void Session::go_offline(Millis now, std::error_code reason, const Close* server
   retry_after_hint_ms_ = hint;
 }
 
-void Session::back_off(Millis now) {
+void Link::back_off(Millis now) {
   std::uint32_t delay = 0;
   if (!backoff_.next(random_.next_u32(), delay)) {
     log(LogLevel::error, "giving up after %u reconnect attempts", static_cast<unsigned>(backoff_.attempts()));
@@ -451,7 +451,7 @@ void Session::back_off(Millis now) {
   listener_.on_state(change);
 }
 
-void Session::enter(ClientState state, Millis now, std::error_code reason) {
+void Link::enter(ClientState state, Millis now, std::error_code reason) {
   (void)now;
   state_ = state;
   StateChange change;
@@ -461,7 +461,7 @@ void Session::enter(ClientState state, Millis now, std::error_code reason) {
   listener_.on_state(change);
 }
 
-void Session::end_transport(ConstByteSpan farewell) {
+void Link::end_transport(ConstByteSpan farewell) {
   if (!transport_active_) return;
   transport_active_ = false;
   // Bytes mid-write, or a frame only partly written, must not be followed by
@@ -476,7 +476,7 @@ void Session::end_transport(ConstByteSpan farewell) {
   tx_mid_frame_ = false;
 }
 
-ConstByteSpan Session::make_farewell(CloseReason reason, const char* text) {
+ConstByteSpan Link::make_farewell(CloseReason reason, const char* text) {
   Close close;
   close.reason = reason;
   const std::size_t text_len = std::strlen(text);
@@ -488,7 +488,7 @@ ConstByteSpan Session::make_farewell(CloseReason reason, const char* text) {
 
 // --------------------------------------------------------------- frames
 
-void Session::handle_frame(Millis now, const Frame& frame) {
+void Link::handle_frame(Millis now, const Frame& frame) {
   if (frame.type == FrameType::pong) {
     const std::int64_t rtt = keep_alive_.on_pong(now);
     if (rtt >= 0) {
@@ -544,7 +544,7 @@ void Session::handle_frame(Millis now, const Frame& frame) {
   }
 }
 
-void Session::handle_welcome(Millis now, const Welcome& welcome) {
+void Link::handle_welcome(Millis now, const Welcome& welcome) {
   // Checked before anything of the WELCOME is taken: a refused one changes
   // no session state.
   const std::uint32_t floor = options_.accepted_server_heartbeat_min_ms();
@@ -610,7 +610,7 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
   transmit_from_store(now);  // resend what was unacknowledged, then the rest
 }
 
-void Session::handle_data(Millis now, const Data& data) {
+void Link::handle_data(Millis now, const Data& data) {
   switch (delivery_.on_data(data)) {
     case DownlinkVerdict::duplicate:
       return;
@@ -630,7 +630,7 @@ void Session::handle_data(Millis now, const Data& data) {
   report_spool_failure();
 }
 
-void Session::handle_ack(Millis now, const Ack& ack) {
+void Link::handle_ack(Millis now, const Ack& ack) {
   const AckVerdict verdict = delivery_.on_ack(ack, [this](std::uint64_t id) { listener_.on_acked(id); });
   report_spool_failure();
   switch (verdict) {
@@ -648,7 +648,7 @@ void Session::handle_ack(Millis now, const Ack& ack) {
   transmit_from_store(now);  // the window moved
 }
 
-void Session::protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text) {
+void Link::protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text) {
   log(LogLevel::error, "protocol error: %s (%s)", text, reason_text(reason));
   // The CLOSE tells the server why, before the connection goes.
   const ConstByteSpan farewell = make_farewell(close_reason, text);
@@ -660,12 +660,12 @@ void Session::protocol_failure(Millis now, std::error_code reason, CloseReason c
   }
 }
 
-void Session::resume_refused() {
+void Link::resume_refused() {
   SessionReset reset;
   if (delivery_.resume_refused(&reset)) report_session_reset(reset);
 }
 
-void Session::report_session_reset(const SessionReset& reset) {
+void Link::report_session_reset(const SessionReset& reset) {
   report_spool_failure();
   log(LogLevel::warning,
       "session %llu abandoned (%s): the next connection opens a new session; stored messages are sent again "
@@ -677,7 +677,7 @@ void Session::report_session_reset(const SessionReset& reset) {
 
 // ------------------------------------------------------------- transmit
 
-bool Session::queue_frame_bytes(ConstByteSpan frame, bool control) {
+bool Link::queue_frame_bytes(ConstByteSpan frame, bool control) {
   const std::size_t room = kTxBufferSize - tx_size_;
   const std::size_t reserve = control ? 0 : kTxControlReserve;
   if (frame.size + reserve > room) return false;
@@ -689,14 +689,14 @@ bool Session::queue_frame_bytes(ConstByteSpan frame, bool control) {
   return true;
 }
 
-bool Session::queue_control(FrameType type) {
+bool Link::queue_control(FrameType type) {
   std::uint8_t bytes[kControlFrameSize];
   const EncodeResult r = type == FrameType::ping ? encode_ping(ByteSpan{bytes, sizeof bytes})
                                                  : encode_pong(ByteSpan{bytes, sizeof bytes});
   return !r.error && queue_frame_bytes(ConstByteSpan{bytes, r.size}, true);
 }
 
-void Session::queue_hello(Millis now) {
+void Link::queue_hello(Millis now) {
   if (delivery_.at_sequence_limit()) report_session_reset(delivery_.abandon_session(SessionResetCause::sequence_limit));
   Hello hello;
   hello.device_id = ConstByteSpan{options_.device_id, std::strlen(options_.device_id)};
@@ -713,7 +713,7 @@ void Session::queue_hello(Millis now) {
   ++counters_.frames_sent;
 }
 
-void Session::log(LogLevel level, const char* format, ...) {
+void Link::log(LogLevel level, const char* format, ...) {
   char line[192];
   va_list args;
   va_start(args, format);
