@@ -395,6 +395,67 @@ TEST(OutboundStore, HasRoomAgreesWithPushForEverySizeAroundTheLimits) {
   CHECK_TRUE(id > 1000);
 }
 
+TEST(OutboundStore, ASteadyFlowThroughAFullStoreWrapsWithoutMovingItsRecords) {
+  // The bench's pattern: the store kept full, one message acknowledged and
+  // one pushed, over and over. The records wrap around the buffer; none is
+  // moved (which used to cost a copy of the whole store per message).
+  std::uint64_t id = 0;
+  std::uint64_t head = 1;
+  while (store.has_room(64)) {
+    ++id;
+    push_ok(id, payload(id, 64));
+  }
+  const std::uint64_t capacity = id;
+  for (int round = 0; round < 10000; ++round) {
+    store.mark_transmitted();
+    const std::vector<std::uint64_t> removed = ack_through(store, head);
+    UNSIGNED_LONGLONGS_EQUAL(head, removed.at(0));  // ids and seqs move together here
+    ++head;
+    ++id;
+    push_ok(id, payload(id, 64));
+    CHECK(!store.has_room(64));
+  }
+  UNSIGNED_LONGS_EQUAL(0, store.relocations());
+  // Every message still held is intact, oldest first, across the wrap.
+  store.restart(head);
+  for (std::uint64_t expected = head; expected <= id; ++expected) {
+    const OutboundStore::Message m = store.next_untransmitted();
+    UNSIGNED_LONGLONGS_EQUAL(expected, m.id);
+    STRCMP_EQUAL(payload(expected, 64).c_str(), text_of(m.payload).c_str());
+    store.mark_transmitted();
+  }
+  UNSIGNED_LONGLONGS_EQUAL(capacity, store.size());
+}
+
+TEST(OutboundStore, FragmentedRoomIsFoundByMovingTheRecordsOnce) {
+  // Messages fill the store by bytes; acknowledging 40 frees room in front
+  // of the records. A message larger than that room and than the little
+  // left at the end, but not than both, must still fit: the records move.
+  constexpr std::size_t kSize = 100;
+  std::uint64_t id = 0;
+  while (store.has_room(kSize)) {
+    ++id;
+    push_ok(id, payload(id, kSize));
+  }
+  const std::size_t end_room = kStoreBytes - store.bytes_used();
+  CHECK(end_room < kOverhead + kSize);  // full by bytes, not by count
+  for (int i = 0; i < 40; ++i) store.mark_transmitted();
+  CHECK_EQUAL(40u, ack_through(store, 40).size());
+  const std::size_t front_room = 40 * (kOverhead + kSize);
+  const std::size_t large = front_room + end_room - kOverhead;  // fits only in both together
+  CHECK(store.has_room(large));
+  ++id;
+  push_ok(id, payload(id, large));
+  UNSIGNED_LONGS_EQUAL(1, store.relocations());
+  store.restart(41);
+  for (std::uint64_t expected = 41; expected <= id; ++expected) {
+    const OutboundStore::Message m = store.next_untransmitted();
+    UNSIGNED_LONGLONGS_EQUAL(expected, m.id);
+    STRCMP_EQUAL(payload(expected, expected == id ? large : kSize).c_str(), text_of(m.payload).c_str());
+    store.mark_transmitted();
+  }
+}
+
 TEST(OutboundStore, ChurnOfThousandsOfMessagesKeepsContentAndOrder) {
   struct Model {
     std::uint64_t id;

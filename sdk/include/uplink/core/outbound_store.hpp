@@ -86,6 +86,10 @@ class OutboundStore {
   [[nodiscard]] std::size_t transmitted() const { return transmitted_; }
   [[nodiscard]] std::size_t bytes_used() const { return used_; }
   [[nodiscard]] bool empty() const { return count_ == 0; }
+  /// Times the records were moved back to one run from offset 0 (room
+  /// that was there but fragmented, and drops). A steady flow through a
+  /// full store moves none: acknowledged messages leave without a copy.
+  [[nodiscard]] std::size_t relocations() const { return relocations_; }
   /// Id of the oldest message held; requires !empty().
   [[nodiscard]] std::uint64_t front_id() const { return front().id; }
 
@@ -94,12 +98,20 @@ class OutboundStore {
   [[nodiscard]] Message message_at(std::size_t offset) const;
   [[nodiscard]] std::size_t record_size_at(std::size_t offset) const;
   void pop_front();
+  [[nodiscard]] bool wrapped() const { return wrap_at_ != 0; }
+  /// Where the record at logical offset `logical` starts in bytes_.
+  [[nodiscard]] std::size_t physical(std::size_t logical) const;
+  /// Moves the records to one run from offset 0 (fragmented room, drops).
+  void normalize();
   [[nodiscard]] std::size_t offset_of(std::size_t index) const;
   [[nodiscard]] bool droppable_room_suffices(std::size_t payload_size, std::size_t keep_front) const;
   bool drop_after(std::size_t keep_front, std::uint64_t& dropped_id);
 
   std::uint8_t bytes_[kStoreBytes] = {};
-  std::size_t used_ = 0;             // bytes of records, from offset 0
+  std::size_t start_ = 0;            // offset of the oldest record
+  std::size_t used_ = 0;             // bytes of records (padding excluded)
+  std::size_t wrap_at_ = 0;          // wrapped: end of the older part; 0 when not wrapped
+  std::size_t relocations_ = 0;
   std::size_t count_ = 0;            // messages held
   std::size_t transmitted_ = 0;      // messages at the front sent on this connection
   std::size_t transmitted_end_ = 0;  // byte offset of the first untransmitted record
