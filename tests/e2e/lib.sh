@@ -191,8 +191,10 @@ wait_until() {
   poll_until "$seconds" "$@" || fail "timed out waiting for $what"
 }
 
-count_lines() {
-  grep -a -c -F -- "$2" "$1" 2>/dev/null || true
+count_lines() {  # 0 while the file does not exist yet
+  local n
+  n=$(grep -a -c -F -- "$2" "$1" 2>/dev/null) || true
+  echo "${n:-0}"
 }
 
 has_line() {

@@ -404,6 +404,17 @@ setup() {
   start_proxy
 }
 
+# The end of a scenario whose device streams to completion: it finishes,
+# the last server and the proxy stop, the common checks hold, every message
+# arrived exactly once, after at least <n> reconnects.
+end_exactly_once() {  # end_exactly_once <n>
+  finish_device
+  stop_all
+  check_common
+  check_exactly_once
+  expect_reconnects "$1"
+}
+
 # TLS mode (tls_ scenarios): throwaway certificates, mutual TLS.
 server_tls=()
 device_tls=()
@@ -444,11 +455,7 @@ scenario_blackhole() {  # up | down | both
   fi
   proxy_cmd forward
   wait_online 2
-  finish_device
-  stop_all
-  check_common
-  check_exactly_once
-  expect_reconnects 1
+  end_exactly_once 1
   # The same server after the black hole: its ticket resumes the session.
   if [ "$tls" = 1 ]; then check_tls 1 1; fi
 }
@@ -484,11 +491,7 @@ scenario_server_stops_reading() {
   wait_failed_attempt
   proxy_cmd "stall off"
   wait_online 3
-  finish_device
-  stop_all
-  check_common
-  check_exactly_once
-  expect_reconnects 2
+  end_exactly_once 2
 }
 
 # The last message the device saw acknowledged before its n-th offline line.
@@ -753,11 +756,7 @@ scenario_server_restarted_repeatedly() {
     start_server "$server_port"
   done
   wait_online 4
-  finish_device
-  stop_all
-  check_common
-  check_exactly_once
-  expect_reconnects 3
+  end_exactly_once 3
 }
 
 scenario_byte_at_a_time() {
@@ -794,11 +793,7 @@ scenario_garbage_from_server() {
   told=$(grep -F '"event":"offline"' "$work/server1.log" | head -n 1 || true)
   say "the server saw: reason $(field reason "$told"), close_reason $(field close_reason "$told")"
   wait_online 2
-  finish_device
-  stop_all
-  check_common
-  check_exactly_once
-  expect_reconnects 1
+  end_exactly_once 1
 }
 
 scenario_device_flood() {
@@ -818,15 +813,11 @@ scenario_device_flood() {
   say "reconnect refused as expected"
   proxy_cmd forward  # listening again, nothing swallowed
   wait_online 2
-  finish_device
-  stop_all
-  check_common
-  check_exactly_once
+  end_exactly_once 1
   local refused
   refused=$(field refused "$summary")
   [ "$refused" -gt 0 ] || fail "the device never had a message refused by its full store: $summary"
   say "the full store refused $refused send attempts; nothing was lost"
-  expect_reconnects 1
 }
 
 # --- Main ----------------------------------------------------------------------------
