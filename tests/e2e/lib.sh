@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# Shared helpers of the scripts that run the real programs over loopback:
+# Shared functions of the scripts that run the real programs over loopback:
 # tests/e2e/scenario.sh, tests/e2e/device_killed_with_spool.sh, scripts/demo
 # and scripts/pi-test. Sourced, never run; bash, after `set -euo pipefail`.
 #
