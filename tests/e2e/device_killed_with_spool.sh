@@ -19,62 +19,37 @@
 # and every message it lacks was never acknowledged to the device: messages
 # in RAM are lost, none is duplicated.
 set -euo pipefail
+# Processes by name, bounded waits, listeners, the work directory, fail.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 server_bin=$1
 device_bin=$2
 policy=${3:-every_write}
 total=300
 downlinks=100
-work="$(mktemp -d "${TMPDIR:-/tmp}/uplink-e2e-spool.XXXXXX")"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; echo "--- server log (tail)"; tail -n 20 "$work/server.log" >&2; exit 1; }
-field() { grep -o "\"$1\":\"\{0,1\}[^,\"}]*" <<<"$2" | head -n 1 | sed 's/.*://; s/"//g'; }
-wait_for() {  # file pattern seconds
-  for _ in $(seq $(( $3 * 20 ))); do
-    grep -q -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
-received_count() { grep -c '"event":"message"' "$work/server.log" || true; }
+# Every wait is bounded by its own limit and by this budget.
+e2e_init "device_killed_with_spool $policy" e2e-spool "${UPLINK_E2E_DEADLINE_S:-75}"
+received_count() { count_lines "$work/server.log" '"event":"message"'; }
 
 # The server reads its commands ("send <device> <text>") from a FIFO kept
 # open here, so it never sees the end of its input.
-mkfifo "$work/server.in"
-exec 4<>"$work/server.in"
-"$server_bin" --listen 127.0.0.1:0 --print-payloads <"$work/server.in" >"$work/server.log" 2>&1 &
-pids+=($!)
-server_pid=$!
-wait_for "$work/server.log" '"listening"' 10 || fail "server did not start"
-port=$(field port "$(grep -m1 '"listening"' "$work/server.log")")
+open_fifo "$work/server.in" 4
+launch_listener server "$work/server.in" 0 "$server_bin" --print-payloads
+port=$listen_port
 
 run_device() {  # log count [device options...]
   local log=$1 count=$2
   shift 2
-  "$device_bin" --server "127.0.0.1:$port" --device-id spool-dev --demo --rate 100 --count "$count" "$@" \
-    >>"$log" 2>>"$work/device.err" &
-  device_pid=$!
-  pids+=($device_pid)
+  spawn device /dev/null "$device_bin" --server "127.0.0.1:$port" --device-id spool-dev --demo --rate 100 \
+    --count "$count" "$@" >>"$log" 2>>"$work/device.err"
 }
-kill_device_at() {  # uplink messages at the server to wait for
-  for _ in $(seq 200); do
-    [ "$(received_count)" -ge "$1" ] && break
-    sleep 0.05
-  done
-  kill -9 "$device_pid"
-  wait "$device_pid" 2>/dev/null || true
+received_at_least() { [ "$(received_count)" -ge "$1" ]; }
+kill_device_at() {  # uplink messages at the server to wait for (10 s at most)
+  poll_until 10 received_at_least "$1" || true
+  stop_process device KILL
 }
 wait_device_done() {  # log
-  for _ in $(seq 600); do
-    kill -0 "$device_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -0 "$device_pid" 2>/dev/null && fail "device did not finish"
+  poll_until 30 eval '! alive device' || fail "device did not finish"
+  collect device
   grep -q '"done"' "$1" || fail "device did not report done"
 }
 # Payload numbers "spool-dev #n" of the uplink the server received, in
@@ -83,9 +58,9 @@ received_numbers() {
   grep '"event":"message"' "$work/server.log" | grep -F "${1:-}" | grep -o 'spool-dev #[0-9]*' | sed 's/.*#//'
 }
 stop_server() {
-  kill -TERM "$server_pid"
-  wait_for "$work/server.log" '"shutdown"' 10 || fail "server did not shut down"
-  duplicates=$(field duplicates "$(grep -m1 '"shutdown"' "$work/server.log")")
+  stop_process server TERM
+  has_line "$work/server.log" '"shutdown"' 1 || fail "server did not shut down"
+  duplicates=$(field duplicates "$line")
   [ "$duplicates" = 0 ] || fail "server counted $duplicates duplicates"
 }
 
@@ -130,17 +105,16 @@ cuts=()
 for round in 1 2; do
   run_device "$work/device.log" "$total" "${spool[@]}"
   if [ "$round" = 1 ]; then
-    wait_for "$work/server.log" '"event":"message"' 10 || fail "no message reached the server"
-    feed_downlink &
-    feeder_pid=$!
-    pids+=($feeder_pid)
+    poll_until 10 has_line "$work/server.log" '"event":"message"' 1 || fail "no message reached the server"
+    spawn feeder /dev/null feed_downlink
   fi
   kill_device_at $(( round * 80 ))
   cuts+=("$(downlink_log | wc -l)")
   echo "round $round: killed the device after $(received_count) messages reached the server and $(downlink_log | tail -n 1 | cut -d' ' -f1) downlink messages reached it"
   tail -n 3 "$work/device.err" >&2 || true
 done
-wait "$feeder_pid"
+wait_until 30 "the downlink feeder to finish" eval '! alive feeder'
+collect feeder
 
 # Last run: to the end; the downlink queued meanwhile arrives on resume.
 run_device "$work/device.log" "$total" "${spool[@]}"
@@ -160,18 +134,18 @@ fi
 # of the message logged last before it.
 repeated=""
 previous=0
-line=0
+logged=0  # downlink lines read so far
 while read -r n s; do
   [ "$n" = "$s" ] || fail "downlink dl #$n delivered with seq $s"
   if [ "$n" -ne $((previous + 1)) ]; then
     at_cut=0
-    for c in "${cuts[@]}"; do [ "$c" = "$line" ] && at_cut=1; done
+    for c in "${cuts[@]}"; do [ "$c" = "$logged" ] && at_cut=1; done
     [ "$at_cut" = 1 ] && [ "$n" -eq "$previous" ] ||
-      fail "downlink dl #$n after dl #$previous (line $((line + 1)); kills after lines ${cuts[*]})"
+      fail "downlink dl #$n after dl #$previous (line $((logged + 1)); kills after lines ${cuts[*]})"
     repeated="$repeated #$n"
   fi
   previous=$n
-  line=$((line + 1))
+  logged=$((logged + 1))
 done < <(downlink_log)
 [ "$previous" = "$downlinks" ] || fail "the device got downlink up to dl #$previous of $downlinks"
 echo "PASS: $total messages exactly once across two SIGKILLs (spool sync: $policy);" \

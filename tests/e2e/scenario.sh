@@ -108,6 +108,8 @@
 #   UPLINK_E2E_KEEP=1      keep the work directory even on success
 # On failure the work directory (logs) is kept and the end of each log printed.
 set -euo pipefail
+# Processes by name, bounded waits, listeners, the work directory, fail.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 readonly SCENARIOS="blackhole_both blackhole_up blackhole_down server_stops_reading server_killed
 server_killed_without_state downlink_server_killed server_restarted_repeatedly byte_at_a_time garbage_from_server
@@ -130,180 +132,13 @@ find_program() {  # find_program <bin-dir> <name> <tool-dir>
   exit 2
 }
 
-now_ms() { date +%s%3N; }
-
 say() {
   printf '[%s %6.2fs] %s\n' "$scenario" "$(( $(now_ms) - START_MS ))e-3" "$*"
-}
-
-dump_logs() {
-  local file
-  for file in "$work"/*.log "$work"/*.err; do
-    [ -s "$file" ] || continue
-    echo "----- $(basename "$file") (last 25 lines) -----" >&2
-    tail -n 25 "$file" | cut -c 1-400 >&2
-  done
-}
-
-fail() {
-  echo "FAIL [$scenario]: $*" >&2
-  failed=1
-  exit 1
-}
-
-cleanup() {
-  local status=$? name pid i
-  trap - EXIT
-  { exec 3>&-; } 2>/dev/null || true
-  { exec 4>&-; } 2>/dev/null || true
-  {
-    for name in "${!pid_of[@]}"; do
-      kill -TERM "${pid_of[$name]}" || true
-    done
-    for name in "${!pid_of[@]}"; do
-      pid=${pid_of[$name]}
-      for ((i = 0; i < 60; i++)); do  # up to 3 s, then SIGKILL
-        kill -0 "$pid" || break
-        sleep "$POLL_S"
-      done
-      kill -KILL "$pid" || true
-      wait "$pid" || true
-    done
-  } 2>/dev/null
-  if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then
-    dump_logs
-    echo "FAIL [$scenario]: logs kept in $work" >&2
-    [ "$status" -ne 0 ] || status=1
-  elif [ "${UPLINK_E2E_KEEP:-0}" = 1 ]; then
-    echo "logs kept in $work"
-  else
-    rm -rf "$work"
-  fi
-  exit "$status"
-}
-
-# --- Processes -------------------------------------------------------------------
-# Only what this script started is ever signalled: pid_of maps a name to the
-# pid of a child not yet reaped; a name leaves it once its exit was collected.
-
-# start <name> <stdin> <program> [args...]: stdout -> <name>.log, stderr -> <name>.err
-start() {
-  local name=$1 input=$2
-  shift 2
-  "$@" <"$input" >"$work/$name.log" 2>"$work/$name.err" &
-  pid_of[$name]=$!
-}
-
-alive() { [ -n "${pid_of[$1]:-}" ] && kill -0 "${pid_of[$1]}" 2>/dev/null; }
-
-# Collects the exit status of a child that is gone: exit_of[name].
-collect() {
-  local name=$1 status=0
-  wait "${pid_of[$name]}" || status=$?
-  exit_of[$name]=$status
-  unset "pid_of[$name]"
-  unwatch "$name"
-}
-
-watch() { watched+=("$1"); }
-unwatch() {
-  local keep=() name
-  for name in "${watched[@]}"; do
-    [ "$name" = "$1" ] || keep+=("$name")
-  done
-  watched=("${keep[@]}")
-}
-
-check_watched() {
-  local name
-  for name in "${watched[@]}"; do
-    if ! alive "$name"; then
-      collect "$name"
-      fail "$name exited unexpectedly (status ${exit_of[$name]})"
-    fi
-  done
-}
-
-# wait_until <seconds> <what> <command...>: polls the command (run in this
-# shell, so it may set variables) until it succeeds; fails after <seconds>,
-# at the scenario's deadline, or when a watched process dies.
-wait_until() {
-  local limit_ms=$(($(now_ms) + $1 * 1000)) what=$2
-  shift 2
-  [ "$limit_ms" -le "$DEADLINE_MS" ] || limit_ms=$DEADLINE_MS
-  while true; do
-    if "$@"; then return 0; fi
-    check_watched
-    [ "$(now_ms)" -lt "$limit_ms" ] || fail "timed out waiting for $what"
-    sleep "$POLL_S"
-  done
-}
-
-count_lines() {  # count_lines <file> <fixed string>
-  grep -c -F -- "$2" "$1" 2>/dev/null || true
-}
-
-# has_line <file> <fixed string> <n>: the file has >= n such lines; the n-th is in $line.
-has_line() {
-  [ "$(count_lines "$1" "$2")" -ge "$3" ] || return 1
-  line=$(grep -F -m "$3" -- "$2" "$1" | tail -n 1)
-}
-
-# wait_line <file> <fixed string> <seconds> [n=1]: sets $line to the n-th match.
-wait_line() {
-  wait_until "$3" "line ${4:-1} '$2' in $(basename "$1")" has_line "$1" "$2" "${4:-1}"
-}
-
-# A field of a JSON line: numbers and strings without commas or quotes.
-field() {
-  local match
-  match=$(grep -o "\"$1\":\"\{0,1\}[^,\"}]*" <<<"$2" | head -n 1 || true)
-  match=${match#*:}
-  printf '%s' "${match//\"/}"
 }
 
 # --- The three programs ----------------------------------------------------------
 servers=0
 server_port=0
-
-# A port below the kernel's ephemeral range, or 0 if that range starts too
-# low. Listening there, a port freed by a killed server or a refusing proxy
-# cannot be taken meanwhile by some connection's local port, nor can a
-# connect to it while nobody listens end up connected to itself.
-port_candidate() {
-  local low=32768 _
-  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
-  if [ "$low" -gt 12000 ]; then
-    echo $((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
-  else
-    echo 0
-  fi
-}
-
-# launch_listener <name> <stdin> <port|pick> <program> [args...]: starts the
-# program with --listen 127.0.0.1:<port> and waits for its "listening" line;
-# sets $listen_port. "pick": a port_candidate, another one if it is taken.
-launch_listener() {
-  local name=$1 input=$2 want=$3 port attempt
-  shift 3
-  for ((attempt = 1; attempt <= 20; attempt++)); do
-    port=$want
-    [ "$want" != pick ] || port=$(port_candidate)
-    start "$name" "$input" "$@" --listen "127.0.0.1:$port"
-    listening_or_gone() { has_line "$work/$name.log" '"event":"listening"' 1 || ! alive "$name"; }
-    wait_until 10 "$name to listen on :$port" listening_or_gone
-    if has_line "$work/$name.log" '"event":"listening"' 1; then
-      listen_port=$(field port "$line")
-      watch "$name"
-      return 0
-    fi
-    collect "$name"
-    # Exit status 1: cannot listen (the port is taken).
-    [ "${exit_of[$name]}" = 1 ] && [ "$want" = pick ] ||
-      fail "$name could not listen on :$port (status ${exit_of[$name]}): $(head -c 300 "$work/$name.err")"
-  done
-  fail "$name found no free port in $((attempt - 1)) attempts"
-}
 
 # Durable sessions: set state_dir before setup to run every server with
 # --state-dir; server_input: what the servers read commands from.
@@ -324,33 +159,17 @@ start_server() {
 # like the proxy's: a server killed with lines still unread leaves them to
 # the next one.
 server_commands() {
-  mkfifo "$work/server.in"
-  exec 4<>"$work/server.in"
+  open_fifo "$work/server.in" 4
   server_input=$work/server.in
 }
 
 # stop_server <k> <signal>: signals server<k> and collects its exit status.
-stop_server() {
-  local name=server$1 i
-  unwatch "$name"
-  # Bash reports a child killed by a signal on stderr ("Killed ..."), at the
-  # first command after it reaped it: not an error here.
-  {
-    kill "-$2" "${pid_of[$name]}"
-    for ((i = 0; i < 200; i++)); do  # 10 s
-      alive "$name" || break
-      sleep "$POLL_S"
-    done
-  } 2>/dev/null
-  ! alive "$name" || fail "$name did not exit within 10 s of SIG$2"
-  collect "$name" 2>/dev/null
-}
+stop_server() { stop_process "server$1" "$2"; }
 
 # Commands reach the proxy through a FIFO held open read-write on fd 3: the
 # open does not block, and writing to it cannot raise SIGPIPE here.
 start_proxy() {
-  mkfifo "$work/proxy.in"
-  exec 3<>"$work/proxy.in"
+  open_fifo "$work/proxy.in" 3
   launch_listener proxy "$work/proxy.in" pick "$proxy_bin" --upstream "127.0.0.1:$server_port"
   proxy_port=$listen_port
   say "proxy listening on :$proxy_port, forwarding to :$server_port"
@@ -585,6 +404,17 @@ setup() {
   start_proxy
 }
 
+# The end of a scenario whose device streams to completion: it finishes,
+# the last server and the proxy stop, the common checks hold, every message
+# arrived exactly once, after at least <n> reconnects.
+end_exactly_once() {  # end_exactly_once <n>
+  finish_device
+  stop_all
+  check_common
+  check_exactly_once
+  expect_reconnects "$1"
+}
+
 # TLS mode (tls_ scenarios): throwaway certificates, mutual TLS.
 server_tls=()
 device_tls=()
@@ -625,11 +455,7 @@ scenario_blackhole() {  # up | down | both
   fi
   proxy_cmd forward
   wait_online 2
-  finish_device
-  stop_all
-  check_common
-  check_exactly_once
-  expect_reconnects 1
+  end_exactly_once 1
   # The same server after the black hole: its ticket resumes the session.
   if [ "$tls" = 1 ]; then check_tls 1 1; fi
 }
@@ -665,11 +491,7 @@ scenario_server_stops_reading() {
   wait_failed_attempt
   proxy_cmd "stall off"
   wait_online 3
-  finish_device
-  stop_all
-  check_common
-  check_exactly_once
-  expect_reconnects 2
+  end_exactly_once 2
 }
 
 # The last message the device saw acknowledged before its n-th offline line.
@@ -934,11 +756,7 @@ scenario_server_restarted_repeatedly() {
     start_server "$server_port"
   done
   wait_online 4
-  finish_device
-  stop_all
-  check_common
-  check_exactly_once
-  expect_reconnects 3
+  end_exactly_once 3
 }
 
 scenario_byte_at_a_time() {
@@ -975,11 +793,7 @@ scenario_garbage_from_server() {
   told=$(grep -F '"event":"offline"' "$work/server1.log" | head -n 1 || true)
   say "the server saw: reason $(field reason "$told"), close_reason $(field close_reason "$told")"
   wait_online 2
-  finish_device
-  stop_all
-  check_common
-  check_exactly_once
-  expect_reconnects 1
+  end_exactly_once 1
 }
 
 scenario_device_flood() {
@@ -999,15 +813,11 @@ scenario_device_flood() {
   say "reconnect refused as expected"
   proxy_cmd forward  # listening again, nothing swallowed
   wait_online 2
-  finish_device
-  stop_all
-  check_common
-  check_exactly_once
+  end_exactly_once 1
   local refused
   refused=$(field refused "$summary")
   [ "$refused" -gt 0 ] || fail "the device never had a message refused by its full store: $summary"
   say "the full store refused $refused send attempts; nothing was lost"
-  expect_reconnects 1
 }
 
 # --- Main ----------------------------------------------------------------------------
@@ -1056,23 +866,9 @@ main() {
   # uplink::Options::max_in_flight default (the emulated device has no flag for it).
   readonly IN_FLIGHT_WINDOW=32
   readonly DEVICE_ID="e2e-$scenario"
-  readonly POLL_S=0.05
 
-  START_MS=$(now_ms)
-  readonly START_MS
-  readonly DEADLINE_MS=$((START_MS + DEADLINE_S * 1000))
-
-  work=$(mktemp -d "${TMPDIR:-/tmp}/uplink-e2e-$scenario.XXXXXX")
-  readonly work
+  e2e_init "$scenario" "e2e-$scenario" "$DEADLINE_S"
   dev_log=$work/device.log
-
-  declare -gA pid_of=()
-  declare -gA exit_of=()
-  watched=()  # names that must stay alive while the script waits
-  failed=0
-
-  trap cleanup EXIT
-  trap 'fail "interrupted"' INT TERM
 
   say "work directory $work; slop ${SLOP_MS} ms; deadline ${DEADLINE_S} s"
   if [ "$tls" = 1 ]; then setup_tls; fi

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Throwaway certificates for TLS tests, generated AT TEST TIME with
-// mbedTLS's own APIs: no private key is ever committed.
+// mbedTLS's own APIs: no private key is ever committed. They come from the
+// same generator as uplink_make_test_pki's (tools/test_pki, library
+// uplink_test_pki); this file names the tests' set.
 //
 // Every key is a fresh EC key on secp256r1; certificates are X.509 v3,
 // ECDSA with SHA-256, with subject and authority key identifiers.

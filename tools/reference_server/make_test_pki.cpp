@@ -22,8 +22,9 @@
 // signed with it. Existing files are not overwritten unless --force.
 //
 // Everything is made with mbedTLS's own writers (mbedtls_pk_*,
-// mbedtls_x509write_crt_*), the library the server runs on. Exit status: 0
-// done, 1 failed (the message names the step), 2 bad usage.
+// mbedtls_x509write_crt_*), the library the server runs on, through the
+// test PKI generator that the tests use too (tools/test_pki). Exit status:
+// 0 done, 1 failed (the message names the step), 2 bad usage.
 //
 // A TLS demo on one machine:
 //
@@ -43,64 +44,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <mbedtls/bignum.h>
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/ecp.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
-#include <mbedtls/oid.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/version.h>
-#include <mbedtls/x509_crt.h>
+#include "certificate_writer.hpp"
 
 namespace {
 
+using uplink::test_pki::CertificateSpec;
+using uplink::test_pki::CertificateWriter;
+using uplink::test_pki::ExtendedKeyUsage;
+using uplink::test_pki::Key;
+
 constexpr const char* kCaName = "CN=uplink demo CA,O=uplink";
-
-bool ok(int ret, const char* step) {
-  if (ret == 0) return true;
-  char text[160];
-  mbedtls_strerror(ret, text, sizeof text);
-  std::fprintf(stderr, "uplink_make_test_pki: %s failed: %s (-0x%04X)\n", step, text, static_cast<unsigned>(-ret));
-  return false;
-}
-
-/// The random generator and an EC key, freed on every path.
-struct Rng {
-  mbedtls_entropy_context entropy;
-  mbedtls_ctr_drbg_context drbg;
-  Rng() {
-    mbedtls_entropy_init(&entropy);
-    mbedtls_ctr_drbg_init(&drbg);
-  }
-  ~Rng() {
-    mbedtls_ctr_drbg_free(&drbg);
-    mbedtls_entropy_free(&entropy);
-  }
-  Rng(const Rng&) = delete;
-  Rng& operator=(const Rng&) = delete;
-  bool seed() {
-    static const unsigned char kPersonalization[] = "uplink_make_test_pki";
-    return ok(mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, kPersonalization,
-                                    sizeof kPersonalization - 1),
-              "seeding the random generator");
-  }
-};
-
-struct Key {
-  mbedtls_pk_context pk;
-  Key() { mbedtls_pk_init(&pk); }
-  ~Key() { mbedtls_pk_free(&pk); }
-  Key(const Key&) = delete;
-  Key& operator=(const Key&) = delete;
-  bool generate(Rng& rng) {
-    return ok(mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)), "pk_setup") &&
-           ok(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random, &rng.drbg),
-              "generating an EC key");
-  }
-};
-
-enum class Kind { ca, server, client };
 
 struct Validity {
   char not_before[16];  // YYYYMMDDhhmmss, UTC
@@ -112,73 +65,16 @@ bool format_utc(std::time_t t, char (&out)[16]) {
   return gmtime_r(&t, &tm) != nullptr && std::strftime(out, sizeof out, "%Y%m%d%H%M%S", &tm) == 14;
 }
 
-// DER of the extensions this tool writes (all lengths below 128: the short
-// length form).
-//   subjectAltName ::= SEQUENCE { [2] "localhost", [7] 127.0.0.1 }
-constexpr unsigned char kServerSan[] = {0x30, 0x11, 0x82, 0x09, 'l',  'o',  'c', 'a',
-                                        'l',  'h',  'o',  's',  't',  0x87, 0x04, 127,
-                                        0,    0,    1};
-//   extKeyUsage ::= SEQUENCE { id-kp-serverAuth (1.3.6.1.5.5.7.3.1) } / clientAuth (.2)
-constexpr unsigned char kServerAuth[] = {0x30, 0x0A, 0x06, 0x08, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
-constexpr unsigned char kClientAuth[] = {0x30, 0x0A, 0x06, 0x08, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
-
-/// Signs `subject`'s key with `issuer_key` and writes the PEM into `pem`.
-bool issue(Rng& rng, Kind kind, const char* subject, Key& subject_key, Key& issuer_key, const Validity& validity,
-           unsigned char* pem, std::size_t pem_size) {
-  mbedtls_x509write_cert crt;
-  mbedtls_x509write_crt_init(&crt);
-  mbedtls_mpi serial;
-  mbedtls_mpi_init(&serial);
-
-  // A random positive 128-bit serial (RFC 5280: unique per CA, <= 20 bytes).
-  unsigned char serial_bytes[16];
-  bool good = ok(mbedtls_ctr_drbg_random(&rng.drbg, serial_bytes, sizeof serial_bytes), "drawing a serial number");
-  serial_bytes[0] = static_cast<unsigned char>((serial_bytes[0] & 0x7F) | 0x01);
-  good = good && ok(mbedtls_mpi_read_binary(&serial, serial_bytes, sizeof serial_bytes), "mpi_read_binary");
-
-  mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
-  mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
-  mbedtls_x509write_crt_set_subject_key(&crt, &subject_key.pk);
-  mbedtls_x509write_crt_set_issuer_key(&crt, &issuer_key.pk);
-  const bool ca = kind == Kind::ca;
-  good = good && ok(mbedtls_x509write_crt_set_subject_name(&crt, subject), "set_subject_name");
-  good = good && ok(mbedtls_x509write_crt_set_issuer_name(&crt, kCaName), "set_issuer_name");
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-  // 3.x deprecates the bignum setter for the raw big-endian bytes.
-  good = good && ok(mbedtls_x509write_crt_set_serial_raw(&crt, serial_bytes, sizeof serial_bytes), "set_serial");
-#else
-  good = good && ok(mbedtls_x509write_crt_set_serial(&crt, &serial), "set_serial");
-#endif
-  good = good && ok(mbedtls_x509write_crt_set_validity(&crt, validity.not_before, validity.not_after), "set_validity");
-  good = good && ok(mbedtls_x509write_crt_set_basic_constraints(&crt, ca ? 1 : 0, ca ? 0 : -1),
-                    "set_basic_constraints");
-  good = good && ok(mbedtls_x509write_crt_set_subject_key_identifier(&crt), "set_subject_key_identifier");
-  good = good && ok(mbedtls_x509write_crt_set_authority_key_identifier(&crt), "set_authority_key_identifier");
-  const unsigned int usage =
-      ca ? (MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN) : MBEDTLS_X509_KU_DIGITAL_SIGNATURE;
-  good = good && ok(mbedtls_x509write_crt_set_key_usage(&crt, usage), "set_key_usage");
-  if (kind == Kind::server) {
-    good = good && ok(mbedtls_x509write_crt_set_extension(&crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
-                                                          MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
-                                                          kServerSan, sizeof kServerSan),
-                      "set_extension(subjectAltName)");
-  }
-  if (!ca) {
-    const unsigned char* eku = kind == Kind::server ? kServerAuth : kClientAuth;
-    good = good && ok(mbedtls_x509write_crt_set_extension(&crt, MBEDTLS_OID_EXTENDED_KEY_USAGE,
-                                                          MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0, eku,
-                                                          sizeof kServerAuth),
-                      "set_extension(extendedKeyUsage)");
-  }
-  good = good && ok(mbedtls_x509write_crt_pem(&crt, pem, pem_size, mbedtls_ctr_drbg_random, &rng.drbg),
-                    "writing the certificate");
-  mbedtls_mpi_free(&serial);
-  mbedtls_x509write_crt_free(&crt);
-  return good;
+// Every certificate of the set: valid from one day ago for two years, with a
+// random serial (the specs' serial 0).
+CertificateSpec valid(CertificateSpec spec, const Validity& validity) {
+  spec.not_before = validity.not_before;
+  spec.not_after = validity.not_after;
+  return spec;
 }
 
 /// Writes `text` to dir/name with `mode`; refuses to replace a file unless `force`.
-bool write_file(const std::string& dir, const char* name, const unsigned char* text, mode_t mode, bool force) {
+bool write_file(const std::string& dir, const char* name, const char* text, mode_t mode, bool force) {
   const std::string path = dir + "/" + name;
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
   const int fd = ::open(path.c_str(), flags, mode);
@@ -189,7 +85,7 @@ bool write_file(const std::string& dir, const char* name, const unsigned char* t
   }
   // A replaced key file keeps its old mode otherwise.
   bool good = !force || ::fchmod(fd, mode) == 0;
-  const std::size_t size = std::strlen(reinterpret_cast<const char*>(text));
+  const std::size_t size = std::strlen(text);
   std::size_t written = 0;
   while (good && written < size) {  // every pass writes >= 1 byte or fails
     const ssize_t n = ::write(fd, text + written, size - written);
@@ -259,28 +155,36 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  Rng rng;
+  CertificateWriter writer("uplink_make_test_pki");
   Key ca_key;
   Key server_key;
   Key client_key;
-  if (!rng.seed() || !ca_key.generate(rng) || !server_key.generate(rng) || !client_key.generate(rng)) return 1;
+  if (!writer.seed("uplink_make_test_pki") || !writer.generate(ca_key) || !writer.generate(server_key) ||
+      !writer.generate(client_key)) {
+    return 1;
+  }
 
-  static unsigned char ca_pem[4096];
-  static unsigned char server_pem[4096];
-  static unsigned char client_pem[4096];
-  static unsigned char server_key_pem[1024];
-  static unsigned char client_key_pem[1024];
+  CertificateSpec server =
+      valid(uplink::test_pki::server_spec("CN=localhost,O=uplink", "localhost", true, kCaName), validity);
+  server.extended_key_usage = ExtendedKeyUsage::server_auth;
+  CertificateSpec client =
+      valid(uplink::test_pki::device_spec("CN=uplink-demo-device,O=uplink", kCaName), validity);
+  client.extended_key_usage = ExtendedKeyUsage::client_auth;
+
+  static char ca_pem[4096];
+  static char server_pem[4096];
+  static char client_pem[4096];
+  static char server_key_pem[1024];
+  static char client_key_pem[1024];
   const bool made =
-      issue(rng, Kind::ca, kCaName, ca_key, ca_key, validity, ca_pem, sizeof ca_pem) &&
-      issue(rng, Kind::server, "CN=localhost,O=uplink", server_key, ca_key, validity, server_pem,
-            sizeof server_pem) &&
-      issue(rng, Kind::client, "CN=uplink-demo-device,O=uplink", client_key, ca_key, validity, client_pem,
-            sizeof client_pem) &&
-      ok(mbedtls_pk_write_key_pem(&server_key.pk, server_key_pem, sizeof server_key_pem), "writing server.key") &&
-      ok(mbedtls_pk_write_key_pem(&client_key.pk, client_key_pem, sizeof client_key_pem), "writing client.key");
+      writer.issue(valid(uplink::test_pki::ca_spec(kCaName), validity), ca_key, ca_key, ca_pem, sizeof ca_pem) &&
+      writer.issue(server, server_key, ca_key, server_pem, sizeof server_pem) &&
+      writer.issue(client, client_key, ca_key, client_pem, sizeof client_pem) &&
+      writer.write_key(server_key, server_key_pem, sizeof server_key_pem) &&
+      writer.write_key(client_key, client_key_pem, sizeof client_key_pem);
   if (!made) return 1;
 
-  const unsigned char* contents[] = {ca_pem, server_pem, server_key_pem, client_pem, client_key_pem};
+  const char* contents[] = {ca_pem, server_pem, server_key_pem, client_pem, client_key_pem};
   const mode_t modes[] = {0644, 0644, 0600, 0644, 0600};
   bool written = true;
   for (std::size_t i = 0; i < sizeof kFiles / sizeof kFiles[0] && written; ++i) {
