@@ -39,7 +39,8 @@
 // exit 1. If the state cannot be written, the server exits 1 at once (a
 // restart continues from what was committed). Message events are printed
 // after the commit, so stdout never shows a message twice across kills,
-// but a kill between the commit and the print can leave one out: a
+// but a kill between the commit and the write of the read batch's lines
+// (before its ACK) can leave them out: a
 // consumer that needs every message exactly once reads the durable record,
 // `uplink_server --state-dir DIR --dump-delivered` (one "delivered" line per
 // message, oldest first), or makes its sink idempotent on (session, seq).
