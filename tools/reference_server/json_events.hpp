@@ -18,15 +18,20 @@
 //   - for message lines, before the ACK that covers them is queued
 //     (on_batch_delivered(): one write per read batch, not per line), so a
 //     server killed by SIGKILL has every message it acknowledged on stdout;
-//   - otherwise (duplicate, downlink) within kFlushIntervalMs (200 ms): the
-//     owner calls flush() from a timer armed by the on_buffered hook
-//     (uplink_server does; so does any caller of flush()), and at exit.
-// Without an owner that flushes, lines wait in the buffer until it is full,
-// flush() is called or the printer is destroyed.
+//   - otherwise (duplicate, downlink, delivered) within kFlushIntervalMs
+//     (200 ms), when the owner calls flush() from a timer armed by the
+//     on_buffered hook, as uplink_server does (it also flushes after each
+//     stdin command, so a "send" shows its downlink line at once); and
+//     when the printer is destroyed (uplink_server: at exit, SIGINT,
+//     SIGTERM). Without such an owner, these lines wait until the buffer
+//     is full, flush() is called or the printer is destroyed.
+// A SIGKILL loses what is buffered: never the line of a message whose ACK
+// was queued, at most the last 200 ms of duplicate and downlink lines.
 //
 // EventLevel filters the lines (uplink_server --events): "all" (default),
 // "connections" (no message, duplicate or downlink lines) or "none" (only
-// error, listening, shutdown and stats).
+// error, listening, shutdown and stats). "delivered" lines (--dump-delivered)
+// are printed at every level.
 //
 // The stats line (uplink_server --stats-interval-ms, default 10000):
 //   {"ts_ms":T,"event":"stats","connections":C,"online":O,"received":N,
