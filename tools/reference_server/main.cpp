@@ -126,7 +126,7 @@ constexpr const char* kUsage =
     "stdin: send <device-id> <text> | close <device-id> <retry_after_ms> [reason] | close-all <retry_after_ms> | quit\n"
     "stdout: JSON lines, buffered: online, offline, error, listening, shutdown, state and stats lines are written\n"
     "        at once; message lines before the ACK that covers them; a command's lines once it is done; any\n"
-    "        other line (duplicate, queued downlink) within 200 ms; everything at exit (SIGINT, SIGTERM, quit)\n";
+    "        other line (a duplicate) within 200 ms; everything at exit (SIGINT, SIGTERM, quit)\n";
 
 struct Config {
   ServerOptions server;
