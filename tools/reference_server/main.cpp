@@ -478,12 +478,15 @@ class Program {
     printer_.error("bad_command", "unknown command: " + std::string(command));
   }
 
-  // Lines buffered by the printer are written within kFlushIntervalMs: the
-  // printer asks once per flush, so at most one wait is pending and a flood
-  // re-arms nothing until the timer has fired.
+  // Lines buffered by the printer are written within kFlushIntervalMs. A
+  // wait already pending covers the new line too (it ends sooner), so a
+  // flood, which asks again after every batch written, never re-arms it.
   void arm_flush() {
+    if (flush_armed_) return;
+    flush_armed_ = true;
     flush_timer_.expires_after(std::chrono::milliseconds(JsonEventPrinter::kFlushIntervalMs));
     flush_timer_.async_wait([this](const asio::error_code& error) {
+      flush_armed_ = false;
       if (!error) printer_.flush();
     });
   }
@@ -535,6 +538,7 @@ class Program {
   Server server_;
   asio::signal_set signals_;
   asio::steady_timer flush_timer_;
+  bool flush_armed_ = false;
   asio::steady_timer stats_timer_;
   uplink::server::StatsMeter stats_meter_;
   std::atomic<bool> stop_reading_{false};
