@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -1219,6 +1220,23 @@ TEST(JsonEventOutput, ALineLongerThanTheBufferIsWrittenWholeAndInOrder) {
   const std::size_t third = text.find("\"seq\":3,");
   CHECK_TRUE(first < second && second < third);
   CHECK_TRUE(text.find(big) != std::string::npos);
+}
+
+TEST(JsonEventOutput, AStreamWithoutADescriptorGetsTheLinesThroughStdio) {
+  char* text = nullptr;
+  std::size_t size = 0;
+  std::FILE* memory = open_memstream(&text, &size);
+  CHECK_TRUE(memory != nullptr);
+  {
+    JsonEventPrinter printer(memory);
+    printer.on_message(message_event(1));
+    UNSIGNED_LONGS_EQUAL(0, size);
+    printer.flush();
+    CHECK_TRUE(size > 0);
+    STRCMP_CONTAINS("\"event\":\"message\"", text);
+  }
+  std::fclose(memory);
+  std::free(text);
 }
 
 TEST(JsonEventOutput, TheDestructorWritesWhatIsBuffered) {

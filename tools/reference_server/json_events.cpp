@@ -2,9 +2,12 @@
 // JSON lines for server events (see json_events.hpp for the fields).
 #include "json_events.hpp"
 
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstring>
+
+#include <unistd.h>
 
 #include "uplink/codec/frame.hpp"
 #include "uplink/error.hpp"
@@ -63,6 +66,18 @@ void append_json_string(std::string& out, ConstByteSpan text) {
   out.push_back('"');
   std::size_t i = 0;
   while (i < text.size) {  // every pass consumes at least one byte
+    // Printable ASCII but the quote and the backslash is copied as it is,
+    // a run at a time (device ids and most payloads are nothing else).
+    std::size_t run = i;
+    while (run < text.size && text.data[run] >= 0x20 && text.data[run] < 0x7F && text.data[run] != '"' &&
+           text.data[run] != '\\') {
+      ++run;
+    }
+    if (run != i) {
+      out.append(reinterpret_cast<const char*>(text.data + i), run - i);
+      i = run;
+      continue;
+    }
     const std::uint8_t b = text.data[i];
     if (b == '"' || b == '\\') {
       out.push_back('\\');
@@ -145,8 +160,10 @@ class JsonEventPrinter::Line {
     text_.clear();
     text_ += "{\"ts_ms\":";
     append_number(wall_clock_ms());
-    text_ += ",\"event\":";
-    append_json_string(text_, std::string_view(event));
+    // Event names are plain ASCII literals: no escaping needed.
+    text_ += ",\"event\":\"";
+    text_ += event;
+    text_.push_back('"');
   }
   Line& str(const char* name, std::string_view value) {
     key(name);
@@ -211,7 +228,7 @@ JsonEventPrinter::Line JsonEventPrinter::begin(const char* event) { return Line(
 void JsonEventPrinter::emit(When when) {
   if (used_ + line_.size() > kBufferBytes) flush();
   if (line_.size() > kBufferBytes) {
-    std::fwrite(line_.data(), 1, line_.size(), out_);  // a huge line on its own (buffer empty: order kept)
+    write_out(line_.data(), line_.size());  // a huge line on its own (buffer empty: order kept)
   } else {
     std::memcpy(buffer_.get() + used_, line_.data(), line_.size());
     used_ += line_.size();
@@ -228,12 +245,30 @@ void JsonEventPrinter::emit(When when) {
 void JsonEventPrinter::flush() {
   flush_asked_ = false;
   if (used_ != 0) {
-    // A short write (disk full, closed pipe) loses these lines, as an
-    // unbuffered write would have; the next lines are tried again.
-    std::fwrite(buffer_.get(), 1, used_, out_);
+    write_out(buffer_.get(), used_);
     used_ = 0;
   }
-  std::fflush(out_);  // followers read line by line, often through a pipe
+}
+
+// One write(2) for the whole buffer where the stream has a descriptor:
+// stdio would split a write larger than its own buffer in two. A failed
+// write (disk full, closed pipe) loses these lines, as stdio would have;
+// the next lines are tried again.
+void JsonEventPrinter::write_out(const char* data, std::size_t size) {
+  std::fflush(out_);  // what others left in the stream's buffer goes first
+  const int fd = ::fileno(out_);
+  if (fd < 0) {  // a stream without a descriptor (open_memstream, fopencookie)
+    std::fwrite(data, 1, size, out_);
+    std::fflush(out_);
+    return;
+  }
+  while (size != 0) {  // bounded: every pass writes a byte, returns, or was interrupted by a signal
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
 }
 
 void JsonEventPrinter::on_batch_delivered() {

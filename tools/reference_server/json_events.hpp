@@ -171,6 +171,8 @@ class JsonEventPrinter final : public ServerEvents {
   /// Starts a line in line_ (reused: no allocation once it has grown).
   Line begin(const char* event);
   void emit(When when);
+  /// Writes `size` bytes to the output at once (after what stdio holds).
+  void write_out(const char* data, std::size_t size);
 
   std::FILE* out_;
   bool print_payloads_;
