@@ -144,6 +144,13 @@ class Recorder final : public ServerEvents {
     r.seq = e.seq;
     events.push_back(r);
   }
+  // Kept apart from `events`, whose order the tests compare.
+  void on_batch_delivered() override {
+    ++batches;
+    messages_at_last_batch = count("message");
+  }
+  std::size_t batches = 0;
+  std::size_t messages_at_last_batch = 0;
 
   /// "online message offline": the order of events.
   std::string kinds() const {
@@ -744,6 +751,16 @@ TEST(ReferenceServer, MessagesAreDeliveredOnceAndAcknowledged) {
   STRCMP_EQUAL("1:temp=21 2:temp=22", events.messages().c_str());
   UNSIGNED_LONGS_EQUAL(2, server->counters().messages);
   UNSIGNED_LONGS_EQUAL(0, server->counters().duplicates);
+}
+
+TEST(ReferenceServer, TheEndOfEachBatchOfMessagesIsRelayedToTheEvents) {
+  start(options());
+  RawDevice& d = device();
+  (void)online(d, "dev");
+  UNSIGNED_LONGS_EQUAL(0, events.batches);
+  CHECK_TRUE(d.send(data(1, "a") + data(2, "b")));
+  CHECK_TRUE(run_until([&] { return events.count("message") == 2 && events.messages_at_last_batch == 2; }));
+  CHECK_TRUE(events.batches >= 1 && events.batches <= 2);  // one read or two
 }
 
 TEST(ReferenceServer, DownlinkIsDeliveredAndAcknowledged) {
