@@ -29,6 +29,7 @@
 #if UPLINK_REFERENCE_SERVER_TLS
 #include "uplink/tls/tls_config.hpp"
 #include "uplink/tls/tls_engine.hpp"
+#include "uplink/tls/tls_stream.hpp"
 #endif
 
 namespace {
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
   // Both outlive the client that uses them.
   tls::TlsConfig tls_config;
   tls::TlsEngine tls_engine;
+  tls::TlsStream tls_stream(tls_engine);
 #endif
   Client client(io, printer, port::system_random());
   if (tls_ca != nullptr) {
@@ -119,7 +121,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "uplink_bench_idle: TLS: %s (%s)\n", error.message().c_str(), tls_config.failed_field());
       return 2;
     }
-    client.use_tls(tls_engine);
+    client.use_stream(tls_stream);
 #else
     (void)tls_server_name;
     std::fprintf(stderr, "uplink_bench_idle: --tls-ca: this build has no TLS (UPLINK_WITH_TLS=OFF)\n");

@@ -46,6 +46,7 @@
 
 #if UPLINK_REFERENCE_SERVER_TLS
 #include "uplink/tls/tls_engine.hpp"
+#include "uplink/tls/tls_stream.hpp"
 #endif
 
 namespace {
@@ -104,6 +105,7 @@ RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32
   BenchServer server(tls, external_port);
 #if UPLINK_REFERENCE_SERVER_TLS
   tls::TlsEngine engine;  // outlives the client that uses it
+  tls::TlsStream stream(engine);
 #endif
   asio::io_context io(1);
   bench::Producer producer(size);
@@ -115,7 +117,7 @@ RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32
       std::fprintf(stderr, "uplink_bench_throughput: TLS setup: %s\n", error.message().c_str());
       return result;
     }
-    client.use_tls(engine);
+    client.use_stream(stream);
   }
 #endif
 

@@ -37,7 +37,7 @@
 // --via client: each connect is a whole uplink::Client connect instead,
 // measured from start() to on_online (TCP connect, TLS handshake through
 // the client's async_wait loop, HELLO/WELCOME), then stop() until
-// quiescent; the same engine is handed to the client (use_tls). A third
+// quiescent; the same engine is handed to the client (a TlsStream). A third
 // kind, "plain", connects a second client without TLS to a second, plain
 // server, as the baseline of what a reconnect costs without TLS. Bytes
 // are the TLS handshake's only.
@@ -52,6 +52,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <fcntl.h>
@@ -65,6 +66,7 @@
 #include "uplink/port/random.hpp"
 #include "uplink/tls/fd_transport.hpp"
 #include "uplink/tls/tls_engine.hpp"
+#include "uplink/tls/tls_stream.hpp"
 
 namespace {
 
@@ -154,8 +156,9 @@ class ClientConnector final : public Listener {
  public:
   ClientConnector(std::uint16_t port, tls::TlsEngine* engine)
       : engine_(engine), client_(io_, *this, port::system_random()) {
+    if (engine_ != nullptr) stream_.emplace(*engine_);
     ok_ = !options_.add_endpoint("127.0.0.1", port) && !options_.set_device_id("bench-reconnect");
-    if (engine_ != nullptr) client_.use_tls(*engine_);
+    if (stream_) client_.use_stream(*stream_);
   }
   ~ClientConnector() { stop(); }
   ClientConnector(const ClientConnector&) = delete;
@@ -204,6 +207,7 @@ class ClientConnector final : public Listener {
   asio::io_context io_{1};
   Options options_;
   tls::TlsEngine* engine_;
+  std::optional<tls::TlsStream> stream_;
   Client client_;
   std::uint64_t online_ = 0;
   bool ok_ = false;

@@ -12,10 +12,11 @@
 # What is installed: the public headers (sdk/include/uplink, and the ports'
 # include directories), the static libraries uplink_core, uplink_client, the
 # default port (uplink_port_linux), the other ports built beside it
-# (uplink_port_raspberrypi) and uplink_tls when it is built, and the interface
-# target uplink_asio (Asio's compile definitions and Threads, which the public
-# headers need). In the package they are uplink::uplink (the client),
-# uplink::core, uplink::port, uplink::port_raspberrypi, uplink::tls and
+# (uplink_port_raspberrypi), uplink_net (the stream seam and TCP), uplink_tls
+# when it is built, and uplink_asio (Asio's compiled implementation, with
+# Asio's compile definitions and Threads, which the public headers need). In
+# the package they are uplink::uplink (the client), uplink::core,
+# uplink::port, uplink::port_raspberrypi, uplink::net, uplink::tls and
 # uplink::asio: the same names as the build tree's aliases.
 #
 # Two things of the build tree stay out of the package, by design:
@@ -75,10 +76,11 @@ mark_as_advanced(UPLINK_INSTALL_CMAKEDIR)
 # e.g. the Raspberry Pi's) becomes uplink::port_<name>, with the headers of
 # its ports/<name>/include directory.
 get_target_property(_uplink_port_target uplink::port ALIASED_TARGET)
-set(UPLINK_INSTALL_TARGETS uplink_core uplink_client ${_uplink_port_target} uplink_asio)
+set(UPLINK_INSTALL_TARGETS uplink_core uplink_client ${_uplink_port_target} uplink_net uplink_asio)
 set_target_properties(uplink_core PROPERTIES EXPORT_NAME core)
 set_target_properties(uplink_client PROPERTIES EXPORT_NAME uplink)
 set_target_properties(${_uplink_port_target} PROPERTIES EXPORT_NAME port)
+set_target_properties(uplink_net PROPERTIES EXPORT_NAME net)
 set_target_properties(uplink_asio PROPERTIES EXPORT_NAME asio)
 if(TARGET uplink_tls)
   list(APPEND UPLINK_INSTALL_TARGETS uplink_tls)
@@ -254,6 +256,9 @@ function(_uplink_write_pkg_config)
   set(_uplink_pc_cflags "")
   set(_uplink_pc_threads OFF)
   _uplink_pc_visit(uplink_client)
+  if(TARGET uplink_tls)
+    _uplink_pc_visit(uplink_tls)  # in front: it needs uplink_net, which follows
+  endif()
   if(_uplink_pc_threads)
     list(APPEND _uplink_pc_libs "-pthread")
     list(APPEND _uplink_pc_cflags "-pthread")

@@ -8,10 +8,11 @@ set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/error.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/crc32.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/backoff.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/delivery.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/keep_alive.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/outbound_store.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../src/core/session.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/link.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/spool.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_encoder.cpp
@@ -24,13 +25,14 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/byte_span.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/counters.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/crc32.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/delivery.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/device_id.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/time.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/backoff.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/keep_alive.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/outbound_store.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/random_source.hpp
-  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/session.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/link.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/spool.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/listener.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/options.hpp
@@ -39,8 +41,16 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame_decoder.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/big_endian.hpp)
 
-# The Asio shell: the client and Asio's compiled implementation.
-set(UPLINK_CLIENT_SOURCES
+# Asio's compiled implementation, once for the client, the ports and the tools.
+set(UPLINK_ASIO_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/net/asio_impl.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../src/net/asio_throw.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/net/asio_throw.cpp)
+
+# Transports: the stream seam and plain TCP (TLS is in uplink_tls).
+set(UPLINK_NET_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/../src/net/stream.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/net/tcp_stream.cpp)
+
+# The Asio shell.
+set(UPLINK_CLIENT_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/client.cpp)

@@ -51,7 +51,8 @@ endif()
 # lib/<multiarch triple>, as GNUInstallDirs chose.
 file(GLOB_RECURSE installed LIST_DIRECTORIES false RELATIVE ${prefix} ${prefix}/*)
 foreach(expected include/uplink/client.hpp include/uplink/options.hpp include/uplink/net/asio.hpp
-                 LIBDIR/libuplink_core.a LIBDIR/libuplink_client.a LIBDIR/libuplink_port_[a-z0-9_]+.a
+                 LIBDIR/libuplink_core.a LIBDIR/libuplink_client.a LIBDIR/libuplink_net.a LIBDIR/libuplink_asio.a
+                 LIBDIR/libuplink_port_[a-z0-9_]+.a
                  LIBDIR/cmake/uplink/uplinkConfig.cmake LIBDIR/cmake/uplink/uplinkConfigVersion.cmake
                  LIBDIR/cmake/uplink/uplinkTargets.cmake LIBDIR/pkgconfig/uplink.pc)
   string(REPLACE "." "\\." regex "${expected}")

@@ -19,7 +19,7 @@
 
 #include "support/fd_count.hpp"
 #include "support/scripted_server.hpp"
-#include "support/session_fakes.hpp"
+#include "support/link_fakes.hpp"
 #include "uplink/client.hpp"
 
 #include <CppUTest/TestHarness.h>

@@ -23,6 +23,7 @@
 #include "uplink/client.hpp"
 #include "uplink/tls/tls_config.hpp"
 #include "uplink/tls/tls_engine.hpp"
+#include "uplink/tls/tls_stream.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -65,6 +66,7 @@ TEST_GROUP(ClientTlsAllocations) {
   std::unique_ptr<test::TlsFront> front;
   tls::TlsConfig client_tls;
   tls::TlsEngine engine;
+  tls::TlsStream stream{engine};
 
   void setup() override {
     const test::TestPki& pki = test::test_pki();
@@ -100,7 +102,7 @@ TEST(ClientTlsAllocations, SteadyStateOverTlsDoesNotAllocateAndReconnectHandshak
   test::CountingListener listener;
   test::FixedRandom random;
   Client client(io, listener, random);
-  client.use_tls(engine);
+  client.use_stream(stream);
   Options o;
   CHECK(!o.add_endpoint("127.0.0.1", front->port()));  // numeric: no resolver
   CHECK(!o.set_device_id("tls-alloc-test"));

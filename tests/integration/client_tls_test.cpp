@@ -13,12 +13,13 @@
 #include <string>
 
 #include "support/scripted_server.hpp"
-#include "support/session_fakes.hpp"
+#include "support/link_fakes.hpp"
 #include "support/test_pki.hpp"
 #include "support/tls_front.hpp"
 #include "uplink/client.hpp"
 #include "uplink/tls/tls_config.hpp"
 #include "uplink/tls/tls_engine.hpp"
+#include "uplink/tls/tls_stream.hpp"
 #include "uplink/tls/tls_error.hpp"
 
 #include <CppUTest/TestHarness.h>
@@ -57,6 +58,7 @@ TEST_GROUP(ClientTls) {
   std::unique_ptr<test::TlsFront> front;
   tls::TlsConfig client_tls;
   tls::TlsEngine engine;
+  tls::TlsStream stream{engine};
   test::RecordingListener listener;
   test::ScriptedRandom random{0x80000000u};
   std::unique_ptr<Client> client;
@@ -108,7 +110,7 @@ TEST_GROUP(ClientTls) {
     }
     CHECK(!client_tls.init(s));
     CHECK(!engine.setup(client_tls, hostname));
-    client->use_tls(engine);
+    client->use_stream(stream);
   }
   Options options() {
     Options o;
@@ -139,8 +141,7 @@ TEST(ClientTls, VerifiedHandshakeThenMessagesAndHeartbeatsFlow) {
   CHECK(run_until(io, [&] { return listener.heartbeats.size() >= 2; }));
   UNSIGNED_LONGLONGS_EQUAL(1, engine.stats().handshakes);
   UNSIGNED_LONGS_EQUAL(1, front->handshakes());
-  UNSIGNED_LONGLONGS_EQUAL(1, client->counters().tls_full_handshakes);
-  UNSIGNED_LONGLONGS_EQUAL(0, client->counters().tls_resumed_handshakes);
+  UNSIGNED_LONGLONGS_EQUAL(0, engine.stats().resumed_handshakes);
 }
 
 TEST(ClientTls, ReconnectResumesTheTlsSession) {
@@ -155,10 +156,6 @@ TEST(ClientTls, ReconnectResumesTheTlsSession) {
   // The server's side agrees: it accepted the ticket the client presented.
   UNSIGNED_LONGLONGS_EQUAL(1, server_tls.tickets_accepted());
   UNSIGNED_LONGS_EQUAL(2, front->handshakes());
-  // And the application sees both kinds without reaching for the engine.
-  const Counters c = client->counters();
-  UNSIGNED_LONGLONGS_EQUAL(1, c.tls_full_handshakes);
-  UNSIGNED_LONGLONGS_EQUAL(1, c.tls_resumed_handshakes);
 }
 
 TEST(ClientTls, UnknownCaFailsTheConnectWithThatReason) {
@@ -207,7 +204,7 @@ TEST(ClientTls, InsecureModeLogsAWarningOnEveryConnect) {
   s.insecure_skip_verify = true;  // no CA at all
   CHECK(!client_tls.init(s));
   CHECK(!engine.setup(client_tls, "localhost"));
-  client->use_tls(engine);  // the warning follows from insecure_skip_verify alone
+  client->use_stream(stream);  // the warning follows from insecure_skip_verify alone
   CHECK(static_cast<bool>(client->start(options())));
   CHECK(run_until(io, [&] { return listener.online.size() == 1; }));
   server->close_all();

@@ -29,7 +29,7 @@
 #include "fault_proxy.hpp"
 #include "file_session_store.hpp"
 #include "server.hpp"
-#include "support/session_fakes.hpp"
+#include "support/link_fakes.hpp"
 #include "support/temp_dir.hpp"
 #include "uplink/client.hpp"
 

@@ -9,18 +9,23 @@
 #include <string>
 #include <vector>
 
-#include "uplink/tls/fd_transport.hpp"
+#include "uplink/net/stream.hpp"
 #include "uplink/tls/tls_engine.hpp"
+#include "uplink/tls/tls_stream.hpp"
 
 namespace uplink::test {
 namespace {
 using asio::ip::tcp;
+using Acceptor = asio::basic_socket_acceptor<tcp, net::Executor>;
 }
 
 class TlsFront::Impl : public std::enable_shared_from_this<TlsFront::Impl> {
  public:
   Impl(asio::io_context& io, const tls::TlsConfig& config, std::uint16_t upstream)
-      : io_(io), config_(config), acceptor_(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0)), upstream_(upstream) {}
+      : io_(io),
+        config_(config),
+        acceptor_(io.get_executor(), tcp::endpoint(asio::ip::address_v4::loopback(), 0)),
+        upstream_(upstream) {}
 
   void start() { accept(); }
   void stop() {
@@ -35,7 +40,7 @@ class TlsFront::Impl : public std::enable_shared_from_this<TlsFront::Impl> {
 
   asio::io_context& io_;
   const tls::TlsConfig& config_;
-  tcp::acceptor acceptor_;
+  Acceptor acceptor_;
   std::uint16_t upstream_;
   std::size_t handshakes_ = 0;
   std::size_t failures_ = 0;
@@ -45,58 +50,44 @@ class TlsFront::Impl : public std::enable_shared_from_this<TlsFront::Impl> {
   std::vector<std::weak_ptr<Conn>> conns_;
   // Sockets kept open without reading: mute or junk connections, and those
   // whose handshake failed (see Conn::handshake).
-  std::vector<std::shared_ptr<tcp::socket>> muted_;
+  std::vector<std::shared_ptr<net::TcpSocket>> muted_;
 };
 
-class TlsFront::Impl::Conn : public std::enable_shared_from_this<Conn> {
+// One device connection: TLS terminated by the SDK's TlsStream (the same
+// layer the client and the reference server use), plaintext forwarded.
+class TlsFront::Impl::Conn : public std::enable_shared_from_this<Conn>, private net::StreamHandler {
  public:
-  Conn(std::shared_ptr<Impl> front, tcp::socket down)
-      : front_(std::move(front)), down_(std::move(down)), up_(front_->io_) {}
+  Conn(std::shared_ptr<Impl> front, net::TcpSocket down)
+      : front_(std::move(front)), down_(std::move(down)), up_(front_->io_), stream_(engine_) {}
 
   void start() {
     auto self = shared_from_this();
     up_.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), front_->upstream_),
                       [self](const asio::error_code& e) {
                         if (e) return self->close();
-                        self->begin_tls();
+                        if (self->engine_.setup(self->front_->config_, nullptr)) return self->close();
+                        self->stream_.async_open(self->down_, *self, 0, self);
                       });
   }
 
   void close() {
     if (closed_) return;
     closed_ = true;
+    stream_.close({});
     asio::error_code ignored;
     down_.close(ignored);
     up_.close(ignored);
   }
 
  private:
-  void begin_tls() {
-    asio::error_code ignored;
-    down_.non_blocking(true, ignored);
-    if (engine_.setup(front_->config_, nullptr)) return close();
-    engine_.set_transport(tls::fd_transport(down_.native_handle()));
-    handshake();
-  }
-
-  void wait(bool for_write, void (Conn::*next)()) {
-    auto self = shared_from_this();
-    down_.async_wait(for_write ? tcp::socket::wait_write : tcp::socket::wait_read,
-                     [self, next](const asio::error_code& e) {
-                       if (e || self->closed_) return self->close();
-                       ((*self).*next)();
-                     });
-  }
-
-  void handshake() {
-    const tls::TlsResult r = engine_.handshake_step();
-    if (r.ok()) {
+  void on_stream_open(std::uint32_t, std::error_code error) override {
+    if (closed_) return;
+    if (!error) {
       ++front_->handshakes_;
       read_down();
       read_up();
       return;
     }
-    if (r.wants_io()) return wait(r.status == tls::TlsStatus::want_write, &Conn::handshake);
     ++front_->failures_;
     // End like a careful server: stop sending (after any alert) but keep the
     // socket. Closing it with the client's unread flight in the receive
@@ -104,22 +95,18 @@ class TlsFront::Impl::Conn : public std::enable_shared_from_this<Conn> {
     // client's reason into a reset, a race a test cannot assert on.
     asio::error_code ignored;
     down_.shutdown(tcp::socket::shutdown_send, ignored);
-    front_->muted_.push_back(std::make_shared<tcp::socket>(std::move(down_)));
+    front_->muted_.push_back(std::make_shared<net::TcpSocket>(std::move(down_)));
     close();
   }
 
-  // Device -> server: decrypt, then forward in order.
-  void read_down() {
-    for (;;) {
-      const tls::TlsResult r = engine_.read(ByteSpan{down_buf_, sizeof down_buf_});
-      if (r.ok()) {
-        to_up_.push_back(std::string(reinterpret_cast<const char*>(down_buf_), r.bytes));
-        flush_up();
-        continue;
-      }
-      if (r.wants_io()) return wait(r.status == tls::TlsStatus::want_write, &Conn::read_down);
-      return close();
-    }
+  // Device -> server: decrypted, then forwarded in order.
+  void read_down() { stream_.async_read_some(ByteSpan{down_buf_, sizeof down_buf_}); }
+
+  void on_stream_read(std::uint32_t, std::error_code error, std::size_t bytes) override {
+    if (error || closed_) return close();
+    to_up_.push_back(std::string(reinterpret_cast<const char*>(down_buf_), bytes));
+    flush_up();
+    read_down();
   }
 
   void flush_up() {
@@ -134,42 +121,47 @@ class TlsFront::Impl::Conn : public std::enable_shared_from_this<Conn> {
     });
   }
 
-  // Server -> device: encrypt with the pinned-write rule.
+  // Server -> device: encrypted; the span in flight stays put until written.
   void read_up() {
     auto self = shared_from_this();
     up_.async_read_some(asio::buffer(up_buf_), [self](const asio::error_code& e, std::size_t n) {
       if (e) return self->close();
       self->to_down_.append(reinterpret_cast<const char*>(self->up_buf_), n);
-      if (!self->down_writing_) self->write_down();
+      self->write_down();
       self->read_up();
     });
   }
 
   void write_down() {
-    while (!to_down_.empty()) {
-      // Pinned: the same pointer and size until the write completes.
-      if (!down_writing_) pinned_.assign(to_down_.begin(), to_down_.end());
-      down_writing_ = true;
-      const tls::TlsResult r = engine_.write(ConstByteSpan{pinned_.data(), pinned_.size()});
-      if (r.ok()) {
-        down_writing_ = false;
-        to_down_.erase(0, r.bytes);
-        continue;
-      }
-      if (r.wants_io()) return wait(r.status == tls::TlsStatus::want_write, &Conn::write_down);
-      return close();
+    if (down_writing_ || closed_) return;
+    if (written_ == in_flight_.size()) {
+      if (to_down_.empty()) return;
+      in_flight_.swap(to_down_);
+      to_down_.clear();
+      written_ = 0;
     }
+    down_writing_ = true;
+    stream_.async_write_some(ConstByteSpan{in_flight_.data() + written_, in_flight_.size() - written_});
+  }
+
+  void on_stream_written(std::uint32_t, std::error_code error, std::size_t bytes) override {
+    down_writing_ = false;
+    if (error || closed_) return close();
+    written_ += bytes;
+    write_down();
   }
 
   std::shared_ptr<Impl> front_;
-  tcp::socket down_;
+  net::TcpSocket down_;
   tcp::socket up_;
   tls::TlsEngine engine_;
+  tls::TlsStream stream_;
   std::uint8_t down_buf_[2048] = {};
   std::uint8_t up_buf_[2048] = {};
   std::deque<std::string> to_up_;
   std::string to_down_;
-  std::string pinned_;
+  std::string in_flight_;  // being written to the device; to_down_ collects what follows
+  std::size_t written_ = 0;
   bool up_writing_ = false;
   bool down_writing_ = false;
   bool closed_ = false;
@@ -177,16 +169,16 @@ class TlsFront::Impl::Conn : public std::enable_shared_from_this<Conn> {
 
 void TlsFront::Impl::accept() {
   auto self = shared_from_this();
-  acceptor_.async_accept([self](const asio::error_code& e, tcp::socket socket) {
+  acceptor_.async_accept([self](const asio::error_code& e, net::TcpSocket socket) {
     if (e || self->stopped_) return;
     if (self->junk_ != nullptr) {
-      auto held = std::make_shared<tcp::socket>(std::move(socket));
+      auto held = std::make_shared<net::TcpSocket>(std::move(socket));
       asio::error_code ignored;
       asio::write(*held, asio::buffer(self->junk_, std::strlen(self->junk_)), ignored);
       self->muted_.push_back(held);
     } else if (self->mute_) {
       // Keep the socket open and never read: a server that speaks TCP only.
-      self->muted_.push_back(std::make_shared<tcp::socket>(std::move(socket)));
+      self->muted_.push_back(std::make_shared<net::TcpSocket>(std::move(socket)));
     } else {
       auto conn = std::make_shared<Conn>(self, std::move(socket));
       self->conns_.push_back(conn);

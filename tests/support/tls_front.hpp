@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// A TLS front for loopback tests: terminates TLS from the device with a
-// server-role TlsEngine and forwards the plaintext to a plain upstream (the
-// ScriptedServer), so every scripted misbehaviour also runs over TLS.
+// A TLS front for loopback tests: terminates TLS from the device with the
+// SDK's TlsStream (server role) and forwards the plaintext to a plain
+// upstream (the ScriptedServer), so every scripted misbehaviour also runs
+// over TLS.
 // Test support: allocation is fine here. One io_context thread.
 #pragma once
 

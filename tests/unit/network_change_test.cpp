@@ -5,9 +5,9 @@
 // reconnects at once.
 #include <string>
 
-#include "support/session_fakes.hpp"
+#include "support/link_fakes.hpp"
 #include "uplink/core/keep_alive.hpp"
-#include "uplink/core/session.hpp"
+#include "uplink/core/link.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -18,9 +18,9 @@ TEST_GROUP(NetworkChange) {
   FakeIo io;
   RecordingListener listener;
   ScriptedRandom random{0x80000000u};
-  Session session{io, listener, random};
-  FakeServer server{session};
-  DeviceWire wire{session};
+  Link link{io, listener, random};
+  FakeServer server{link};
+  DeviceWire wire{link};
   Millis now = 1000;
   Options options;
 
@@ -32,31 +32,31 @@ TEST_GROUP(NetworkChange) {
     options.probe_timeout_ms = 1500;
   }
   void go_online() {
-    CHECK(static_cast<bool>(session.start(options, now)));
-    session.on_transport_open(now, session.generation());
+    CHECK(static_cast<bool>(link.start(options, now)));
+    link.on_transport_open(now, link.generation());
     wire.flush(now);  // HELLO
     server.welcome(now, 42, options.heartbeat_interval_ms);
-    CHECK(session.state() == ClientState::online);
+    CHECK(link.state() == ClientState::online);
   }
 };
 
 TEST(NetworkChange, OnlineSessionSendsAProbePingAtOnce) {
   go_online();
   now += 100;
-  session.on_network_change(now);
+  link.on_network_change(now);
   STRCMP_EQUAL("PING", type_names(wire.flush(now)).c_str());
 }
 
 TEST(NetworkChange, UnansweredProbeDeclaresTheLinkDeadAfterTheProbeTimeout) {
   go_online();
   now += 100;
-  session.on_network_change(now);
+  link.on_network_change(now);
   wire.flush(now);
   const Millis probe_deadline = now + options.probe_timeout_ms;
-  CHECK(session.next_wakeup() <= probe_deadline);
-  session.on_timer(probe_deadline - 1);
-  CHECK(session.state() == ClientState::online);
-  session.on_timer(probe_deadline);
+  CHECK(link.next_wakeup() <= probe_deadline);
+  link.on_timer(probe_deadline - 1);
+  CHECK(link.state() == ClientState::online);
+  link.on_timer(probe_deadline);
   CHECK(!listener.disconnects.empty());
   CHECK(listener.disconnects.back().reason == Errc::probe_failed);
   // Far sooner than the 20 s read timeout would have allowed.
@@ -66,34 +66,34 @@ TEST(NetworkChange, UnansweredProbeDeclaresTheLinkDeadAfterTheProbeTimeout) {
 TEST(NetworkChange, AnsweredProbeKeepsTheConnection) {
   go_online();
   now += 100;
-  session.on_network_change(now);
+  link.on_network_change(now);
   wire.flush(now);
   now += 50;
   server.pong(now);
-  session.on_timer(now + options.probe_timeout_ms + 10);
-  CHECK(session.state() == ClientState::online);
+  link.on_timer(now + options.probe_timeout_ms + 10);
+  CHECK(link.state() == ClientState::online);
   CHECK(listener.disconnects.empty());
 }
 
 TEST(NetworkChange, BackingOffSessionReconnectsAtOnce) {
   go_online();
-  session.on_transport_error(now, session.generation(), make_error_code(Errc::connection_closed));
-  CHECK(session.state() == ClientState::backing_off);
+  link.on_transport_error(now, link.generation(), make_error_code(Errc::connection_closed));
+  CHECK(link.state() == ClientState::backing_off);
   const std::size_t opens = io.opens.size();
-  session.on_network_change(now + 1);
-  CHECK(session.state() == ClientState::connecting);
+  link.on_network_change(now + 1);
+  CHECK(link.state() == ClientState::connecting);
   UNSIGNED_LONGS_EQUAL(opens + 1, io.opens.size());
 }
 
 TEST(NetworkChange, ChangesWhileConnectingOrStoppedDoNothing) {
-  CHECK(static_cast<bool>(session.start(options, now)));
+  CHECK(static_cast<bool>(link.start(options, now)));
   const std::size_t opens = io.opens.size();
-  session.on_network_change(now);
-  CHECK(session.state() == ClientState::connecting);
+  link.on_network_change(now);
+  CHECK(link.state() == ClientState::connecting);
   UNSIGNED_LONGS_EQUAL(opens, io.opens.size());
-  session.stop(now);
-  session.on_network_change(now);
-  CHECK(session.state() == ClientState::stopped);
+  link.stop(now);
+  link.on_network_change(now);
+  CHECK(link.state() == ClientState::stopped);
 }
 
 TEST(NetworkChange, ZeroProbeTimeoutIsRefused) {

@@ -44,7 +44,7 @@ bool EmulatedDevice::start() {
       std::fprintf(stderr, "uplink_device: TLS setup: %s\n", error.message().c_str());
       return false;
     }
-    client_.use_tls(tls_engine_);
+    client_.use_stream(tls_stream_);
   }
   if (!config_.spool_path.empty()) {
     const std::size_t size = config_.spool_size != 0 ? config_.spool_size : Spool::recommended_storage_size();

@@ -16,6 +16,7 @@
 #include "uplink/port/linux/file_spool_storage.hpp"
 #include "uplink/tls/tls_config.hpp"
 #include "uplink/tls/tls_engine.hpp"
+#include "uplink/tls/tls_stream.hpp"
 
 namespace uplink::samples {
 
@@ -36,6 +37,8 @@ class EmulatedDevice final : public Listener {
   [[nodiscard]] bool finished() const { return finished_; }
   [[nodiscard]] bool quiescent() const { return client_.quiescent() && !generator_armed_; }
   [[nodiscard]] const Client& client() const { return client_; }
+  /// The TLS layer's own counters (all zero without --tls-ca).
+  [[nodiscard]] const tls::TlsStats& tls_stats() const { return tls_engine_.stats(); }
   [[nodiscard]] const char* device_id() const { return options_.device_id; }
   [[nodiscard]] std::uint64_t generated() const { return generated_; }
   [[nodiscard]] std::uint64_t deferred() const { return deferred_; }
@@ -67,6 +70,7 @@ class EmulatedDevice final : public Listener {
   Options options_;
   const tls::TlsConfig* tls_config_;
   tls::TlsEngine tls_engine_;
+  tls::TlsStream tls_stream_{tls_engine_};  // the client's transport with --tls-ca
   port::FileSpoolStorage spool_storage_;
   Spool spool_;
   Client client_;

@@ -59,8 +59,8 @@ Totals totals_of(const std::vector<std::unique_ptr<EmulatedDevice>>& devices) {
     t.heartbeats += c.heartbeats_sent;
     t.rtt_ms = c.last_rtt_ms;
     t.bytes_sent += c.bytes_sent;
-    t.tls_full += c.tls_full_handshakes;
-    t.tls_resumed += c.tls_resumed_handshakes;
+    t.tls_full += d->tls_stats().handshakes - d->tls_stats().resumed_handshakes;
+    t.tls_resumed += d->tls_stats().resumed_handshakes;
   }
   return t;
 }

@@ -9,18 +9,12 @@
 // the device hangs up, and is cut at the latest close_linger_ms later, so
 // the device gets to read the CLOSE instead of a reset.
 //
-// TLS mode (options.tls) replaces the read loop and the write queue's
-// async_write with one driver, tls_drive(), run after every event (a
-// socket readiness wait completing, new session output, the timer): it
-// advances the handshake, then reads until the engine wants I/O (decrypted
-// bytes still buffered in mbedTLS are drained first: has_pending_input),
-// then writes the queue, retrying a write that returned want_* with the
-// very same span (the engine pins it; the queue never appends to a buffer
-// being written), then, once the session is closed and flushed, sends
-// close_notify and FIN. Whatever direction an operation wants is waited for
-// with socket.async_wait(); at most one wait per direction is in flight,
-// and every completion re-runs the whole driver, so an operation blocked in
-// one direction is retried whichever wait ends.
+// Every connection runs through a net::Stream: plain TCP, or in TLS mode
+// (options.tls) the SDK's tls::TlsStream, the same one the client uses.
+// One read and at most one write are in flight; writes go out one
+// write_some at a time from the front of the queue, whose buffer stays in
+// place until its completion (a TLS write is retried with the very same
+// span). The stream's completions each hold the connection alive.
 #include "server.hpp"
 
 #include <asio/post.hpp>
@@ -33,12 +27,14 @@
 
 #include "uplink/error.hpp"
 
+#include "uplink/net/tcp_stream.hpp"
+
 #if UPLINK_REFERENCE_SERVER_TLS
 #include <string>
 
-#include "uplink/tls/fd_transport.hpp"
 #include "uplink/tls/tls_config.hpp"
 #include "uplink/tls/tls_engine.hpp"
+#include "uplink/tls/tls_stream.hpp"
 #endif
 
 namespace uplink::server {
@@ -62,11 +58,6 @@ constexpr std::chrono::milliseconds kDrainPoll{10};
 constexpr std::chrono::milliseconds kAcceptRetry{100};
 
 #if UPLINK_REFERENCE_SERVER_TLS
-// Records read per driver run before yielding to other connections (the
-// rest is read from a posted continuation): a device that floods cannot
-// starve the others. Plain mode reads one buffer per handler.
-constexpr int kTlsReadsPerDrive = 16;
-
 // "uplink.tls: peer sent no certificate (certificate_missing)",
 // "mbedtls: SSL - ... (-0x7780)": the category tells where to look; a
 // TlsErrc also gets its stable name, for scripts.
@@ -104,9 +95,11 @@ const char* check_options(const ServerOptions& options) {
 
 // ============================================================== Connection
 
-class Server::Connection final : public std::enable_shared_from_this<Connection>, public ServerEvents {
+class Server::Connection final : public std::enable_shared_from_this<Connection>,
+                                  public ServerEvents,
+                                  private net::StreamHandler {
  public:
-  Connection(Server& server, asio::ip::tcp::socket socket, std::uint64_t id, Millis now)
+  Connection(Server& server, net::TcpSocket socket, std::uint64_t id, Millis now)
       : server_(&server),
         id_(id),
         socket_(std::move(socket)),
@@ -121,11 +114,20 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
   void start() {
 #if UPLINK_REFERENCE_SERVER_TLS
     if (server_->options_.tls != nullptr) {
-      start_tls();
-      return;
+      // TLS mode only: plain connections keep their footprint, no engine.
+      tls_engine_ = std::make_unique<tls::TlsEngine>();
+      if (const std::error_code error = tls_engine_->setup(*server_->options_.tls, nullptr)) {
+        ++server_->counters_.tls_handshake_failures;
+        const std::string detail = describe_tls_error(error);
+        cut(error, "tls_setup_failed", detail.c_str());
+        return;
+      }
+      tls_stream_ = std::make_unique<tls::TlsStream>(*tls_engine_);
+      stream_ = tls_stream_.get();
     }
 #endif
-    start_read();
+    // Every completion of the stream holds this connection alive until it ran.
+    stream_->async_open(socket_, *this, 0, shared_from_this());
     pump();
   }
 
@@ -133,26 +135,15 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
   void pump() {
     if (finished_) return;
     if (!collect_output()) return;
-#if UPLINK_REFERENCE_SERVER_TLS
-    if (tls_ != nullptr) {
-      tls_drive();  // reads, writes, close_notify + FIN: all of the I/O
-      if (finished_) return;
-      if (session_.closed() && closing_deadline_ == kNever) {
-        closing_deadline_ = server_->now() + server_->options_.close_linger_ms;
-      }
-      arm_timer();
-      return;
-    }
-#endif
-    if (!writing_ && !tx_.empty()) start_write();
+    if (open_ && !writing_ && !tx_.empty()) start_write();
     if (session_.closed()) {
       if (closing_deadline_ == kNever) closing_deadline_ = server_->now() + server_->options_.close_linger_ms;
-      if (!writing_ && tx_.empty() && !send_shut_) {
-        // FIN right after the CLOSE frame: the device reads everything,
-        // then end of stream; our read loop waits for its hang-up.
-        send_shut_ = true;
-        asio::error_code ignored;
-        socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      if (open_ && !writing_ && tx_.empty() && !shutting_down_) {
+        // FIN (after close_notify with TLS) right after the CLOSE frame: the
+        // device reads everything, then end of stream; our reads go on
+        // until it hangs up.
+        shutting_down_ = true;
+        stream_->async_shutdown();
       }
     }
     arm_timer();
@@ -198,8 +189,9 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
     std::vector<std::uint8_t> out = session_.take_output();
     if (!out.empty()) {
       tx_bytes_ += out.size();
-      // The front buffer is being written while writing_; later output is
-      // appended to the last buffer that is not, one write per burst.
+      // The front buffer is being written while writing_ (the stream keeps
+      // its span); later output is appended to the last buffer that is
+      // not, one write per burst.
       if (tx_.empty() || (writing_ && tx_.size() == 1)) {
         tx_.push_back(std::move(out));
       } else {
@@ -213,17 +205,29 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
     return true;
   }
 
-  void start_read() {
-    socket_.async_read_some(asio::buffer(rx_), [self = shared_from_this()](const asio::error_code& error,
-                                                                           std::size_t size) {
-      self->handle_read(error, size);
-    });
-  }
+  // ---- net::StreamHandler ----
 
-  void handle_read(const asio::error_code& error, std::size_t size) {
+  void on_stream_open(std::uint32_t, std::error_code error) override {
     if (finished_) return;
     if (error) {
-      // End of stream, reset, or our own close: nothing more can be read.
+      open_failed(error);
+      return;
+    }
+    open_ = true;
+#if UPLINK_REFERENCE_SERVER_TLS
+    if (tls_stream_ != nullptr) ++server_->counters_.tls_handshakes;
+#endif
+    start_read();
+    pump();
+  }
+
+  void start_read() { stream_->async_read_some(ByteSpan{rx_.data(), rx_.size()}); }
+
+  void on_stream_read(std::uint32_t, std::error_code error, std::size_t size) override {
+    if (finished_) return;
+    if (error) {
+      // End of stream (TLS: with or without close_notify), reset, a bad
+      // record, or our own close: nothing more can be read.
       session_.on_connection_lost(error);
       finish();
       return;
@@ -237,14 +241,11 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
 
   void start_write() {
     writing_ = true;
-    const std::vector<std::uint8_t>& bytes = tx_.front();
-    asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()),
-                      [self = shared_from_this()](const asio::error_code& error, std::size_t) {
-                        self->handle_write(error);
-                      });
+    const std::vector<std::uint8_t>& front = tx_.front();
+    stream_->async_write_some(ConstByteSpan{front.data() + tx_offset_, front.size() - tx_offset_});
   }
 
-  void handle_write(const asio::error_code& error) {
+  void on_stream_written(std::uint32_t, std::error_code error, std::size_t size) override {
     writing_ = false;
     if (finished_) return;
     if (error) {
@@ -252,190 +253,38 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
       finish();
       return;
     }
-    tx_bytes_ -= tx_.front().size();
-    tx_.pop_front();
+    tx_offset_ += size;
+    if (tx_offset_ >= tx_.front().size()) {
+      tx_bytes_ -= tx_.front().size();
+      tx_.pop_front();
+      tx_offset_ = 0;
+    }
     pump();
   }
 
+  // Sent, or failed: the FIN went out either way (the stream's contract);
+  // reads go on until the device hangs up, within close_linger_ms.
+  void on_stream_shutdown(std::uint32_t, std::error_code) override {}
+
+  void open_failed(const std::error_code& error) {
 #if UPLINK_REFERENCE_SERVER_TLS
-  // ------------------------------------------------------------- TLS mode
-
-  void start_tls() {
-    asio::error_code error;
-    socket_.non_blocking(true, error);  // the engine's transport must never block
-    std::error_code setup_error = error;
-    if (!setup_error) {
-      tls_ = std::make_unique<tls::TlsEngine>();
-      setup_error = tls_->setup(*server_->options_.tls, nullptr);
-    }
-    if (setup_error) {
-      ++server_->counters_.tls_handshake_failures;
-      const std::string detail = describe_tls_error(setup_error);
-      cut(setup_error, "tls_setup_failed", detail.c_str());
-      return;
-    }
-    tls_->set_transport(tls::fd_transport(socket_.native_handle()));
-    pump();
-  }
-
-  /// Runs tls_step(); a pump() from inside it (an event callback queued a
-  /// downlink) makes it run once more instead of re-entering the engine.
-  void tls_drive() {
-    if (driving_) {
-      drive_again_ = true;
-      return;
-    }
-    driving_ = true;
-    for (int pass = 0; pass < 4 && !finished_; ++pass) {  // bounded: more is posted
-      drive_again_ = false;
-      tls_step();
-      if (!drive_again_) break;
-    }
-    driving_ = false;
-    if (drive_again_ && !finished_) post_drive();
-  }
-
-  void tls_step() {
-    if (!tls_open_) {
-      if (still_blocked(read_blocked_)) return;
-      const tls::TlsResult r = tls_->handshake_step();
-      read_blocked_ = r.wants_io() ? r.status : tls::TlsStatus::ok;
-      if (r.wants_io()) {
-        await(r.status);
-        return;
-      }
-      if (!r.ok()) {
-        handshake_failed(r.error);
-        return;
-      }
-      tls_open_ = true;
-      ++server_->counters_.tls_handshakes;
-    }
-    if (tls_read()) tls_write();
-  }
-
-  /// Reads and feeds the session until the engine wants I/O. False when the
-  /// connection ended.
-  bool tls_read() {
-    if (still_blocked(read_blocked_)) return true;
-    bool rechecked = false;
-    for (int i = 0; i < kTlsReadsPerDrive; ++i) {
-      const tls::TlsResult r = tls_->read(ByteSpan{rx_.data(), rx_.size()});
-      read_blocked_ = r.wants_io() ? r.status : tls::TlsStatus::ok;
-      if (r.ok()) {
-        // Once closed the session ignores input: bytes are drained until
-        // the device hangs up.
-        session_.on_bytes(server_->now(), ConstByteSpan{rx_.data(), r.bytes});
-        if (!collect_output()) return false;
-        continue;
-      }
-      if (r.wants_io()) {
-        // Decrypted bytes or a whole record inside mbedTLS: the socket may
-        // never become readable for them, so read again before waiting.
-        if (r.status == tls::TlsStatus::want_read && !rechecked && tls_->has_pending_input()) {
-          rechecked = true;
-          continue;
-        }
-        await(r.status);
-        return true;
-      }
-      // closed: the device's close_notify; error: EOF without it, a reset,
-      // a bad record. Either way nothing more will be read.
-      session_.on_connection_lost(r.status == tls::TlsStatus::closed ? make_error_code(Errc::connection_closed)
-                                                                      : r.error);
-      finish();
-      return false;
-    }
-    post_drive();  // more may be buffered: continue from a fresh handler
-    return true;
-  }
-
-  /// Writes the queue; once the session is closed and everything is out,
-  /// close_notify (best effort) and FIN.
-  void tls_write() {
-    if (still_blocked(write_blocked_)) return;
-    while (!tx_.empty()) {  // every pass writes >= 1 byte, waits or ends
-      const std::vector<std::uint8_t>& front = tx_.front();
-      const tls::TlsResult r = tls_->write(ConstByteSpan{front.data() + tx_offset_, front.size() - tx_offset_});
-      write_blocked_ = r.wants_io() ? r.status : tls::TlsStatus::ok;
-      if (r.wants_io()) {
-        // The engine pinned this span: the retry passes the same pointer
-        // and size, so the front buffer must not change (writing_ keeps
-        // collect_output() from appending to it).
-        writing_ = true;
-        await(r.status);
-        return;
-      }
-      writing_ = false;
-      if (!r.ok()) {
-        session_.on_connection_lost(r.error);
+    if (tls_stream_ != nullptr) {
+      if (error == Errc::connection_closed && tls_engine_->stats().handshake_bytes_received == 0) {
+        // Connected and hung up without a byte (a port probe): as in plain
+        // mode, where a connection closed before HELLO is no event either.
+        session_.on_connection_lost(error);
         finish();
         return;
       }
-      tx_offset_ += r.bytes;
-      if (tx_offset_ >= front.size()) {
-        tx_bytes_ -= front.size();
-        tx_.pop_front();
-        tx_offset_ = 0;
-      }
-    }
-    if (session_.closed() && !send_shut_) {
-      const tls::TlsResult r = tls_->close_notify();
-      write_blocked_ = r.wants_io() ? r.status : tls::TlsStatus::ok;
-      if (r.wants_io()) {  // retried when the socket can take it, within close_linger_ms
-        await(r.status);
-        return;
-      }
-      // Sent, or failed: FIN either way; our reads go on until the device hangs up.
-      send_shut_ = true;
-      asio::error_code ignored;
-      socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-    }
-  }
-
-  /// True while the wait for what an operation last wanted is still in
-  /// flight: retrying it now would only fail again (a wasted syscall); the
-  /// wait's completion clears the flag and pumps.
-  bool still_blocked(tls::TlsStatus wanted) const {
-    return (wanted == tls::TlsStatus::want_read && wait_read_) || (wanted == tls::TlsStatus::want_write && wait_write_);
-  }
-
-  /// One readiness wait per direction at a time; its completion re-runs
-  /// the whole driver.
-  void await(tls::TlsStatus want) {
-    const bool read = want == tls::TlsStatus::want_read;
-    bool& pending = read ? wait_read_ : wait_write_;
-    if (pending) return;
-    pending = true;
-    socket_.async_wait(read ? asio::socket_base::wait_read : asio::socket_base::wait_write,
-                       [self = shared_from_this(), read](const asio::error_code&) {
-                         (read ? self->wait_read_ : self->wait_write_) = false;
-                         self->pump();  // an error shows up in the engine's next operation
-                       });
-  }
-
-  void post_drive() {
-    if (drive_posted_) return;
-    drive_posted_ = true;
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
-      self->drive_posted_ = false;
-      self->pump();
-    });
-  }
-
-  void handshake_failed(const std::error_code& error) {
-    if (error == Errc::connection_closed && tls_->stats().handshake_bytes_received == 0) {
-      // Connected and hung up without a byte (a port probe): as in plain
-      // mode, where a connection closed before HELLO is no event either.
-      session_.on_connection_lost(error);
-      finish();
+      ++server_->counters_.tls_handshake_failures;
+      const std::string detail = describe_tls_error(error);
+      cut(error, "tls_handshake_failed", detail.c_str());
       return;
     }
-    ++server_->counters_.tls_handshake_failures;
-    const std::string detail = describe_tls_error(error);
-    cut(error, "tls_handshake_failed", detail.c_str());
-  }
 #endif
+    session_.on_connection_lost(error);
+    finish();
+  }
 
   void arm_timer() {
     const Millis at = session_.closed() ? closing_deadline_ : session_.next_deadline();
@@ -460,16 +309,14 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
         return;
       }
     } else {
-#if UPLINK_REFERENCE_SERVER_TLS
-      // Before the handshake is done the session waits for HELLO: its
-      // deadline bounds the handshake too.
-      if (tls_ != nullptr && !tls_open_ && now >= session_.next_deadline()) {
+      // Until the stream is open (the TLS handshake) the session waits for
+      // HELLO: its deadline bounds the handshake too.
+      if (!open_ && stream_ != &tcp_stream_ && now >= session_.next_deadline()) {
         ++server_->counters_.tls_handshake_failures;
         cut(make_error_code(Errc::handshake_timeout), "tls_handshake_timeout",
             "no TLS handshake within the HELLO timeout");
         return;
       }
-#endif
       session_.on_timer(now);  // early wake-ups are ignored by the session
     }
     pump();
@@ -488,16 +335,15 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
     finish();
   }
 
-  /// Ends the connection for good: the server forgets it; handlers still
-  /// queued find it finished and return.
+  /// Ends the connection for good: the server forgets it; completions
+  /// still queued find it finished and return (each holds it alive).
   void finish() {
     if (finished_) return;
     finished_ = true;
-#if UPLINK_REFERENCE_SERVER_TLS
-    // Best effort, one non-blocking attempt: the device sees a clean end
-    // of the TLS stream rather than a truncation.
-    if (tls_ != nullptr && tls_open_ && !send_shut_) (void)tls_->close_notify();
-#endif
+    // Best effort, one non-blocking attempt: with TLS the device sees a
+    // clean end of the stream (close_notify, unless already sent) rather
+    // than a truncation. Also drops the stream's reference to this.
+    stream_->close({});
     asio::error_code ignored;
     socket_.close(ignored);
     timer_.cancel();
@@ -510,30 +356,25 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
 
   Server* server_;
   std::uint64_t id_;
-  asio::ip::tcp::socket socket_;
+  net::TcpSocket socket_;
   asio::steady_timer timer_;
   ServerSession session_;
+  net::TcpStream tcp_stream_;
+  net::Stream* stream_ = &tcp_stream_;  // tcp_stream_, or tls_stream_ in TLS mode
+#if UPLINK_REFERENCE_SERVER_TLS
+  std::unique_ptr<tls::TlsEngine> tls_engine_;
+  std::unique_ptr<tls::TlsStream> tls_stream_;
+#endif
   std::deque<std::vector<std::uint8_t>> tx_;
   std::size_t tx_bytes_ = 0;
+  std::size_t tx_offset_ = 0;  // bytes of tx_.front() already written
+  bool open_ = false;          // the stream is up (TLS: handshake done)
   bool writing_ = false;
-  bool send_shut_ = false;
+  bool shutting_down_ = false;
   bool finished_ = false;
   Millis closing_deadline_ = kNever;
   Millis timer_at_ = kNever;
   std::array<std::uint8_t, 4096> rx_{};
-#if UPLINK_REFERENCE_SERVER_TLS
-  // TLS mode only (plain connections keep their footprint: no engine).
-  std::unique_ptr<tls::TlsEngine> tls_;
-  std::size_t tx_offset_ = 0;  // bytes of tx_.front() already written
-  bool tls_open_ = false;      // handshake done
-  bool wait_read_ = false;     // an async_wait(wait_read) is in flight
-  bool wait_write_ = false;    // an async_wait(wait_write) is in flight
-  bool driving_ = false;
-  bool drive_again_ = false;
-  bool drive_posted_ = false;
-  tls::TlsStatus read_blocked_ = tls::TlsStatus::ok;   // what the last handshake step / read wanted
-  tls::TlsStatus write_blocked_ = tls::TlsStatus::ok;  // what the last write / close_notify wanted
-#endif
 };
 
 // ================================================================== Server
@@ -581,13 +422,13 @@ asio::ip::tcp::endpoint Server::local_endpoint() const {
 
 void Server::start_accept() {
   acceptor_.async_accept(
-      [this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& error, asio::ip::tcp::socket socket) {
+      [this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& error, net::TcpSocket socket) {
         if (alive.expired()) return;
         handle_accept(error, std::move(socket));
       });
 }
 
-void Server::handle_accept(const asio::error_code& error, asio::ip::tcp::socket socket) {
+void Server::handle_accept(const asio::error_code& error, net::TcpSocket socket) {
   if (!acceptor_.is_open()) return;  // stopped or shutting down
   if (error) {
     ErrorEvent event;

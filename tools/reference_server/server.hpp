@@ -24,10 +24,8 @@
 // server (error event state_write_failed; see store_failed()).
 //
 // TLS (ServerOptions::tls): every accepted connection first completes a TLS
-// handshake (mbedTLS through uplink::tls::TlsEngine, driven the way Asio
-// drives a third-party library: a non-blocking socket, fd_transport, and
-// socket.async_wait(wait_read / wait_write) whenever the engine wants I/O),
-// then speaks the same protocol inside TLS. The HELLO timeout runs from the
+// handshake (mbedTLS through the SDK's uplink::tls::TlsStream, the transport
+// layer the client uses too), then speaks the same protocol inside TLS. The HELLO timeout runs from the
 // TCP accept, so it also bounds the handshake (error tls_handshake_timeout).
 // A failed handshake is an error event tls_handshake_failed whose detail is
 // the TLS error ("uplink.tls: peer sent no certificate (certificate_missing)",
@@ -57,6 +55,7 @@
 #include "session_registry.hpp"
 #include "uplink/codec/frame.hpp"
 #include "uplink/core/byte_span.hpp"
+#include "uplink/net/stream.hpp"
 
 namespace uplink::tls {
 class TlsConfig;
@@ -155,7 +154,7 @@ class Server {
   class Connection;
 
   void start_accept();
-  void handle_accept(const asio::error_code& error, asio::ip::tcp::socket socket);
+  void handle_accept(const asio::error_code& error, net::TcpSocket socket);
   void wait_for_drain();
   void forget(std::uint64_t connection_id);
   std::shared_ptr<Connection> live_connection(std::string_view device_id) const;
@@ -173,7 +172,7 @@ class Server {
   ServerEvents& events_;
   ServerOptions options_;
   SessionRegistry registry_;
-  asio::ip::tcp::acceptor acceptor_;
+  asio::basic_socket_acceptor<asio::ip::tcp, net::Executor> acceptor_;  // accepts net::TcpSocket
   asio::steady_timer accept_retry_timer_;
   asio::steady_timer drain_timer_;
   asio::steady_timer::time_point epoch_;

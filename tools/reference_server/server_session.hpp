@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The server side of one device connection, as a pure state machine.
 //
-// Like the client's Session, it does no I/O and reads no clock: the shell
+// Like the client's Link, it does no I/O and reads no clock: the shell
 // feeds it the bytes it read and the current time (milliseconds of any
 // monotonic clock), writes out what take_output() returns, calls on_timer()
 // at next_deadline(), and closes the socket once closed() is true and the

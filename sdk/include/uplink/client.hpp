@@ -36,27 +36,23 @@
 
 #include "uplink/net/asio.hpp"
 
-#include <asio/ip/tcp.hpp>
 #include <asio/basic_waitable_timer.hpp>
+#include <asio/ip/tcp.hpp>
 
 #include "uplink/core/byte_span.hpp"
 #include "uplink/core/random_source.hpp"
-#include "uplink/core/session.hpp"
+#include "uplink/core/link.hpp"
 #include "uplink/listener.hpp"
 #include "uplink/net/handler_memory.hpp"
+#include "uplink/net/stream.hpp"
+#include "uplink/net/tcp_stream.hpp"
 #include "uplink/options.hpp"
 #include "uplink/port/clock.hpp"
 #include "uplink/port/socket_tuning.hpp"
 
-#if defined(UPLINK_WITH_TLS)
-namespace uplink::tls {
-class TlsEngine;
-}
-#endif
-
 namespace uplink {
 
-class Client final : private SessionIo {
+class Client final : private LinkIo, private net::StreamHandler {
  public:
   /// `listener` and `random` must outlive the client.
   Client(asio::io_context& io, Listener& listener, RandomSource& random);
@@ -66,18 +62,16 @@ class Client final : private SessionIo {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-#if defined(UPLINK_WITH_TLS)
-  /// Runs every connection through TLS with `engine`, which the application
-  /// owns and has set up (TlsEngine::setup with a client TlsConfig and the
-  /// server's host name for SNI and verification). The TLS handshake runs
-  /// under the same connect deadline as the rest of connecting; sessions
-  /// are resumed on reconnect when the server allows it (engine.stats()
-  /// counts full and resumed handshakes). When the engine's config does not
-  /// verify the server (insecure_skip_verify), every connect logs a warning:
-  /// that follows from the config alone, so it cannot be forgotten.
-  /// Call before start().
-  void use_tls(tls::TlsEngine& engine);
-#endif
+  /// Runs every connection through `stream` (which must outlive the
+  /// client) instead of plain TCP: for TLS, a tls::TlsStream over a
+  /// TlsEngine set up with a client TlsConfig and the server's host name
+  /// (tls/tls_stream.hpp). The stream's open (the TLS handshake) runs under
+  /// the same connect deadline as the rest of connecting; a deadline that
+  /// passes inside it is reported with the stream's reason
+  /// (TlsErrc::handshake_timeout), and the stream's open_warning() (TLS
+  /// without server verification) is logged on every connect. Call before
+  /// start().
+  void use_stream(net::Stream& stream);
 
   /// Keeps queued messages and the session identity in `spool` (opened by
   /// the application over a port::FileSpoolStorage), so they survive a
@@ -114,7 +108,7 @@ class Client final : private SessionIo {
   /// listener. Errors: flush_timeout (some still queued at the deadline),
   /// messages_dropped (all settled, but at least one was dropped by
   /// FullPolicy::drop_oldest instead of acknowledged; Listener::on_dropped
-  /// named it; with more than Session::kMaxDropWatches flushes waiting at
+  /// named it; with more than Link::kMaxDropWatches flushes waiting at
   /// once, any drop meanwhile is reported), wrong_thread (called on the io
   /// thread, where waiting would deadlock).
   [[nodiscard]] std::error_code flush(std::chrono::steady_clock::time_point deadline);
@@ -145,29 +139,24 @@ class Client final : private SessionIo {
  private:
   // Handler memory: sizes found by measurement with Asio 1.22 on x86_64 and
   // aarch64 with margin; a miss is counted, never fatal.
-  static constexpr int kOpBlocks = 3;
-  using OpMemory = detail::HandlerMemory<256, kOpBlocks>;
+  using OpMemory = net::OpMemory;
+  static constexpr int kOpBlocks = 3;  // the blocks of an OpMemory
   using WakeMemory = detail::HandlerMemory<128, 1>;
 
-  // SessionIo
+  // LinkIo
   void open_transport(std::size_t endpoint_index, const Endpoint& endpoint) override;
   void close_transport(ConstByteSpan farewell) override;
   [[nodiscard]] std::error_code connect_timeout_reason() const override;
 
-  void start_connect(Session::Generation generation, const asio::ip::tcp::endpoint& endpoint);
-  void handle_connect(Session::Generation generation, const asio::error_code& error);
-  void start_read(Session::Generation generation);
-  void transport_ready(Session::Generation generation);
-#if defined(UPLINK_WITH_TLS)
-  void tls_handshake(Session::Generation generation);
-  void tls_read(Session::Generation generation);
-  void tls_read_when_ready(Session::Generation generation, bool for_write);
-  void tls_write(Session::Generation generation);
-  template <typename Handler>
-  void wait_socket(bool for_write, detail::HandlerMemory<256, 3>& memory, Handler&& handler);
-#endif
-  void handle_read(Session::Generation generation, const asio::error_code& error, std::size_t size);
-  void handle_write(Session::Generation generation, const asio::error_code& error, std::size_t size);
+  // net::StreamHandler
+  void on_stream_open(std::uint32_t generation, std::error_code error) override;
+  void on_stream_read(std::uint32_t generation, std::error_code error, std::size_t bytes) override;
+  void on_stream_written(std::uint32_t generation, std::error_code error, std::size_t bytes) override;
+
+  void start_connect(Link::Generation generation, const asio::ip::tcp::endpoint& endpoint);
+  void handle_connect(Link::Generation generation, const asio::error_code& error);
+  void start_read(Link::Generation generation);
+  void transport_ready(Link::Generation generation);
   void handle_timer(const asio::error_code& error);
   void handle_wake();
   void pump();
@@ -177,11 +166,8 @@ class Client final : private SessionIo {
   [[nodiscard]] Millis now() const;
   [[nodiscard]] bool on_io_thread() const;
 
-  // I/O objects bound to the io_context's own executor type rather than the
-  // type-erased any_io_executor: completions then never go through a
-  // type-erased function object, which would allocate (seen without RTTI).
-  using Executor = asio::io_context::executor_type;
-  using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
+  using Executor = net::Executor;
+  using Socket = net::TcpSocket;
   using Resolver = asio::ip::basic_resolver<asio::ip::tcp, Executor>;
   // The port's clock (UPLINK_CLOCK), for the deadlines and for now(): both
   // must be one clock, or a deadline computed from now() would drift.
@@ -193,8 +179,11 @@ class Client final : private SessionIo {
   Resolver::results_type resolved_;  // addresses of the endpoint being tried
   Resolver::results_type::const_iterator next_address_;
   Timer timer_;
+  net::TcpStream tcp_stream_;
+  net::Stream* stream_ = &tcp_stream_;  // tcp_stream_, or the one given to use_stream()
+  bool stream_opened_ = false;           // the stream carries this connection: close it
   const Timer::time_point epoch_;
-  Session session_;
+  Link link_;
   Listener& listener_;
 
   mutable std::recursive_mutex mutex_;
@@ -214,17 +203,10 @@ class Client final : private SessionIo {
   port::SocketTuning tuning_;
 
   OpMemory connect_memory_;
-  OpMemory read_memory_;
-  OpMemory write_memory_;
   OpMemory timer_memory_;
   WakeMemory wake_memory_;
 
   std::uint8_t rx_[kRxChunkSize] = {};
-#if defined(UPLINK_WITH_TLS)
-  tls::TlsEngine* tls_ = nullptr;
-  bool tls_used_ = false;  // the engine has carried a connection: reset() it before the next
-  bool tls_handshaking_ = false;  // a connect deadline now is a TLS handshake timeout
-#endif
 };
 
 }  // namespace uplink

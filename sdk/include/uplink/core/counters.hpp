@@ -37,12 +37,6 @@ struct Counters {
   std::uint64_t messages_received = 0;  ///< Downlink DATA delivered.
   std::uint64_t session_resets = 0;     ///< Sessions abandoned for a new one (Listener::on_session_reset).
   std::uint32_t last_rtt_ms = 0;       ///< Round trip of the last answered PING.
-  /// TLS handshakes completed by Client::use_tls's engine: full ones
-  /// (certificates exchanged) and resumed ones (a saved session reused,
-  /// much cheaper). Filled in by Client::counters(); the session itself
-  /// knows nothing of TLS and leaves them 0.
-  std::uint64_t tls_full_handshakes = 0;
-  std::uint64_t tls_resumed_handshakes = 0;
 };
 
 }  // namespace uplink

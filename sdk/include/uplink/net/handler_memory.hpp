@@ -9,8 +9,10 @@
 // the heap and is counted, so a test can prove the fallback never happens.
 #pragma once
 
+#include <asio/bind_allocator.hpp>
 #include <cstddef>
 #include <new>
+#include <utility>
 
 namespace uplink::detail {
 
@@ -79,5 +81,11 @@ class HandlerAllocator {
   friend class HandlerAllocator;
   Memory* memory_;
 };
+
+/// `handler`, allocating its operation's state in `memory`.
+template <typename Memory, typename Handler>
+auto with_memory(Memory& memory, Handler&& handler) {
+  return asio::bind_allocator(HandlerAllocator<int, Memory>(memory), std::forward<Handler>(handler));
+}
 
 }  // namespace uplink::detail

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Port contract: the clock behind every deadline of the client (heartbeat,
 // read, write, connect, probe, backoff) and behind the `now` the client
-// passes to the pure Session.
+// passes to the pure Link.
 #pragma once
 
 #include <chrono>

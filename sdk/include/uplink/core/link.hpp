@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The connection state machine of a client, without any I/O.
+// uplink::Link: the connection state machine of a client, without any I/O:
+// states, the connect/handshake deadline, heartbeats and silence detection,
+// backoff and failover, the send buffer. The resumable session itself
+// (numbering, acknowledgements, resume, downlink dedup, the spool) is its
+// Delivery (core/delivery.hpp), whose verdicts the link relays.
 //
 // Events go in (transport opened, bytes received, write completed, timer,
 // stop), each with the current time; what must happen comes out through
-// SessionIo (open or close the transport), through the bytes returned by
+// LinkIo (open or close the transport), through the bytes returned by
 // pending_write(), through next_wakeup(), and through the Listener. The
 // Asio shell (Client) only executes that; every rule lives here, so every
 // transition is tested in virtual time without sockets.
@@ -18,8 +22,8 @@
 //                                                      delay elapsed: endpoint 0 again
 //   stop() from any state -> stopped;  backoff attempts exhausted -> stopped
 //
-// Close exactly once: every connection has a generation number. The session
-// calls SessionIo::close_transport() once per generation and then moves to a
+// Close exactly once: every connection has a generation number. The link
+// calls LinkIo::close_transport() once per generation and then moves to a
 // new one; events carrying an old generation are ignored, so a late
 // completion of a dead connection can never touch a new one.
 #pragma once
@@ -34,8 +38,8 @@
 #include "uplink/core/backoff.hpp"
 #include "uplink/core/byte_span.hpp"
 #include "uplink/core/counters.hpp"
+#include "uplink/core/delivery.hpp"
 #include "uplink/core/keep_alive.hpp"
-#include "uplink/core/outbound_store.hpp"
 #include "uplink/core/spool.hpp"
 #include "uplink/core/random_source.hpp"
 #include "uplink/error.hpp"
@@ -44,13 +48,13 @@
 
 namespace uplink {
 
-/// What the session asks of its I/O shell. Both calls only start work; the
-/// shell reports back through Session events, never from inside these calls.
-class SessionIo {
+/// What the link asks of its I/O shell. Both calls only start work; the
+/// shell reports back through Link events, never from inside these calls.
+class LinkIo {
  public:
   /// Start resolving and connecting to `endpoint` (and any transport
   /// handshake). Report on_transport_open() or on_transport_failed() with
-  /// the session's current generation.
+  /// the link's current generation.
   virtual void open_transport(std::size_t endpoint_index, const Endpoint& endpoint) = 0;
   /// Close the transport now, cancelling every pending operation. If
   /// `farewell` is not empty, first try to write it without blocking (best
@@ -58,21 +62,21 @@ class SessionIo {
   virtual void close_transport(ConstByteSpan farewell) = 0;
   /// The reason to report when the connect deadline passes before the
   /// transport is open. A shell whose transport has a handshake of its own
-  /// (TLS) names that phase when it was the one running; the session needs
+  /// (TLS) names that phase when it was the one running; the link needs
   /// to know nothing about it. Asked before close_transport().
   [[nodiscard]] virtual std::error_code connect_timeout_reason() const { return make_error_code(Errc::connect_timeout); }
 
  protected:
-  ~SessionIo() = default;
+  ~LinkIo() = default;
 };
 
-class Session {
+class Link {
  public:
   using Generation = std::uint32_t;
 
-  Session(SessionIo& io, Listener& listener, RandomSource& random);
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
+  Link(LinkIo& io, Listener& listener, RandomSource& random);
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
 
   // ---- Application requests ----
 
@@ -124,12 +128,11 @@ class Session {
 
   /// Bytes to write next, or empty when nothing waits or a write is in flight.
   [[nodiscard]] ConstByteSpan pending_write() const;
-  /// The shell started writing pending_write() (starts the write deadline).
+  /// The shell started writing pending_write() (starts the write
+  /// deadline). Those bytes stay in place until on_write_complete() or the
+  /// connection's end: new frames are appended after them, so a transport
+  /// that must retry a write with the same buffer (TLS) can.
   void on_write_started(Millis now);
-  /// The bytes of the write in flight (empty when none): stable until
-  /// on_write_complete(), so a transport that must retry a write with the
-  /// same buffer (TLS) can ask again.
-  [[nodiscard]] ConstByteSpan pending_write_in_flight() const { return {tx_, tx_in_flight_}; }
   /// When on_timer() must be called next, or kNever.
   [[nodiscard]] Millis next_wakeup() const;
   /// Current connection generation; events from older ones are ignored.
@@ -138,39 +141,39 @@ class Session {
   [[nodiscard]] bool transport_active() const { return transport_active_; }
 
   /// Refused resumes in a row after which the device opens a new session.
-  static constexpr std::uint32_t kResumeRefusalsBeforeNewSession = 2;
+  static constexpr std::uint32_t kResumeRefusalsBeforeNewSession = Delivery::kResumeRefusalsBeforeNewSession;
   /// A sequence number (uplink or downlink) from which the next connection
   /// opens a new session instead of resuming, long before 2^64 could wrap.
-  static constexpr std::uint64_t kSessionSequenceLimit = std::uint64_t{1} << 62;
+  static constexpr std::uint64_t kSessionSequenceLimit = Delivery::kSessionSequenceLimit;
 
   // ---- Observation ----
 
   [[nodiscard]] ClientState state() const { return state_; }
   [[nodiscard]] const Counters& counters() const { return counters_; }
-  [[nodiscard]] std::uint64_t session_id() const { return session_id_; }
-  [[nodiscard]] std::uint64_t next_uplink_seq() const { return store_.next_seq(); }
-  [[nodiscard]] std::uint64_t last_acked_seq() const { return last_acked_; }
+  [[nodiscard]] std::uint64_t session_id() const { return delivery_.session_id(); }
+  [[nodiscard]] std::uint64_t next_uplink_seq() const { return delivery_.next_uplink_seq(); }
+  [[nodiscard]] std::uint64_t last_acked_seq() const { return delivery_.last_acked_seq(); }
   /// Messages accepted by send() and not yet acknowledged or dropped.
-  [[nodiscard]] std::size_t queued_messages() const { return store_.size(); }
-  [[nodiscard]] std::uint64_t last_downlink_seq() const { return last_downlink_; }
+  [[nodiscard]] std::size_t queued_messages() const { return delivery_.queued(); }
+  [[nodiscard]] std::uint64_t last_downlink_seq() const { return delivery_.last_downlink_seq(); }
   [[nodiscard]] const KeepAlive& keep_alive() const { return keep_alive_; }
 
   // ---- Settling (Client::flush) ----
 
   /// Id of the last message send() accepted (0 before the first).
-  [[nodiscard]] std::uint64_t last_message_id() const { return next_id_; }
+  [[nodiscard]] std::uint64_t last_message_id() const { return delivery_.last_message_id(); }
   /// True when no message with an id up to `id` is queued any more: each
   /// was acknowledged or dropped.
-  [[nodiscard]] bool settled_through(std::uint64_t id) const { return store_.empty() || store_.front_id() > id; }
+  [[nodiscard]] bool settled_through(std::uint64_t id) const { return delivery_.settled_through(id); }
   /// How many watches can be held at once.
-  static constexpr int kMaxDropWatches = 4;
+  static constexpr int kMaxDropWatches = Delivery::kMaxDropWatches;
   /// Starts recording whether a message with an id up to `through_id` is
   /// dropped; returns the watch, or -1 when all kMaxDropWatches are taken.
-  [[nodiscard]] int watch_drops(std::uint64_t through_id);
+  [[nodiscard]] int watch_drops(std::uint64_t through_id) { return delivery_.watch_drops(through_id); }
   /// True when a message covered by `watch` was dropped since watch_drops().
-  [[nodiscard]] bool watched_drop(int watch) const { return drop_watches_[watch].dropped; }
+  [[nodiscard]] bool watched_drop(int watch) const { return delivery_.watched_drop(watch); }
   /// Ends a watch from watch_drops().
-  void unwatch_drops(int watch) { drop_watches_[watch].active = false; }
+  void unwatch_drops(int watch) { delivery_.unwatch_drops(watch); }
 
  private:
   [[nodiscard]] Millis next_session_wakeup() const;
@@ -188,21 +191,18 @@ class Session {
   void handle_welcome(Millis now, const Welcome& welcome);
   void handle_data(Millis now, const Data& data);
   void handle_ack(Millis now, const Ack& ack);
-  void acknowledge_through(std::uint64_t seq);
   void protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text);
   void resume_refused();
-  void abandon_session(SessionResetCause cause);
+  void report_session_reset(const SessionReset& reset);
 
   void transmit_from_store(Millis now);
-  void message_dropped(std::uint64_t id, std::error_code reason);
-  void persist_state();
-  void spool_failed(const char* what, std::error_code error);
+  void report_spool_failure();
   bool queue_frame_bytes(ConstByteSpan frame, bool control);
   bool queue_control(FrameType type);
   void queue_hello(Millis now);
   void log(LogLevel level, const char* format, ...);
 
-  SessionIo& io_;
+  LinkIo& io_;
   Listener& listener_;
   RandomSource& random_;
   Options options_;
@@ -221,32 +221,14 @@ class Session {
   Millis online_since_ = 0;
   bool stable_ = false;
 
-  std::uint64_t session_id_ = 0;
-  OutboundStore store_;
-  Spool* spool_ = nullptr;
-  bool restored_ = false;  // messages came back from the spool: the first WELCOME may be ahead
-  std::uint64_t next_id_ = 0;              // id of the last message accepted by send()
-  std::uint64_t last_acked_ = 0;           // highest uplink seq acknowledged by the server
-  std::uint64_t highest_transmitted_ = 0;  // highest uplink seq ever written in this session
-  std::uint64_t last_downlink_ = 0;  // highest downlink seq delivered to the application
-  bool ack_pending_ = false;
-  // Resumes of session_id_ the server refused in a row; at
-  // kResumeRefusalsBeforeNewSession the session is abandoned.
-  std::uint32_t resume_refusals_ = 0;
+  // The resumable session: numbering, acknowledgements, resume, downlink
+  // dedup, the spool mirror. The link relays what it decides.
+  Delivery delivery_{counters_};
   // Online, with messages transmitted and unacknowledged: when the
   // acknowledgements last made progress (or the first of them went out).
   // kNever while nothing is in flight.
   Millis ack_wait_since_ = kNever;
   std::uint32_t ack_timeout_ms_ = 0;  // in effect on this connection
-
-  // Client::flush() calls waiting to learn whether one of their messages
-  // was dropped rather than acknowledged.
-  struct DropWatch {
-    std::uint64_t through_id = 0;
-    bool active = false;
-    bool dropped = false;
-  };
-  DropWatch drop_watches_[kMaxDropWatches];
 
   // Encoded frames waiting for the socket, oldest first. The first
   // tx_in_flight_ bytes are being written; new frames are appended after.

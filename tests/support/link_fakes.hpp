@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Test doubles around uplink::Session: a recording SessionIo, a recording
+// Test doubles around uplink::Link: a recording LinkIo, a recording
 // Listener, a scripted RandomSource, a "server" that feeds encoded frames to
 // the session, and a "device wire" that writes what the session has pending
 // and decodes it back into frames.
@@ -20,7 +20,7 @@
 #include "uplink/codec/frame_decoder.hpp"
 #include "uplink/codec/frame_encoder.hpp"
 #include "uplink/core/random_source.hpp"
-#include "uplink/core/session.hpp"
+#include "uplink/core/link.hpp"
 #include "uplink/error.hpp"
 #include "uplink/listener.hpp"
 
@@ -215,43 +215,43 @@ inline Bytes hello_frame(const std::string& device_id, std::uint32_t heartbeat_m
 /// A first byte that names no frame type: the decoder fails with unknown_frame_type.
 inline Bytes garbage_bytes() { return Bytes{0x66, 0x6F, 0x6F, 0x0A}; }
 
-// ------------------------------------------------------------- SessionIo
+// ------------------------------------------------------------- LinkIo
 
 /// Records what the session asks of its I/O shell, with the session's
 /// generation at the time of each call.
-class FakeIo final : public SessionIo {
+class FakeIo final : public LinkIo {
  public:
   struct Open {
     std::size_t endpoint_index = 0;
     std::string host;
     std::uint16_t port = 0;
-    Session::Generation generation = 0;
+    Link::Generation generation = 0;
   };
   struct Close {
-    Session::Generation generation = 0;
+    Link::Generation generation = 0;
     Bytes farewell;
   };
 
   /// The session whose generation the records carry (set before start()).
-  void attach(const Session& session) { session_ = &session; }
+  void attach(const Link& link) { link_ = &link; }
 
   void open_transport(std::size_t endpoint_index, const Endpoint& endpoint) override {
     Open o;
     o.endpoint_index = endpoint_index;
     o.host = endpoint.host;
     o.port = endpoint.port;
-    o.generation = session_ != nullptr ? session_->generation() : 0;
+    o.generation = link_ != nullptr ? link_->generation() : 0;
     opens.push_back(o);
   }
 
   void close_transport(ConstByteSpan farewell) override {
     Close c;
-    c.generation = session_ != nullptr ? session_->generation() : 0;
+    c.generation = link_ != nullptr ? link_->generation() : 0;
     c.farewell.assign(farewell.begin(), farewell.end());
     closes.push_back(c);
   }
 
-  [[nodiscard]] std::size_t closes_of(Session::Generation generation) const {
+  [[nodiscard]] std::size_t closes_of(Link::Generation generation) const {
     std::size_t n = 0;
     for (const Close& c : closes) n += c.generation == generation ? 1 : 0;
     return n;
@@ -273,7 +273,7 @@ class FakeIo final : public SessionIo {
       if (!opened) return "closed generation " + std::to_string(c.generation) + " that was never opened";
     }
     for (const Open& o : opens) {
-      const bool live = session_ != nullptr && session_->transport_active() && session_->generation() == o.generation;
+      const bool live = link_ != nullptr && link_->transport_active() && link_->generation() == o.generation;
       const std::size_t expected = live ? 0 : 1;
       const std::size_t n = closes_of(o.generation);
       if (n != expected) {
@@ -288,7 +288,7 @@ class FakeIo final : public SessionIo {
   std::vector<Close> closes;
 
  private:
-  const Session* session_ = nullptr;
+  const Link* link_ = nullptr;
 };
 
 // ------------------------------------------------------------- Listener
@@ -405,19 +405,19 @@ class ScriptedRandom final : public RandomSource {
 /// Feeds encoded frames to the session as reads of its current connection.
 class FakeServer {
  public:
-  explicit FakeServer(Session& session) : session_(session) {}
+  explicit FakeServer(Link& link) : link_(link) {}
 
   /// One read carrying `bytes`, on the session's current generation.
-  void send(Millis now, const Bytes& bytes) { session_.on_received(now, session_.generation(), span_of(bytes)); }
+  void send(Millis now, const Bytes& bytes) { link_.on_received(now, link_.generation(), span_of(bytes)); }
   /// One read on an explicit (maybe stale) generation.
-  void send_on(Millis now, Session::Generation generation, const Bytes& bytes) {
-    session_.on_received(now, generation, span_of(bytes));
+  void send_on(Millis now, Link::Generation generation, const Bytes& bytes) {
+    link_.on_received(now, generation, span_of(bytes));
   }
   /// The bytes one at a time, each its own read.
   void send_bytewise(Millis now, const Bytes& bytes) {
     for (const std::uint8_t b : bytes) {
-      const Session::Generation g = session_.generation();
-      session_.on_received(now, g, ConstByteSpan{&b, 1});
+      const Link::Generation g = link_.generation();
+      link_.on_received(now, g, ConstByteSpan{&b, 1});
     }
   }
 
@@ -434,7 +434,7 @@ class FakeServer {
   void garbage(Millis now) { send(now, garbage_bytes()); }
 
  private:
-  Session& session_;
+  Link& link_;
 };
 
 // ------------------------------------------------------------- the device's writes
@@ -443,7 +443,7 @@ class FakeServer {
 /// started and completed, and decodes what was written.
 class DeviceWire {
  public:
-  explicit DeviceWire(Session& session) : session_(session) {}
+  explicit DeviceWire(Link& link) : link_(link) {}
 
   /// Writes everything pending (each write completes at once, at `now`);
   /// returns the frames written by this call. Every write must hold whole
@@ -459,11 +459,11 @@ class DeviceWire {
 
   /// Starts writing the pending bytes without completing; false when nothing was pending.
   bool start(Millis now) {
-    const ConstByteSpan pending = session_.pending_write();
+    const ConstByteSpan pending = link_.pending_write();
     if (pending.empty()) return false;
     in_flight_.assign(pending.begin(), pending.end());
-    in_flight_generation_ = session_.generation();
-    session_.on_write_started(now);
+    in_flight_generation_ = link_.generation();
+    link_.on_write_started(now);
     return true;
   }
 
@@ -487,7 +487,7 @@ class DeviceWire {
     std::vector<WireFrame> frames = decode_frames(span_of(in_flight_), decoded);
     ok = ok && decoded;
     bytes_written += in_flight_.size();
-    session_.on_write_complete(now, in_flight_generation_, in_flight_.size());
+    link_.on_write_complete(now, in_flight_generation_, in_flight_.size());
     in_flight_.clear();
     for (WireFrame& f : frames) {
       all.push_back(f);
@@ -495,9 +495,9 @@ class DeviceWire {
     }
   }
 
-  Session& session_;
+  Link& link_;
   Bytes in_flight_;
-  Session::Generation in_flight_generation_ = 0;
+  Link::Generation in_flight_generation_ = 0;
 };
 
 }  // namespace uplink::test

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The connection state machine. See the diagram in session.hpp.
+// The connection state machine. See the diagram in link.hpp.
 //
 // Rules that are easy to get wrong and why they are here:
 //  - One deadline covers resolve + connect + transport handshake + WELCOME,
@@ -9,7 +9,7 @@
 //    accepts and drops cannot cause a tight loop (nats.c does the same).
 //  - Every connection end goes through end_transport(): the transport is
 //    closed once and the generation moves on, so late completions are ignored.
-#include "uplink/core/session.hpp"
+#include "uplink/core/link.hpp"
 
 #include <cstdarg>
 #include <cstdio>
@@ -56,63 +56,37 @@ const char* client_state_name(ClientState state) noexcept {
   return "unknown";
 }
 
-Session::Session(SessionIo& io, Listener& listener, RandomSource& random)
+Link::Link(LinkIo& io, Listener& listener, RandomSource& random)
     : io_(io), listener_(listener), random_(random) {}
 
 // ---------------------------------------------------------------- requests
 
-std::error_code Session::attach_spool(Spool& spool) {
+std::error_code Link::attach_spool(Spool& spool) {
   if (state_ != ClientState::idle) return Errc::already_running;
-  if (!spool.is_open()) return Errc::invalid_option;  // open() it over its storage first
-  spool_ = &spool;
-  const SpoolState& saved = spool.state();
-  session_id_ = saved.session_id;
-  last_downlink_ = saved.last_downlink_seq;
-  next_id_ = saved.next_message_id - 1;
-  store_.restart(saved.head_seq);
+  std::size_t recovered = 0;
   std::size_t surplus = 0;
-  const std::error_code error = spool.recover([&](std::uint64_t id, ConstByteSpan payload) {
-    if (store_.push(id, payload)) {
-      // Only possible when the build's store shrank since the spool was
-      // written: the message is dropped and reported, never silently.
-      ++surplus;
-      (void)spool.tombstone(id);
-      message_dropped(id, make_error_code(Errc::queue_full));
-    }
+  const std::error_code error = delivery_.attach_spool(spool, &recovered, [&](std::uint64_t id) {
+    ++surplus;
+    listener_.on_dropped(id, make_error_code(Errc::queue_full));
   });
-  if (error) {
-    spool_ = nullptr;
-    return error;
-  }
-  // Everything below head_seq was acknowledged, and any stored message may
-  // have reached the server before the restart.
-  highest_transmitted_ = saved.head_seq - 1 + store_.size();
-  restored_ = true;
-  last_acked_ = saved.head_seq - 1;
+  if (error) return error;
   log(LogLevel::info, "spool: %u messages recovered (%u dropped: store too small), session %llu",
-      static_cast<unsigned>(store_.size()), static_cast<unsigned>(surplus),
-      static_cast<unsigned long long>(session_id_));
+      static_cast<unsigned>(recovered), static_cast<unsigned>(surplus),
+      static_cast<unsigned long long>(delivery_.session_id()));
   return {};
 }
 
-void Session::persist_state() {
-  if (spool_ == nullptr) return;
-  SpoolState state;
-  state.session_id = session_id_;
-  state.last_downlink_seq = last_downlink_;
-  state.next_message_id = next_id_ + 1;
-  state.head_seq = store_.head_seq();
-  if (const std::error_code error = spool_->save_state(state)) spool_failed("saving the session state", error);
-}
-
-void Session::spool_failed(const char* what, std::error_code error) {
+void Link::report_spool_failure() {
+  const char* what = nullptr;
+  std::error_code error;
+  if (!delivery_.take_spool_failure(what, error)) return;
   // The RAM store still holds everything: delivery goes on; only the
   // protection against a restart is weakened, which the application hears.
   log(LogLevel::error, "spool: %s failed (%s, %d); messages are kept in RAM only until this is fixed", what,
       error.category().name(), error.value());
 }
 
-OptionsCheck Session::start(const Options& options, Millis now) {
+OptionsCheck Link::start(const Options& options, Millis now) {
   if (state_ != ClientState::idle && state_ != ClientState::stopped) {
     return {make_error_code(Errc::already_running), "", "start() called while running"};
   }
@@ -124,7 +98,7 @@ OptionsCheck Session::start(const Options& options, Millis now) {
   return {};
 }
 
-void Session::stop(Millis now) {
+void Link::stop(Millis now) {
   switch (state_) {
     case ClientState::stopped:
       return;
@@ -139,68 +113,24 @@ void Session::stop(Millis now) {
     case ClientState::backing_off:
       break;
   }
-  if (spool_ != nullptr) {
-    if (const std::error_code error = spool_->flush()) spool_failed("flushing at stop", error);
-  }
+  delivery_.flush_spool();
+  report_spool_failure();
   enter(ClientState::stopped, now, make_error_code(Errc::stopped));
 }
 
-std::error_code Session::send(ConstByteSpan payload, Millis now, std::uint64_t* id) {
-  if (payload.size > kMaxDataPayload) return Errc::field_too_long;
-  if (!store_.has_room(payload.size) && options_.when_full == FullPolicy::drop_oldest) {
-    // Messages up to the highest seq ever transmitted may already be at the
-    // server (sent on this connection or a dropped one): never drop those,
-    // or the numbering would shift onto seqs the server already holds.
-    const std::uint64_t held = highest_transmitted_ >= store_.head_seq() ? highest_transmitted_ - store_.head_seq() + 1 : 0;
-    store_.drop_oldest_for_room(payload.size, static_cast<std::size_t>(held), [this](std::uint64_t dropped) {
-      // A dropped message must not come back after a restart.
-      if (spool_ != nullptr) {
-        if (const std::error_code error = spool_->tombstone(dropped)) spool_failed("recording a drop", error);
-      }
-      message_dropped(dropped, make_error_code(Errc::queue_full));
-    });
-  }
-  if (!store_.has_room(payload.size)) {
-    ++counters_.messages_refused;
-    return Errc::queue_full;
-  }
-  if (spool_ != nullptr) {
-    // Durable first (per the spool's sync policy), then in RAM: a message
-    // the spool refused is refused to the caller, who keeps it.
-    if (const std::error_code error = spool_->append(next_id_ + 1, payload)) {
-      ++counters_.messages_refused;
-      return error;
-    }
-  }
-  (void)store_.push(next_id_ + 1, payload);  // room checked above
-  ++next_id_;
-  if (id != nullptr) *id = next_id_;
-  ++counters_.messages_sent;
+std::error_code Link::send(ConstByteSpan payload, Millis now, std::uint64_t* id) {
+  const std::error_code error = delivery_.accept(payload, options_.when_full, id, [this](std::uint64_t dropped) {
+    listener_.on_dropped(dropped, make_error_code(Errc::queue_full));
+  });
+  report_spool_failure();
+  if (error) return error;
   if (state_ == ClientState::online) transmit_from_store(now);
   return {};
 }
 
-void Session::message_dropped(std::uint64_t id, std::error_code reason) {
-  ++counters_.messages_dropped;
-  for (DropWatch& watch : drop_watches_) {
-    if (watch.active && id <= watch.through_id) watch.dropped = true;
-  }
-  listener_.on_dropped(id, reason);
-}
-
-int Session::watch_drops(std::uint64_t through_id) {
-  for (int i = 0; i < kMaxDropWatches; ++i) {
-    if (drop_watches_[i].active) continue;
-    drop_watches_[i] = DropWatch{through_id, true, false};
-    return i;
-  }
-  return -1;
-}
-
-void Session::transmit_from_store(Millis now) {
-  while (state_ == ClientState::online && store_.has_untransmitted() && store_.transmitted() < options_.max_in_flight) {
-    const OutboundStore::Message m = store_.next_untransmitted();
-    const Data data{store_.next_seq(), m.payload};
+void Link::transmit_from_store(Millis now) {
+  while (state_ == ClientState::online && delivery_.can_transmit(options_.max_in_flight)) {
+    const Data data = delivery_.next_data();
     const std::size_t room = kTxBufferSize - tx_size_;
     // Application data leaves room for control frames: a buffer full of
     // DATA must never hold back a PONG or a PING.
@@ -208,16 +138,14 @@ void Session::transmit_from_store(Millis now) {
     const EncodeResult r = encode(data, ByteSpan{tx_ + tx_size_, room});
     if (r.error) return;  // cannot happen: size checked, payload bounded by send()
     tx_size_ += r.size;
-    if (data.seq > highest_transmitted_) highest_transmitted_ = data.seq;
-    if (store_.transmitted() == 0) ack_wait_since_ = now;  // the first in flight starts the ack deadline
-    store_.mark_transmitted();
+    if (delivery_.in_flight() == 0) ack_wait_since_ = now;  // the first in flight starts the ack deadline
+    delivery_.transmitted();
     ++counters_.frames_sent;
-    ++counters_.data_frames_sent;
     keep_alive_.on_business_sent(now);
   }
 }
 
-void Session::on_network_change(Millis now) {
+void Link::on_network_change(Millis now) {
   if (state_ == ClientState::backing_off) {
     log(LogLevel::info, "network changed: reconnecting now instead of after the backoff");
     begin_round(now);
@@ -233,18 +161,18 @@ void Session::on_network_change(Millis now) {
 
 // -------------------------------------------------------- transport events
 
-void Session::on_transport_open(Millis now, Generation generation) {
+void Link::on_transport_open(Millis now, Generation generation) {
   if (generation != generation_ || state_ != ClientState::connecting) return;
   enter(ClientState::handshaking, now);
   queue_hello(now);
 }
 
-void Session::on_transport_failed(Millis now, Generation generation, std::error_code reason) {
+void Link::on_transport_failed(Millis now, Generation generation, std::error_code reason) {
   if (generation != generation_ || state_ != ClientState::connecting) return;
   attempt_failed(now, reason);
 }
 
-void Session::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
+void Link::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
   if (generation != generation_ || !transport_active_) return;
   counters_.bytes_received += bytes.size;
   while (!bytes.empty() && generation == generation_) {
@@ -265,18 +193,18 @@ void Session::on_received(Millis now, Generation generation, ConstByteSpan bytes
   }
   // Acknowledge everything this read delivered with one cumulative ACK:
   // batched per read, so promptly but without one ACK per message.
-  if (ack_pending_ && generation == generation_ && state_ == ClientState::online) {
+  if (delivery_.ack_due() && generation == generation_ && state_ == ClientState::online) {
     std::uint8_t ack[kFrameHeaderSize + wire::kAckBody];
-    const EncodeResult r = encode(Ack{last_downlink_}, ByteSpan{ack, sizeof ack});
+    const EncodeResult r = encode(delivery_.ack(), ByteSpan{ack, sizeof ack});
     // Without room now, the ACK stays pending and goes with the next read.
     if (!r.error && queue_frame_bytes(ConstByteSpan{ack, r.size}, true)) {
-      ack_pending_ = false;
+      delivery_.ack_queued();
       keep_alive_.on_business_sent(now);
     }
   }
 }
 
-void Session::on_write_complete(Millis now, Generation generation, std::size_t written) {
+void Link::on_write_complete(Millis now, Generation generation, std::size_t written) {
   if (generation != generation_ || tx_in_flight_ == 0) return;
   if (written > tx_in_flight_) written = tx_in_flight_;
   counters_.bytes_sent += written;
@@ -289,7 +217,7 @@ void Session::on_write_complete(Millis now, Generation generation, std::size_t w
   transmit_from_store(now);  // room freed: more messages may go
 }
 
-void Session::on_transport_error(Millis now, Generation generation, std::error_code reason) {
+void Link::on_transport_error(Millis now, Generation generation, std::error_code reason) {
   if (generation != generation_ || !transport_active_) return;
   if (state_ == ClientState::online) {
     go_offline(now, reason, nullptr);
@@ -298,10 +226,9 @@ void Session::on_transport_error(Millis now, Generation generation, std::error_c
   }
 }
 
-void Session::on_timer(Millis now) {
-  if (spool_ != nullptr) {
-    if (const std::error_code error = spool_->maybe_sync(now)) spool_failed("syncing", error);
-  }
+void Link::on_timer(Millis now) {
+  delivery_.sync_spool(now);
+  report_spool_failure();
   switch (state_) {
     case ClientState::connecting:
     case ClientState::handshaking:
@@ -330,7 +257,7 @@ void Session::on_timer(Millis now) {
   // a link that lives while the acknowledgements stop is a stuck server.
   if ((verdict == KeepAliveVerdict::none || verdict == KeepAliveVerdict::send_ping) && ack_deadline() <= now) {
     log(LogLevel::warning, "no acknowledgement for %u ms with %u messages in flight: the server is stuck",
-        static_cast<unsigned>(ack_timeout_ms_), static_cast<unsigned>(store_.transmitted()));
+        static_cast<unsigned>(ack_timeout_ms_), static_cast<unsigned>(delivery_.in_flight()));
     go_offline(now, make_error_code(Errc::ack_timeout), nullptr);
     return;
   }
@@ -360,28 +287,28 @@ void Session::on_timer(Millis now) {
 
 // ------------------------------------------------------ shell's questions
 
-ConstByteSpan Session::pending_write() const {
+ConstByteSpan Link::pending_write() const {
   if (!transport_active_ || tx_in_flight_ != 0 || state_ == ClientState::connecting) return {};
   return {tx_, tx_size_};
 }
 
-void Session::on_write_started(Millis now) {
+void Link::on_write_started(Millis now) {
   tx_in_flight_ = tx_size_;
   keep_alive_.on_write_started(now);
 }
 
-Millis Session::next_wakeup() const {
+Millis Link::next_wakeup() const {
   const Millis session_wakeup = next_session_wakeup();
-  const Millis spool_sync = spool_ != nullptr ? spool_->next_sync_due() : kNever;
+  const Millis spool_sync = delivery_.next_spool_sync();
   return spool_sync < session_wakeup ? spool_sync : session_wakeup;
 }
 
-Millis Session::ack_deadline() const {
-  if (ack_wait_since_ == kNever || store_.transmitted() == 0) return kNever;
+Millis Link::ack_deadline() const {
+  if (ack_wait_since_ == kNever || delivery_.in_flight() == 0) return kNever;
   return ack_wait_since_ + ack_timeout_ms_;
 }
 
-Millis Session::next_session_wakeup() const {
+Millis Link::next_session_wakeup() const {
   switch (state_) {
     case ClientState::connecting:
     case ClientState::handshaking:
@@ -406,20 +333,20 @@ Millis Session::next_session_wakeup() const {
 
 // ------------------------------------------------------------ transitions
 
-void Session::begin_round(Millis now) {
+void Link::begin_round(Millis now) {
   endpoint_index_ = 0;
   retry_after_hint_ms_ = 0;
   begin_attempt(now);
 }
 
-void Session::begin_attempt(Millis now) {
+void Link::begin_attempt(Millis now) {
   ++generation_;
   transport_active_ = true;
   decoder_.reset();
   tx_size_ = 0;
   tx_in_flight_ = 0;
   tx_mid_frame_ = false;
-  ack_pending_ = false;
+  delivery_.connection_started();
   // A PING of the previous connection can never be answered on this one.
   keep_alive_.start(keep_alive_.timings(), now);
   attempt_deadline_ = now + options_.connect_timeout_ms;
@@ -428,7 +355,7 @@ void Session::begin_attempt(Millis now) {
   io_.open_transport(endpoint_index_, options_.endpoints[endpoint_index_]);
 }
 
-void Session::attempt_failed(Millis now, std::error_code reason) {
+void Link::attempt_failed(Millis now, std::error_code reason) {
   end_transport({});
   ++counters_.connect_failures;
   ConnectFailure failure;
@@ -447,7 +374,7 @@ void Session::attempt_failed(Millis now, std::error_code reason) {
   }
 }
 
-void Session::go_offline(Millis now, std::error_code reason, const Close* server_close, ConstByteSpan farewell) {
+void Link::go_offline(Millis now, std::error_code reason, const Close* server_close, ConstByteSpan farewell) {
   DisconnectInfo info;
   info.reason = reason;
   info.since_last_rx_ms = now - keep_alive_.last_rx();
@@ -493,7 +420,7 @@ void Session::go_offline(Millis now, std::error_code reason, const Close* server
   retry_after_hint_ms_ = hint;
 }
 
-void Session::back_off(Millis now) {
+void Link::back_off(Millis now) {
   std::uint32_t delay = 0;
   if (!backoff_.next(random_.next_u32(), delay)) {
     log(LogLevel::error, "giving up after %u reconnect attempts", static_cast<unsigned>(backoff_.attempts()));
@@ -524,7 +451,7 @@ void Session::back_off(Millis now) {
   listener_.on_state(change);
 }
 
-void Session::enter(ClientState state, Millis now, std::error_code reason) {
+void Link::enter(ClientState state, Millis now, std::error_code reason) {
   (void)now;
   state_ = state;
   StateChange change;
@@ -534,7 +461,7 @@ void Session::enter(ClientState state, Millis now, std::error_code reason) {
   listener_.on_state(change);
 }
 
-void Session::end_transport(ConstByteSpan farewell) {
+void Link::end_transport(ConstByteSpan farewell) {
   if (!transport_active_) return;
   transport_active_ = false;
   // Bytes mid-write, or a frame only partly written, must not be followed by
@@ -543,13 +470,13 @@ void Session::end_transport(ConstByteSpan farewell) {
   io_.close_transport(farewell);
   ++generation_;
   // Whatever was in flight is unconfirmed: it goes again on the next connection.
-  store_.restart(store_.head_seq());
+  delivery_.connection_ended();
   tx_size_ = 0;
   tx_in_flight_ = 0;
   tx_mid_frame_ = false;
 }
 
-ConstByteSpan Session::make_farewell(CloseReason reason, const char* text) {
+ConstByteSpan Link::make_farewell(CloseReason reason, const char* text) {
   Close close;
   close.reason = reason;
   const std::size_t text_len = std::strlen(text);
@@ -561,7 +488,7 @@ ConstByteSpan Session::make_farewell(CloseReason reason, const char* text) {
 
 // --------------------------------------------------------------- frames
 
-void Session::handle_frame(Millis now, const Frame& frame) {
+void Link::handle_frame(Millis now, const Frame& frame) {
   if (frame.type == FrameType::pong) {
     const std::int64_t rtt = keep_alive_.on_pong(now);
     if (rtt >= 0) {
@@ -592,7 +519,7 @@ void Session::handle_frame(Millis now, const Frame& frame) {
         go_offline(now, make_error_code(Errc::closed_by_server), &frame.close);
       } else {
         retry_after_hint_ms_ = frame.close.retry_after_ms;
-        if (frame.close.reason == CloseReason::sequence_error && session_id_ != 0) resume_refused();
+        if (frame.close.reason == CloseReason::sequence_error && delivery_.session_id() != 0) resume_refused();
         attempt_failed(now, make_error_code(Errc::closed_by_server));
       }
       return;
@@ -617,7 +544,7 @@ void Session::handle_frame(Millis now, const Frame& frame) {
   }
 }
 
-void Session::handle_welcome(Millis now, const Welcome& welcome) {
+void Link::handle_welcome(Millis now, const Welcome& welcome) {
   // Checked before anything of the WELCOME is taken: a refused one changes
   // no session state.
   const std::uint32_t floor = options_.accepted_server_heartbeat_min_ms();
@@ -629,49 +556,18 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
                      "WELCOME heartbeat outside the device's bounds");
     return;
   }
-  const bool resumed = session_id_ != 0 && welcome.session_id == session_id_;
-  const std::uint64_t next = welcome.next_uplink_seq;
-  // Under SpoolSync::every_write a message is durable before it can be
-  // transmitted (send() appends first), so a server ahead of the recovered
-  // messages can only be a broken one: the check below refuses it.
-  if (resumed && restored_ && next > highest_transmitted_ + 1 && spool_ != nullptr &&
-      spool_->options().sync != SpoolSync::every_write) {
-    // After a restart from the spool the server can be ahead of what the
-    // device kept (messages it received whose record the last sync did not
-    // cover): everything still stored was received; numbering continues
-    // from the server's position.
+  const WelcomeVerdict verdict =
+      delivery_.on_welcome(welcome, [this](std::uint64_t id) { listener_.on_acked(id); });
+  report_spool_failure();
+  if (verdict.server_ahead_of_spool) {
     log(LogLevel::warning, "spool: the server is ahead of the recovered messages; treating them as delivered");
-    acknowledge_through(store_.head_seq() + store_.size() - 1);
-    highest_transmitted_ = next - 1;
   }
-  if (resumed) {
-    if (next > highest_transmitted_ + 1) {
-      resume_refused();
-      protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
-                       restored_ ? "WELCOME ahead of what the spool made durable"
-                                 : "WELCOME expects a sequence number never sent");
-      return;
-    }
-    if (next < store_.head_seq()) {
-      resume_refused();
-      protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
-                       "WELCOME goes back before acknowledged messages");
-      return;
-    }
-    // The server holds everything below `next`: those are acknowledged now.
-    if (next > store_.head_seq()) acknowledge_through(next - 1);
-  } else {
-    // A new session (or the server lost ours): everything still stored is
-    // numbered afresh from what it expects, and downlink starts over.
-    last_downlink_ = 0;
-    highest_transmitted_ = next - 1;
+  if (verdict.error) {
+    resume_refused();
+    protocol_failure(now, verdict.error, CloseReason::sequence_error, verdict.why);
+    return;
   }
-  restored_ = false;
-  resume_refusals_ = 0;
-  session_id_ = welcome.session_id;
-  store_.restart(next);
-  last_acked_ = next - 1;
-  persist_state();
+  const bool resumed = verdict.resumed;
 
   KeepAliveTimings timings;
   timings.heartbeat_ms = welcome.heartbeat_ms;
@@ -696,13 +592,13 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
 
   OnlineInfo info;
   info.endpoint_index = endpoint_index_;
-  info.session_id = session_id_;
+  info.session_id = delivery_.session_id();
   info.resumed = resumed;
   info.heartbeat_ms = timings.heartbeat_ms;
   info.read_timeout_ms = timings.read_timeout_ms;
-  info.next_uplink_seq = store_.next_seq();
+  info.next_uplink_seq = delivery_.next_uplink_seq();
   log(LogLevel::info, "online: endpoint %u, session %llu%s, heartbeat %u ms, read timeout %u ms",
-      static_cast<unsigned>(endpoint_index_), static_cast<unsigned long long>(session_id_),
+      static_cast<unsigned>(endpoint_index_), static_cast<unsigned long long>(delivery_.session_id()),
       resumed ? " (resumed)" : "", static_cast<unsigned>(timings.heartbeat_ms),
       static_cast<unsigned>(timings.read_timeout_ms));
   StateChange change;
@@ -714,56 +610,45 @@ void Session::handle_welcome(Millis now, const Welcome& welcome) {
   transmit_from_store(now);  // resend what was unacknowledged, then the rest
 }
 
-void Session::handle_data(Millis now, const Data& data) {
-  if (data.seq <= last_downlink_) {
-    // Already delivered (a server resending after a resume): acknowledge
-    // again so the server can let go, but never deliver twice.
-    ++counters_.downlink_duplicates;
-    ack_pending_ = true;
-    return;
+void Link::handle_data(Millis now, const Data& data) {
+  switch (delivery_.on_data(data)) {
+    case DownlinkVerdict::duplicate:
+      return;
+    case DownlinkVerdict::out_of_sequence:
+      protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
+                       "downlink DATA out of sequence");
+      return;
+    case DownlinkVerdict::deliver:
+      break;
   }
-  if (data.seq != last_downlink_ + 1) {
-    protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
-                     "downlink DATA out of sequence");
-    return;
-  }
-  last_downlink_ = data.seq;
-  ack_pending_ = true;
-  ++counters_.messages_received;
   listener_.on_message(data.seq, data.payload);
   // Recorded only once the application has had it, and before the ACK
   // leaves: a crash in between makes the server resend it with the same
   // seq (delivered again, never lost; the application keys on seq if it
   // must not act twice). Recording first would lose it instead.
-  persist_state();
+  delivery_.delivered();
+  report_spool_failure();
 }
 
-void Session::handle_ack(Millis now, const Ack& ack) {
-  if (ack.seq > highest_transmitted_ || ack.seq < last_acked_) {
-    protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
-                     ack.seq > highest_transmitted_ ? "ACK for a message never sent" : "ACK going backwards");
-    return;
+void Link::handle_ack(Millis now, const Ack& ack) {
+  const AckVerdict verdict = delivery_.on_ack(ack, [this](std::uint64_t id) { listener_.on_acked(id); });
+  report_spool_failure();
+  switch (verdict) {
+    case AckVerdict::never_sent:
+    case AckVerdict::backwards:
+      protocol_failure(now, make_error_code(Errc::sequence_error), CloseReason::sequence_error,
+                       verdict == AckVerdict::never_sent ? "ACK for a message never sent" : "ACK going backwards");
+      return;
+    case AckVerdict::repeated:
+      return;  // harmless
+    case AckVerdict::advanced:
+      break;
   }
-  if (ack.seq == last_acked_) return;  // a repeated ACK is harmless
-  acknowledge_through(ack.seq);
-  ack_wait_since_ = store_.transmitted() != 0 ? now : kNever;
+  ack_wait_since_ = delivery_.in_flight() != 0 ? now : kNever;
   transmit_from_store(now);  // the window moved
 }
 
-void Session::acknowledge_through(std::uint64_t seq) {
-  last_acked_ = seq;
-  const std::size_t removed = store_.acknowledge_through(seq, [this](std::uint64_t id) {
-    ++counters_.messages_acked;
-    listener_.on_acked(id);
-  });
-  if (spool_ != nullptr && removed != 0) {
-    if (const std::error_code error = spool_->remove_front(removed, store_.head_seq())) {
-      spool_failed("recording acknowledgements", error);
-    }
-  }
-}
-
-void Session::protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text) {
+void Link::protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text) {
   log(LogLevel::error, "protocol error: %s (%s)", text, reason_text(reason));
   // The CLOSE tells the server why, before the connection goes.
   const ConstByteSpan farewell = make_farewell(close_reason, text);
@@ -775,33 +660,24 @@ void Session::protocol_failure(Millis now, std::error_code reason, CloseReason c
   }
 }
 
-void Session::resume_refused() {
-  if (++resume_refusals_ >= kResumeRefusalsBeforeNewSession) abandon_session(SessionResetCause::resume_refused);
+void Link::resume_refused() {
+  SessionReset reset;
+  if (delivery_.resume_refused(&reset)) report_session_reset(reset);
 }
 
-void Session::abandon_session(SessionResetCause cause) {
-  SessionReset reset;
-  reset.abandoned_session_id = session_id_;
-  reset.cause = cause;
-  // The next HELLO asks for a new session: its WELCOME numbers the stored
-  // messages afresh (handle_welcome), and downlink starts over.
-  session_id_ = 0;
-  last_downlink_ = 0;
-  restored_ = false;
-  resume_refusals_ = 0;
-  ++counters_.session_resets;
+void Link::report_session_reset(const SessionReset& reset) {
+  report_spool_failure();
   log(LogLevel::warning,
       "session %llu abandoned (%s): the next connection opens a new session; stored messages are sent again "
       "there",
       static_cast<unsigned long long>(reset.abandoned_session_id),
-      cause == SessionResetCause::resume_refused ? "the server refused to resume it twice" : "sequence limit");
-  persist_state();
+      reset.cause == SessionResetCause::resume_refused ? "the server refused to resume it twice" : "sequence limit");
   listener_.on_session_reset(reset);
 }
 
 // ------------------------------------------------------------- transmit
 
-bool Session::queue_frame_bytes(ConstByteSpan frame, bool control) {
+bool Link::queue_frame_bytes(ConstByteSpan frame, bool control) {
   const std::size_t room = kTxBufferSize - tx_size_;
   const std::size_t reserve = control ? 0 : kTxControlReserve;
   if (frame.size + reserve > room) return false;
@@ -813,23 +689,21 @@ bool Session::queue_frame_bytes(ConstByteSpan frame, bool control) {
   return true;
 }
 
-bool Session::queue_control(FrameType type) {
+bool Link::queue_control(FrameType type) {
   std::uint8_t bytes[kControlFrameSize];
   const EncodeResult r = type == FrameType::ping ? encode_ping(ByteSpan{bytes, sizeof bytes})
                                                  : encode_pong(ByteSpan{bytes, sizeof bytes});
   return !r.error && queue_frame_bytes(ConstByteSpan{bytes, r.size}, true);
 }
 
-void Session::queue_hello(Millis now) {
-  if (session_id_ != 0 && (store_.next_seq() >= kSessionSequenceLimit || last_downlink_ >= kSessionSequenceLimit)) {
-    abandon_session(SessionResetCause::sequence_limit);
-  }
+void Link::queue_hello(Millis now) {
+  if (delivery_.at_sequence_limit()) report_session_reset(delivery_.abandon_session(SessionResetCause::sequence_limit));
   Hello hello;
   hello.device_id = ConstByteSpan{options_.device_id, std::strlen(options_.device_id)};
   hello.token = ConstByteSpan{options_.token, options_.token_size};
   hello.heartbeat_ms = options_.heartbeat_interval_ms;
-  hello.session_id = session_id_;
-  hello.last_downlink_seq = last_downlink_;
+  hello.session_id = delivery_.session_id();
+  hello.last_downlink_seq = delivery_.last_downlink_seq();
   const EncodeResult r = encode(hello, ByteSpan{tx_ + tx_size_, kTxBufferSize - tx_size_});
   if (r.error) {  // cannot happen with validated options; fail loudly rather than hang
     attempt_failed(now, r.error);
@@ -839,7 +713,7 @@ void Session::queue_hello(Millis now) {
   ++counters_.frames_sent;
 }
 
-void Session::log(LogLevel level, const char* format, ...) {
+void Link::log(LogLevel level, const char* format, ...) {
   char line[192];
   va_list args;
   va_start(args, format);

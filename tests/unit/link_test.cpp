@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// uplink::Session, the connection state machine, driven entirely in virtual
+// uplink::Link, the connection state machine, driven entirely in virtual
 // time: a `now` the tests advance, on_timer() called at next_wakeup(), a fake
 // I/O shell, a fake server that feeds encoded frames, and a wire that writes
 // and decodes whatever the session has pending.
@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "support/session_fakes.hpp"
-#include "uplink/core/session.hpp"
+#include "support/link_fakes.hpp"
+#include "uplink/core/link.hpp"
 #include "uplink/error.hpp"
 #include "uplink/options.hpp"
 
@@ -64,20 +64,20 @@ std::error_code peer_closed() { return make_error_code(Errc::connection_closed);
 
 // Everything a session needs, standalone (for tests that run many sessions).
 struct Rig {
-  Rig() { io.attach(session); }
+  Rig() { io.attach(link); }
   ScriptedRandom random;
   RecordingListener listener;
   FakeIo io;
-  Session session{io, listener, random};
-  FakeServer server{session};
-  DeviceWire wire{session};
+  Link link{io, listener, random};
+  FakeServer server{link};
+  DeviceWire wire{link};
 
   /// Starts with `options`, opens the transport and answers the HELLO with
   /// a WELCOME of `session_id` naming `heartbeat_ms` and `next_uplink_seq` 1.
   void start_and_welcome(const Options& options, Millis now, std::uint32_t heartbeat_ms,
                          std::uint64_t session_id) {
-    CHECK_TRUE(static_cast<bool>(session.start(options, now)));
-    session.on_transport_open(now, session.generation());
+    CHECK_TRUE(static_cast<bool>(link.start(options, now)));
+    link.on_transport_open(now, link.generation());
     wire.flush(now);
     server.welcome(now, session_id, heartbeat_ms, 1);
   }
@@ -86,39 +86,39 @@ struct Rig {
 }  // namespace
 
 // The fixture shared by every group: one session, its fakes and a clock.
-class SessionFixture : public Utest {
+class LinkFixture : public Utest {
  public:
-  SessionFixture() { io.attach(session); }
+  LinkFixture() { io.attach(link); }
 
  protected:
   Millis now = kStart;
   ScriptedRandom random{kRandomMax};
   RecordingListener listener;
   FakeIo io;
-  Session session{io, listener, random};
-  FakeServer server{session};
-  DeviceWire wire{session};
+  Link link{io, listener, random};
+  FakeServer server{link};
+  DeviceWire wire{link};
   Options options = test_options();
 
   void start() {
-    const OptionsCheck check = session.start(options, now);
+    const OptionsCheck check = link.start(options, now);
     CHECK_TEXT(static_cast<bool>(check), check.field);
   }
-  Session::Generation gen() const { return session.generation(); }
-  void open() { session.on_transport_open(now, session.generation()); }
+  Link::Generation gen() const { return link.generation(); }
+  void open() { link.on_transport_open(now, link.generation()); }
   std::vector<WireFrame> flush() { return wire.flush(now); }
-  void fail_attempt(std::error_code reason = refused()) { session.on_transport_failed(now, gen(), reason); }
+  void fail_attempt(std::error_code reason = refused()) { link.on_transport_failed(now, gen(), reason); }
   void fail_round() {
     for (std::size_t i = 0; i < options.endpoint_count; ++i) fail_attempt();
   }
-  void drop(std::error_code reason = peer_closed()) { session.on_transport_error(now, gen(), reason); }
+  void drop(std::error_code reason = peer_closed()) { link.on_transport_error(now, gen(), reason); }
 
   /// Jumps to next_wakeup() and fires the timer there.
   Millis fire() {
-    const Millis at = session.next_wakeup();
+    const Millis at = link.next_wakeup();
     CHECK_TEXT(at != kNever, "no wake-up scheduled");
     if (at > now) now = at;
-    session.on_timer(now);
+    link.on_timer(now);
     return now;
   }
 
@@ -128,10 +128,10 @@ class SessionFixture : public Utest {
   void run_to(Millis until, bool answer_pings = false) {
     for (int guard = 0;; ++guard) {
       CHECK_TEXT(guard < 100000, "the timer does not advance");
-      const Millis next = session.next_wakeup();
+      const Millis next = link.next_wakeup();
       if (next > until) break;
       if (next > now) now = next;
-      session.on_timer(now);
+      link.on_timer(now);
       const std::vector<WireFrame> written = flush();
       if (answer_pings && count_type(written, FrameType::ping) > 0) server.pong(now);
     }
@@ -142,24 +142,24 @@ class SessionFixture : public Utest {
   /// handshake. `heartbeat` 0 means "as requested".
   void go_online(std::uint64_t session_id = kSessionId, std::uint32_t heartbeat = 0,
                  std::uint64_t next_uplink_seq = 1) {
-    if (session.state() == ClientState::idle || session.state() == ClientState::stopped) start();
-    if (session.state() == ClientState::backing_off) fire();
-    STATE_EQUAL(ClientState::connecting, session.state());
+    if (link.state() == ClientState::idle || link.state() == ClientState::stopped) start();
+    if (link.state() == ClientState::backing_off) fire();
+    STATE_EQUAL(ClientState::connecting, link.state());
     open();
     flush();
     server.welcome(now, session_id, heartbeat != 0 ? heartbeat : options.heartbeat_interval_ms, next_uplink_seq);
-    STATE_EQUAL(ClientState::online, session.state());
+    STATE_EQUAL(ClientState::online, link.state());
   }
 
   /// Sends `text`, which must be accepted; returns its message id.
   std::uint64_t send_text(const std::string& text) {
     std::uint64_t id = 0;
-    const std::error_code ec = session.send(ConstByteSpan{text.data(), text.size()}, now, &id);
+    const std::error_code ec = link.send(ConstByteSpan{text.data(), text.size()}, now, &id);
     STRCMP_EQUAL("ok", error_name(ec).c_str());
     return id;
   }
   std::error_code try_send(const std::string& text) {
-    return session.send(ConstByteSpan{text.data(), text.size()}, now);
+    return link.send(ConstByteSpan{text.data(), text.size()}, now);
   }
 
   /// The last connection ended online with `reason` and a farewell CLOSE
@@ -172,7 +172,7 @@ class SessionFixture : public Utest {
     const std::vector<WireFrame> farewell = io.last_farewell();
     STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
     CLOSE_REASON_EQUAL(close_reason, at(farewell, 0).close_reason);
-    STATE_EQUAL(ClientState::backing_off, session.state());
+    STATE_EQUAL(ClientState::backing_off, link.state());
     CLOSE_ONCE();
   }
 
@@ -204,7 +204,7 @@ class SessionFixture : public Utest {
     const std::vector<WireFrame> farewell = io.last_farewell();
     STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
     CLOSE_REASON_EQUAL(close_reason, at(farewell, 0).close_reason);
-    STATE_EQUAL(ClientState::connecting, session.state());
+    STATE_EQUAL(ClientState::connecting, link.state());
     UNSIGNED_LONGS_EQUAL(2, io.opens.size());
     UNSIGNED_LONGS_EQUAL(1, at(io.opens, 1).endpoint_index);
     CLOSE_ONCE();
@@ -215,7 +215,7 @@ class SessionFixture : public Utest {
 // SessionOptions: start() validation and option-driven behaviour
 // =====================================================================
 
-TEST_GROUP_BASE(SessionOptions, SessionFixture){};
+TEST_GROUP_BASE(SessionOptions, LinkFixture){};
 
 TEST(SessionOptions, EveryInvalidOptionIsRefusedNamingItsFieldAndTheSessionStaysIdle) {
   struct Case {
@@ -247,32 +247,32 @@ TEST(SessionOptions, EveryInvalidOptionIsRefusedNamingItsFieldAndTheSessionStays
   for (const Case& c : cases) {
     Options bad = test_options();
     c.breaks(bad);
-    const OptionsCheck check = session.start(bad, now);
+    const OptionsCheck check = link.start(bad, now);
     CHECK_FALSE_TEXT(static_cast<bool>(check), c.field);
     ERRC_EQUAL(Errc::invalid_option, check.error);
     STRCMP_EQUAL(c.field, check.field);
     CHECK_TEXT(std::strlen(check.reason) > 0, c.field);
-    STATE_EQUAL(ClientState::idle, session.state());
-    UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
-    CHECK_FALSE(session.transport_active());
+    STATE_EQUAL(ClientState::idle, link.state());
+    UNSIGNED_LONGLONGS_EQUAL(kNever, link.next_wakeup());
+    CHECK_FALSE(link.transport_active());
   }
   UNSIGNED_LONGS_EQUAL(0, io.opens.size());
   UNSIGNED_LONGS_EQUAL(0, listener.states.size());
-  UNSIGNED_LONGLONGS_EQUAL(0, session.counters().connect_attempts);
+  UNSIGNED_LONGLONGS_EQUAL(0, link.counters().connect_attempts);
 
   // The same session starts once the options are right.
   start();
-  STATE_EQUAL(ClientState::connecting, session.state());
+  STATE_EQUAL(ClientState::connecting, link.state());
 }
 
 TEST(SessionOptions, StartWhileRunningIsRefusedInEveryRunningState) {
   auto expect_refused = [this](ClientState state) {
     const std::size_t opens = io.opens.size();
     const std::size_t states = listener.states.size();
-    const OptionsCheck check = session.start(options, now);
+    const OptionsCheck check = link.start(options, now);
     CHECK_FALSE(static_cast<bool>(check));
     ERRC_EQUAL(Errc::already_running, check.error);
-    STATE_EQUAL(state, session.state());
+    STATE_EQUAL(state, link.state());
     UNSIGNED_LONGS_EQUAL(opens, io.opens.size());
     UNSIGNED_LONGS_EQUAL(states, listener.states.size());
   };
@@ -301,7 +301,7 @@ TEST(SessionOptions, IdleTimeoutIsOffByDefault) {
   go_online();
   const Millis t = now;
   run_to(t + 60000, true);  // heartbeats only, for a minute
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
 }
 
@@ -313,18 +313,18 @@ TEST(SessionOptions, DefaultTimingsGiveTheDocumentedReadTimeout) {
   go_online(kSessionId, 30000);
   UNSIGNED_LONGS_EQUAL(30000, at(listener.online, 0).heartbeat_ms);
   UNSIGNED_LONGS_EQUAL(60000, at(listener.online, 0).read_timeout_ms);
-  UNSIGNED_LONGLONGS_EQUAL(now + 30000, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(now + 30000, link.next_wakeup());
 }
 
 // =====================================================================
 // SessionConnect: start, transport open, HELLO, WELCOME, deadlines
 // =====================================================================
 
-TEST_GROUP_BASE(SessionConnect, SessionFixture){};
+TEST_GROUP_BASE(SessionConnect, LinkFixture){};
 
 TEST(SessionConnect, StartOpensTheFirstEndpoint) {
   start();
-  STATE_EQUAL(ClientState::connecting, session.state());
+  STATE_EQUAL(ClientState::connecting, link.state());
   UNSIGNED_LONGS_EQUAL(1, listener.states.size());
   STATE_EQUAL(ClientState::connecting, at(listener.states, 0).state);
   UNSIGNED_LONGS_EQUAL(0, at(listener.states, 0).endpoint_index);
@@ -333,18 +333,18 @@ TEST(SessionConnect, StartOpensTheFirstEndpoint) {
   STRCMP_EQUAL("10.0.0.1", at(io.opens, 0).host.c_str());
   UNSIGNED_LONGS_EQUAL(7000, at(io.opens, 0).port);
   UNSIGNED_LONGS_EQUAL(gen(), at(io.opens, 0).generation);
-  CHECK_TRUE(session.transport_active());
-  UNSIGNED_LONGLONGS_EQUAL(kStart + 2000, session.next_wakeup());
-  CHECK_TRUE(session.pending_write().empty());  // nothing to write before the transport is up
+  CHECK_TRUE(link.transport_active());
+  UNSIGNED_LONGLONGS_EQUAL(kStart + 2000, link.next_wakeup());
+  CHECK_TRUE(link.pending_write().empty());  // nothing to write before the transport is up
   UNSIGNED_LONGS_EQUAL(0, io.closes.size());
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().connect_attempts);
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().connect_attempts);
 }
 
 TEST(SessionConnect, TransportOpenMovesToHandshakingAndWritesHello) {
   start();
   now += 30;
   open();
-  STATE_EQUAL(ClientState::handshaking, session.state());
+  STATE_EQUAL(ClientState::handshaking, link.state());
   STATE_EQUAL(ClientState::handshaking, listener.last_state().state);
   const std::vector<WireFrame> written = flush();
   STRCMP_EQUAL("HELLO", type_names(written).c_str());
@@ -356,9 +356,9 @@ TEST(SessionConnect, TransportOpenMovesToHandshakingAndWritesHello) {
   UNSIGNED_LONGLONGS_EQUAL(0, hello.session_id);
   UNSIGNED_LONGLONGS_EQUAL(0, hello.last_downlink_seq);
   CHECK_TRUE(wire.ok);
-  CHECK_TRUE(session.pending_write().empty());
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().frames_sent);
-  UNSIGNED_LONGLONGS_EQUAL(wire.bytes_written, session.counters().bytes_sent);
+  CHECK_TRUE(link.pending_write().empty());
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().frames_sent);
+  UNSIGNED_LONGLONGS_EQUAL(wire.bytes_written, link.counters().bytes_sent);
 }
 
 TEST(SessionConnect, WelcomeBringsTheSessionOnline) {
@@ -367,7 +367,7 @@ TEST(SessionConnect, WelcomeBringsTheSessionOnline) {
   flush();
   now += 40;
   server.welcome(now, kSessionId, 1000, 1);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   UNSIGNED_LONGS_EQUAL(1, listener.online.size());
   const OnlineInfo& info = at(listener.online, 0);
   UNSIGNED_LONGS_EQUAL(0, info.endpoint_index);
@@ -376,14 +376,14 @@ TEST(SessionConnect, WelcomeBringsTheSessionOnline) {
   UNSIGNED_LONGS_EQUAL(1000, info.heartbeat_ms);
   UNSIGNED_LONGS_EQUAL(2000, info.read_timeout_ms);
   UNSIGNED_LONGLONGS_EQUAL(1, info.next_uplink_seq);
-  UNSIGNED_LONGLONGS_EQUAL(kSessionId, session.session_id());
-  UNSIGNED_LONGLONGS_EQUAL(1, session.next_uplink_seq());
-  UNSIGNED_LONGLONGS_EQUAL(0, session.last_acked_seq());
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().connects);
+  UNSIGNED_LONGLONGS_EQUAL(kSessionId, link.session_id());
+  UNSIGNED_LONGLONGS_EQUAL(1, link.next_uplink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(0, link.last_acked_seq());
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().connects);
   const std::vector<std::string> expected = {"state:connecting", "state:handshaking", "state:online", "online"};
   CHECK_TRUE(expected == listener.events);
   // The first heartbeat is due one interval after WELCOME.
-  UNSIGNED_LONGLONGS_EQUAL(now + 1000, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(now + 1000, link.next_wakeup());
 }
 
 TEST(SessionConnect, ServerClampedHeartbeatScalesTheReadTimeoutByTheSameRatio) {
@@ -394,12 +394,12 @@ TEST(SessionConnect, ServerClampedHeartbeatScalesTheReadTimeoutByTheSameRatio) {
   server.welcome(t, kSessionId, 2000);  // requested 1000, accepted 2000: read timeout 2000 -> 4000
   UNSIGNED_LONGS_EQUAL(2000, at(listener.online, 0).heartbeat_ms);
   UNSIGNED_LONGS_EQUAL(4000, at(listener.online, 0).read_timeout_ms);
-  UNSIGNED_LONGS_EQUAL(4000, session.keep_alive().timings().read_timeout_ms);
+  UNSIGNED_LONGS_EQUAL(4000, link.keep_alive().timings().read_timeout_ms);
   // And the session lives by it: PING after 2000, dead after 4000, not before.
-  UNSIGNED_LONGLONGS_EQUAL(t + 2000, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(t + 2000, link.next_wakeup());
   run_to(t + 3999);
   STRCMP_EQUAL("HELLO,PING", type_names(wire.all).c_str());
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   run_to(t + 4000);
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
   ERRC_EQUAL(Errc::server_silent, at(listener.disconnects, 0).reason);
@@ -419,36 +419,36 @@ TEST(SessionConnect, OneDeadlineCoversConnectAndHandshake) {
   now = kStart + 1500;  // a slow connect eats most of the deadline
   open();
   flush();
-  UNSIGNED_LONGLONGS_EQUAL(kStart + 2000, session.next_wakeup());  // not re-armed by the open
-  session.on_timer(kStart + 1999);
-  STATE_EQUAL(ClientState::handshaking, session.state());
+  UNSIGNED_LONGLONGS_EQUAL(kStart + 2000, link.next_wakeup());  // not re-armed by the open
+  link.on_timer(kStart + 1999);
+  STATE_EQUAL(ClientState::handshaking, link.state());
   UNSIGNED_LONGS_EQUAL(0, listener.connect_failures.size());
   UNSIGNED_LONGS_EQUAL(0, io.closes.size());
   now = kStart + 2000;
-  session.on_timer(now);
+  link.on_timer(now);
   UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
   ERRC_EQUAL(Errc::handshake_timeout, at(listener.connect_failures, 0).reason);
   UNSIGNED_LONGS_EQUAL(0, at(listener.connect_failures, 0).endpoint_index);
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   CHECK_TRUE(at(io.closes, 0).farewell.empty());
   // Failover: the next endpoint at once.
-  STATE_EQUAL(ClientState::connecting, session.state());
+  STATE_EQUAL(ClientState::connecting, link.state());
   UNSIGNED_LONGS_EQUAL(2, io.opens.size());
   UNSIGNED_LONGS_EQUAL(1, at(io.opens, 1).endpoint_index);
   STRCMP_EQUAL("backup.example.net", at(io.opens, 1).host.c_str());
   UNSIGNED_LONGS_EQUAL(7001, at(io.opens, 1).port);
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().connect_failures);
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().connect_failures);
   CLOSE_ONCE();
 }
 
 TEST(SessionConnect, TransportThatNeverOpensFailsWithConnectTimeout) {
   start();
-  session.on_timer(kStart + 1999);
-  STATE_EQUAL(ClientState::connecting, session.state());
+  link.on_timer(kStart + 1999);
+  STATE_EQUAL(ClientState::connecting, link.state());
   UNSIGNED_LONGS_EQUAL(1, io.opens.size());
   UNSIGNED_LONGS_EQUAL(0, io.closes.size());
   now = kStart + 2000;
-  session.on_timer(now);
+  link.on_timer(now);
   UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
   ERRC_EQUAL(Errc::connect_timeout, at(listener.connect_failures, 0).reason);
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
@@ -459,16 +459,16 @@ TEST(SessionConnect, TransportThatNeverOpensFailsWithConnectTimeout) {
 TEST(SessionConnect, EachEndpointGetsAFreshDeadline) {
   start();
   now = kStart + 2000;
-  session.on_timer(now);
-  UNSIGNED_LONGLONGS_EQUAL(kStart + 4000, session.next_wakeup());
-  session.on_timer(kStart + 3999);
-  STATE_EQUAL(ClientState::connecting, session.state());
+  link.on_timer(now);
+  UNSIGNED_LONGLONGS_EQUAL(kStart + 4000, link.next_wakeup());
+  link.on_timer(kStart + 3999);
+  STATE_EQUAL(ClientState::connecting, link.state());
   now = kStart + 4000;
-  session.on_timer(now);
+  link.on_timer(now);
   UNSIGNED_LONGS_EQUAL(2, listener.connect_failures.size());
   UNSIGNED_LONGS_EQUAL(1, at(listener.connect_failures, 1).endpoint_index);
   ERRC_EQUAL(Errc::connect_timeout, at(listener.connect_failures, 1).reason);
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  STATE_EQUAL(ClientState::backing_off, link.state());
 }
 
 TEST(SessionConnect, TransportFailureIsReportedWithItsReasonAndFailsOverAtOnce) {
@@ -477,11 +477,11 @@ TEST(SessionConnect, TransportFailureIsReportedWithItsReasonAndFailsOverAtOnce) 
   fail_attempt(refused());
   UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
   CHECK_TRUE(at(listener.connect_failures, 0).reason == refused());
-  STATE_EQUAL(ClientState::connecting, session.state());
+  STATE_EQUAL(ClientState::connecting, link.state());
   UNSIGNED_LONGS_EQUAL(2, io.opens.size());
   UNSIGNED_LONGS_EQUAL(1, at(io.opens, 1).endpoint_index);
   UNSIGNED_LONGS_EQUAL(0, listener.count_state(ClientState::backing_off));
-  UNSIGNED_LONGLONGS_EQUAL(now + 2000, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(now + 2000, link.next_wakeup());
 }
 
 TEST(SessionConnect, OnlineOnTheSecondEndpointReportsItsIndex) {
@@ -504,7 +504,7 @@ TEST(SessionConnect, ServerCloseDuringHandshakeIsAConnectFailureWithoutFarewell)
   UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   CHECK_TRUE(at(io.closes, 0).farewell.empty());  // a CLOSE is not answered with a CLOSE
-  STATE_EQUAL(ClientState::connecting, session.state());
+  STATE_EQUAL(ClientState::connecting, link.state());
   UNSIGNED_LONGS_EQUAL(1, last(io.opens).endpoint_index);
 }
 
@@ -516,7 +516,7 @@ TEST(SessionConnect, TransportErrorDuringHandshakeFailsTheAttempt) {
   UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
   ERRC_EQUAL(Errc::connection_closed, at(listener.connect_failures, 0).reason);
   UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
-  STATE_EQUAL(ClientState::connecting, session.state());
+  STATE_EQUAL(ClientState::connecting, link.state());
   CLOSE_ONCE();
 }
 
@@ -526,7 +526,7 @@ TEST(SessionConnect, PingDuringHandshakeIsAnswered) {
   flush();
   server.ping(now);
   STRCMP_EQUAL("PONG", type_names(flush()).c_str());
-  STATE_EQUAL(ClientState::handshaking, session.state());
+  STATE_EQUAL(ClientState::handshaking, link.state());
 }
 
 TEST(SessionConnect, WelcomeAndDataInOneReadAreBothHandled) {
@@ -534,7 +534,7 @@ TEST(SessionConnect, WelcomeAndDataInOneReadAreBothHandled) {
   open();
   flush();
   server.send(now, welcome_frame(kSessionId, 1000) + data_frame(1, "first"));
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   UNSIGNED_LONGS_EQUAL(1, listener.messages.size());
   STRCMP_EQUAL("first", at(listener.messages, 0).payload.c_str());
   const std::vector<WireFrame> written = flush();
@@ -546,7 +546,7 @@ TEST(SessionConnect, WelcomeAndDataInOneReadAreBothHandled) {
 // SessionBackoff: failover, jittered delays, attempt counting, retry-after
 // =====================================================================
 
-TEST_GROUP_BASE(SessionBackoff, SessionFixture){};
+TEST_GROUP_BASE(SessionBackoff, LinkFixture){};
 
 TEST(SessionBackoff, AllEndpointsFailedBacksOffWithTheJitteredDelay) {
   start();
@@ -554,21 +554,21 @@ TEST(SessionBackoff, AllEndpointsFailedBacksOffWithTheJitteredDelay) {
   UNSIGNED_LONGS_EQUAL(0, random.calls);  // failover costs no backoff
   UNSIGNED_LONGS_EQUAL(2, io.opens.size());
   fail_attempt();
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  STATE_EQUAL(ClientState::backing_off, link.state());
   const StateChange& change = listener.last_state();
   STATE_EQUAL(ClientState::backing_off, change.state);
   UNSIGNED_LONGS_EQUAL(200, change.backoff_delay_ms);  // random max -> the ceiling
   UNSIGNED_LONGS_EQUAL(1, change.attempt);
   UNSIGNED_LONGS_EQUAL(1, random.calls);
   UNSIGNED_LONGS_EQUAL(2, io.closes.size());
-  CHECK_FALSE(session.transport_active());
-  UNSIGNED_LONGLONGS_EQUAL(now + 200, session.next_wakeup());
-  session.on_timer(now + 199);
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  CHECK_FALSE(link.transport_active());
+  UNSIGNED_LONGLONGS_EQUAL(now + 200, link.next_wakeup());
+  link.on_timer(now + 199);
+  STATE_EQUAL(ClientState::backing_off, link.state());
   UNSIGNED_LONGS_EQUAL(2, io.opens.size());
   now += 200;
-  session.on_timer(now);
-  STATE_EQUAL(ClientState::connecting, session.state());
+  link.on_timer(now);
+  STATE_EQUAL(ClientState::connecting, link.state());
   UNSIGNED_LONGS_EQUAL(3, io.opens.size());
   UNSIGNED_LONGS_EQUAL(0, at(io.opens, 2).endpoint_index);  // the round starts again at endpoint 0
   CLOSE_ONCE();
@@ -579,9 +579,9 @@ TEST(SessionBackoff, FullJitterSpansZeroToTheCeiling) {
   start();
   fail_round();
   UNSIGNED_LONGS_EQUAL(0, listener.last_state().backoff_delay_ms);  // random 0 -> no wait at all
-  UNSIGNED_LONGLONGS_EQUAL(now, session.next_wakeup());
-  session.on_timer(now);
-  STATE_EQUAL(ClientState::connecting, session.state());
+  UNSIGNED_LONGLONGS_EQUAL(now, link.next_wakeup());
+  link.on_timer(now);
+  STATE_EQUAL(ClientState::connecting, link.state());
   fail_round();
   UNSIGNED_LONGS_EQUAL(200, listener.last_state().backoff_delay_ms);  // half of [0, 400]
   fire();
@@ -597,13 +597,13 @@ TEST(SessionBackoff, CeilingsDoublePerAttemptUpToTheCap) {
   for (const std::uint32_t delay : expected) {
     fail_round();
     ++attempt;
-    STATE_EQUAL(ClientState::backing_off, session.state());
+    STATE_EQUAL(ClientState::backing_off, link.state());
     UNSIGNED_LONGS_EQUAL(delay, listener.last_state().backoff_delay_ms);
     UNSIGNED_LONGS_EQUAL(attempt, listener.last_state().attempt);
     const Millis failed_at = now;
     fire();
     UNSIGNED_LONGLONGS_EQUAL(failed_at + delay, now);
-    STATE_EQUAL(ClientState::connecting, session.state());
+    STATE_EQUAL(ClientState::connecting, link.state());
   }
   CLOSE_ONCE();
 }
@@ -618,13 +618,13 @@ TEST(SessionBackoff, MaxAttemptsStopsWithRetriesExhausted) {
   UNSIGNED_LONGS_EQUAL(2, listener.last_state().attempt);
   fire();
   fail_round();
-  STATE_EQUAL(ClientState::stopped, session.state());
+  STATE_EQUAL(ClientState::stopped, link.state());
   ERRC_EQUAL(Errc::retries_exhausted, listener.last_state().reason);
   UNSIGNED_LONGS_EQUAL(2, listener.count_state(ClientState::backing_off));
   UNSIGNED_LONGS_EQUAL(6, io.opens.size());
-  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
-  CHECK_FALSE(session.transport_active());
-  session.on_timer(now + 1000000);
+  UNSIGNED_LONGLONGS_EQUAL(kNever, link.next_wakeup());
+  CHECK_FALSE(link.transport_active());
+  link.on_timer(now + 1000000);
   UNSIGNED_LONGS_EQUAL(6, io.opens.size());
   CLOSE_ONCE();
 }
@@ -637,12 +637,12 @@ TEST(SessionBackoff, ServerThatAcceptsAndDropsCannotResetTheAttempts) {
     now += 500;
     drop();
     ++attempt;
-    STATE_EQUAL(ClientState::backing_off, session.state());
+    STATE_EQUAL(ClientState::backing_off, link.state());
     UNSIGNED_LONGS_EQUAL(delay, listener.last_state().backoff_delay_ms);
     UNSIGNED_LONGS_EQUAL(attempt, listener.last_state().attempt);
     UNSIGNED_LONGLONGS_EQUAL(500, last(listener.disconnects).online_ms);
   }
-  UNSIGNED_LONGLONGS_EQUAL(4, session.counters().connects);
+  UNSIGNED_LONGLONGS_EQUAL(4, link.counters().connects);
   CLOSE_ONCE();
 }
 
@@ -656,7 +656,7 @@ TEST(SessionBackoff, ConnectionStableForStableAfterResetsTheAttempts) {
   go_online();
   const Millis t = now;
   run_to(t + 3000, true);  // healthy heartbeats through stable_after_ms
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   drop();
   UNSIGNED_LONGS_EQUAL(1, listener.last_state().attempt);
   UNSIGNED_LONGS_EQUAL(200, listener.last_state().backoff_delay_ms);
@@ -710,14 +710,14 @@ TEST(SessionBackoff, ServerCloseWithRetryAfterDelaysTheNextRoundAtLeastThatLong)
   UNSIGNED_LONGLONGS_EQUAL(100, info.online_ms);
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   CHECK_TRUE(at(io.closes, 0).farewell.empty());
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  STATE_EQUAL(ClientState::backing_off, link.state());
   UNSIGNED_LONGS_EQUAL(5000, listener.last_state().backoff_delay_ms);
-  UNSIGNED_LONGLONGS_EQUAL(now + 5000, session.next_wakeup());
-  session.on_timer(now + 4999);
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  UNSIGNED_LONGLONGS_EQUAL(now + 5000, link.next_wakeup());
+  link.on_timer(now + 4999);
+  STATE_EQUAL(ClientState::backing_off, link.state());
   now += 5000;
-  session.on_timer(now);
-  STATE_EQUAL(ClientState::connecting, session.state());
+  link.on_timer(now);
+  STATE_EQUAL(ClientState::connecting, link.state());
 }
 
 TEST(SessionBackoff, RetryAfterIsAPauseWithTheJitteredDelayOnTop) {
@@ -735,7 +735,7 @@ TEST(SessionBackoff, DevicesClosedWithTheSameRetryAfterComeBackSpreadOverTheJitt
     rig.random.fallback = draw;
     rig.start_and_welcome(options, now, options.heartbeat_interval_ms, kSessionId);
     rig.server.close(now, CloseReason::going_away, 1000, "restart");
-    STATE_EQUAL(ClientState::backing_off, rig.session.state());
+    STATE_EQUAL(ClientState::backing_off, rig.link.state());
     delays.push_back(rig.listener.last_state().backoff_delay_ms);
   }
   for (std::uint32_t delay : delays) CHECK_TRUE(delay >= 1000 && delay <= 1000 + options.backoff.base_ms);
@@ -751,7 +751,7 @@ TEST(SessionBackoff, ARetryAfterOfThreeDaysIsCutToTheDevicesCap) {
   server.close(now, CloseReason::overloaded, 3u * 24 * 3600 * 1000, "go away");
   UNSIGNED_LONGS_EQUAL(3u * 24 * 3600 * 1000, at(listener.disconnects, 0).retry_after_ms);  // reported as sent
   UNSIGNED_LONGS_EQUAL(600000, listener.last_state().backoff_delay_ms);
-  UNSIGNED_LONGLONGS_EQUAL(now + 600000, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(now + 600000, link.next_wakeup());
   CHECK_TRUE(listener.logged("capped at 600000 ms"));
 }
 
@@ -792,7 +792,7 @@ TEST(SessionBackoff, RetryAfterFromAHandshakeCloseIsHonoured) {
   flush();
   server.close(now, CloseReason::overloaded, 3000, "later");
   ERRC_EQUAL(Errc::closed_by_server, at(listener.connect_failures, 0).reason);
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  STATE_EQUAL(ClientState::backing_off, link.state());
   UNSIGNED_LONGS_EQUAL(3000, listener.last_state().backoff_delay_ms);
 }
 
@@ -800,20 +800,20 @@ TEST(SessionBackoff, RetryAfterFromAHandshakeCloseIsHonoured) {
 // SessionKeepAlive: heartbeats, silence, write deadline, idle timeout
 // =====================================================================
 
-TEST_GROUP_BASE(SessionKeepAlive, SessionFixture){};
+TEST_GROUP_BASE(SessionKeepAlive, LinkFixture){};
 
 TEST(SessionKeepAlive, WithoutTrafficAPingGoesOutAfterTheHeartbeat) {
   go_online();
   const Millis t = now;
-  UNSIGNED_LONGLONGS_EQUAL(t + 1000, session.next_wakeup());
-  session.on_timer(t + 999);
+  UNSIGNED_LONGLONGS_EQUAL(t + 1000, link.next_wakeup());
+  link.on_timer(t + 999);
   now = t + 999;
   CHECK_TRUE(flush().empty());
   now = t + 1000;
-  session.on_timer(now);
+  link.on_timer(now);
   STRCMP_EQUAL("PING", type_names(flush()).c_str());
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().heartbeats_sent);
-  CHECK_TRUE(session.keep_alive().ping_outstanding());
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().heartbeats_sent);
+  CHECK_TRUE(link.keep_alive().ping_outstanding());
 }
 
 TEST(SessionKeepAlive, BusinessTrafficBothWaysNeedsNoPing) {
@@ -826,9 +826,9 @@ TEST(SessionKeepAlive, BusinessTrafficBothWaysNeedsNoPing) {
     server.ack(now, seq);
   }
   UNSIGNED_LONGS_EQUAL(0, count_type(wire.all, FrameType::ping));
-  UNSIGNED_LONGLONGS_EQUAL(0, session.counters().heartbeats_sent);
+  UNSIGNED_LONGLONGS_EQUAL(0, link.counters().heartbeats_sent);
   UNSIGNED_LONGS_EQUAL(12, count_type(wire.all, FrameType::data));
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
 }
 
 TEST(SessionKeepAlive, ReadIdlePingGoesOutEvenWhileTheDeviceKeepsWriting) {
@@ -840,7 +840,7 @@ TEST(SessionKeepAlive, ReadIdlePingGoesOutEvenWhileTheDeviceKeepsWriting) {
     flush();
   }
   // Written 100 ms ago, but nothing received for a whole interval.
-  UNSIGNED_LONGLONGS_EQUAL(t + 1000, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(t + 1000, link.next_wakeup());
   run_to(t + 1000);
   STRCMP_EQUAL("HELLO,DATA,DATA,DATA,PING", type_names(wire.all).c_str());
 }
@@ -855,10 +855,10 @@ TEST(SessionKeepAlive, AtMostOnePingIsOutstanding) {
   server.data(now, 1, "not a pong");  // life, but the PING stays unanswered
   flush();
   // A second PING would be due at t + 2500 by both idle rules; only the read deadline remains.
-  UNSIGNED_LONGLONGS_EQUAL(t + 3500, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(t + 3500, link.next_wakeup());
   run_to(t + 3499);
   UNSIGNED_LONGS_EQUAL(1, count_type(wire.all, FrameType::ping));
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().heartbeats_sent);
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().heartbeats_sent);
   run_to(t + 3500);
   ERRC_EQUAL(Errc::server_silent, at(listener.disconnects, 0).reason);
 }
@@ -871,16 +871,16 @@ TEST(SessionKeepAlive, PongReportsTheRoundTrip) {
   server.pong(now);
   UNSIGNED_LONGS_EQUAL(1, listener.heartbeats.size());
   UNSIGNED_LONGS_EQUAL(37, at(listener.heartbeats, 0));
-  UNSIGNED_LONGS_EQUAL(37, session.counters().last_rtt_ms);
-  CHECK_FALSE(session.keep_alive().ping_outstanding());
+  UNSIGNED_LONGS_EQUAL(37, link.counters().last_rtt_ms);
+  CHECK_FALSE(link.keep_alive().ping_outstanding());
   // The next PING follows the interval from the last write.
-  UNSIGNED_LONGLONGS_EQUAL(t + 2000, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(t + 2000, link.next_wakeup());
   run_to(t + 2000);
   UNSIGNED_LONGS_EQUAL(2, count_type(wire.all, FrameType::ping));
   now = t + 2010;
   server.pong(now);
   UNSIGNED_LONGS_EQUAL(10, at(listener.heartbeats, 1));
-  UNSIGNED_LONGS_EQUAL(10, session.counters().last_rtt_ms);
+  UNSIGNED_LONGS_EQUAL(10, link.counters().last_rtt_ms);
 }
 
 TEST(SessionKeepAlive, UnsolicitedPongIsLifeButNoRoundTrip) {
@@ -890,7 +890,7 @@ TEST(SessionKeepAlive, UnsolicitedPongIsLifeButNoRoundTrip) {
   server.pong(now);
   UNSIGNED_LONGS_EQUAL(0, listener.heartbeats.size());
   run_to(t + 2499);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   run_to(t + 2500);
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
   UNSIGNED_LONGLONGS_EQUAL(2000, at(listener.disconnects, 0).since_last_rx_ms);
@@ -911,24 +911,24 @@ TEST(SessionKeepAlive, PongBeforeWelcomeDoesNotAnswerThePingOfTheDeadConnection)
   now += 10;
   server.pong(now);
   UNSIGNED_LONGS_EQUAL(0, listener.heartbeats.size());
-  UNSIGNED_LONGS_EQUAL(0, session.counters().last_rtt_ms);
+  UNSIGNED_LONGS_EQUAL(0, link.counters().last_rtt_ms);
 }
 
 TEST(SessionKeepAlive, ServerPingIsAnsweredWithPong) {
   go_online();
   now += 100;
   server.ping(now);
-  CHECK_FALSE(session.pending_write().empty());
+  CHECK_FALSE(link.pending_write().empty());
   STRCMP_EQUAL("PONG", type_names(flush()).c_str());
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().heartbeats_answered);
-  UNSIGNED_LONGLONGS_EQUAL(0, session.counters().heartbeats_sent);
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().heartbeats_answered);
+  UNSIGNED_LONGLONGS_EQUAL(0, link.counters().heartbeats_sent);
 }
 
 TEST(SessionKeepAlive, SilentServerIsDetectedAfterExactlyTheReadTimeout) {
   go_online();
   const Millis t = now;
   run_to(t + 1999);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   UNSIGNED_LONGS_EQUAL(0, io.closes.size());
   run_to(t + 2000);
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
@@ -941,9 +941,9 @@ TEST(SessionKeepAlive, SilentServerIsDetectedAfterExactlyTheReadTimeout) {
   const std::vector<WireFrame> farewell = io.last_farewell();
   STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
   CLOSE_REASON_EQUAL(CloseReason::silent, at(farewell, 0).close_reason);
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().disconnects);
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().disconnects_by_reason[static_cast<int>(Errc::server_silent)]);
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().disconnects);
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().disconnects_by_reason[static_cast<int>(Errc::server_silent)]);
+  STATE_EQUAL(ClientState::backing_off, link.state());
   CLOSE_ONCE();
 }
 
@@ -964,8 +964,8 @@ struct Pattern {
 void check_silence_bound(const Pattern& p) {
   Rig rig;
   Millis now = kStart;
-  CHECK_TEXT(static_cast<bool>(rig.session.start(test_options(), now)), p.name);
-  rig.session.on_transport_open(now, rig.session.generation());
+  CHECK_TEXT(static_cast<bool>(rig.link.start(test_options(), now)), p.name);
+  rig.link.on_transport_open(now, rig.link.generation());
   rig.wire.flush(now);
   rig.server.welcome(now, kSessionId, p.accepted_heartbeat);
   const Millis online_at = now;
@@ -975,7 +975,7 @@ void check_silence_bound(const Pattern& p) {
   std::size_t next = 0;
   for (int guard = 0; rig.listener.disconnects.empty(); ++guard) {
     CHECK_TEXT(guard < 100000, p.name);
-    const Millis wake = rig.session.next_wakeup();
+    const Millis wake = rig.link.next_wakeup();
     const Millis arrival = next < p.arrivals.size() ? online_at + p.arrivals[next].first : kNever;
     if (arrival <= wake) {
       now = arrival;
@@ -993,7 +993,7 @@ void check_silence_bound(const Pattern& p) {
       ++next;
     } else {
       now = wake;
-      rig.session.on_timer(now);
+      rig.link.on_timer(now);
     }
     rig.wire.flush(now);
   }
@@ -1034,16 +1034,16 @@ TEST(SessionKeepAlive, WriteThatNeverCompletesIsAWriteTimeoutWithoutFarewell) {
   now = t + 100;
   send_text("stuck");
   CHECK_TRUE(wire.start(now));  // the write starts and never completes
-  UNSIGNED_LONGLONGS_EQUAL(t + 600, session.next_wakeup());
-  session.on_timer(t + 599);
-  STATE_EQUAL(ClientState::online, session.state());
+  UNSIGNED_LONGLONGS_EQUAL(t + 600, link.next_wakeup());
+  link.on_timer(t + 599);
+  STATE_EQUAL(ClientState::online, link.state());
   now = t + 600;
-  session.on_timer(now);
+  link.on_timer(now);
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
   ERRC_EQUAL(Errc::write_timeout, at(listener.disconnects, 0).reason);
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   CHECK_TRUE(at(io.closes, 0).farewell.empty());  // bytes mid-write: a CLOSE would corrupt the stream
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  STATE_EQUAL(ClientState::backing_off, link.state());
   CLOSE_ONCE();
 }
 
@@ -1056,9 +1056,9 @@ TEST(SessionKeepAlive, WritesThatCompleteInTimeNeverTimeOut) {
   CHECK_TRUE(wire.start(now));
   now = t + 599;
   wire.complete(now);
-  session.on_timer(t + 600);
-  STATE_EQUAL(ClientState::online, session.state());
-  CHECK_TRUE(session.next_wakeup() > t + 600);
+  link.on_timer(t + 600);
+  STATE_EQUAL(ClientState::online, link.state());
+  CHECK_TRUE(link.next_wakeup() > t + 600);
 }
 
 TEST(SessionKeepAlive, IdleTimeoutClosesALinkThatOnlyCarriesHeartbeats) {
@@ -1072,7 +1072,7 @@ TEST(SessionKeepAlive, IdleTimeoutClosesALinkThatOnlyCarriesHeartbeats) {
     flush();
   }
   run_to(t + 4999, true);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   CHECK_TRUE(count_type(wire.all, FrameType::ping) >= 4);  // heartbeats flowed and were answered
   CHECK_TRUE(count_type(wire.all, FrameType::pong) >= 4);
   run_to(t + 5000, true);
@@ -1097,7 +1097,7 @@ TEST(SessionKeepAlive, BusinessTrafficEitherWayDefersTheIdleTimeout) {
   run_to(t + 9000, true);
   server.ack(now, seq);  // server -> device ACK
   run_to(t + 13999, true);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   run_to(t + 14000, true);
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
   ERRC_EQUAL(Errc::idle_timeout, at(listener.disconnects, 0).reason);
@@ -1107,31 +1107,31 @@ TEST(SessionKeepAlive, BusinessTrafficEitherWayDefersTheIdleTimeout) {
 // SessionClose: close exactly once, stale generations ignored
 // =====================================================================
 
-TEST_GROUP_BASE(SessionClose, SessionFixture){};
+TEST_GROUP_BASE(SessionClose, LinkFixture){};
 
 TEST(SessionClose, TransportErrorThenTimerClosesOnce) {
   go_online();
-  const Session::Generation g = gen();
+  const Link::Generation g = gen();
   now += 100;
   drop();
   UNSIGNED_LONGS_EQUAL(1, io.closes_of(g));
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
   ERRC_EQUAL(Errc::connection_closed, at(listener.disconnects, 0).reason);
   CHECK_TRUE(at(io.closes, 0).farewell.empty());  // the peer is gone
-  session.on_timer(now);  // the keep-alive timer armed before fires late
-  session.on_transport_error(now, g, peer_closed());
+  link.on_timer(now);  // the keep-alive timer armed before fires late
+  link.on_transport_error(now, g, peer_closed());
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  STATE_EQUAL(ClientState::backing_off, link.state());
   CLOSE_ONCE();
 }
 
 TEST(SessionClose, ServerCloseThenTransportErrorClosesOnce) {
   go_online();
-  const Session::Generation g = gen();
+  const Link::Generation g = gen();
   server.close(now, CloseReason::going_away, 0, "bye");
   UNSIGNED_LONGS_EQUAL(1, io.closes_of(g));
-  session.on_transport_error(now, g, peer_closed());  // the socket then reports EOF
+  link.on_transport_error(now, g, peer_closed());  // the socket then reports EOF
   server.send_on(now, g, data_frame(1, "late"));
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
@@ -1147,67 +1147,67 @@ TEST(SessionClose, ErrorAndCloseInOneReadCloseOnce) {
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
   ERRC_EQUAL(Errc::unknown_frame_type, at(listener.disconnects, 0).reason);
-  CHECK_TRUE(session.pending_write().empty());  // no ACK on a closed connection
+  CHECK_TRUE(link.pending_write().empty());  // no ACK on a closed connection
   CLOSE_ONCE();
 }
 
 TEST(SessionClose, StopThenLateEventsOfTheOldGenerationChangeNothing) {
   go_online();
-  const Session::Generation g = gen();
-  session.stop(now);
+  const Link::Generation g = gen();
+  link.stop(now);
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   const std::size_t events = listener.events.size();
   server.send_on(now, g, data_frame(1, "late") + ping_frame());
-  session.on_write_complete(now, g, 100);
-  session.on_transport_error(now, g, peer_closed());
-  session.on_transport_open(now, g);
-  session.on_transport_failed(now, g, refused());
-  session.on_timer(now + 100000);
+  link.on_write_complete(now, g, 100);
+  link.on_transport_error(now, g, peer_closed());
+  link.on_transport_open(now, g);
+  link.on_transport_failed(now, g, refused());
+  link.on_timer(now + 100000);
   UNSIGNED_LONGS_EQUAL(events, listener.events.size());
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   UNSIGNED_LONGS_EQUAL(1, io.opens.size());
-  CHECK_TRUE(session.pending_write().empty());
-  STATE_EQUAL(ClientState::stopped, session.state());
+  CHECK_TRUE(link.pending_write().empty());
+  STATE_EQUAL(ClientState::stopped, link.state());
   CLOSE_ONCE();
 }
 
 TEST(SessionClose, EventsOfAnOldConnectionDoNotTouchTheNewOne) {
   go_online();
-  const Session::Generation old = gen();
+  const Link::Generation old = gen();
   drop();
   go_online(kSessionId, 0, 1);
-  const Session::Generation current = gen();
+  const Link::Generation current = gen();
   CHECK_TRUE(old != current);
   const std::size_t events = listener.events.size();
-  const Counters before = session.counters();
+  const Counters before = link.counters();
   server.send_on(now, old, data_frame(1, "stale") + close_frame(CloseReason::going_away));
-  UNSIGNED_LONGLONGS_EQUAL(before.bytes_received, session.counters().bytes_received);
-  UNSIGNED_LONGLONGS_EQUAL(before.frames_received, session.counters().frames_received);
-  session.on_transport_error(now, old, peer_closed());
-  session.on_transport_open(now, old);
+  UNSIGNED_LONGLONGS_EQUAL(before.bytes_received, link.counters().bytes_received);
+  UNSIGNED_LONGLONGS_EQUAL(before.frames_received, link.counters().frames_received);
+  link.on_transport_error(now, old, peer_closed());
+  link.on_transport_open(now, old);
   UNSIGNED_LONGS_EQUAL(events, listener.events.size());
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   UNSIGNED_LONGS_EQUAL(0, io.closes_of(current));
-  UNSIGNED_LONGLONGS_EQUAL(0, session.last_downlink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(0, link.last_downlink_seq());
   // A late write completion of the old connection must not complete the new one's write.
   send_text("fresh");
   CHECK_TRUE(wire.start(now));
-  const std::uint64_t sent = session.counters().bytes_sent;
-  session.on_write_complete(now, old, 100);
-  UNSIGNED_LONGLONGS_EQUAL(sent, session.counters().bytes_sent);
-  CHECK_TRUE(session.pending_write().empty());  // still in flight
+  const std::uint64_t sent = link.counters().bytes_sent;
+  link.on_write_complete(now, old, 100);
+  UNSIGNED_LONGLONGS_EQUAL(sent, link.counters().bytes_sent);
+  CHECK_TRUE(link.pending_write().empty());  // still in flight
   STRCMP_EQUAL("DATA", type_names(wire.complete(now)).c_str());
   CLOSE_ONCE();
 }
 
 TEST(SessionClose, LateCompletionsOfAFailedAttemptAreIgnored) {
   start();
-  const Session::Generation first = gen();
+  const Link::Generation first = gen();
   fail_attempt();
-  session.on_transport_open(now, first);
-  STATE_EQUAL(ClientState::connecting, session.state());
-  session.on_transport_failed(now, first, refused());
-  session.on_transport_error(now, first, peer_closed());
+  link.on_transport_open(now, first);
+  STATE_EQUAL(ClientState::connecting, link.state());
+  link.on_transport_failed(now, first, refused());
+  link.on_transport_error(now, first, peer_closed());
   UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
   UNSIGNED_LONGS_EQUAL(2, io.opens.size());
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
@@ -1218,8 +1218,8 @@ TEST(SessionClose, TimerFiredTwiceAtTheDeadlineClosesOnce) {
   go_online();
   const Millis t = now;
   run_to(t + 2000);
-  session.on_timer(t + 2000);
-  session.on_timer(t + 2000);
+  link.on_timer(t + 2000);
+  link.on_timer(t + 2000);
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
 }
@@ -1228,7 +1228,7 @@ TEST(SessionClose, EveryConnectionEndClosesExactlyOnceThroughAMixedLife) {
   start();
   fail_attempt();                             // endpoint 0 refused
   now += 2000;                                // endpoint 1 never opens
-  session.on_timer(now);
+  link.on_timer(now);
   CLOSE_ONCE();
   go_online();                                // after the backoff
   server.garbage(now);                        // protocol error online
@@ -1247,40 +1247,40 @@ TEST(SessionClose, EveryConnectionEndClosesExactlyOnceThroughAMixedLife) {
   server.close(now, CloseReason::going_away); // closed by server
   CLOSE_ONCE();
   go_online();
-  session.stop(now);                          // stopped
+  link.stop(now);                          // stopped
   CLOSE_ONCE();
   UNSIGNED_LONGS_EQUAL(io.opens.size(), io.closes.size());
   UNSIGNED_LONGS_EQUAL(listener.online.size(), listener.disconnects.size());
-  UNSIGNED_LONGLONGS_EQUAL(session.counters().connects, session.counters().disconnects);
+  UNSIGNED_LONGLONGS_EQUAL(link.counters().connects, link.counters().disconnects);
 }
 
 // =====================================================================
 // SessionStop: stop() from every state, restart
 // =====================================================================
 
-TEST_GROUP_BASE(SessionStop, SessionFixture){};
+TEST_GROUP_BASE(SessionStop, LinkFixture){};
 
 TEST(SessionStop, FromIdle) {
-  session.stop(now);
-  STATE_EQUAL(ClientState::stopped, session.state());
+  link.stop(now);
+  STATE_EQUAL(ClientState::stopped, link.state());
   UNSIGNED_LONGS_EQUAL(1, listener.states.size());
   ERRC_EQUAL(Errc::stopped, at(listener.states, 0).reason);
   UNSIGNED_LONGS_EQUAL(0, io.closes.size());
   UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
-  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(kNever, link.next_wakeup());
 }
 
 TEST(SessionStop, FromConnecting) {
   start();
-  session.stop(now);
-  STATE_EQUAL(ClientState::stopped, session.state());
+  link.stop(now);
+  STATE_EQUAL(ClientState::stopped, link.state());
   ERRC_EQUAL(Errc::stopped, listener.last_state().reason);
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   CHECK_TRUE(at(io.closes, 0).farewell.empty());
   UNSIGNED_LONGS_EQUAL(0, listener.connect_failures.size());
   UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
-  CHECK_FALSE(session.transport_active());
-  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+  CHECK_FALSE(link.transport_active());
+  UNSIGNED_LONGLONGS_EQUAL(kNever, link.next_wakeup());
   CLOSE_ONCE();
 }
 
@@ -1288,21 +1288,21 @@ TEST(SessionStop, FromHandshaking) {
   start();
   open();
   flush();
-  session.stop(now);
-  STATE_EQUAL(ClientState::stopped, session.state());
+  link.stop(now);
+  STATE_EQUAL(ClientState::stopped, link.state());
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   CHECK_TRUE(at(io.closes, 0).farewell.empty());  // CLOSE(normal) only when online
   UNSIGNED_LONGS_EQUAL(0, listener.connect_failures.size());
   UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
-  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(kNever, link.next_wakeup());
   CLOSE_ONCE();
 }
 
 TEST(SessionStop, FromOnlineSaysGoodbyeAndReportsOneDisconnect) {
   go_online();
   now += 250;
-  session.stop(now);
-  STATE_EQUAL(ClientState::stopped, session.state());
+  link.stop(now);
+  STATE_EQUAL(ClientState::stopped, link.state());
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   const std::vector<WireFrame> farewell = io.last_farewell();
   STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
@@ -1315,8 +1315,8 @@ TEST(SessionStop, FromOnlineSaysGoodbyeAndReportsOneDisconnect) {
   STRCMP_EQUAL("disconnected:stopped", at(listener.events, n - 2).c_str());
   STRCMP_EQUAL("state:stopped", at(listener.events, n - 1).c_str());
   ERRC_EQUAL(Errc::stopped, listener.last_state().reason);
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().disconnects_by_reason[static_cast<int>(Errc::stopped)]);
-  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().disconnects_by_reason[static_cast<int>(Errc::stopped)]);
+  UNSIGNED_LONGLONGS_EQUAL(kNever, link.next_wakeup());
   CLOSE_ONCE();
 }
 
@@ -1324,7 +1324,7 @@ TEST(SessionStop, FromOnlineWithAWriteInFlightSkipsTheFarewell) {
   go_online();
   send_text("half written");
   CHECK_TRUE(wire.start(now));
-  session.stop(now);
+  link.stop(now);
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   CHECK_TRUE(at(io.closes, 0).farewell.empty());
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
@@ -1333,26 +1333,26 @@ TEST(SessionStop, FromOnlineWithAWriteInFlightSkipsTheFarewell) {
 TEST(SessionStop, FromBackingOff) {
   start();
   fail_round();
-  STATE_EQUAL(ClientState::backing_off, session.state());
-  session.stop(now);
-  STATE_EQUAL(ClientState::stopped, session.state());
+  STATE_EQUAL(ClientState::backing_off, link.state());
+  link.stop(now);
+  STATE_EQUAL(ClientState::stopped, link.state());
   UNSIGNED_LONGS_EQUAL(2, io.closes.size());  // only the two failed attempts
   UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
-  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
-  session.on_timer(now + 100000);  // the backoff timer fires anyway
+  UNSIGNED_LONGLONGS_EQUAL(kNever, link.next_wakeup());
+  link.on_timer(now + 100000);  // the backoff timer fires anyway
   UNSIGNED_LONGS_EQUAL(2, io.opens.size());
-  STATE_EQUAL(ClientState::stopped, session.state());
+  STATE_EQUAL(ClientState::stopped, link.state());
   CLOSE_ONCE();
 }
 
 TEST(SessionStop, WhenStoppedIsANoOp) {
   go_online();
-  session.stop(now);
+  link.stop(now);
   const std::size_t events = listener.events.size();
-  session.stop(now + 10);
+  link.stop(now + 10);
   UNSIGNED_LONGS_EQUAL(events, listener.events.size());
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
-  UNSIGNED_LONGLONGS_EQUAL(kNever, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(kNever, link.next_wakeup());
 }
 
 TEST(SessionStop, AfterRetriesExhaustedIsANoOp) {
@@ -1363,25 +1363,25 @@ TEST(SessionStop, AfterRetriesExhaustedIsANoOp) {
   fail_round();
   ERRC_EQUAL(Errc::retries_exhausted, listener.last_state().reason);
   const std::size_t events = listener.events.size();
-  session.stop(now);
+  link.stop(now);
   UNSIGNED_LONGS_EQUAL(events, listener.events.size());
 }
 
 TEST(SessionStop, RestartAfterStopConnectsAgain) {
   go_online();
-  session.stop(now);
+  link.stop(now);
   now += 1000;
   start();
-  STATE_EQUAL(ClientState::connecting, session.state());
+  STATE_EQUAL(ClientState::connecting, link.state());
   UNSIGNED_LONGS_EQUAL(2, io.opens.size());
   UNSIGNED_LONGS_EQUAL(0, at(io.opens, 1).endpoint_index);
-  UNSIGNED_LONGLONGS_EQUAL(now + 2000, session.next_wakeup());
+  UNSIGNED_LONGLONGS_EQUAL(now + 2000, link.next_wakeup());
   open();
   const std::vector<WireFrame> written = flush();
   STRCMP_EQUAL("HELLO", type_names(written).c_str());
   server.welcome(now, kSessionId, 1000);
-  STATE_EQUAL(ClientState::online, session.state());
-  UNSIGNED_LONGLONGS_EQUAL(2, session.counters().connects);
+  STATE_EQUAL(ClientState::online, link.state());
+  UNSIGNED_LONGLONGS_EQUAL(2, link.counters().connects);
   CLOSE_ONCE();
 }
 
@@ -1391,10 +1391,10 @@ TEST(SessionStop, RestartAfterRetriesExhaustedStartsWithAFreshBackoff) {
   fail_round();
   fire();
   fail_round();
-  STATE_EQUAL(ClientState::stopped, session.state());
+  STATE_EQUAL(ClientState::stopped, link.state());
   start();
   fail_round();
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  STATE_EQUAL(ClientState::backing_off, link.state());
   UNSIGNED_LONGS_EQUAL(1, listener.last_state().attempt);
   UNSIGNED_LONGS_EQUAL(200, listener.last_state().backoff_delay_ms);
 }
@@ -1403,7 +1403,7 @@ TEST(SessionStop, RestartAfterRetriesExhaustedStartsWithAFreshBackoff) {
 // SessionProtocol: decode errors, frames out of place, sequence rules
 // =====================================================================
 
-TEST_GROUP_BASE(SessionProtocol, SessionFixture){};
+TEST_GROUP_BASE(SessionProtocol, LinkFixture){};
 
 TEST(SessionProtocol, GarbageOnlineIsTheDecodersErrorWithCloseProtocolError) {
   go_online();
@@ -1434,8 +1434,8 @@ TEST(SessionProtocol, WelcomeHeartbeatsOutsideTheDevicesBoundsAreRefusedBeforeAn
     const std::vector<WireFrame> farewell = rig.io.last_farewell();
     STRCMP_EQUAL_TEXT("CLOSE", type_names(farewell).c_str(), name.c_str());
     CLOSE_REASON_EQUAL(CloseReason::protocol_error, at(farewell, 0).close_reason);
-    UNSIGNED_LONGLONGS_EQUAL_TEXT(0, rig.session.session_id(), name.c_str());  // nothing of it was taken
-    STATE_EQUAL(ClientState::connecting, rig.session.state());          // the next endpoint, at once
+    UNSIGNED_LONGLONGS_EQUAL_TEXT(0, rig.link.session_id(), name.c_str());  // nothing of it was taken
+    STATE_EQUAL(ClientState::connecting, rig.link.state());          // the next endpoint, at once
     CHECK_TRUE_TEXT(rig.listener.logged("outside this device's bounds"), name.c_str());
   }
 }
@@ -1467,7 +1467,7 @@ TEST(SessionProtocol, WelcomeHeartbeatsAtTheDevicesBoundsAreAccepted) {
   for (std::uint32_t edge : {500u, 600000u}) {
     Rig rig;
     rig.start_and_welcome(options, now, edge, kSessionId);
-    STATE_EQUAL(ClientState::online, rig.session.state());
+    STATE_EQUAL(ClientState::online, rig.link.state());
     UNSIGNED_LONGS_EQUAL(edge, at(rig.listener.online, 0).heartbeat_ms);
   }
 }
@@ -1556,7 +1556,7 @@ TEST(SessionProtocol, AckForASeqNeverSentIsASequenceError) {
   server.ack(now, 3);
   expect_online_failure(Errc::sequence_error, CloseReason::sequence_error);
   UNSIGNED_LONGS_EQUAL(0, listener.acks.size());
-  UNSIGNED_LONGS_EQUAL(2, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(2, link.queued_messages());
   expect_resent_in_order(1, {"one", "two"});
 }
 
@@ -1579,7 +1579,7 @@ TEST(SessionProtocol, AckGoingBackwardsIsASequenceError) {
   // 1 and 2 were acknowledged before the bad ACK: only "three" is still queued.
   const std::vector<std::uint64_t> acked = {1, 2};
   CHECK_TRUE(acked == listener.acks);
-  UNSIGNED_LONGS_EQUAL(1, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(1, link.queued_messages());
   expect_resent_in_order(3, {"three"});
 }
 
@@ -1590,11 +1590,11 @@ TEST(SessionProtocol, RepeatedAckIsHarmless) {
   flush();
   server.ack(now, 2);
   server.ack(now, 2);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   const std::vector<std::uint64_t> expected = {1, 2};  // each message once, not again for the repeat
   CHECK_TRUE(expected == listener.acks);
-  UNSIGNED_LONGLONGS_EQUAL(2, session.counters().messages_acked);
-  UNSIGNED_LONGLONGS_EQUAL(2, session.last_acked_seq());
+  UNSIGNED_LONGLONGS_EQUAL(2, link.counters().messages_acked);
+  UNSIGNED_LONGLONGS_EQUAL(2, link.last_acked_seq());
   UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
 }
 
@@ -1615,9 +1615,9 @@ TEST(SessionProtocol, CumulativeAckReportsEveryMessageItCoversOnceByIdInOrder) {
   server.ack(now, 13);
   const std::vector<std::uint64_t> all = {1, 2, 3};
   CHECK_TRUE(all == listener.acks);
-  UNSIGNED_LONGLONGS_EQUAL(13, session.last_acked_seq());
-  UNSIGNED_LONGLONGS_EQUAL(3, session.counters().messages_acked);
-  UNSIGNED_LONGS_EQUAL(0, session.queued_messages());
+  UNSIGNED_LONGLONGS_EQUAL(13, link.last_acked_seq());
+  UNSIGNED_LONGLONGS_EQUAL(3, link.counters().messages_acked);
+  UNSIGNED_LONGS_EQUAL(0, link.queued_messages());
 }
 
 TEST(SessionProtocol, DownlinkGapIsASequenceError) {
@@ -1632,12 +1632,12 @@ TEST(SessionProtocol, DownlinkDuplicateIsAcknowledgedAgainButNotDeliveredTwice) 
   go_online();
   server.data(now, 1, "a");
   server.data(now, 1, "a");
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
   UNSIGNED_LONGS_EQUAL(1, listener.messages.size());
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().messages_received);
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().downlink_duplicates);
-  UNSIGNED_LONGLONGS_EQUAL(1, session.last_downlink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().messages_received);
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().downlink_duplicates);
+  UNSIGNED_LONGLONGS_EQUAL(1, link.last_downlink_seq());
   const std::vector<WireFrame> written = flush();
   STRCMP_EQUAL("ACK,ACK", type_names(written).c_str());  // one per read, the duplicate's included
   UNSIGNED_LONGLONGS_EQUAL(1, at(written, 0).seq);
@@ -1683,10 +1683,10 @@ TEST(SessionProtocol, ResumingWelcomeExpectingTheNextUnsentSeqIsFine) {
   open();
   flush();
   server.welcome(now, kSessionId, 1000, 3);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   CHECK_TRUE(at(listener.online, 1).resumed);
   UNSIGNED_LONGLONGS_EQUAL(3, at(listener.online, 1).next_uplink_seq);
-  UNSIGNED_LONGLONGS_EQUAL(2, session.last_acked_seq());
+  UNSIGNED_LONGLONGS_EQUAL(2, link.last_acked_seq());
   UNSIGNED_LONGLONGS_EQUAL(3, send_text("three"));
 }
 
@@ -1706,7 +1706,7 @@ TEST(SessionProtocol, ServerCloseWithAnUnknownReasonIsReportedNumerically) {
 // SessionReset: a session the server will not resume is given up
 // =====================================================================
 
-TEST_GROUP_BASE(SessionReset, SessionFixture) {
+TEST_GROUP_BASE(SessionReset, LinkFixture) {
   // Online in kSessionId with "a", "b", "c" written as seq 1..3 and not
   // acknowledged, then the link drops; the session backs off.
   void three_unacknowledged_then_a_drop() {
@@ -1716,12 +1716,12 @@ TEST_GROUP_BASE(SessionReset, SessionFixture) {
     send_text("c");
     flush();
     drop();
-    STATE_EQUAL(ClientState::backing_off, session.state());
+    STATE_EQUAL(ClientState::backing_off, link.state());
   }
   // The next attempt's HELLO, and a WELCOME resuming kSessionId that
   // expects `next_uplink_seq` (beyond seq 3: messages never sent).
   WireFrame attempt_answered_by_a_welcome_ahead() {
-    if (session.state() == ClientState::backing_off) fire();
+    if (link.state() == ClientState::backing_off) fire();
     open();
     const std::vector<WireFrame> hello = flush();
     server.welcome(now, kSessionId, options.heartbeat_interval_ms, 9);
@@ -1739,9 +1739,9 @@ TEST(SessionReset, AResumeRefusedTwiceInARowOpensANewSessionAndSendsTheStoredMes
   UNSIGNED_LONGS_EQUAL(1, listener.session_resets.size());
   UNSIGNED_LONGLONGS_EQUAL(kSessionId, at(listener.session_resets, 0).abandoned_session_id);
   CHECK_TRUE(SessionResetCause::resume_refused == at(listener.session_resets, 0).cause);
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().session_resets);
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().session_resets);
   CHECK_TRUE(listener.logged("abandoned"));
-  UNSIGNED_LONGLONGS_EQUAL(0, session.session_id());
+  UNSIGNED_LONGLONGS_EQUAL(0, link.session_id());
 
   // The next round asks for a new session and sends everything stored there.
   fire();
@@ -1750,7 +1750,7 @@ TEST(SessionReset, AResumeRefusedTwiceInARowOpensANewSessionAndSendsTheStoredMes
   UNSIGNED_LONGLONGS_EQUAL(0, at(hello, 0).session_id);
   UNSIGNED_LONGLONGS_EQUAL(0, at(hello, 0).last_downlink_seq);
   server.welcome(now, kSessionId + 1, options.heartbeat_interval_ms, 1);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   CHECK_FALSE(last(listener.online).resumed);
   const std::vector<WireFrame> sent = flush();
   STRCMP_EQUAL("DATA,DATA,DATA", type_names(sent).c_str());
@@ -1767,19 +1767,19 @@ TEST(SessionReset, OneRefusalFollowedByAResumeKeepsTheSessionAndStartsTheCountOv
   open();  // endpoint 1 resumes properly
   flush();
   server.welcome(now, kSessionId, options.heartbeat_interval_ms, 1);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   CHECK_TRUE(last(listener.online).resumed);
   flush();
   drop();
   (void)attempt_answered_by_a_welcome_ahead();  // one refusal again: not two in a row
   UNSIGNED_LONGS_EQUAL(0, listener.session_resets.size());
-  UNSIGNED_LONGLONGS_EQUAL(kSessionId, session.session_id());
+  UNSIGNED_LONGLONGS_EQUAL(kSessionId, link.session_id());
 }
 
 TEST(SessionReset, TwoCloseSequenceErrorsDuringTheHandshakeOfAResumeOpenANewSession) {
   three_unacknowledged_then_a_drop();
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (session.state() == ClientState::backing_off) fire();
+    if (link.state() == ClientState::backing_off) fire();
     open();
     UNSIGNED_LONGLONGS_EQUAL(kSessionId, at(flush(), 0).session_id);
     server.close(now, CloseReason::sequence_error, 0, "no");
@@ -1793,8 +1793,8 @@ TEST(SessionReset, TwoCloseSequenceErrorsDuringTheHandshakeOfAResumeOpenANewSess
 TEST(SessionReset, ACloseSequenceErrorOnANewSessionIsNotARefusedResume) {
   options.endpoint_count = 1;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (session.state() == ClientState::idle) start();
-    if (session.state() == ClientState::backing_off) fire();
+    if (link.state() == ClientState::idle) start();
+    if (link.state() == ClientState::backing_off) fire();
     open();
     flush();
     server.close(now, CloseReason::sequence_error, 0, "no");
@@ -1803,7 +1803,7 @@ TEST(SessionReset, ACloseSequenceErrorOnANewSessionIsNotARefusedResume) {
 }
 
 TEST(SessionReset, ASessionNearTheSequenceLimitIsReplacedOnPurposeAtTheNextConnection) {
-  go_online(kSessionId, 0, Session::kSessionSequenceLimit);
+  go_online(kSessionId, 0, Link::kSessionSequenceLimit);
   send_text("late");
   flush();
   drop();
@@ -1822,7 +1822,7 @@ TEST(SessionReset, ASessionNearTheSequenceLimitIsReplacedOnPurposeAtTheNextConne
 // nothing is a dead link too
 // =====================================================================
 
-TEST_GROUP_BASE(SessionAckDeadline, SessionFixture){};
+TEST_GROUP_BASE(SessionAckDeadline, LinkFixture){};
 
 TEST(SessionAckDeadline, AServerThatAnswersPingsButNeverAcknowledgesIsLeftAfterTheAckTimeout) {
   go_online();
@@ -1832,14 +1832,14 @@ TEST(SessionAckDeadline, AServerThatAnswersPingsButNeverAcknowledgesIsLeftAfterT
   // Automatic: twice the read timeout (2000 ms in the demo timings).
   const Millis deadline = sent_at + 2 * options.read_timeout_ms;
   run_to(deadline - 1, /*answer_pings=*/true);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   run_to(deadline, /*answer_pings=*/true);
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
   ERRC_EQUAL(Errc::ack_timeout, at(listener.disconnects, 0).reason);
   const std::vector<WireFrame> farewell = io.last_farewell();
   STRCMP_EQUAL("CLOSE", type_names(farewell).c_str());
   CLOSE_REASON_EQUAL(CloseReason::protocol_error, at(farewell, 0).close_reason);
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  STATE_EQUAL(ClientState::backing_off, link.state());
   CHECK_TRUE(listener.logged("the server is stuck"));
   // Nothing is lost: the message goes again on the next connection.
   go_online(kSessionId, 0, 1);
@@ -1856,7 +1856,7 @@ TEST(SessionAckDeadline, AcknowledgementProgressMovesTheDeadline) {
   server.ack(now, 1);  // progress: "b" is still in flight, the deadline restarts
   const Millis progress_at = now;
   run_to(progress_at + 1499, true);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   run_to(progress_at + 1500, true);
   ERRC_EQUAL(Errc::ack_timeout, at(listener.disconnects, 0).reason);
 }
@@ -1868,7 +1868,7 @@ TEST(SessionAckDeadline, NothingInFlightMeansNoAckDeadline) {
   flush();
   server.ack(now, 1);
   run_to(now + 20000, true);  // quiet for a long time, PINGs answered
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
 }
 
@@ -1880,7 +1880,7 @@ TEST(SessionAckDeadline, ADeadLinkIsStillReportedAsSilentNotAsAnAckTimeout) {
   ERRC_EQUAL(Errc::server_silent, at(listener.disconnects, 0).reason);
 }
 
-TEST_GROUP_BASE(SessionDownlink, SessionFixture){};
+TEST_GROUP_BASE(SessionDownlink, LinkFixture){};
 
 TEST(SessionDownlink, ThreeDataInOneReadGiveThreeMessagesAndOneCumulativeAck) {
   go_online();
@@ -1895,8 +1895,8 @@ TEST(SessionDownlink, ThreeDataInOneReadGiveThreeMessagesAndOneCumulativeAck) {
   const std::vector<WireFrame> written = flush();
   STRCMP_EQUAL("ACK", type_names(written).c_str());
   UNSIGNED_LONGLONGS_EQUAL(3, at(written, 0).seq);
-  UNSIGNED_LONGLONGS_EQUAL(3, session.last_downlink_seq());
-  UNSIGNED_LONGLONGS_EQUAL(3, session.counters().messages_received);
+  UNSIGNED_LONGLONGS_EQUAL(3, link.last_downlink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(3, link.counters().messages_received);
 }
 
 TEST(SessionDownlink, FrameSplitAcrossReadsIsDeliveredWhenComplete) {
@@ -1904,7 +1904,7 @@ TEST(SessionDownlink, FrameSplitAcrossReadsIsDeliveredWhenComplete) {
   const Bytes frame = data_frame(1, "split");
   server.send(now, Bytes(frame.begin(), frame.begin() + 5));
   UNSIGNED_LONGS_EQUAL(0, listener.messages.size());
-  CHECK_TRUE(session.pending_write().empty());
+  CHECK_TRUE(link.pending_write().empty());
   server.send_bytewise(now, Bytes(frame.begin() + 5, frame.end()));
   UNSIGNED_LONGS_EQUAL(1, listener.messages.size());
   STRCMP_EQUAL("split", at(listener.messages, 0).payload.c_str());
@@ -1927,7 +1927,7 @@ TEST(SessionDownlink, HelloAfterReconnectResumesTheSessionAtTheLastDownlink) {
   server.welcome(now, kSessionId, 1000);
   CHECK_TRUE(at(listener.online, 1).resumed);
   server.data(now, 4, "d");
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   UNSIGNED_LONGLONGS_EQUAL(4, last(listener.messages).seq);
 }
 
@@ -1938,10 +1938,10 @@ TEST(SessionDownlink, ResumedSessionReacknowledgesDownlinkAlreadyDeliveredWithou
   drop();
   go_online(kSessionId);
   server.data(now, 1, "a again");
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());  // only the drop
   UNSIGNED_LONGS_EQUAL(2, listener.messages.size());
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().downlink_duplicates);
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().downlink_duplicates);
   const std::vector<WireFrame> written = flush();
   STRCMP_EQUAL("ACK", type_names(written).c_str());
   UNSIGNED_LONGLONGS_EQUAL(2, at(written, 0).seq);  // the position, not the duplicate's seq
@@ -1957,10 +1957,10 @@ TEST(SessionDownlink, WelcomeWithAnotherSessionResetsTheDownlinkPosition) {
   drop();
   go_online(kOtherSessionId);  // the server lost the session
   CHECK_FALSE(at(listener.online, 1).resumed);
-  UNSIGNED_LONGLONGS_EQUAL(kOtherSessionId, session.session_id());
-  UNSIGNED_LONGLONGS_EQUAL(0, session.last_downlink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(kOtherSessionId, link.session_id());
+  UNSIGNED_LONGLONGS_EQUAL(0, link.last_downlink_seq());
   server.data(now, 1, "new session");
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   UNSIGNED_LONGLONGS_EQUAL(1, last(listener.messages).seq);
   STRCMP_EQUAL("new session", last(listener.messages).payload.c_str());
   flush();
@@ -1987,25 +1987,25 @@ TEST(SessionDownlink, MessagesAreAcknowledgedPerRead) {
 // SessionSend: the application's uplink
 // =====================================================================
 
-TEST_GROUP_BASE(SessionSend, SessionFixture){};
+TEST_GROUP_BASE(SessionSend, LinkFixture){};
 
 TEST(SessionSend, AcceptedInEveryStateButTransmittedOnlyOnline) {
   UNSIGNED_LONGLONGS_EQUAL(1, send_text("idle"));
   start();
   UNSIGNED_LONGLONGS_EQUAL(2, send_text("connecting"));
-  CHECK_TRUE(session.pending_write().empty());
+  CHECK_TRUE(link.pending_write().empty());
   open();
-  const std::size_t hello = session.pending_write().size;
+  const std::size_t hello = link.pending_write().size;
   UNSIGNED_LONGLONGS_EQUAL(3, send_text("handshaking"));
-  UNSIGNED_LONGS_EQUAL(hello, session.pending_write().size);  // stored, not on the wire before WELCOME
+  UNSIGNED_LONGS_EQUAL(hello, link.pending_write().size);  // stored, not on the wire before WELCOME
   STRCMP_EQUAL("HELLO", type_names(flush()).c_str());
   server.welcome(now, kSessionId, 1000);
   drop();  // before anything was written
   UNSIGNED_LONGLONGS_EQUAL(4, send_text("backing off"));
-  session.stop(now);
+  link.stop(now);
   UNSIGNED_LONGLONGS_EQUAL(5, send_text("stopped"));
-  UNSIGNED_LONGLONGS_EQUAL(5, session.counters().messages_sent);
-  UNSIGNED_LONGS_EQUAL(5, session.queued_messages());
+  UNSIGNED_LONGLONGS_EQUAL(5, link.counters().messages_sent);
+  UNSIGNED_LONGS_EQUAL(5, link.queued_messages());
   UNSIGNED_LONGS_EQUAL(0, count_type(wire.all, FrameType::data));  // the link dropped before any was written
   UNSIGNED_LONGS_EQUAL(0, listener.acks.size());
 
@@ -2021,7 +2021,7 @@ TEST(SessionSend, AcceptedInEveryStateButTransmittedOnlyOnline) {
   server.ack(now, 5);
   const std::vector<std::uint64_t> acked = {1, 2, 3, 4, 5};
   CHECK_TRUE(acked == listener.acks);
-  UNSIGNED_LONGS_EQUAL(0, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(0, link.queued_messages());
 }
 
 TEST(SessionSend, SequenceNumbersStartAtOne) {
@@ -2035,16 +2035,16 @@ TEST(SessionSend, SequenceNumbersStartAtOne) {
     UNSIGNED_LONGLONGS_EQUAL(i + 1, at(written, i).seq);
     STRCMP_EQUAL(std::string(1, static_cast<char>('a' + i)).c_str(), at(written, i).payload.c_str());
   }
-  UNSIGNED_LONGLONGS_EQUAL(3, session.counters().messages_sent);
-  UNSIGNED_LONGLONGS_EQUAL(4, session.counters().frames_sent);  // HELLO + 3 DATA
-  UNSIGNED_LONGLONGS_EQUAL(wire.bytes_written, session.counters().bytes_sent);
-  UNSIGNED_LONGLONGS_EQUAL(4, session.next_uplink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(3, link.counters().messages_sent);
+  UNSIGNED_LONGLONGS_EQUAL(4, link.counters().frames_sent);  // HELLO + 3 DATA
+  UNSIGNED_LONGLONGS_EQUAL(wire.bytes_written, link.counters().bytes_sent);
+  UNSIGNED_LONGLONGS_EQUAL(4, link.next_uplink_seq());
 }
 
 TEST(SessionSend, NewSessionTransmitsFromTheWelcomesNextUplinkSeqWhileIdsStartAtOne) {
   go_online(kSessionId, 0, 5);
-  UNSIGNED_LONGLONGS_EQUAL(4, session.last_acked_seq());
-  UNSIGNED_LONGLONGS_EQUAL(5, session.next_uplink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(4, link.last_acked_seq());
+  UNSIGNED_LONGLONGS_EQUAL(5, link.next_uplink_seq());
   UNSIGNED_LONGLONGS_EQUAL(1, send_text("renumbered"));  // the id
   const std::vector<WireFrame> written = flush();
   STRCMP_EQUAL("DATA", type_names(written).c_str());
@@ -2059,8 +2059,8 @@ TEST(SessionSend, PayloadOverTheMaximumIsFieldTooLong) {
   go_online();
   const std::string too_long(kMaxDataPayload + 1, 'x');
   ERRC_EQUAL(Errc::field_too_long, try_send(too_long));
-  CHECK_TRUE(session.pending_write().empty());
-  UNSIGNED_LONGLONGS_EQUAL(1, session.next_uplink_seq());
+  CHECK_TRUE(link.pending_write().empty());
+  UNSIGNED_LONGLONGS_EQUAL(1, link.next_uplink_seq());
   const std::string largest(kMaxDataPayload, 'y');
   UNSIGNED_LONGLONGS_EQUAL(1, send_text(largest));
   const std::vector<WireFrame> written = flush();
@@ -2083,11 +2083,11 @@ TEST(SessionSend, FullTransmitBufferKeepsRoomForControlFramesAndTheStoreKeepsThe
   ERRC_EQUAL(Errc::queue_full, ec);
   const std::size_t store_capacity = kStoreBytes / 110 < kStoreMessages ? kStoreBytes / 110 : kStoreMessages;
   UNSIGNED_LONGS_EQUAL(store_capacity, accepted);
-  UNSIGNED_LONGS_EQUAL(accepted, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(accepted, link.queued_messages());
   const std::size_t fit = (kTxBufferSize - kTxControlReserve) / 112;
   CHECK_TRUE(fit < accepted);  // otherwise this test proves nothing
-  UNSIGNED_LONGS_EQUAL(fit * 112, session.pending_write().size);
-  UNSIGNED_LONGLONGS_EQUAL(fit + 1, session.next_uplink_seq());
+  UNSIGNED_LONGS_EQUAL(fit * 112, link.pending_write().size);
+  UNSIGNED_LONGLONGS_EQUAL(fit + 1, link.next_uplink_seq());
   // Control frames still fit behind the DATA: a PONG and an ACK.
   server.send(now, ping_frame() + data_frame(1, "downlink"));
   CHECK_TRUE(wire.start(now));
@@ -2112,7 +2112,7 @@ TEST(SessionSend, DataQueuedDuringAWriteGoesInTheNextWrite) {
   send_text("first");
   CHECK_TRUE(wire.start(now));
   send_text("second");
-  CHECK_TRUE(session.pending_write().empty());  // one write at a time
+  CHECK_TRUE(link.pending_write().empty());  // one write at a time
   const std::vector<WireFrame> first = wire.complete(now);
   STRCMP_EQUAL("DATA", type_names(first).c_str());
   STRCMP_EQUAL("first", at(first, 0).payload.c_str());
@@ -2124,14 +2124,14 @@ TEST(SessionSend, DataQueuedDuringAWriteGoesInTheNextWrite) {
 
 TEST(SessionSend, CountersFollowTheTraffic) {
   go_online();
-  const std::uint64_t received_before = session.counters().bytes_received;
+  const std::uint64_t received_before = link.counters().bytes_received;
   send_text("a");
   send_text("b");
   flush();
   const Bytes downlink = data_frame(1, "x") + ack_frame(2) + ping_frame();
   server.send(now, downlink);
   flush();
-  const Counters& c = session.counters();
+  const Counters& c = link.counters();
   UNSIGNED_LONGLONGS_EQUAL(2, c.messages_sent);
   UNSIGNED_LONGLONGS_EQUAL(2, c.messages_acked);
   UNSIGNED_LONGLONGS_EQUAL(1, c.messages_received);
@@ -2143,29 +2143,29 @@ TEST(SessionSend, CountersFollowTheTraffic) {
   UNSIGNED_LONGLONGS_EQUAL(4, c.frames_received);  // WELCOME, DATA, ACK, PING
 }
 
-TEST_GROUP_BASE(SessionPartialWrite, SessionFixture){};
+TEST_GROUP_BASE(SessionPartialWrite, LinkFixture){};
 
 TEST(SessionPartialWrite, APartialWriteLeavesTheRestPendingInOrder) {
   go_online();
   send_text("first message");
-  const ConstByteSpan pending = session.pending_write();
+  const ConstByteSpan pending = link.pending_write();
   const std::size_t total = pending.size;
   const Bytes whole(pending.data, pending.data + pending.size);
-  const std::uint64_t sent_before = session.counters().bytes_sent;
-  session.on_write_started(now);
-  session.on_write_complete(now, gen(), 5);
-  const ConstByteSpan rest = session.pending_write();
+  const std::uint64_t sent_before = link.counters().bytes_sent;
+  link.on_write_started(now);
+  link.on_write_complete(now, gen(), 5);
+  const ConstByteSpan rest = link.pending_write();
   UNSIGNED_LONGS_EQUAL(total - 5, rest.size);
   MEMCMP_EQUAL(whole.data() + 5, rest.data, rest.size);
-  UNSIGNED_LONGLONGS_EQUAL(sent_before + 5, session.counters().bytes_sent);
+  UNSIGNED_LONGLONGS_EQUAL(sent_before + 5, link.counters().bytes_sent);
 }
 
 TEST(SessionPartialWrite, NoFarewellCloseAfterAFrameWasOnlyPartlyWritten) {
   go_online();
   send_text("half of this goes out");
-  session.on_write_started(now);
-  session.on_write_complete(now, gen(), 3);  // the peer now holds 3 bytes of a DATA frame
-  session.stop(now);
+  link.on_write_started(now);
+  link.on_write_complete(now, gen(), 3);  // the peer now holds 3 bytes of a DATA frame
+  link.stop(now);
   CHECK_FALSE(io.closes.empty());
   CHECK_TRUE(io.closes.back().farewell.empty());
 }
@@ -2173,12 +2173,12 @@ TEST(SessionPartialWrite, NoFarewellCloseAfterAFrameWasOnlyPartlyWritten) {
 TEST(SessionPartialWrite, FarewellIsSentAgainOnceTheBufferDrained) {
   go_online();
   send_text("partly");
-  session.on_write_started(now);
-  session.on_write_complete(now, gen(), 3);
-  session.on_write_started(now);
-  session.on_write_complete(now, gen(), session.pending_write().size + 1000);  // the rest, clamped
-  CHECK_TRUE(session.pending_write().empty());
-  session.stop(now);
+  link.on_write_started(now);
+  link.on_write_complete(now, gen(), 3);
+  link.on_write_started(now);
+  link.on_write_complete(now, gen(), link.pending_write().size + 1000);  // the rest, clamped
+  CHECK_TRUE(link.pending_write().empty());
+  link.stop(now);
   CHECK_FALSE(io.closes.back().farewell.empty());
 }
 
@@ -2256,7 +2256,7 @@ class DeliveryDriver {
   explicit DeliveryDriver(std::uint32_t max_in_flight) : max_in_flight_(max_in_flight) {
     Options o = test_options();
     o.max_in_flight = max_in_flight;
-    const OptionsCheck check = rig.session.start(o, now);
+    const OptionsCheck check = rig.link.start(o, now);
     CHECK_TEXT(static_cast<bool>(check), check.field);
     handshake();
   }
@@ -2266,7 +2266,7 @@ class DeliveryDriver {
     const std::uint64_t id = sent + 1;
     const std::string payload = payload_for(id);
     std::uint64_t got = 0;
-    const std::error_code ec = rig.session.send(ConstByteSpan{payload.data(), payload.size()}, now, &got);
+    const std::error_code ec = rig.link.send(ConstByteSpan{payload.data(), payload.size()}, now, &got);
     STRCMP_EQUAL("ok", error_name(ec).c_str());
     UNSIGNED_LONGLONGS_EQUAL(id, got);
     sent = id;
@@ -2288,18 +2288,18 @@ class DeliveryDriver {
   }
 
   void drop() {
-    CHECK_TRUE(rig.session.state() == ClientState::online);
-    rig.session.on_transport_error(now, rig.session.generation(), peer_closed());
-    CHECK_TRUE(rig.session.state() == ClientState::backing_off);
+    CHECK_TRUE(rig.link.state() == ClientState::online);
+    rig.link.on_transport_error(now, rig.link.generation(), peer_closed());
+    CHECK_TRUE(rig.link.state() == ClientState::backing_off);
     ++drops;
   }
 
   /// From backing off: the backoff ends, the transport opens, HELLO resumes
   /// the session and the server answers with what it holds.
   void reconnect() {
-    CHECK_TRUE(rig.session.state() == ClientState::backing_off);
-    now = rig.session.next_wakeup();
-    rig.session.on_timer(now);
+    CHECK_TRUE(rig.link.state() == ClientState::backing_off);
+    now = rig.link.next_wakeup();
+    rig.link.on_timer(now);
     handshake();
   }
 
@@ -2316,9 +2316,9 @@ class DeliveryDriver {
 
   /// Runs the link until every message sent was delivered and acknowledged.
   void finish() {
-    for (int guard = 0; rig.session.queued_messages() != 0; ++guard) {
+    for (int guard = 0; rig.link.queued_messages() != 0; ++guard) {
       CHECK_TEXT(guard < 10000, "the store never drains");
-      if (rig.session.state() == ClientState::backing_off) reconnect();
+      if (rig.link.state() == ClientState::backing_off) reconnect();
       write();
       if (received.size() > acked) ack(received.size());
     }
@@ -2330,13 +2330,13 @@ class DeliveryDriver {
     UNSIGNED_LONGS_EQUAL(sent, received.size());
     for (std::size_t i = 0; i < received.size(); ++i) STRCMP_EQUAL(payload_for(i + 1).c_str(), received[i].c_str());
     STRCMP_EQUAL(id_range(1, sent).c_str(), join_ids(rig.listener.acks).c_str());
-    const Counters& c = rig.session.counters();
+    const Counters& c = rig.link.counters();
     UNSIGNED_LONGLONGS_EQUAL(sent, c.messages_sent);
     UNSIGNED_LONGLONGS_EQUAL(sent, c.messages_acked);
     UNSIGNED_LONGLONGS_EQUAL(0, c.messages_dropped);
     UNSIGNED_LONGLONGS_EQUAL(0, c.messages_refused);
     CHECK_TRUE(c.data_frames_sent >= count_type(rig.wire.all, FrameType::data));
-    UNSIGNED_LONGS_EQUAL(0, rig.session.queued_messages());
+    UNSIGNED_LONGS_EQUAL(0, rig.link.queued_messages());
     UNSIGNED_LONGS_EQUAL(drops, rig.listener.disconnects.size());
     for (const DisconnectInfo& d : rig.listener.disconnects) ERRC_EQUAL(Errc::connection_closed, d.reason);
     UNSIGNED_LONGS_EQUAL(0, rig.listener.connect_failures.size());
@@ -2354,13 +2354,13 @@ class DeliveryDriver {
 
  private:
   void handshake() {
-    CHECK_TRUE(rig.session.state() == ClientState::connecting);
-    rig.session.on_transport_open(now, rig.session.generation());
+    CHECK_TRUE(rig.link.state() == ClientState::connecting);
+    rig.link.on_transport_open(now, rig.link.generation());
     const std::vector<WireFrame> hello = rig.wire.flush(now);
     STRCMP_EQUAL("HELLO", type_names(hello).c_str());  // no DATA before WELCOME
     UNSIGNED_LONGLONGS_EQUAL(rig.listener.online.empty() ? 0 : kSessionId, at(hello, 0).session_id);
     rig.server.welcome(now, kSessionId, 1000, received.size() + 1);
-    CHECK_TRUE(rig.session.state() == ClientState::online);
+    CHECK_TRUE(rig.link.state() == ClientState::online);
     acked = received.size();  // the WELCOME acknowledges everything below its next_uplink_seq
     window_base_ = received.size();
     connection_highest_ = received.size();
@@ -2387,12 +2387,12 @@ class DeliveryDriver {
 
 }  // namespace
 
-TEST_GROUP_BASE(SessionDelivery, SessionFixture) {
+TEST_GROUP_BASE(SessionDelivery, LinkFixture) {
   /// Sends `count` messages "m<id>" and returns the id of the last.
   std::uint64_t send_many(std::size_t count) {
     std::uint64_t id = 0;
     for (std::size_t i = 0; i < count; ++i) {
-      const std::uint64_t expected = session.counters().messages_sent + 1;
+      const std::uint64_t expected = link.counters().messages_sent + 1;
       id = send_text("m" + std::to_string(expected));
       UNSIGNED_LONGLONGS_EQUAL(expected, id);
     }
@@ -2401,7 +2401,7 @@ TEST_GROUP_BASE(SessionDelivery, SessionFixture) {
   /// From backing off: a new transport, HELLO written, and `welcome` read.
   void reconnect_with(const Bytes& welcome) {
     fire();
-    STATE_EQUAL(ClientState::connecting, session.state());
+    STATE_EQUAL(ClientState::connecting, link.state());
     open();
     STRCMP_EQUAL("HELLO", type_names(flush()).c_str());
     server.send(now, welcome);
@@ -2415,15 +2415,15 @@ TEST(SessionDelivery, MessagesSentOfflineAreDeliveredInOrderAfterTheWelcome) {
   open();
   UNSIGNED_LONGLONGS_EQUAL(3, send_text("c"));  // handshaking
   STRCMP_EQUAL("HELLO", type_names(flush()).c_str());
-  UNSIGNED_LONGS_EQUAL(3, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(3, link.queued_messages());
   server.welcome(now, kSessionId, 1000, 1);
   UNSIGNED_LONGLONGS_EQUAL(4, send_text("d"));  // online
   STRCMP_EQUAL("1:a,2:b,3:c,4:d", data_of(flush()).c_str());
   UNSIGNED_LONGS_EQUAL(0, listener.acks.size());
   server.ack(now, 4);
   STRCMP_EQUAL("1,2,3,4", join_ids(listener.acks).c_str());
-  UNSIGNED_LONGS_EQUAL(0, session.queued_messages());
-  const Counters& c = session.counters();
+  UNSIGNED_LONGS_EQUAL(0, link.queued_messages());
+  const Counters& c = link.counters();
   UNSIGNED_LONGLONGS_EQUAL(4, c.messages_sent);
   UNSIGNED_LONGLONGS_EQUAL(4, c.messages_acked);
   UNSIGNED_LONGLONGS_EQUAL(4, c.data_frames_sent);
@@ -2447,13 +2447,13 @@ TEST(SessionDelivery, MessagesInFlightAtADropAreResentFromTheWelcomesNextUplinkS
   CHECK_TRUE(at(listener.online, 1).resumed);
   UNSIGNED_LONGLONGS_EQUAL(3, at(listener.online, 1).next_uplink_seq);
   STRCMP_EQUAL("1,2", join_ids(listener.acks).c_str());  // 2 acknowledged by the WELCOME
-  UNSIGNED_LONGLONGS_EQUAL(2, session.last_acked_seq());
+  UNSIGNED_LONGLONGS_EQUAL(2, link.last_acked_seq());
   STRCMP_EQUAL("3:c,4:d,5:e", data_of(flush()).c_str());
   server.ack(now, 5);
   STRCMP_EQUAL("1,2,3,4,5", join_ids(listener.acks).c_str());
-  UNSIGNED_LONGLONGS_EQUAL(8, session.counters().data_frames_sent);  // 5 + 3 resent
-  UNSIGNED_LONGLONGS_EQUAL(5, session.counters().messages_acked);
-  UNSIGNED_LONGS_EQUAL(0, session.queued_messages());
+  UNSIGNED_LONGLONGS_EQUAL(8, link.counters().data_frames_sent);  // 5 + 3 resent
+  UNSIGNED_LONGLONGS_EQUAL(5, link.counters().messages_acked);
+  UNSIGNED_LONGS_EQUAL(0, link.queued_messages());
 }
 
 TEST(SessionDelivery, WelcomeAcknowledgingPartOfWhatWasInFlight) {
@@ -2461,15 +2461,15 @@ TEST(SessionDelivery, WelcomeAcknowledgingPartOfWhatWasInFlight) {
   send_many(4);
   STRCMP_EQUAL("1:m1,2:m2,3:m3,4:m4", data_of(flush()).c_str());
   drop();
-  UNSIGNED_LONGS_EQUAL(4, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(4, link.queued_messages());
   go_online(kSessionId, 0, 3);
   STRCMP_EQUAL("1,2", join_ids(listener.acks).c_str());
-  UNSIGNED_LONGS_EQUAL(2, session.queued_messages());
-  UNSIGNED_LONGLONGS_EQUAL(2, session.counters().messages_acked);
+  UNSIGNED_LONGS_EQUAL(2, link.queued_messages());
+  UNSIGNED_LONGLONGS_EQUAL(2, link.counters().messages_acked);
   STRCMP_EQUAL("3:m3,4:m4", data_of(flush()).c_str());
   // An ACK equal to the WELCOME's position is a repeat, lower is backwards.
   server.ack(now, 2);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   server.ack(now, 4);
   STRCMP_EQUAL("1,2,3,4", join_ids(listener.acks).c_str());
 }
@@ -2581,13 +2581,13 @@ TEST(SessionDelivery, WelcomeBeyondWhatWasSentIsASequenceErrorAndLosesNothing) {
   // Nothing acknowledged, nothing dropped: all three wait for the next connection.
   UNSIGNED_LONGS_EQUAL(0, listener.acks.size());
   UNSIGNED_LONGS_EQUAL(0, listener.dropped.size());
-  UNSIGNED_LONGS_EQUAL(3, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(3, link.queued_messages());
   // The next endpoint's server holds nothing: everything goes again, in order.
-  STATE_EQUAL(ClientState::connecting, session.state());
+  STATE_EQUAL(ClientState::connecting, link.state());
   open();
   flush();
   server.welcome(now, kSessionId, 1000, 1);
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   STRCMP_EQUAL("1:a,2:b,3:c", data_of(flush()).c_str());
   server.ack(now, 3);
   STRCMP_EQUAL("1,2,3", join_ids(listener.acks).c_str());
@@ -2614,12 +2614,12 @@ TEST(SessionDelivery, WelcomeGoingBackBeforeAcknowledgedMessagesIsASequenceError
   server.welcome(now, kSessionId, 1000, 1);
   UNSIGNED_LONGS_EQUAL(2, listener.connect_failures.size());
   ERRC_EQUAL(Errc::sequence_error, at(listener.connect_failures, 1).reason);
-  STATE_EQUAL(ClientState::backing_off, session.state());
+  STATE_EQUAL(ClientState::backing_off, link.state());
   STRCMP_EQUAL("1,2", join_ids(listener.acks).c_str());  // never acknowledged twice
-  UNSIGNED_LONGS_EQUAL(1, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(1, link.queued_messages());
   // A right WELCOME: only what is left goes again.
   reconnect_with(welcome_frame(kSessionId, 1000, 3));
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
   STRCMP_EQUAL("3:c", data_of(flush()).c_str());
   server.ack(now, 3);
   STRCMP_EQUAL("1,2,3", join_ids(listener.acks).c_str());
@@ -2640,9 +2640,9 @@ TEST(SessionDelivery, NewSessionRenumbersEveryStoredMessageAndResetsTheDownlink)
   go_online(kOtherSessionId, 0, 7);  // the server lost our session
   CHECK_FALSE(at(listener.online, 1).resumed);
   UNSIGNED_LONGLONGS_EQUAL(7, at(listener.online, 1).next_uplink_seq);
-  UNSIGNED_LONGLONGS_EQUAL(kOtherSessionId, session.session_id());
-  UNSIGNED_LONGLONGS_EQUAL(0, session.last_downlink_seq());
-  UNSIGNED_LONGLONGS_EQUAL(6, session.last_acked_seq());
+  UNSIGNED_LONGLONGS_EQUAL(kOtherSessionId, link.session_id());
+  UNSIGNED_LONGLONGS_EQUAL(0, link.last_downlink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(6, link.last_acked_seq());
   STRCMP_EQUAL("1", join_ids(listener.acks).c_str());  // a new session acknowledges nothing
   STRCMP_EQUAL("7:b,8:c,9:d", data_of(flush()).c_str());
   server.ack(now, 8);
@@ -2651,7 +2651,7 @@ TEST(SessionDelivery, NewSessionRenumbersEveryStoredMessageAndResetsTheDownlink)
   STRCMP_EQUAL("1,2,3,4", join_ids(listener.acks).c_str());
   server.data(now, 1, "first of the new session");
   UNSIGNED_LONGS_EQUAL(2, listener.messages.size());
-  STATE_EQUAL(ClientState::online, session.state());
+  STATE_EQUAL(ClientState::online, link.state());
 }
 
 TEST(SessionDelivery, NewSessionAcknowledgesOnlyWhatItsOwnNumberingCovers) {
@@ -2664,7 +2664,7 @@ TEST(SessionDelivery, NewSessionAcknowledgesOnlyWhatItsOwnNumberingCovers) {
   server.ack(now, 4);  // beyond what this session sent
   ERRC_EQUAL(Errc::sequence_error, last(listener.disconnects).reason);
   UNSIGNED_LONGS_EQUAL(0, listener.acks.size());
-  UNSIGNED_LONGS_EQUAL(3, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(3, link.queued_messages());
 }
 
 TEST(SessionDelivery, MaxInFlightBoundsTheDataOnTheWireAndTheWindowMovesOnAck) {
@@ -2673,7 +2673,7 @@ TEST(SessionDelivery, MaxInFlightBoundsTheDataOnTheWireAndTheWindowMovesOnAck) {
   send_many(10);
   STRCMP_EQUAL("1:m1,2:m2,3:m3", data_of(flush()).c_str());
   STRCMP_EQUAL("", data_of(flush()).c_str());  // nothing more without an ACK
-  UNSIGNED_LONGLONGS_EQUAL(4, session.next_uplink_seq());
+  UNSIGNED_LONGLONGS_EQUAL(4, link.next_uplink_seq());
   server.ack(now, 1);
   STRCMP_EQUAL("4:m4", data_of(flush()).c_str());
   server.ack(now, 4);
@@ -2688,7 +2688,7 @@ TEST(SessionDelivery, MaxInFlightBoundsTheDataOnTheWireAndTheWindowMovesOnAck) {
   STRCMP_EQUAL("10:m10", data_of(flush()).c_str());
   server.ack(now, 10);
   STRCMP_EQUAL(id_range(1, 10).c_str(), join_ids(listener.acks).c_str());
-  UNSIGNED_LONGLONGS_EQUAL(13, session.counters().data_frames_sent);
+  UNSIGNED_LONGLONGS_EQUAL(13, link.counters().data_frames_sent);
 }
 
 TEST(SessionDelivery, MaxInFlightOneIsStopAndWait) {
@@ -2709,18 +2709,18 @@ TEST(SessionDelivery, AckOfAPartialRangeAcknowledgesExactlyThoseMessages) {
   flush();
   server.ack(now, 2);
   STRCMP_EQUAL("1,2", join_ids(listener.acks).c_str());
-  UNSIGNED_LONGS_EQUAL(3, session.queued_messages());
-  UNSIGNED_LONGLONGS_EQUAL(2, session.last_acked_seq());
+  UNSIGNED_LONGS_EQUAL(3, link.queued_messages());
+  UNSIGNED_LONGLONGS_EQUAL(2, link.last_acked_seq());
   server.ack(now, 2);  // a repeat: nothing new
   STRCMP_EQUAL("1,2", join_ids(listener.acks).c_str());
   server.ack(now, 4);
   STRCMP_EQUAL("1,2,3,4", join_ids(listener.acks).c_str());
-  UNSIGNED_LONGS_EQUAL(1, session.queued_messages());
-  UNSIGNED_LONGLONGS_EQUAL(4, session.counters().messages_acked);
+  UNSIGNED_LONGS_EQUAL(1, link.queued_messages());
+  UNSIGNED_LONGLONGS_EQUAL(4, link.counters().messages_acked);
   server.ack(now, 3);  // backwards
   ERRC_EQUAL(Errc::sequence_error, last(listener.disconnects).reason);
   STRCMP_EQUAL("1,2,3,4", join_ids(listener.acks).c_str());
-  UNSIGNED_LONGS_EQUAL(1, session.queued_messages());  // the fifth is kept ...
+  UNSIGNED_LONGS_EQUAL(1, link.queued_messages());  // the fifth is kept ...
   go_online(kSessionId, 0, 5);
   STRCMP_EQUAL("5:m5", data_of(flush()).c_str());  // ... and goes again
 }
@@ -2731,20 +2731,20 @@ TEST(SessionDelivery, QueueFullWithRefuseKeepsTheCallersMessage) {
   for (int guard = 0; guard < 10000 && !try_send(payload); ++guard) ++accepted;
   const std::size_t capacity = kStoreBytes / 110 < kStoreMessages ? kStoreBytes / 110 : kStoreMessages;
   UNSIGNED_LONGS_EQUAL(capacity, accepted);
-  UNSIGNED_LONGS_EQUAL(accepted, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(accepted, link.queued_messages());
   std::uint64_t id = 777;
-  ERRC_EQUAL(Errc::queue_full, session.send(ConstByteSpan{payload.data(), payload.size()}, now, &id));
+  ERRC_EQUAL(Errc::queue_full, link.send(ConstByteSpan{payload.data(), payload.size()}, now, &id));
   UNSIGNED_LONGLONGS_EQUAL(777, id);  // no id for a refused message
-  const Counters& c = session.counters();
+  const Counters& c = link.counters();
   UNSIGNED_LONGLONGS_EQUAL(2, c.messages_refused);  // the loop's last try and this one
   UNSIGNED_LONGLONGS_EQUAL(accepted, c.messages_sent);
   UNSIGNED_LONGLONGS_EQUAL(0, c.messages_dropped);
   UNSIGNED_LONGS_EQUAL(0, listener.dropped.size());
-  UNSIGNED_LONGS_EQUAL(accepted, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(accepted, link.queued_messages());
   // Everything accepted is delivered, the refused ones never were.
   go_online();
   std::uint64_t delivered = 0;
-  for (int guard = 0; session.queued_messages() != 0; ++guard) {
+  for (int guard = 0; link.queued_messages() != 0; ++guard) {
     CHECK_TEXT(guard < 1000, "the store never drains");
     for (const WireFrame& f : flush()) {
       if (f.type != FrameType::data) continue;
@@ -2764,8 +2764,8 @@ TEST(SessionDelivery, QueueFullByMessageCountWithRefuse) {
   CHECK_TRUE(kStoreMessages * (OutboundStore::kRecordOverhead + 1) <= kStoreBytes);
   for (std::size_t i = 0; i < kStoreMessages; ++i) send_text("x");
   ERRC_EQUAL(Errc::queue_full, try_send(""));
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().messages_refused);
-  UNSIGNED_LONGS_EQUAL(kStoreMessages, session.queued_messages());
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().messages_refused);
+  UNSIGNED_LONGS_EQUAL(kStoreMessages, link.queued_messages());
   go_online();
   flush();
   server.ack(now, 1);
@@ -2790,11 +2790,11 @@ TEST(SessionDelivery, DropOldestDropsTheOldestUntransmittedNeverOneInFlightAndLe
   ERRC_EQUAL(Errc::queue_full, at(listener.dropped, 0).reason);
   UNSIGNED_LONGLONGS_EQUAL(kStoreMessages + 2, send_text(text(kStoreMessages + 2)));
   STRCMP_EQUAL("3,4", dropped_ids(listener).c_str());
-  const Counters& c = session.counters();
+  const Counters& c = link.counters();
   UNSIGNED_LONGLONGS_EQUAL(2, c.messages_dropped);
   UNSIGNED_LONGLONGS_EQUAL(0, c.messages_refused);
   UNSIGNED_LONGLONGS_EQUAL(kStoreMessages + 2, c.messages_sent);
-  UNSIGNED_LONGS_EQUAL(kStoreMessages, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(kStoreMessages, link.queued_messages());
   // The window moves on: the next seqs carry ids 5 and 6, no gap.
   server.ack(now, 2);
   STRCMP_EQUAL("1,2", join_ids(listener.acks).c_str());
@@ -2821,12 +2821,12 @@ TEST(SessionDelivery, DropOldestRefusesWhenEveryStoredMessageIsInFlight) {
   for (std::size_t i = 0; i < kStoreMessages; ++i) send_text("fill");
   UNSIGNED_LONGS_EQUAL(kStoreMessages, count_type(flush(), FrameType::data));
   std::uint64_t id = 0;
-  ERRC_EQUAL(Errc::queue_full, session.send(literal_bytes("more"), now, &id));
+  ERRC_EQUAL(Errc::queue_full, link.send(literal_bytes("more"), now, &id));
   UNSIGNED_LONGLONGS_EQUAL(0, id);
   UNSIGNED_LONGS_EQUAL(0, listener.dropped.size());
-  UNSIGNED_LONGLONGS_EQUAL(0, session.counters().messages_dropped);
-  UNSIGNED_LONGLONGS_EQUAL(1, session.counters().messages_refused);
-  UNSIGNED_LONGS_EQUAL(kStoreMessages, session.queued_messages());
+  UNSIGNED_LONGLONGS_EQUAL(0, link.counters().messages_dropped);
+  UNSIGNED_LONGLONGS_EQUAL(1, link.counters().messages_refused);
+  UNSIGNED_LONGS_EQUAL(kStoreMessages, link.queued_messages());
   server.ack(now, 1);
   UNSIGNED_LONGLONGS_EQUAL(kStoreMessages + 1, send_text("more"));
   UNSIGNED_LONGS_EQUAL(0, listener.dropped.size());
@@ -2841,7 +2841,7 @@ TEST(SessionDelivery, DropWatchesSeeOnlyDropsOfTheirOwnMessages) {
   send_text("a");
   send_text("b");
   flush();  // 1 and 2 may be at the server: never dropped
-  const int early = session.watch_drops(2);
+  const int early = link.watch_drops(2);
   CHECK(early >= 0);
   drop();
   const std::string big(3000, 'x');
@@ -2849,27 +2849,27 @@ TEST(SessionDelivery, DropWatchesSeeOnlyDropsOfTheirOwnMessages) {
   for (int i = 0; i < 20 && listener.dropped.empty(); ++i) last = send_text(big);
   CHECK_FALSE(listener.dropped.empty());
   CHECK(listener.dropped[0].id > 2);
-  const int late = session.watch_drops(last);
+  const int late = link.watch_drops(last);
   CHECK(late >= 0);
   (void)send_text(big);  // drops the oldest unsent, an id below `last`
-  CHECK_FALSE(session.watched_drop(early));
-  CHECK_TRUE(session.watched_drop(late));
-  CHECK_FALSE(session.settled_through(2));
+  CHECK_FALSE(link.watched_drop(early));
+  CHECK_TRUE(link.watched_drop(late));
+  CHECK_FALSE(link.settled_through(2));
   fire();
   open();
   flush();
   server.welcome(now, kSessionId, options.heartbeat_interval_ms, 3);  // the server holds 1 and 2
-  CHECK_TRUE(session.settled_through(2));
-  CHECK_FALSE(session.watched_drop(early));
-  session.unwatch_drops(early);
-  session.unwatch_drops(late);
+  CHECK_TRUE(link.settled_through(2));
+  CHECK_FALSE(link.watched_drop(early));
+  link.unwatch_drops(early);
+  link.unwatch_drops(late);
   // The watches are few; a freed one is taken again.
-  int watches[Session::kMaxDropWatches];
-  for (int& w : watches) w = session.watch_drops(1);
+  int watches[Link::kMaxDropWatches];
+  for (int& w : watches) w = link.watch_drops(1);
   for (const int w : watches) CHECK(w >= 0);
-  LONGS_EQUAL(-1, session.watch_drops(1));
-  session.unwatch_drops(watches[0]);
-  LONGS_EQUAL(watches[0], session.watch_drops(1));
+  LONGS_EQUAL(-1, link.watch_drops(1));
+  link.unwatch_drops(watches[0]);
+  LONGS_EQUAL(watches[0], link.watch_drops(1));
 }
 
 TEST(SessionDelivery, DropOldestDropsAsManyOldMessagesAsABigOneNeeds) {
@@ -2883,10 +2883,10 @@ TEST(SessionDelivery, DropOldestDropsAsManyOldMessagesAsABigOneNeeds) {
   const std::size_t must_drop = (kMaxDataPayload + 10 - free_bytes + 3009) / 3010;
   const std::uint64_t big = send_text(std::string(kMaxDataPayload, 'B'));
   STRCMP_EQUAL(id_range(1, must_drop).c_str(), dropped_ids(listener).c_str());  // oldest first, no more than needed
-  UNSIGNED_LONGS_EQUAL(fit - must_drop + 1, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(fit - must_drop + 1, link.queued_messages());
   go_online();
   std::vector<WireFrame> written;
-  for (int guard = 0; guard < 10 && session.queued_messages() != 0; ++guard) {
+  for (int guard = 0; guard < 10 && link.queued_messages() != 0; ++guard) {
     const std::vector<WireFrame> w = flush();
     written.insert(written.end(), w.begin(), w.end());
     if (!w.empty()) server.ack(now, last(w).seq);
@@ -2937,7 +2937,7 @@ TEST(SessionDelivery, DropOldestDropsNothingWhenDroppingCannotMakeRoom) {
   const std::uint64_t small = send_text(std::string(50, 's'));  // waits: the window is full
   ERRC_EQUAL(Errc::queue_full, try_send(std::string(2000, 'z')));  // dropping "small" would not make room
   UNSIGNED_LONGS_EQUAL(0, listener.dropped.size());  // so it must not be dropped
-  UNSIGNED_LONGS_EQUAL(5, session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(5, link.queued_messages());
   server.ack(now, 4);
   const std::vector<WireFrame> written = flush();
   STRCMP_EQUAL("DATA", type_names(written).c_str());
@@ -2960,8 +2960,8 @@ TEST(SessionDelivery, DownlinkDuplicatesAfterAResumeAreAcknowledgedAgainAndNotDe
   // A server that resends from an older position anyway.
   server.send(now, data_frame(2, "b") + data_frame(3, "c"));
   UNSIGNED_LONGS_EQUAL(3, listener.messages.size());
-  UNSIGNED_LONGLONGS_EQUAL(2, session.counters().downlink_duplicates);
-  UNSIGNED_LONGLONGS_EQUAL(3, session.counters().messages_received);
+  UNSIGNED_LONGLONGS_EQUAL(2, link.counters().downlink_duplicates);
+  UNSIGNED_LONGLONGS_EQUAL(3, link.counters().messages_received);
   std::vector<WireFrame> written = flush();
   STRCMP_EQUAL("ACK", type_names(written).c_str());  // acknowledged again, so the server can let go
   UNSIGNED_LONGLONGS_EQUAL(3, at(written, 0).seq);

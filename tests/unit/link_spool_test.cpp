@@ -6,8 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "support/session_fakes.hpp"
-#include "uplink/core/session.hpp"
+#include "support/ram_storage.hpp"
+#include "support/link_fakes.hpp"
+#include "uplink/core/link.hpp"
 #include "uplink/core/spool.hpp"
 
 #include <CppUTest/TestHarness.h>
@@ -16,30 +17,6 @@ using namespace uplink;
 using namespace uplink::test;
 
 namespace {
-
-// A storage image in RAM that outlives the sessions using it (the "disk").
-class RamStorage final : public SpoolStorage {
- public:
-  explicit RamStorage(std::size_t size) : bytes_(size, 0) {}
-  std::size_t size() const override { return bytes_.size(); }
-  std::error_code read(std::size_t offset, ByteSpan out) override {
-    std::memcpy(out.data, bytes_.data() + offset, out.size);
-    return {};
-  }
-  std::error_code write(std::size_t offset, ConstByteSpan data) override {
-    if (data.size != 0) std::memcpy(bytes_.data() + offset, data.data, data.size);
-    return {};
-  }
-  std::error_code sync() override { return {}; }
-
-  // A copy of the image, and putting one back: a crash that loses the writes
-  // made since the copy (appends an interval or none policy had not synced).
-  std::vector<std::uint8_t> image() const { return bytes_; }
-  void crash_back_to(const std::vector<std::uint8_t>& image) { bytes_ = image; }
-
- private:
-  std::vector<std::uint8_t> bytes_;
-};
 
 // Records like RecordingListener, and runs a hook when the application gets
 // a downlink message (where a test takes a copy of the "disk").
@@ -58,26 +35,26 @@ struct Device {
   DownlinkHookListener listener;
   ScriptedRandom random{0x80000000u};
   Spool spool;
-  Session session{io, listener, random};
-  FakeServer server{session};
-  DeviceWire wire{session};
+  Link link{io, listener, random};
+  FakeServer server{link};
+  DeviceWire wire{link};
 
   explicit Device(RamStorage& storage, SpoolOptions spool_options = {}) {
     CHECK(!spool.open(storage, spool_options));
-    CHECK(!session.attach_spool(spool));
+    CHECK(!link.attach_spool(spool));
   }
   void online(Millis now, std::uint64_t session_id, std::uint64_t next_uplink_seq) {
     Options o;
     CHECK(!o.add_endpoint("127.0.0.1", 7400));
     CHECK(!o.set_device_id("spool-test"));
-    CHECK(static_cast<bool>(session.start(o, now)));
-    session.on_transport_open(now, session.generation());
+    CHECK(static_cast<bool>(link.start(o, now)));
+    link.on_transport_open(now, link.generation());
     wire.flush(now);
     server.welcome(now, session_id, o.heartbeat_interval_ms, next_uplink_seq);
   }
   std::uint64_t send(Millis now, const std::string& text) {
     std::uint64_t id = 0;
-    CHECK(!session.send(ConstByteSpan{text.data(), text.size()}, now, &id));
+    CHECK(!link.send(ConstByteSpan{text.data(), text.size()}, now, &id));
     return id;
   }
 };
@@ -96,7 +73,7 @@ TEST(SessionSpool, QueuedMessagesSurviveARestartAndAreSentFirst) {
     before.send(now, "queued 2");  // never online: the process "dies" here
   }
   Device after(storage);
-  UNSIGNED_LONGS_EQUAL(2, after.session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(2, after.link.queued_messages());
   after.online(now, 42, 1);
   const std::vector<WireFrame> sent = after.wire.flush(now);
   STRCMP_EQUAL("DATA,DATA", type_names(sent).c_str());
@@ -112,11 +89,11 @@ TEST(SessionSpool, RestartWithEverythingAcknowledgedResumesWhereTheServerStands)
     for (int i = 0; i < 5; ++i) before.send(now, "m");
     before.wire.flush(now);
     before.server.ack(now, 5);
-    UNSIGNED_LONGS_EQUAL(0, before.session.queued_messages());
+    UNSIGNED_LONGS_EQUAL(0, before.link.queued_messages());
   }
   Device after(storage);
   after.online(now, 42, 6);  // the server resumes session 42 and expects 6
-  CHECK(after.session.state() == ClientState::online);
+  CHECK(after.link.state() == ClientState::online);
   CHECK(after.listener.connect_failures.empty());
   CHECK(after.io.last_farewell().empty());
   after.send(now, "next");
@@ -146,10 +123,10 @@ TEST(SessionSpool, ServerAheadOfTheRecoveredMessagesAcknowledgesThemWhenAppendsC
     options.sync = policy;
     crash_losing_two_appends(disk, options, now);
     Device after(disk, options);
-    UNSIGNED_LONGS_EQUAL(3, after.session.queued_messages());
+    UNSIGNED_LONGS_EQUAL(3, after.link.queued_messages());
     after.online(now, 42, 6);  // the server holds 1..5: the 3 recovered are delivered
-    CHECK(after.session.state() == ClientState::online);
-    UNSIGNED_LONGS_EQUAL(0, after.session.queued_messages());
+    CHECK(after.link.state() == ClientState::online);
+    UNSIGNED_LONGS_EQUAL(0, after.link.queued_messages());
     const std::vector<std::uint64_t> acked = {1, 2, 3};
     CHECK_TRUE(acked == after.listener.acks);
     // Numbering continues from the server's position.
@@ -169,10 +146,10 @@ TEST(SessionSpool, ServerAheadOfTheRecoveredMessagesUnderEveryWriteIsASequenceEr
     before.wire.flush(now);
   }
   Device after(storage);
-  UNSIGNED_LONGS_EQUAL(3, after.session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(3, after.link.queued_messages());
   after.online(now, 42, 6);
   // The handshake fails (the only endpoint: the session backs off).
-  CHECK(after.session.state() == ClientState::backing_off);
+  CHECK(after.link.state() == ClientState::backing_off);
   UNSIGNED_LONGS_EQUAL(1, after.listener.connect_failures.size());
   CHECK(after.listener.connect_failures[0].reason == make_error_code(Errc::sequence_error));
   const std::vector<WireFrame> farewell = after.io.last_farewell();
@@ -180,12 +157,12 @@ TEST(SessionSpool, ServerAheadOfTheRecoveredMessagesUnderEveryWriteIsASequenceEr
   CHECK(farewell[0].close_reason == CloseReason::sequence_error);
   STRCMP_EQUAL("WELCOME ahead of what the spool made durable", farewell[0].text.c_str());
   CHECK(after.listener.acks.empty());
-  UNSIGNED_LONGS_EQUAL(3, after.session.queued_messages());
+  UNSIGNED_LONGS_EQUAL(3, after.link.queued_messages());
   // A server that comes back sane gets every stored message, in order.
-  now = after.session.next_wakeup();
-  after.session.on_timer(now);
-  CHECK(after.session.state() == ClientState::connecting);
-  after.session.on_transport_open(now, after.session.generation());
+  now = after.link.next_wakeup();
+  after.link.on_timer(now);
+  CHECK(after.link.state() == ClientState::connecting);
+  after.link.on_transport_open(now, after.link.generation());
   after.wire.flush(now);
   after.server.welcome(now, 42, Options{}.heartbeat_interval_ms, 1);
   const std::vector<WireFrame> sent = after.wire.flush(now);
