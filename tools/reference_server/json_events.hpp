@@ -125,7 +125,9 @@ class JsonEventPrinter final : public ServerEvents {
   /// from a timer) and then on_buffered can fire again. Called from within
   /// the event being printed: it must not print.
   void set_on_buffered(std::function<void()> hook) { on_buffered_ = std::move(hook); }
-  /// Writes the buffered lines to the output and flushes it.
+  /// Writes the buffered lines to the output: one write(2) of the whole
+  /// buffer where the stream has a descriptor (after what stdio holds of
+  /// it), else fwrite() and fflush().
   void flush();
   /// Bytes buffered, not yet written.
   [[nodiscard]] std::size_t buffered_bytes() const { return used_; }
