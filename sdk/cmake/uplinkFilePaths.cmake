@@ -10,6 +10,7 @@ set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/backoff.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/capacities.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/delivery.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/event_queue.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/keep_alive.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/outbound_store.cpp
@@ -28,6 +29,7 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/crc32.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/delivery.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/device_id.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/event_queue.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/time.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/backoff.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/keep_alive.hpp

@@ -43,18 +43,6 @@ namespace {
 
 using detail::with_memory;
 
-// Keeps the handler depth right on every exit path of a completion handler.
-class HandlerScope {
- public:
-  explicit HandlerScope(int& depth) : depth_(depth) { ++depth_; }
-  ~HandlerScope() { --depth_; }
-  HandlerScope(const HandlerScope&) = delete;
-  HandlerScope& operator=(const HandlerScope&) = delete;
-
- private:
-  int& depth_;
-};
-
 }  // namespace
 
 Client::Client(asio::io_context& io, Listener& listener, RandomSource& random)
@@ -63,16 +51,19 @@ Client::Client(asio::io_context& io, Listener& listener, RandomSource& random)
       resolver_(io.get_executor()),
       timer_(io.get_executor()),
       epoch_(Timer::clock_type::now()),
-      link_(*this, listener, random),
+      link_(*this, events_, random),
       listener_(listener) {}
 
 Client::~Client() {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  link_.stop(now());
-  asio::error_code ignored;
-  timer_.cancel();
-  if (resolving_) resolver_.cancel();
-  socket_.close(ignored);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    link_.stop(now());
+    asio::error_code ignored;
+    timer_.cancel();
+    if (resolving_) resolver_.cancel();
+    socket_.close(ignored);
+  }
+  deliver_events();  // the listener hears the stop, as from stop()
   // Handlers still queued would run against a destroyed object, long after
   // this returned: refuse loudly in every build instead of corrupting memory
   // somewhere else later.
@@ -87,25 +78,32 @@ Client::~Client() {
 }
 
 void Client::use_stream(net::Stream& stream) {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   stream_ = &stream;
 }
 
 std::error_code Client::attach_spool(Spool& spool) {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  HandlerScope scope(handler_depth_);
-  return link_.attach_spool(spool);
+  std::error_code error;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error = link_.attach_spool(spool);
+  }
+  deliver_events_soon();
+  return error;
 }
 
 OptionsCheck Client::start(const Options& options) {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  HandlerScope scope(handler_depth_);
-  tuning_.user_timeout_ms = options.write_timeout_ms;
-  tuning_.send_buffer_bytes = options.socket_send_buffer_bytes;
-  tuning_.keepalive_idle_s = options.tcp_keepalive_idle_s;
-  stop_requested_ = false;
-  const OptionsCheck check = link_.start(options, now());
-  if (check) pump();
+  OptionsCheck check;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tuning_.user_timeout_ms = options.write_timeout_ms;
+    tuning_.send_buffer_bytes = options.socket_send_buffer_bytes;
+    tuning_.keepalive_idle_s = options.tcp_keepalive_idle_s;
+    stop_requested_ = false;
+    check = link_.start(options, now());
+    if (check) pump();
+  }
+  deliver_events_soon();
   return check;
 }
 
@@ -115,25 +113,22 @@ void Client::stop() {
     wake();
     return;
   }
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  // Inside a callback the link is mid-event: the request is carried out
-  // by the pump that ends the current handler.
-  if (handler_depth_ > 0) return;
-  HandlerScope scope(handler_depth_);
-  pump();
+  // On the io thread (a listener callback included: none runs inside the
+  // link any more), at once.
+  locked([this] { pump(); });
 }
 
 std::error_code Client::send(ConstByteSpan payload, std::uint64_t* id) {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  const std::error_code error = link_.send(payload, now(), id);
-  if (error) return error;
-  if (!on_io_thread()) {
-    wake();
-  } else if (handler_depth_ == 0) {
-    HandlerScope scope(handler_depth_);
-    pump();
+  std::error_code error;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error = link_.send(payload, now(), id);
+    if (!error && on_io_thread()) pump();
   }
-  return {};
+  // Drops (FullPolicy::drop_oldest) reach the listener on the io thread.
+  deliver_events_soon();
+  if (!error && !on_io_thread()) wake();
+  return error;
 }
 
 void Client::network_changed() {
@@ -142,10 +137,7 @@ void Client::network_changed() {
     wake();
     return;
   }
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  if (handler_depth_ > 0) return;  // the pump ending the current handler takes it
-  HandlerScope scope(handler_depth_);
-  pump();
+  locked([this] { pump(); });
 }
 
 std::error_code Client::flush(std::chrono::milliseconds timeout) {
@@ -158,7 +150,7 @@ std::error_code Client::flush(std::chrono::milliseconds timeout) {
 
 std::error_code Client::flush(std::chrono::steady_clock::time_point deadline) {
   if (on_io_thread()) return Errc::wrong_thread;
-  std::unique_lock<std::recursive_mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   // Only what is queued now: a thread that keeps sending must not hold
   // this one past its deadline.
   const std::uint64_t through = link_.last_message_id();
@@ -177,32 +169,32 @@ std::error_code Client::flush(std::chrono::steady_clock::time_point deadline) {
 }
 
 std::size_t Client::flushes_waiting() const {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return flushes_waiting_;
 }
 
 bool Client::settled(std::uint64_t id) const {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return link_.settled_through(id);
 }
 
 std::size_t Client::queued() const {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return link_.queued_messages();
 }
 
 ClientState Client::state() const {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return link_.state();
 }
 
 Counters Client::counters() const {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return link_.counters();
 }
 
 std::size_t Client::handler_heap_fallbacks() const {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return connect_memory_.heap_fallbacks() + timer_memory_.heap_fallbacks() + wake_memory_.heap_fallbacks() +
          stream_->handler_heap_fallbacks();
 }
@@ -231,20 +223,20 @@ void Client::open_transport(std::size_t endpoint_index, const Endpoint& endpoint
       endpoint.host, port_text,
       [this, generation](const asio::error_code& resolve_error, Resolver::results_type results) {
         --outstanding_;
-        std::lock_guard<std::recursive_mutex> lock(mutex_);
-        HandlerScope scope(handler_depth_);
-        resolving_ = false;
-        if (generation != link_.generation()) return;
-        if (resolve_error) {
-          link_.on_transport_failed(now(), generation, make_error_code(Errc::resolve_failed));
-          pump();
-          return;
-        }
-        // Each resolved address is tried in turn (handle_connect), all under
-        // the link's one deadline.
-        resolved_ = std::move(results);
-        next_address_ = resolved_.begin();
-        start_connect(generation, (next_address_++)->endpoint());
+        locked([&] {
+          resolving_ = false;
+          if (generation != link_.generation()) return;
+          if (resolve_error) {
+            link_.on_transport_failed(now(), generation, make_error_code(Errc::resolve_failed));
+            pump();
+            return;
+          }
+          // Each resolved address is tried in turn (handle_connect), all under
+          // the link's one deadline.
+          resolved_ = std::move(results);
+          next_address_ = resolved_.begin();
+          start_connect(generation, (next_address_++)->endpoint());
+        });
       });
 }
 
@@ -274,8 +266,10 @@ void Client::start_connect(Link::Generation generation, const asio::ip::tcp::end
 
 void Client::handle_connect(Link::Generation generation, const asio::error_code& error) {
   --outstanding_;
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  HandlerScope scope(handler_depth_);
+  locked([&] { connected(generation, error); });
+}
+
+void Client::connected(Link::Generation generation, const asio::error_code& error) {
   if (generation != link_.generation()) return;
   if (error) {
     if (next_address_ != resolved_.end()) {
@@ -290,9 +284,9 @@ void Client::handle_connect(Link::Generation generation, const asio::error_code&
   }
   resolved_ = {};
   if (const std::error_code tuning_error = port::tune_socket(socket_.native_handle(), tuning_)) {
-    listener_.on_log(LogLevel::warning, "socket tuning failed; continuing without it");
+    events_.on_log(LogLevel::warning, "socket tuning failed; continuing without it");
   }
-  if (const char* warning = stream_->open_warning()) listener_.on_log(LogLevel::warning, warning);
+  if (const char* warning = stream_->open_warning()) events_.on_log(LogLevel::warning, warning);
   stream_opened_ = true;
   ++outstanding_;
   stream_->async_open(socket_, *this, generation, nullptr);
@@ -309,17 +303,17 @@ std::error_code Client::connect_timeout_reason() const {
 
 void Client::on_stream_open(std::uint32_t generation, std::error_code error) {
   --outstanding_;
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  HandlerScope scope(handler_depth_);
-  if (generation != link_.generation()) return;
-  if (error) {
-    link_.on_transport_failed(now(), generation, error);
-  } else {
-    // The transport (TCP, and TLS if used) is up: the link takes over.
-    link_.on_transport_open(now(), generation);
-    if (generation == link_.generation() && link_.transport_active()) start_read(generation);
-  }
-  pump();
+  locked([&] {
+    if (generation != link_.generation()) return;
+    if (error) {
+      link_.on_transport_failed(now(), generation, error);
+    } else {
+      // The transport (TCP, and TLS if used) is up: the link takes over.
+      link_.on_transport_open(now(), generation);
+      if (generation == link_.generation() && link_.transport_active()) start_read(generation);
+    }
+    pump();
+  });
 }
 
 // ---------------------------------------------------------------- reader
@@ -334,16 +328,29 @@ void Client::start_read(Link::Generation generation) {
 
 void Client::on_stream_read(std::uint32_t generation, std::error_code error, std::size_t bytes) {
   --outstanding_;
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  HandlerScope scope(handler_depth_);
-  if (generation != link_.generation()) return;
-  if (error) {
-    link_.on_transport_error(now(), generation, error);
-  } else {
-    link_.on_received(now(), generation, ConstByteSpan{rx_, bytes});
-    if (generation == link_.generation() && link_.transport_active()) start_read(generation);
+  ConstByteSpan rest{rx_, bytes};
+  // The link pauses after each downlink message until the listener had it
+  // (outside the lock, with the payload still in the link's decoder); each
+  // round takes at least one frame, so the rounds are bounded by the bytes.
+  bool delivered = false;
+  for (std::size_t round = 0; round <= bytes; ++round) {
+    bool paused = false;
+    locked([&] {
+      if (delivered) link_.message_delivered(now());  // whatever happened since: it was delivered
+      if (generation == link_.generation()) {
+        if (error) {
+          link_.on_transport_error(now(), generation, error);
+        } else {
+          rest = rest.subspan(link_.on_received(now(), generation, rest));
+          paused = link_.message_pending();
+          if (!paused && generation == link_.generation() && link_.transport_active()) start_read(generation);
+        }
+      }
+      pump();
+    });
+    if (!paused) return;
+    delivered = true;
   }
-  pump();
 }
 
 // ---------------------------------------------------------------- writer
@@ -364,16 +371,16 @@ void Client::start_write() {
 
 void Client::on_stream_written(std::uint32_t generation, std::error_code error, std::size_t bytes) {
   --outstanding_;
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  HandlerScope scope(handler_depth_);
-  if (generation != link_.generation()) return;
-  writing_ = false;
-  if (error) {
-    link_.on_transport_error(now(), generation, error);
-  } else {
-    link_.on_write_complete(now(), generation, bytes);
-  }
-  pump();
+  locked([&] {
+    if (generation != link_.generation()) return;
+    writing_ = false;
+    if (error) {
+      link_.on_transport_error(now(), generation, error);
+    } else {
+      link_.on_write_complete(now(), generation, bytes);
+    }
+    pump();
+  });
 }
 
 // -------------------------------------------------------------- deadline
@@ -415,16 +422,16 @@ void Client::arm_timer() {
 
 void Client::handle_timer(const asio::error_code& error) {
   --outstanding_;
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  HandlerScope scope(handler_depth_);
-  --timer_waits_;
-  if (error == asio::error::operation_aborted) {  // re-armed or cancelled on purpose
-    if (timer_rearm_owed_) arm_timer();
-    return;
-  }
-  if (timer_waits_ == 0) timer_armed_at_ = kNever;
-  link_.on_timer(now());
-  pump();
+  locked([&] {
+    --timer_waits_;
+    if (error == asio::error::operation_aborted) {  // re-armed or cancelled on purpose
+      if (timer_rearm_owed_) arm_timer();
+      return;
+    }
+    if (timer_waits_ == 0) timer_armed_at_ = kNever;
+    link_.on_timer(now());
+    pump();
+  });
 }
 
 // ------------------------------------------------------------------ pump
@@ -451,9 +458,82 @@ void Client::wake() {
 void Client::handle_wake() {
   --outstanding_;
   wake_pending_ = false;
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  HandlerScope scope(handler_depth_);
-  pump();
+  locked([this] { pump(); });
+}
+
+// -------------------------------------------------------------- events
+
+template <typename Fn>
+void Client::locked(Fn&& fn) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    fn();
+  }
+  deliver_events();
+}
+
+void Client::deliver_events_soon() {
+  if (on_io_thread()) {
+    deliver_events();
+    return;
+  }
+  bool pending = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending = !events_.empty();
+  }
+  if (pending) wake();
+}
+
+void Client::deliver_events() {
+  // One delivery at a time: what a callback causes (a send() that drops, a
+  // stop()) is queued behind and delivered by this loop, in order, never
+  // from inside the callback.
+  if (delivering_) return;
+  delivering_ = true;
+  for (;;) {
+    EventQueue::Event event;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!events_.pop(event, log_line_)) break;
+    }
+    deliver(event);
+  }
+  delivering_ = false;
+}
+
+void Client::deliver(const EventQueue::Event& event) {
+  if (const auto* e = std::get_if<StateChange>(&event)) {
+    listener_.on_state(*e);
+  } else if (const auto* online = std::get_if<OnlineInfo>(&event)) {
+    listener_.on_online(*online);
+  } else if (const auto* down = std::get_if<DisconnectInfo>(&event)) {
+    listener_.on_disconnected(*down);
+  } else if (const auto* failure = std::get_if<ConnectFailure>(&event)) {
+    listener_.on_connect_failed(*failure);
+  } else if (const auto* reset = std::get_if<SessionReset>(&event)) {
+    listener_.on_session_reset(*reset);
+  } else if (const auto* message = std::get_if<EventQueue::Message>(&event)) {
+    listener_.on_message(message->seq, message->payload);
+  } else if (const auto* acked = std::get_if<EventQueue::Acked>(&event)) {
+    std::uint64_t ids[16];
+    for (std::uint32_t left = acked->count; left > 0;) {
+      std::size_t n = 0;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        n = events_.take_acked(ids, left < 16 ? left : 16);
+      }
+      if (n == 0) break;
+      left -= static_cast<std::uint32_t>(n);
+      for (std::size_t i = 0; i < n; ++i) listener_.on_acked(ids[i]);
+    }
+  } else if (const auto* dropped = std::get_if<EventQueue::Dropped>(&event)) {
+    for (std::uint64_t i = 0; i < dropped->count; ++i) listener_.on_dropped(dropped->first + i, dropped->reason);
+  } else if (const auto* heartbeat = std::get_if<EventQueue::Heartbeat>(&event)) {
+    listener_.on_heartbeat(heartbeat->rtt_ms);
+  } else if (const auto* log = std::get_if<EventQueue::Log>(&event)) {
+    listener_.on_log(log->level, log_line_);
+  }
 }
 
 Millis Client::now() const {

@@ -11,11 +11,13 @@
 #include <sys/socket.h>
 
 #include <asio/post.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/fd_count.hpp"
 #include "support/scripted_server.hpp"
@@ -476,6 +478,84 @@ TEST(ClientLoopback, FlushReportsAMessageDroppedInsteadOfAcknowledged) {
   CHECK(client->settled(first));
 }
 
+// Records on which thread, and how deeply nested, each callback ran.
+class ThreadCheckingListener final : public test::RecordingListener {
+ public:
+  void on_online(const OnlineInfo& info) override {
+    Depth depth(*this);
+    RecordingListener::on_online(info);
+    if (on_online_hook) on_online_hook();
+  }
+  void on_state(const StateChange& change) override {
+    Depth depth(*this);
+    RecordingListener::on_state(change);
+  }
+  void on_disconnected(const DisconnectInfo& info) override {
+    Depth depth(*this);
+    RecordingListener::on_disconnected(info);
+  }
+  void on_dropped(std::uint64_t id, std::error_code reason) override {
+    Depth depth(*this);
+    dropped_on.push_back(std::this_thread::get_id());
+    RecordingListener::on_dropped(id, reason);
+  }
+  std::function<void()> on_online_hook;
+  std::vector<std::thread::id> dropped_on;
+  int depth = 0;
+  int deepest = 0;
+
+ private:
+  struct Depth {
+    explicit Depth(ThreadCheckingListener& l) : listener(l) {
+      if (++listener.depth > listener.deepest) listener.deepest = listener.depth;
+    }
+    ~Depth() { --listener.depth; }
+    ThreadCheckingListener& listener;
+  };
+};
+
+TEST(ClientLoopback, DropsCausedByAnotherThreadsSendReachTheListenerOnTheIoThread) {
+  server->stop_listening();  // offline: the store fills and drop-oldest drops
+  ThreadCheckingListener checking;
+  Client c(io, checking, random);
+  Options o = fast_options(server->port());
+  o.when_full = FullPolicy::drop_oldest;
+  CHECK(static_cast<bool>(c.start(o)));
+  std::atomic<bool> sent{false};
+  std::thread other([&] {
+    const std::string filler(1000, 'x');
+    for (int i = 0; i < 100; ++i) (void)c.send(ConstByteSpan{filler.data(), filler.size()});
+    sent = true;
+  });
+  CHECK(run_until(io, [&] { return sent.load() && !checking.dropped_on.empty() && checking.dropped.size() >= 80; },
+                  5000));
+  other.join();
+  CHECK(run_until(io, [&] { return checking.dropped.size() == c.counters().messages_dropped; }, 2000));
+  for (const std::thread::id& id : checking.dropped_on) CHECK(id == std::this_thread::get_id());
+  for (std::size_t i = 1; i < checking.dropped.size(); ++i) {
+    CHECK(checking.dropped[i].id > checking.dropped[i - 1].id);  // in order, each once
+  }
+  c.stop();
+  CHECK(run_until(io, [&] { return c.quiescent(); }));
+}
+
+TEST(ClientLoopback, AStopFromACallbackTakesEffectAtOnceAndItsEventsFollowTheCallback) {
+  ThreadCheckingListener checking;
+  Client c(io, checking, random);
+  ClientState state_in_callback = ClientState::idle;
+  checking.on_online_hook = [&] {
+    c.stop();
+    state_in_callback = c.state();
+  };
+  CHECK(static_cast<bool>(c.start(fast_options(server->port()))));
+  CHECK(run_until(io, [&] { return !checking.disconnects.empty(); }, 5000));
+  CHECK(state_in_callback == ClientState::stopped);
+  CHECK(checking.disconnects[0].reason == Errc::stopped);
+  // The stop's own events ran after on_online returned, never inside it.
+  LONGS_EQUAL(1, checking.deepest);
+  CHECK(run_until(io, [&] { return c.quiescent(); }));
+}
+
 TEST(ClientLoopback, TheTokenNeverReachesTheLog) {
   Options o = fast_options(server->port());
   CHECK(!o.set_token(literal_bytes("s3cret-token-value")));
@@ -633,7 +713,8 @@ TEST_GROUP(ClientFootprint){};
 TEST(ClientFootprint, ClientStaysWithinItsStaticMemoryBudget) {
   // Budget for the default configuration (16 KiB outbound store, 4 KiB
   // frames, 8 KiB transmit buffer, 1 KiB receive chunk, ~3 KiB handler
-  // memory): growth must be a decision, not an accident.
-  constexpr std::size_t kBudget = 40 * 1024;
+  // memory, ~4.5 KiB event queue): growth must be a decision, not an
+  // accident. Raised from 40 KiB when events left the lock (event_queue.hpp).
+  constexpr std::size_t kBudget = 44 * 1024;
   CHECK_TEXT(sizeof(Client) <= kBudget, std::to_string(sizeof(Client)).c_str());
 }

@@ -408,16 +408,24 @@ class FakeServer {
   explicit FakeServer(Link& link) : link_(link) {}
 
   /// One read carrying `bytes`, on the session's current generation.
-  void send(Millis now, const Bytes& bytes) { link_.on_received(now, link_.generation(), span_of(bytes)); }
+  void send(Millis now, const Bytes& bytes) { read(now, link_.generation(), span_of(bytes)); }
   /// One read on an explicit (maybe stale) generation.
   void send_on(Millis now, Link::Generation generation, const Bytes& bytes) {
-    link_.on_received(now, generation, span_of(bytes));
+    read(now, generation, span_of(bytes));
   }
   /// The bytes one at a time, each its own read.
   void send_bytewise(Millis now, const Bytes& bytes) {
-    for (const std::uint8_t b : bytes) {
-      const Link::Generation g = link_.generation();
-      link_.on_received(now, g, ConstByteSpan{&b, 1});
+    for (const std::uint8_t b : bytes) read(now, link_.generation(), ConstByteSpan{&b, 1});
+  }
+  /// One read as the client shell feeds it: after each downlink message the
+  /// listener had, confirm it and give the rest (bounded: each round takes
+  /// at least one frame).
+  void read(Millis now, Link::Generation generation, ConstByteSpan bytes) {
+    const std::size_t rounds = bytes.size + 1;
+    for (std::size_t round = 0; round < rounds; ++round) {
+      bytes = bytes.subspan(link_.on_received(now, generation, bytes));
+      if (!link_.message_pending()) return;
+      link_.message_delivered(now);
     }
   }
 

@@ -14,8 +14,12 @@
 // Threading: start() is called on the io_context's thread or before it runs.
 // send() and stop() may be called from any thread: they are serialised with a
 // mutex and the io thread is woken with a post that uses preallocated memory.
-// Listener callbacks run on the io thread; they may call send() and stop()
-// (a stop() from a callback takes effect when the callback returns).
+// Listener callbacks run on the io thread, always, and never inside the
+// client's own work: the link records what the application must hear, and
+// the client delivers it after the link returned, outside its lock, in
+// order (core/event_queue.hpp). So a callback may call any Client function
+// (a stop() takes effect at once), and Listener::on_dropped() for a send()
+// on another thread arrives on the io thread.
 //
 // Lifetime: destroy a client only when quiescent(): after stop(), run the
 // io_context until every cancelled operation has completed, e.g.
@@ -40,6 +44,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include "uplink/core/byte_span.hpp"
+#include "uplink/core/event_queue.hpp"
 #include "uplink/core/random_source.hpp"
 #include "uplink/core/link.hpp"
 #include "uplink/listener.hpp"
@@ -155,10 +160,18 @@ class Client final : private LinkIo, private net::StreamHandler {
 
   void start_connect(Link::Generation generation, const asio::ip::tcp::endpoint& endpoint);
   void handle_connect(Link::Generation generation, const asio::error_code& error);
+  void connected(Link::Generation generation, const asio::error_code& error);
   void start_read(Link::Generation generation);
   void transport_ready(Link::Generation generation);
   void handle_timer(const asio::error_code& error);
   void handle_wake();
+  // Runs `fn` under the lock, then delivers the events it caused, outside it.
+  template <typename Fn>
+  void locked(Fn&& fn);
+  void deliver_events();
+  // deliver_events() on the io thread; from another, a wake that does it.
+  void deliver_events_soon();
+  void deliver(const EventQueue::Event& event);
   void pump();
   void start_write();
   void arm_timer();
@@ -183,18 +196,22 @@ class Client final : private LinkIo, private net::StreamHandler {
   net::Stream* stream_ = &tcp_stream_;  // tcp_stream_, or the one given to use_stream()
   bool stream_opened_ = false;           // the stream carries this connection: close it
   const Timer::time_point epoch_;
+  // What the application must hear, recorded by the link and delivered
+  // after it returned, outside the lock, on the io thread (event_queue.hpp).
+  EventQueue events_;
   Link link_;
   Listener& listener_;
+  bool delivering_ = false;          // io thread: a deliver_events() loop runs
+  char log_line_[EventQueue::kLogLineSize] = {};  // io thread: the log line being delivered
 
-  mutable std::recursive_mutex mutex_;
-  std::condition_variable_any settling_;  // signalled when messages are acknowledged or dropped (flush)
+  mutable std::mutex mutex_;
+  std::condition_variable settling_;  // signalled when messages are acknowledged or dropped (flush)
   std::size_t flushes_waiting_ = 0;       // under mutex_
   std::uint64_t settled_seen_ = 0;       // acknowledged + dropped at the last signal
   std::atomic<int> outstanding_{0};
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> network_changed_{false};
-  int handler_depth_ = 0;
   bool writing_ = false;
   bool resolving_ = false;
   int timer_waits_ = 0;

@@ -83,9 +83,10 @@ struct SessionReset {
 /// Severity of a log line.
 enum class LogLevel : std::uint8_t { error, warning, info, debug };
 
-/// Receives a client's events on the thread that runs its io_context. Every
-/// method has an empty default. Callbacks may call Client::send(); a stop()
-/// from a callback takes effect as soon as the callback returns.
+/// Receives a client's events on the thread that runs its io_context, after
+/// the client's own work returned (never inside it), in the order they
+/// happened. Every method has an empty default. Callbacks may call any
+/// Client function; a stop() from a callback takes effect at once.
 class Listener {
  public:
   virtual void on_state(const StateChange& /*change*/) {}

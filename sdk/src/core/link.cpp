@@ -172,8 +172,10 @@ void Link::on_transport_failed(Millis now, Generation generation, std::error_cod
   attempt_failed(now, reason);
 }
 
-void Link::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
-  if (generation != generation_ || !transport_active_) return;
+std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
+  if (message_pending_) message_delivered(now);
+  if (generation != generation_ || !transport_active_) return bytes.size;
+  const std::size_t given = bytes.size;
   counters_.bytes_received += bytes.size;
   while (!bytes.empty() && generation == generation_) {
     const FrameDecoderBase::Result r = decoder_.feed(bytes);
@@ -184,11 +186,15 @@ void Link::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
       if (ec == Errc::frame_too_large) close_reason = CloseReason::frame_too_large;
       if (ec == Errc::unsupported_version) close_reason = CloseReason::unsupported_version;
       protocol_failure(now, ec, close_reason, errc_name(static_cast<Errc>(ec.value())));
-      return;
+      return given;
     }
     if (r.status == DecodeStatus::frame_ready) {
       ++counters_.frames_received;
       handle_frame(now, decoder_.frame());
+      if (message_pending_) {
+        counters_.bytes_received -= bytes.size;  // counted again when they are given again
+        return given - bytes.size;
+      }
     }
   }
   // Acknowledge everything this read delivered with one cumulative ACK:
@@ -202,6 +208,19 @@ void Link::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
       keep_alive_.on_business_sent(now);
     }
   }
+  return given;
+}
+
+void Link::message_delivered(Millis now) {
+  (void)now;
+  if (!message_pending_) return;
+  message_pending_ = false;
+  // Recorded only once the application has had it, and before the ACK
+  // leaves: a crash in between makes the server resend it with the same
+  // seq (delivered again, never lost; the application keys on seq if it
+  // must not act twice). Recording first would lose it instead.
+  delivery_.delivered();
+  report_spool_failure();
 }
 
 void Link::on_write_complete(Millis now, Generation generation, std::size_t written) {
@@ -622,12 +641,7 @@ void Link::handle_data(Millis now, const Data& data) {
       break;
   }
   listener_.on_message(data.seq, data.payload);
-  // Recorded only once the application has had it, and before the ACK
-  // leaves: a crash in between makes the server resend it with the same
-  // seq (delivered again, never lost; the application keys on seq if it
-  // must not act twice). Recording first would lose it instead.
-  delivery_.delivered();
-  report_spool_failure();
+  message_pending_ = true;  // on_received pauses: see message_delivered()
 }
 
 void Link::handle_ack(Millis now, const Ack& ack) {

@@ -115,7 +115,19 @@ class Link {
 
   void on_transport_open(Millis now, Generation generation);
   void on_transport_failed(Millis now, Generation generation, std::error_code reason);
-  void on_received(Millis now, Generation generation, ConstByteSpan bytes);
+  /// Bytes read from the transport. Returns how many were taken: all of
+  /// them, unless a downlink message was handed to the listener, after
+  /// which the link pauses (message_pending()) so the listener's view of its
+  /// payload stays valid until message_delivered(); then call again with
+  /// the rest, also when nothing is left (the cumulative ACK of the read
+  /// goes out at its end).
+  std::size_t on_received(Millis now, Generation generation, ConstByteSpan bytes);
+  /// A downlink message was handed to the listener and is not yet confirmed.
+  [[nodiscard]] bool message_pending() const { return message_pending_; }
+  /// The application has had the pending message: it is recorded (spool)
+  /// before the ACK that covers it can leave. Call whatever happened since
+  /// (a stop, another generation): the application did get it.
+  void message_delivered(Millis now);
   /// `written` bytes (from the start of the last pending_write(), at most
   /// all of them) reached the transport. The rest stays pending.
   void on_write_complete(Millis now, Generation generation, std::size_t written);
@@ -215,6 +227,7 @@ class Link {
   Generation generation_ = 0;
   bool transport_active_ = false;
   std::size_t endpoint_index_ = 0;
+  bool message_pending_ = false;  // on_received paused after a message (message_delivered)
   Millis attempt_deadline_ = kNever;
   Millis backoff_until_ = kNever;
   std::uint32_t retry_after_hint_ms_ = 0;
