@@ -107,8 +107,10 @@ OptionsCheck Client::start(const Options& options) {
   return check;
 }
 
-void Client::stop() {
-  stop_requested_ = true;
+void Client::stop() { request(stop_requested_); }
+
+void Client::request(std::atomic<bool>& flag) {
+  flag = true;
   if (!on_io_thread()) {
     wake();
     return;
@@ -131,14 +133,7 @@ std::error_code Client::send(ConstByteSpan payload, std::uint64_t* id) {
   return error;
 }
 
-void Client::network_changed() {
-  network_changed_ = true;
-  if (!on_io_thread()) {
-    wake();
-    return;
-  }
-  locked([this] { pump(); });
-}
+void Client::network_changed() { request(network_changed_); }
 
 std::error_code Client::flush(std::chrono::milliseconds timeout) {
   using Clock = std::chrono::steady_clock;

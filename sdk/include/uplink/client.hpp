@@ -165,6 +165,9 @@ class Client final : private LinkIo, private net::StreamHandler {
   void transport_ready(Link::Generation generation);
   void handle_timer(const asio::error_code& error);
   void handle_wake();
+  // Sets `flag` (stop, network change) for the pump: at once on the io
+  // thread, through a wake from any other.
+  void request(std::atomic<bool>& flag);
   // Runs `fn` under the lock, then delivers the events it caused, outside it.
   template <typename Fn>
   void locked(Fn&& fn);

@@ -69,7 +69,9 @@ int check_pair(const mbedtls_pk_context* pub, const mbedtls_pk_context* prv, mbe
 
 }  // namespace
 
-TlsConfig::TlsConfig() {
+TlsConfig::TlsConfig() { init_contexts(); }
+
+void TlsConfig::init_contexts() {
   mbedtls_entropy_init(&entropy_);
   mbedtls_ctr_drbg_init(&drbg_);
   mbedtls_ssl_config_init(&conf_);
@@ -93,14 +95,7 @@ void TlsConfig::release() {
   mbedtls_ssl_config_free(&conf_);
   mbedtls_ctr_drbg_free(&drbg_);
   mbedtls_entropy_free(&entropy_);
-  mbedtls_entropy_init(&entropy_);
-  mbedtls_ctr_drbg_init(&drbg_);
-  mbedtls_ssl_config_init(&conf_);
-  mbedtls_x509_crt_init(&ca_);
-  mbedtls_x509_crt_init(&own_certificate_);
-  mbedtls_pk_init(&own_key_);
-  mbedtls_ssl_ticket_init(&ticket_);
-  mbedtls_ssl_cache_init(&cache_);
+  init_contexts();
   initialized_ = false;
   verifies_peer_ = false;
 }

@@ -209,6 +209,8 @@ class TlsConfig {
  private:
   std::error_code refuse(const char* field, std::error_code ec);
   void release();
+  // Every mbedTLS context back to its empty state (constructor, release()).
+  void init_contexts();
   static int ticket_write(void* self, const mbedtls_ssl_session* session, unsigned char* start,
                           const unsigned char* end, std::size_t* written, std::uint32_t* lifetime);
   static int ticket_parse(void* self, mbedtls_ssl_session* session, unsigned char* buf, std::size_t len);
