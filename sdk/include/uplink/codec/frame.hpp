@@ -79,7 +79,7 @@ enum class CloseReason : std::uint8_t {
 
 /// HELLO: device to server, opens every connection.
 struct Hello {
-  std::uint8_t version = kProtocolVersion;
+  std::uint8_t version = kProtocolVersion;  ///< Protocol version the device speaks; 1.
   ConstByteSpan device_id;         ///< 1 .. kMaxDeviceIdLength printable ASCII bytes (0x21..0x7E).
   ConstByteSpan token;             ///< 0 .. kMaxTokenLength opaque bytes; never logged.
   std::uint32_t heartbeat_ms = 0;  ///< Requested heartbeat interval, > 0.
@@ -89,7 +89,7 @@ struct Hello {
 
 /// WELCOME: server to device, accepts the HELLO.
 struct Welcome {
-  std::uint8_t version = kProtocolVersion;
+  std::uint8_t version = kProtocolVersion;  ///< Protocol version of the session; 1.
   std::uint32_t heartbeat_ms = 0;      ///< Interval the server accepted (it may clamp), > 0.
   std::uint64_t session_id = 0;        ///< Session of this connection, != 0.
   std::uint64_t next_uplink_seq = 0;   ///< Next uplink seq expected; all below are acknowledged. >= 1.
@@ -108,19 +108,19 @@ struct Ack {
 
 /// CLOSE: the sender closes the connection right after this frame.
 struct Close {
-  CloseReason reason = CloseReason::normal;
+  CloseReason reason = CloseReason::normal;  ///< Why; a code unknown to this build is kept as its value.
   std::uint32_t retry_after_ms = 0;  ///< 0 = no hint; otherwise wait at least this long.
   ConstByteSpan text;                ///< 0 .. 255 bytes of UTF-8, for humans.
 };
 
 /// One decoded frame. Only the member named by `type` is meaningful.
 struct Frame {
-  FrameType type = FrameType::ping;
-  Hello hello;
-  Welcome welcome;
-  Data data;
-  Ack ack;
-  Close close;
+  FrameType type = FrameType::ping;  ///< Which of the members below holds the frame.
+  Hello hello;      ///< When `type` is FrameType::hello.
+  Welcome welcome;  ///< When `type` is FrameType::welcome.
+  Data data;        ///< When `type` is FrameType::data.
+  Ack ack;          ///< When `type` is FrameType::ack.
+  Close close;      ///< When `type` is FrameType::close.
 };
 
 }  // namespace uplink

@@ -16,9 +16,10 @@ namespace uplink {
 
 /// Outcome of an encode call: `size` bytes were written when `error` is empty.
 struct EncodeResult {
-  std::error_code error;
-  std::size_t size = 0;
+  std::error_code error;  ///< Empty on success; otherwise nothing was written.
+  std::size_t size = 0;   ///< Bytes written to the start of `out`; 0 on error.
 
+  /// True when the frame was written.
   [[nodiscard]] explicit operator bool() const { return !error; }
 };
 
