@@ -38,18 +38,25 @@ enum class FrameType : std::uint8_t {
 namespace wire {
 inline constexpr std::uint8_t kPing = 0x01;  ///< Second byte of a PING control frame.
 inline constexpr std::uint8_t kPong = 0x02;  ///< Second byte of a PONG control frame.
-inline constexpr std::uint8_t kHello = 0x01;
-inline constexpr std::uint8_t kWelcome = 0x02;
-inline constexpr std::uint8_t kData = 0x03;
-inline constexpr std::uint8_t kAck = 0x04;
-inline constexpr std::uint8_t kClose = 0x05;
+inline constexpr std::uint8_t kHello = 0x01;    ///< Type byte of a HELLO frame.
+inline constexpr std::uint8_t kWelcome = 0x02;  ///< Type byte of a WELCOME frame.
+inline constexpr std::uint8_t kData = 0x03;     ///< Type byte of a DATA frame.
+inline constexpr std::uint8_t kAck = 0x04;      ///< Type byte of an ACK frame.
+inline constexpr std::uint8_t kClose = 0x05;    ///< Type byte of a CLOSE frame.
 
 /// Fixed part of each body, as arithmetic over its fields (see PROTOCOL.md).
+/// HELLO (PROTOCOL.md 3.1): version, id length and device id, token length
+/// and token, heartbeat, session, last downlink seq; without id and token.
 inline constexpr std::size_t kHelloFixedBody = 1 + 1 + 1 + 4 + 8 + 8;  // + id + token
+/// WELCOME (3.2): version, heartbeat, session, next uplink seq (no variable part).
 inline constexpr std::size_t kWelcomeBody = 1 + 4 + 8 + 8;
+/// DATA (3.3): the seq; the payload follows.
 inline constexpr std::size_t kDataFixedBody = 8;  // + payload
+/// ACK (3.4): the cumulative seq (no variable part).
 inline constexpr std::size_t kAckBody = 8;
+/// CLOSE (3.5): reason, retry-after, text length; the text follows.
 inline constexpr std::size_t kCloseFixedBody = 1 + 4 + 1;  // + text
+/// Longest CLOSE text in bytes (its length field is one byte).
 inline constexpr std::size_t kMaxCloseText = 255;
 }  // namespace wire
 
