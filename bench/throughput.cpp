@@ -2,10 +2,15 @@
 // Throughput of small messages, device to server, over loopback.
 //
 //   uplink_bench_throughput --mode fire|acked [--count N] [--size BYTES] [--runs R] [--in-flight K] [--tls]
+//                           [--server HOST:PORT]
 //
 // One process, two threads, two io_contexts: the reference server
 // (tools/reference_server, counting events, printing nothing) on one
-// thread, an uplink::Client on the main thread. A listener keeps the
+// thread, an uplink::Client on the main thread. With --server, no server
+// thread: the client connects to a running server (e.g. the uplink_server
+// program, bench/run server), the server side's CPU is not measured here
+// ("server_cpu_ns_per_msg" is 0) and "server_received" is what the client
+// saw acknowledged; the caller counts what the server printed. A listener keeps the
 // client's outbound store full (send() until queue_full, refilled from
 // on_acked) until N messages were accepted.
 //
@@ -69,16 +74,38 @@ using TlsFixture = bench::BenchTls;
 struct TlsFixture {};
 #endif
 
-// `tls`: null for plain TCP.
-RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32_t in_flight, int run,
-                   const TlsFixture* tls) {
-  RunResult result;
+// A server for one run: the in-process one, or a running one (--server).
+class BenchServer {
+ public:
+  BenchServer(const TlsFixture* tls, std::uint16_t external_port) : external_port_(external_port) {
+    if (external_port != 0) return;
 #if UPLINK_REFERENCE_SERVER_TLS
-  bench::ServerThread server(1000, tls != nullptr ? &tls->server() : nullptr);
+    thread_ = std::make_unique<bench::ServerThread>(1000, tls != nullptr ? &tls->server() : nullptr);
+#else
+    (void)tls;
+    thread_ = std::make_unique<bench::ServerThread>();
+#endif
+  }
+  [[nodiscard]] std::uint16_t port() const { return thread_ ? thread_->port() : external_port_; }
+  /// Messages the server reported; for a running server, `acked` (what the client saw acknowledged).
+  [[nodiscard]] std::uint64_t messages(std::uint64_t acked) const {
+    return thread_ ? thread_->events().messages.load() : acked;
+  }
+  [[nodiscard]] std::uint64_t cpu_ns() const { return thread_ ? thread_->cpu_ns() : 0; }
+
+ private:
+  std::unique_ptr<bench::ServerThread> thread_;
+  std::uint16_t external_port_;
+};
+
+// `tls`: null for plain TCP. `external_port`: a running server on 127.0.0.1, or 0.
+RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32_t in_flight, int run,
+                   const TlsFixture* tls, std::uint16_t external_port) {
+  RunResult result;
+  BenchServer server(tls, external_port);
+#if UPLINK_REFERENCE_SERVER_TLS
   tls::TlsEngine engine;  // outlives the client that uses it
   tls::TlsStream stream(engine);
-#else
-  bench::ServerThread server;
 #endif
   asio::io_context io(1);
   bench::Producer producer(size);
@@ -121,7 +148,7 @@ RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32
         if (t_written == 0 && producer.accepted >= count && client.counters().data_frames_sent - frames0 >= count) {
           t_written = wall_ns();
         }
-        if (t_received == 0 && server.events().messages.load() >= count) t_received = wall_ns();
+        if (t_received == 0 && server.messages(producer.acked.load()) >= count) t_received = wall_ns();
         return producer.acked.load() >= count;
       },
       300000);
@@ -139,7 +166,7 @@ RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32
   const double received_s = static_cast<double>(t_received - t0) / 1e9;
   const double acked_s = static_cast<double>(t_acked - t0) / 1e9;
   const double n = static_cast<double>(count);
-  result.ok = all_acked && server.events().messages.load() == count && counters.connects == 1;
+  result.ok = all_acked && server.messages(producer.acked.load()) == count && counters.connects == 1;
 #if UPLINK_REFERENCE_SERVER_TLS
   if (tls != nullptr) result.ok = result.ok && engine.stats().handshakes == 1;
 #endif
@@ -154,7 +181,7 @@ RunResult run_once(bool fire, std::uint64_t count, std::size_t size, std::uint32
       fire ? "fire" : "acked", run, static_cast<unsigned long long>(count), size, static_cast<unsigned>(in_flight),
       written_s, received_s, acked_s, result.rate, result.client_cpu_ns, result.server_cpu_ns,
       static_cast<unsigned long long>(counters.data_frames_sent - frames0),
-      static_cast<unsigned long long>(server.events().messages.load()),
+      static_cast<unsigned long long>(server.messages(producer.acked.load())),
       static_cast<unsigned long long>(counters.connects), tls != nullptr ? "true" : "false",
       result.ok ? "true" : "false");
   std::fflush(stdout);
@@ -171,7 +198,22 @@ int main(int argc, char** argv) {
   std::uint64_t runs = 3;
   std::uint64_t in_flight = 0;
   bool use_tls = false;
+  std::uint64_t external_port = 0;
   for (int i = 1; i < argc; ++i) {
+    // Only the loopback address: the bench never leaves the machine.
+    if (std::strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+      const char* host_port = argv[++i];
+      const char* prefix = "127.0.0.1:";
+      char* end = nullptr;
+      if (std::strncmp(host_port, prefix, std::strlen(prefix)) == 0) {
+        external_port = std::strtoull(host_port + std::strlen(prefix), &end, 10);
+      }
+      if (end == nullptr || *end != '\0' || external_port == 0 || external_port > 65535) {
+        std::fprintf(stderr, "uplink_bench_throughput: --server: expected 127.0.0.1:PORT, got '%s'\n", host_port);
+        return 2;
+      }
+      continue;
+    }
     if (std::strcmp(argv[i], "--tls") == 0) {
       use_tls = true;
       continue;
@@ -193,7 +235,12 @@ int main(int argc, char** argv) {
   if (!mode_given || count == 0 || runs == 0 || runs > 100 || size == 0 || size > kMaxDataPayload) {
     std::fprintf(stderr,
                  "usage: uplink_bench_throughput --mode fire|acked [--count N] [--size BYTES] [--runs R (1..100)] "
-                 "[--in-flight K] [--tls]\n");
+                 "[--in-flight K] [--tls] [--server 127.0.0.1:PORT]\n");
+    return 2;
+  }
+  if (use_tls && external_port != 0) {
+    std::fprintf(stderr, "uplink_bench_throughput: --tls and --server: the device's CA is the in-process test PKI's; "
+                         "use one or the other\n");
     return 2;
   }
   std::unique_ptr<TlsFixture> tls;
@@ -212,7 +259,7 @@ int main(int argc, char** argv) {
   for (std::uint64_t r = 1; r <= runs; ++r) {
     const RunResult result =
         run_once(fire, count, static_cast<std::size_t>(size), static_cast<std::uint32_t>(in_flight),
-                 static_cast<int>(r), tls.get());
+                 static_cast<int>(r), tls.get(), static_cast<std::uint16_t>(external_port));
     ok = ok && result.ok;
     rates.push_back(result.rate);
     client_cpu.push_back(result.client_cpu_ns);

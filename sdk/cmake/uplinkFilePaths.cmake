@@ -8,6 +8,7 @@ set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/error.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/crc32.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/backoff.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/capacities.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/delivery.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/keep_alive.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp

@@ -3,12 +3,13 @@
 // reports what happened, nothing more. Every rule lives in Link.
 //
 //  Actors (each one asynchronous operation at most, each with its own
-//  preallocated handler memory):
+//  preallocated handler memory; the reader and the writer are operations
+//  of the connection's net::Stream, TCP or TLS, which holds their memory):
 //
 //    +-----------+  on_received / on_transport_error   +-----------+
 //    |  reader   | -----------------------------------> |           |
 //    +-----------+                                      |           |
-//    +-----------+  on_write_complete                   |  Link  |
+//    +-----------+  on_write_complete                   |   Link    |
 //    |  writer   | -----------------------------------> |  (pure)   |
 //    +-----------+   <--- pending_write() after events  |           |
 //    +-----------+  on_timer at next_wakeup()           |           |

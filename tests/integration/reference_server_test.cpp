@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The reference server, in four groups:
+// The reference server, in five groups:
 //  - ServerSession: the pure per-connection state machine in virtual time
 //    (plain integers as milliseconds): handshake and heartbeat clamping,
 //    PING/PONG, exactly-once uplink with one ACK per read batch, sequence
@@ -8,6 +8,8 @@
 //  - ReferenceServer: the Asio server on 127.0.0.1 with raw device sockets
 //    on the same io_context, driven by bounded run_for loops.
 //  - ReferenceServerJson: the JSON event lines.
+//  - JsonEventOutput: their buffering (what is written when), the event
+//    levels, the stats line.
 //  - DurableSessions: ServerSession over a registry with a store (the
 //    in-memory fake): commit before the ACK and the message events, a
 //    failed commit sends and reports nothing, a "killed" server rebuilt
@@ -21,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -141,6 +144,13 @@ class Recorder final : public ServerEvents {
     r.seq = e.seq;
     events.push_back(r);
   }
+  // Kept apart from `events`, whose order the tests compare.
+  void on_batch_delivered() override {
+    ++batches;
+    messages_at_last_batch = count("message");
+  }
+  std::size_t batches = 0;
+  std::size_t messages_at_last_batch = 0;
 
   /// "online message offline": the order of events.
   std::string kinds() const {
@@ -743,6 +753,16 @@ TEST(ReferenceServer, MessagesAreDeliveredOnceAndAcknowledged) {
   UNSIGNED_LONGS_EQUAL(0, server->counters().duplicates);
 }
 
+TEST(ReferenceServer, TheEndOfEachBatchOfMessagesIsRelayedToTheEvents) {
+  start(options());
+  RawDevice& d = device();
+  (void)online(d, "dev");
+  UNSIGNED_LONGS_EQUAL(0, events.batches);
+  CHECK_TRUE(d.send(data(1, "a") + data(2, "b")));
+  CHECK_TRUE(run_until([&] { return events.count("message") == 2 && events.messages_at_last_batch == 2; }));
+  CHECK_TRUE(events.batches >= 1 && events.batches <= 2);  // one read or two
+}
+
 TEST(ReferenceServer, DownlinkIsDeliveredAndAcknowledged) {
   start(options());
   RawDevice& d = device();
@@ -1012,6 +1032,346 @@ TEST(ReferenceServerJson, PayloadsArePrintedOnlyWhenAsked) {
   CHECK_TRUE(contains(text, "\"seq\":7,\"bytes\":14}"));
   CHECK_FALSE(contains(text, "secret payload"));
   CHECK_TRUE(contains(text, "\"event\":\"error\",\"reason\":\"protocol_error\",\"detail\":\"expected HELLO\""));
+}
+
+// ============================================================================
+// JsonEventOutput: buffering, levels, stats
+// ============================================================================
+
+namespace {
+
+// What the file holds now (the printer's own buffer not included); leaves
+// the position at the end for the next writes.
+std::string written(std::FILE* file) {
+  std::string text = read_all(file);
+  std::fseek(file, 0, SEEK_END);
+  return text;
+}
+
+std::size_t count_of(const std::string& text, const char* part) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+MessageEvent message_event(std::uint64_t seq, ConstByteSpan payload = text_span("hello")) {
+  MessageEvent event;
+  event.device_id = "dev";
+  event.session_id = 1;
+  event.seq = seq;
+  event.payload = payload;
+  return event;
+}
+
+OnlineEvent online_event() {
+  OnlineEvent event;
+  event.device_id = "dev";
+  event.session_id = 1;
+  return event;
+}
+
+// Records the order of the events and whether the ACK was already queued
+// when on_batch_delivered came.
+struct BatchRecorder final : ServerEvents {
+  void on_message(const MessageEvent& event) override { order += "m" + std::to_string(event.seq) + " "; }
+  void on_batch_delivered() override {
+    order += "batch ";
+    output_at_batch = session != nullptr && session->has_output();
+  }
+  std::string order;
+  const ServerSession* session = nullptr;
+  bool output_at_batch = true;
+};
+
+}  // namespace
+
+TEST_GROUP(JsonEventOutput) {
+  std::FILE* file = nullptr;
+  void setup() override { file = std::tmpfile(); }
+  void teardown() override {
+    if (file != nullptr) std::fclose(file);
+  }
+};
+
+TEST(JsonEventOutput, MessageLinesWaitInTheBufferUntilFlushed) {
+  JsonEventPrinter printer(file);
+  printer.on_message(message_event(1));
+  printer.on_message(message_event(2));
+  STRCMP_EQUAL("", written(file).c_str());
+  CHECK_TRUE(printer.buffered_bytes() > 0);
+  UNSIGNED_LONGS_EQUAL(2, printer.lines());
+  printer.flush();
+  UNSIGNED_LONGS_EQUAL(0, printer.buffered_bytes());
+  const std::string text = written(file);
+  UNSIGNED_LONGS_EQUAL(2, count_of(text, "\"event\":\"message\""));
+  CHECK_TRUE(text.find("\"seq\":1,") < text.find("\"seq\":2,"));
+}
+
+TEST(JsonEventOutput, ConnectionLevelLinesAreWrittenAtOnceAfterWhatWasBuffered) {
+  JsonEventPrinter printer(file);
+  printer.on_message(message_event(1));
+  printer.on_online(online_event());
+  std::string text = written(file);
+  CHECK_TRUE(text.find("\"event\":\"message\"") < text.find("\"event\":\"online\""));
+  UNSIGNED_LONGS_EQUAL(0, printer.buffered_bytes());
+
+  OfflineEvent offline;
+  offline.device_id = "dev";
+  ErrorEvent error;
+  error.reason = "protocol_error";
+  const std::size_t before = written(file).size();
+  printer.on_offline(offline);
+  CHECK_TRUE(written(file).size() > before);
+  printer.on_error(error);
+  printer.error("bad_command", "x");
+  printer.listening("127.0.0.1", 1);
+  printer.state("dir", 1, 0, 0, 0);
+  printer.stats(StatsFigures{});
+  printer.shutdown(1, 0);
+  UNSIGNED_LONGS_EQUAL(0, printer.buffered_bytes());
+  text = written(file);
+  UNSIGNED_LONGS_EQUAL(9, count_of(text, "\n"));
+}
+
+TEST(JsonEventOutput, DuplicateAndDownlinkLinesAreBuffered) {
+  JsonEventPrinter printer(file);
+  DuplicateEvent duplicate;
+  duplicate.seq = 3;
+  DownlinkEvent downlink;
+  downlink.seq = 4;
+  printer.on_duplicate(duplicate);
+  printer.on_downlink(downlink);
+  STRCMP_EQUAL("", written(file).c_str());
+  printer.flush();
+  const std::string text = written(file);
+  UNSIGNED_LONGS_EQUAL(1, count_of(text, "\"event\":\"duplicate\""));
+  UNSIGNED_LONGS_EQUAL(1, count_of(text, "\"event\":\"downlink\""));
+}
+
+TEST(JsonEventOutput, TheBatchIsWrittenBeforeItsAck) {
+  JsonEventPrinter printer(file);
+  printer.on_message(message_event(1));
+  printer.on_batch_delivered();
+  UNSIGNED_LONGS_EQUAL(1, count_of(written(file), "\"event\":\"message\""));
+  UNSIGNED_LONGS_EQUAL(0, printer.buffered_bytes());
+}
+
+TEST(JsonEventOutput, ASessionReportsTheBatchAfterItsMessagesAndBeforeTheAck) {
+  SessionRegistry registry(3);
+  SessionLimits limits;
+  BatchRecorder events;
+  ServerSession session(registry, events, limits, 0, 1);
+  events.session = &session;
+  const Bytes hello_bytes = hello("pi", 1000, 0, 0);
+  session.on_bytes(0, ConstByteSpan{hello_bytes.data(), hello_bytes.size()});
+  (void)session.take_output();  // WELCOME
+  STRCMP_EQUAL("", events.order.c_str());
+
+  const Bytes batch = data(1, "a") + data(2, "b");
+  session.on_bytes(1, ConstByteSpan{batch.data(), batch.size()});
+  STRCMP_EQUAL("m1 m2 batch ", events.order.c_str());
+  CHECK_FALSE(events.output_at_batch);  // the ACK came after
+  CHECK_TRUE(session.has_output());
+
+  events.order.clear();
+  const Bytes again = data(2, "b");  // a duplicate only: no batch of messages
+  session.on_bytes(2, ConstByteSpan{again.data(), again.size()});
+  STRCMP_EQUAL("", events.order.c_str());
+}
+
+TEST(JsonEventOutput, APrinterBehindASessionHasWrittenEveryMessageItAcknowledges) {
+  JsonEventPrinter printer(file);
+  SessionRegistry registry(3);
+  SessionLimits limits;
+  ServerSession session(registry, printer, limits, 0, 1);
+  const Bytes input = hello("pi", 1000, 0, 0) + data(1, "a") + data(2, "b");
+  session.on_bytes(0, ConstByteSpan{input.data(), input.size()});
+  CHECK_TRUE(session.has_output());  // WELCOME and the ACK
+  const std::string text = written(file);
+  UNSIGNED_LONGS_EQUAL(2, count_of(text, "\"event\":\"message\""));
+  UNSIGNED_LONGS_EQUAL(0, printer.buffered_bytes());
+}
+
+TEST(JsonEventOutput, TheBufferedHookFiresOncePerFlush) {
+  JsonEventPrinter printer(file);
+  int asked = 0;
+  printer.set_on_buffered([&asked] { ++asked; });
+  printer.on_message(message_event(1));
+  printer.on_message(message_event(2));
+  UNSIGNED_LONGS_EQUAL(1, asked);
+  printer.flush();
+  printer.on_message(message_event(3));
+  UNSIGNED_LONGS_EQUAL(2, asked);
+  printer.on_online(online_event());  // written at once: nothing left to ask for
+  printer.on_message(message_event(4));
+  UNSIGNED_LONGS_EQUAL(3, asked);
+}
+
+TEST(JsonEventOutput, AFullBufferIsWrittenWithoutAFlush) {
+  JsonEventPrinter printer(file);
+  std::size_t lines = 0;
+  // Bounded: each line is at least 40 bytes.
+  while (written(file).empty() && lines < JsonEventPrinter::kBufferBytes / 40 + 2) {
+    printer.on_message(message_event(++lines));
+    CHECK_TRUE(printer.buffered_bytes() <= JsonEventPrinter::kBufferBytes);
+  }
+  const std::string text = written(file);
+  CHECK_FALSE(text.empty());
+  CHECK_TRUE(text.size() <= JsonEventPrinter::kBufferBytes);
+  CHECK_TRUE(text.size() > JsonEventPrinter::kBufferBytes / 2);
+  UNSIGNED_LONGS_EQUAL(count_of(text, "\n") + 1, lines);  // whole lines only; the last one is buffered
+  CHECK_TRUE(text.back() == '\n');
+}
+
+TEST(JsonEventOutput, ALineLongerThanTheBufferIsWrittenWholeAndInOrder) {
+  JsonEventPrinter printer(file, true);
+  const std::string big(JsonEventPrinter::kBufferBytes + 100, 'x');
+  printer.on_message(message_event(1));
+  printer.on_message(message_event(2, text_span(big.c_str())));
+  printer.on_message(message_event(3));
+  printer.flush();
+  const std::string text = written(file);
+  UNSIGNED_LONGS_EQUAL(3, count_of(text, "\n"));
+  const std::size_t first = text.find("\"seq\":1,");
+  const std::size_t second = text.find("\"seq\":2,");
+  const std::size_t third = text.find("\"seq\":3,");
+  CHECK_TRUE(first < second && second < third);
+  CHECK_TRUE(text.find(big) != std::string::npos);
+}
+
+TEST(JsonEventOutput, AStreamWithoutADescriptorGetsTheLinesThroughStdio) {
+  char* text = nullptr;
+  std::size_t size = 0;
+  std::FILE* memory = open_memstream(&text, &size);
+  CHECK_TRUE(memory != nullptr);
+  {
+    JsonEventPrinter printer(memory);
+    printer.on_message(message_event(1));
+    UNSIGNED_LONGS_EQUAL(0, size);
+    printer.flush();
+    CHECK_TRUE(size > 0);
+    STRCMP_CONTAINS("\"event\":\"message\"", text);
+  }
+  std::fclose(memory);
+  std::free(text);
+}
+
+TEST(JsonEventOutput, TheDestructorWritesWhatIsBuffered) {
+  {
+    JsonEventPrinter printer(file);
+    printer.on_message(message_event(1));
+  }
+  UNSIGNED_LONGS_EQUAL(1, count_of(written(file), "\"event\":\"message\""));
+}
+
+TEST(JsonEventOutput, EventLevelsAreParsedByName) {
+  EventLevel level = EventLevel::none;
+  CHECK_TRUE(parse_event_level("all", level));
+  CHECK_TRUE(level == EventLevel::all);
+  CHECK_TRUE(parse_event_level("connections", level));
+  CHECK_TRUE(level == EventLevel::connections);
+  CHECK_TRUE(parse_event_level("none", level));
+  CHECK_TRUE(level == EventLevel::none);
+  CHECK_FALSE(parse_event_level("All", level));
+  CHECK_FALSE(parse_event_level("", level));
+  CHECK_FALSE(parse_event_level("connection", level));
+  CHECK_TRUE(level == EventLevel::none);  // unchanged by a refusal
+}
+
+namespace {
+
+// Every kind of line once; returns what was written.
+std::string print_every_kind(JsonEventPrinter& printer, std::FILE* file) {
+  OfflineEvent offline;
+  offline.device_id = "dev";
+  ErrorEvent error;
+  error.reason = "protocol_error";
+  DuplicateEvent duplicate;
+  DownlinkEvent downlink;
+  printer.on_online(online_event());
+  printer.on_message(message_event(1));
+  printer.on_duplicate(duplicate);
+  printer.on_downlink(downlink);
+  printer.on_offline(offline);
+  printer.on_error(error);
+  printer.state("dir", 1, 0, 0, 0);
+  printer.listening("127.0.0.1", 1);
+  printer.stats(StatsFigures{});
+  printer.shutdown(0, 0);
+  printer.flush();
+  return written(file);
+}
+
+std::string kinds(const std::string& text) {
+  std::string out;
+  for (const char* kind : {"online", "message", "duplicate", "downlink", "offline", "error", "state", "listening",
+                           "stats", "shutdown"}) {
+    const std::string field = std::string("\"event\":\"") + kind + "\"";
+    if (text.find(field) != std::string::npos) out += std::string(kind) + " ";
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(JsonEventOutput, LevelAllPrintsEveryLine) {
+  JsonEventPrinter printer(file, false, EventLevel::all);
+  STRCMP_EQUAL("online message duplicate downlink offline error state listening stats shutdown ",
+               kinds(print_every_kind(printer, file)).c_str());
+  UNSIGNED_LONGS_EQUAL(10, printer.lines());
+}
+
+TEST(JsonEventOutput, LevelConnectionsDropsThePerMessageLines) {
+  JsonEventPrinter printer(file, false, EventLevel::connections);
+  STRCMP_EQUAL("online offline error state listening stats shutdown ", kinds(print_every_kind(printer, file)).c_str());
+  UNSIGNED_LONGS_EQUAL(7, printer.lines());
+}
+
+TEST(JsonEventOutput, LevelNonePrintsOnlyErrorsListeningShutdownAndStats) {
+  JsonEventPrinter printer(file, false, EventLevel::none);
+  STRCMP_EQUAL("error listening stats shutdown ", kinds(print_every_kind(printer, file)).c_str());
+  UNSIGNED_LONGS_EQUAL(4, printer.lines());
+}
+
+TEST(JsonEventOutput, TheStatsLineCarriesTheDocumentedFields) {
+  JsonEventPrinter printer(file, false, EventLevel::none);
+  StatsFigures figures;
+  figures.connections = 3;
+  figures.online = 2;
+  figures.received = 1000;
+  figures.duplicates = 4;
+  figures.bytes = 64000;
+  figures.msgs_per_s = 100;
+  figures.interval_ms = 10000;
+  printer.stats(figures);
+  STRCMP_CONTAINS(
+      "\"event\":\"stats\",\"connections\":3,\"online\":2,\"received\":1000,\"duplicates\":4,\"bytes\":64000,"
+      "\"msgs_per_s\":100,\"interval_ms\":10000}\n",
+      written(file).c_str());
+}
+
+TEST(JsonEventOutput, TheStatsMeterGivesTheRateSinceTheLastSample) {
+  StatsMeter meter(1000);
+  StatsFigures f = meter.sample(11000, 2, 1, 5000, 3, 320000);
+  UNSIGNED_LONGS_EQUAL(2, f.connections);
+  UNSIGNED_LONGS_EQUAL(1, f.online);
+  UNSIGNED_LONGS_EQUAL(5000, f.received);
+  UNSIGNED_LONGS_EQUAL(3, f.duplicates);
+  UNSIGNED_LONGS_EQUAL(320000, f.bytes);
+  UNSIGNED_LONGS_EQUAL(10000, f.interval_ms);
+  UNSIGNED_LONGS_EQUAL(500, f.msgs_per_s);
+  f = meter.sample(11500, 2, 1, 6000, 3, 0);
+  UNSIGNED_LONGS_EQUAL(500, f.interval_ms);
+  UNSIGNED_LONGS_EQUAL(2000, f.msgs_per_s);
+  f = meter.sample(11500, 2, 1, 7000, 3, 0);  // no time passed
+  UNSIGNED_LONGS_EQUAL(0, f.interval_ms);
+  UNSIGNED_LONGS_EQUAL(0, f.msgs_per_s);
+  f = meter.sample(11000, 2, 1, 7000, 3, 0);  // a clock that went back
+  UNSIGNED_LONGS_EQUAL(0, f.interval_ms);
+  UNSIGNED_LONGS_EQUAL(0, f.msgs_per_s);
+  f = meter.sample(12500, 2, 1, 8000, 3, 0);  // measured from the latest time seen
+  UNSIGNED_LONGS_EQUAL(1000, f.interval_ms);
+  UNSIGNED_LONGS_EQUAL(1000, f.msgs_per_s);
 }
 
 // ============================================================================

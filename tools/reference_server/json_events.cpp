@@ -2,7 +2,12 @@
 // JSON lines for server events (see json_events.hpp for the fields).
 #include "json_events.hpp"
 
+#include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <cstring>
+
+#include <unistd.h>
 
 #include "uplink/codec/frame.hpp"
 #include "uplink/error.hpp"
@@ -44,6 +49,16 @@ std::uint64_t wall_clock_ms() {
           .count());
 }
 
+void append_session_hex(std::string& out, std::uint64_t session_id) {
+  static const char kHex[] = "0123456789abcdef";
+  char hex[16];
+  for (int i = 15; i >= 0; --i) {
+    hex[i] = kHex[session_id & 0x0F];
+    session_id >>= 4;
+  }
+  out.append(hex, sizeof hex);
+}
+
 }  // namespace
 
 void append_json_string(std::string& out, ConstByteSpan text) {
@@ -51,6 +66,18 @@ void append_json_string(std::string& out, ConstByteSpan text) {
   out.push_back('"');
   std::size_t i = 0;
   while (i < text.size) {  // every pass consumes at least one byte
+    // Printable ASCII but the quote and the backslash is copied as it is,
+    // a run at a time (device ids and most payloads are nothing else).
+    std::size_t run = i;
+    while (run < text.size && text.data[run] >= 0x20 && text.data[run] < 0x7F && text.data[run] != '"' &&
+           text.data[run] != '\\') {
+      ++run;
+    }
+    if (run != i) {
+      out.append(reinterpret_cast<const char*>(text.data + i), run - i);
+      i = run;
+      continue;
+    }
     const std::uint8_t b = text.data[i];
     if (b == '"' || b == '\\') {
       out.push_back('\\');
@@ -89,21 +116,54 @@ void append_json_string(std::string& out, std::string_view text) {
 }
 
 std::string session_hex(std::uint64_t session_id) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex(16, '0');
-  for (int i = 15; i >= 0; --i) {
-    hex[static_cast<std::size_t>(i)] = kHex[session_id & 0x0F];
-    session_id >>= 4;
-  }
+  std::string hex;
+  append_session_hex(hex, session_id);
   return hex;
 }
 
-// Builds one line: {"ts_ms":...,"event":"...", fields...}
+bool parse_event_level(std::string_view text, EventLevel& level) {
+  if (text == "all") {
+    level = EventLevel::all;
+  } else if (text == "connections") {
+    level = EventLevel::connections;
+  } else if (text == "none") {
+    level = EventLevel::none;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+StatsFigures StatsMeter::sample(std::uint64_t now_ms, std::uint64_t connections, std::uint64_t online,
+                                std::uint64_t received, std::uint64_t duplicates, std::uint64_t bytes) {
+  StatsFigures figures;
+  figures.connections = connections;
+  figures.online = online;
+  figures.received = received;
+  figures.duplicates = duplicates;
+  figures.bytes = bytes;
+  figures.interval_ms = now_ms > last_ms_ ? now_ms - last_ms_ : 0;
+  // Unsigned wrap-around gives the delta even across a wrap of the counter.
+  const std::uint64_t delta = received - last_received_;
+  // delta * 1000 cannot overflow for any real delta (< 2^54 messages).
+  figures.msgs_per_s = figures.interval_ms == 0 ? 0 : delta * 1000 / figures.interval_ms;
+  if (now_ms > last_ms_) last_ms_ = now_ms;
+  last_received_ = received;
+  return figures;
+}
+
+// Builds one line in the printer's scratch string:
+// {"ts_ms":...,"event":"...", fields...}
 class JsonEventPrinter::Line {
  public:
-  explicit Line(const char* event) {
-    text_ = "{\"ts_ms\":" + std::to_string(wall_clock_ms()) + ",\"event\":";
-    append_json_string(text_, std::string_view(event));
+  Line(std::string& text, const char* event) : text_(text) {
+    text_.clear();
+    text_ += "{\"ts_ms\":";
+    append_number(wall_clock_ms());
+    // Event names are plain ASCII literals: no escaping needed.
+    text_ += ",\"event\":\"";
+    text_ += event;
+    text_.push_back('"');
   }
   Line& str(const char* name, std::string_view value) {
     key(name);
@@ -117,7 +177,7 @@ class JsonEventPrinter::Line {
   }
   Line& num(const char* name, std::uint64_t value) {
     key(name);
-    text_ += std::to_string(value);
+    append_number(value);
     return *this;
   }
   Line& flag(const char* name, bool value) {
@@ -127,7 +187,12 @@ class JsonEventPrinter::Line {
   }
   Line& device(std::string_view device_id, std::uint64_t session_id) {
     if (!device_id.empty()) str("device", device_id);
-    if (session_id != 0) str("session", session_hex(session_id));
+    if (session_id != 0) {
+      key("session");
+      text_.push_back('"');
+      append_session_hex(text_, session_id);
+      text_.push_back('"');
+    }
     return *this;
   }
   /// A close reason by name, or by number when this build does not know it.
@@ -136,115 +201,199 @@ class JsonEventPrinter::Line {
     if (std::string_view(known) == "unknown") return num(name, static_cast<std::uint8_t>(reason));
     return str(name, known);
   }
-  std::string finish() { return text_ + "}\n"; }
+  void finish() { text_ += "}\n"; }
 
  private:
+  // Field names are plain ASCII literals: no escaping needed.
   void key(const char* name) {
-    text_.push_back(',');
-    append_json_string(text_, std::string_view(name));
-    text_.push_back(':');
+    text_ += ",\"";
+    text_ += name;
+    text_ += "\":";
   }
-  std::string text_;
+  void append_number(std::uint64_t value) {
+    char digits[20];  // 2^64 - 1 has 20 digits
+    const std::to_chars_result result = std::to_chars(digits, digits + sizeof digits, value);
+    text_.append(digits, static_cast<std::size_t>(result.ptr - digits));
+  }
+  std::string& text_;
 };
 
-JsonEventPrinter::JsonEventPrinter(std::FILE* out, bool print_payloads)
-    : out_(out), print_payloads_(print_payloads) {}
+JsonEventPrinter::JsonEventPrinter(std::FILE* out, bool print_payloads, EventLevel level)
+    : out_(out), print_payloads_(print_payloads), level_(level), buffer_(new char[kBufferBytes]) {}
 
-void JsonEventPrinter::emit(const std::string& line) {
-  std::fwrite(line.data(), 1, line.size(), out_);
-  std::fflush(out_);  // followers read line by line, often through a pipe
+JsonEventPrinter::~JsonEventPrinter() { flush(); }
+
+JsonEventPrinter::Line JsonEventPrinter::begin(const char* event) { return Line(line_, event); }
+
+void JsonEventPrinter::emit(When when) {
+  if (used_ + line_.size() > kBufferBytes) flush();
+  if (line_.size() > kBufferBytes) {
+    write_out(line_.data(), line_.size());  // a huge line on its own (buffer empty: order kept)
+  } else {
+    std::memcpy(buffer_.get() + used_, line_.data(), line_.size());
+    used_ += line_.size();
+  }
   ++lines_;
+  if (when == When::now) {
+    flush();
+  } else if (!flush_asked_ && used_ != 0) {
+    flush_asked_ = true;
+    if (on_buffered_) on_buffered_();
+  }
+}
+
+void JsonEventPrinter::flush() {
+  flush_asked_ = false;
+  if (used_ != 0) {
+    write_out(buffer_.get(), used_);
+    used_ = 0;
+  }
+}
+
+// One write(2) for the whole buffer where the stream has a descriptor:
+// stdio would split a write larger than its own buffer in two. A failed
+// write (disk full, closed pipe) loses these lines, as stdio would have;
+// the next lines are tried again.
+void JsonEventPrinter::write_out(const char* data, std::size_t size) {
+  std::fflush(out_);  // what others left in the stream's buffer goes first
+  const int fd = ::fileno(out_);
+  if (fd < 0) {  // a stream without a descriptor (open_memstream, fopencookie)
+    std::fwrite(data, 1, size, out_);
+    std::fflush(out_);
+    return;
+  }
+  while (size != 0) {  // bounded: every pass writes a byte, returns, or was interrupted by a signal
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+void JsonEventPrinter::on_batch_delivered() {
+  if (used_ != 0) flush();
 }
 
 void JsonEventPrinter::on_online(const OnlineEvent& event) {
-  emit(Line("online")
-           .device(event.device_id, event.session_id)
-           .flag("resumed", event.resumed)
-           .num("heartbeat_ms", event.heartbeat_ms)
-           .num("requested_heartbeat_ms", event.requested_heartbeat_ms)
-           .num("next_uplink_seq", event.next_uplink_seq)
-           .num("downlink_resent", event.downlink_resent)
-           .finish());
+  if (!per_connection()) return;
+  begin("online")
+      .device(event.device_id, event.session_id)
+      .flag("resumed", event.resumed)
+      .num("heartbeat_ms", event.heartbeat_ms)
+      .num("requested_heartbeat_ms", event.requested_heartbeat_ms)
+      .num("next_uplink_seq", event.next_uplink_seq)
+      .num("downlink_resent", event.downlink_resent)
+      .finish();
+  emit(When::now);
 }
 
 void JsonEventPrinter::on_offline(const OfflineEvent& event) {
-  Line line("offline");
+  if (!per_connection()) return;
+  Line line = begin("offline");
   line.device(event.device_id, event.session_id).str("reason", offline_reason(event));
   // A CLOSE frame was involved in every cause but these two.
   if (event.cause != OfflineCause::connection_lost && event.cause != OfflineCause::server_stopped) {
     line.close_reason("close_reason", event.close_reason);
   }
   if (event.retry_after_ms != 0) line.num("retry_after_ms", event.retry_after_ms);
-  emit(line.finish());
+  line.finish();
+  emit(When::now);
 }
 
 void JsonEventPrinter::on_message(const MessageEvent& event) {
-  Line line("message");
+  if (!per_message()) return;
+  Line line = begin("message");
   line.device(event.device_id, event.session_id).num("seq", event.seq).num("bytes", event.payload.size);
   if (print_payloads_) line.bytes("payload", event.payload);
-  emit(line.finish());
+  line.finish();
+  emit(When::buffered);
 }
 
 void JsonEventPrinter::on_duplicate(const DuplicateEvent& event) {
-  emit(Line("duplicate")
-           .device(event.device_id, event.session_id)
-           .num("seq", event.seq)
-           .num("expected", event.expected_seq)
-           .finish());
+  if (!per_message()) return;
+  begin("duplicate")
+      .device(event.device_id, event.session_id)
+      .num("seq", event.seq)
+      .num("expected", event.expected_seq)
+      .finish();
+  emit(When::buffered);
 }
 
 void JsonEventPrinter::on_error(const ErrorEvent& event) {
-  emit(Line("error")
-           .device(event.device_id, event.session_id)
-           .str("reason", event.reason != nullptr ? event.reason : "")
-           .str("detail", event.detail)
-           .finish());
+  begin("error")
+      .device(event.device_id, event.session_id)
+      .str("reason", event.reason != nullptr ? event.reason : "")
+      .str("detail", event.detail)
+      .finish();
+  emit(When::now);
 }
 
 void JsonEventPrinter::on_downlink(const DownlinkEvent& event) {
-  emit(Line("downlink")
-           .device(event.device_id, event.session_id)
-           .num("seq", event.seq)
-           .num("bytes", event.bytes)
-           .flag("queued", !event.online)
-           .finish());
+  if (!per_message()) return;
+  begin("downlink")
+      .device(event.device_id, event.session_id)
+      .num("seq", event.seq)
+      .num("bytes", event.bytes)
+      .flag("queued", !event.online)
+      .finish();
+  emit(When::buffered);
 }
 
 void JsonEventPrinter::listening(std::string_view address, std::uint16_t port, bool tls) {
-  Line line("listening");
+  Line line = begin("listening");
   line.str("address", address).num("port", port);
   if (tls) line.flag("tls", true);
-  emit(line.finish());
+  line.finish();
+  emit(When::now);
 }
 
 void JsonEventPrinter::shutdown(std::uint64_t received, std::uint64_t duplicates) {
-  emit(Line("shutdown").num("received", received).num("duplicates", duplicates).finish());
+  begin("shutdown").num("received", received).num("duplicates", duplicates).finish();
+  emit(When::now);
 }
 
 void JsonEventPrinter::error(std::string_view reason, std::string_view detail) {
-  emit(Line("error").str("reason", reason).str("detail", detail).finish());
+  begin("error").str("reason", reason).str("detail", detail).finish();
+  emit(When::now);
 }
 
 void JsonEventPrinter::state(std::string_view dir, std::uint64_t segment, std::uint64_t sessions,
                              std::uint64_t records, std::uint64_t torn_bytes) {
-  emit(Line("state")
-           .str("dir", dir)
-           .num("segment", segment)
-           .num("sessions", sessions)
-           .num("records", records)
-           .num("torn_bytes", torn_bytes)
-           .finish());
+  if (!per_connection()) return;
+  begin("state")
+      .str("dir", dir)
+      .num("segment", segment)
+      .num("sessions", sessions)
+      .num("records", records)
+      .num("torn_bytes", torn_bytes)
+      .finish();
+  emit(When::now);
 }
 
 void JsonEventPrinter::delivered(std::string_view device_id, std::uint64_t session_id, std::uint64_t seq,
                                  std::uint64_t segment, ConstByteSpan payload) {
-  emit(Line("delivered")
-           .device(device_id, session_id)
-           .num("seq", seq)
-           .num("segment", segment)
-           .num("bytes", payload.size)
-           .bytes("payload", payload)
-           .finish());
+  begin("delivered")
+      .device(device_id, session_id)
+      .num("seq", seq)
+      .num("segment", segment)
+      .num("bytes", payload.size)
+      .bytes("payload", payload)
+      .finish();
+  emit(When::buffered);
+}
+
+void JsonEventPrinter::stats(const StatsFigures& figures) {
+  begin("stats")
+      .num("connections", figures.connections)
+      .num("online", figures.online)
+      .num("received", figures.received)
+      .num("duplicates", figures.duplicates)
+      .num("bytes", figures.bytes)
+      .num("msgs_per_s", figures.msgs_per_s)
+      .num("interval_ms", figures.interval_ms)
+      .finish();
+  emit(When::now);
 }
 
 }  // namespace uplink::server

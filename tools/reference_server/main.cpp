@@ -4,11 +4,19 @@
 //   uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]
 //                 [--read-factor X] [--max-connections N]
 //                 [--shutdown-retry-after-ms N] [--print-payloads] [--state-dir DIR]
+//                 [--events all|connections|none] [--stats-interval-ms N]
 //                 [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert]
 //                  [--no-session-tickets]]
 //
 // Prints one JSON line per event on stdout (json_events.hpp), the first
-// being {"event":"listening","port":P}. Reads commands on stdin, one per line:
+// being {"event":"listening","port":P}. Lines are buffered: connection-level
+// lines (online, offline, error, listening, shutdown, state, stats) are
+// written at once, message lines before the ACK that covers them, the lines
+// a stdin command caused once it is done, and any other line within 200 ms
+// (a timer); all at exit. --events connections drops the per-message lines
+// (message, duplicate, downlink), --events none all but error, listening,
+// shutdown and stats; --stats-interval-ms N prints a stats line every N ms
+// (default 10000, 0 = never). Reads commands on stdin, one per line:
 //
 //   send <device-id> <text>                   downlink DATA (held if the device is offline)
 //   close <device-id> <retry_after_ms> [reason]  CLOSE (default reason normal)
@@ -31,7 +39,8 @@
 // exit 1. If the state cannot be written, the server exits 1 at once (a
 // restart continues from what was committed). Message events are printed
 // after the commit, so stdout never shows a message twice across kills,
-// but a kill between the commit and the print can leave one out: a
+// but a kill between the commit and the write of the read batch's lines
+// (before its ACK) can leave them out: a
 // consumer that needs every message exactly once reads the durable record,
 // `uplink_server --state-dir DIR --dump-delivered` (one "delivered" line per
 // message, oldest first), or makes its sink idempotent on (session, seq).
@@ -54,9 +63,11 @@
 
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -89,6 +100,7 @@ constexpr const char* kUsage =
     "usage: uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]\n"
     "                     [--read-factor X] [--max-connections N] [--shutdown-retry-after-ms N]\n"
     "                     [--print-payloads] [--state-dir DIR [--dump-delivered]]\n"
+    "                     [--events all|connections|none] [--stats-interval-ms N]\n"
     "                     [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert] [--no-session-tickets]]\n"
     "  --listen host:port           numeric IPv4 or [IPv6] address and port (default 127.0.0.1:7400; port 0 = any)\n"
     "  --heartbeat-min-ms N         smallest heartbeat granted (default 1000)\n"
@@ -97,6 +109,11 @@ constexpr const char* kUsage =
     "  --max-connections N          beyond this, CLOSE overloaded (default 1000)\n"
     "  --shutdown-retry-after-ms N  retry hint of the CLOSE going_away sent on exit (default 1000)\n"
     "  --print-payloads             add \"payload\" to message events\n"
+    "  --events LEVEL               which JSON lines go to stdout: all (default); connections (all but the\n"
+    "                               per-message message, duplicate and downlink lines); none (only error,\n"
+    "                               listening, shutdown and stats)\n"
+    "  --stats-interval-ms N        a {\"event\":\"stats\"} line (connections, online, received, duplicates,\n"
+    "                               bytes, msgs_per_s) every N ms, 100..3600000; 0 = none (default 10000)\n"
     "  --state-dir DIR              durable sessions in DIR (created if missing): a killed and restarted server\n"
     "                               resumes them, exactly once both ways; a corrupt state file: exit 1\n"
     "  --dump-delivered             print the uplink messages delivered into DIR's durable record, oldest\n"
@@ -106,11 +123,16 @@ constexpr const char* kUsage =
     "  --tls-ca FILE                TLS: CA of device certificates, with --require-client-cert\n"
     "  --require-client-cert        TLS: devices must present a certificate from --tls-ca (mutual TLS)\n"
     "  --no-session-tickets         TLS: issue no session tickets (no resumption)\n"
-    "stdin: send <device-id> <text> | close <device-id> <retry_after_ms> [reason] | close-all <retry_after_ms> | quit\n";
+    "stdin: send <device-id> <text> | close <device-id> <retry_after_ms> [reason] | close-all <retry_after_ms> | quit\n"
+    "stdout: JSON lines, buffered: online, offline, error, listening, shutdown, state and stats lines are written\n"
+    "        at once; message lines before the ACK that covers them; a command's lines once it is done; any\n"
+    "        other line (a duplicate) within 200 ms; everything at exit (SIGINT, SIGTERM, quit)\n";
 
 struct Config {
   ServerOptions server;
   bool print_payloads = false;
+  uplink::server::EventLevel events = uplink::server::EventLevel::all;
+  std::uint32_t stats_interval_ms = 10000;
   std::uint32_t shutdown_retry_after_ms = 1000;
   std::string state_dir;
   bool dump_delivered = false;
@@ -183,7 +205,8 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
     const bool known = flag == "--listen" || flag == "--heartbeat-min-ms" || flag == "--heartbeat-max-ms" ||
                        flag == "--read-factor" || flag == "--max-connections" ||
                        flag == "--shutdown-retry-after-ms" || flag == "--tls-cert" || flag == "--tls-key" ||
-                       flag == "--tls-ca" || flag == "--state-dir";
+                       flag == "--tls-ca" || flag == "--state-dir" || flag == "--events" ||
+                       flag == "--stats-interval-ms";
     if (!known) return bad_flag(flag, "unknown flag");
     if (!has_value) {
       if (i + 1 >= argc) return bad_flag(flag, "missing value");
@@ -211,6 +234,16 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
       if (!parse_number(value, config.server.max_connections) || config.server.max_connections == 0) {
         return bad_flag(flag, "expected a count > 0");
       }
+    } else if (flag == "--events") {
+      if (!uplink::server::parse_event_level(value, config.events)) {
+        return bad_flag(flag, "expected all, connections or none");
+      }
+    } else if (flag == "--stats-interval-ms") {
+      std::uint32_t ms = 0;
+      if (!parse_number(value, ms) || (ms != 0 && (ms < 100 || ms > 3600000))) {
+        return bad_flag(flag, "expected milliseconds, 100..3600000, or 0 for no stats lines");
+      }
+      config.stats_interval_ms = ms;
     } else if (flag == "--state-dir") {
       if (value.empty()) return bad_flag(flag, "expected a directory");
       config.state_dir = value;
@@ -275,14 +308,19 @@ std::string_view next_word(std::string_view& rest) {
   return word;
 }
 
-// Passes every event to the printer; a failed commit of the durable state
-// ends the program (the server has already stopped itself).
+// Passes every event to the printer and counts the payload bytes (stats
+// lines); a failed commit of the durable state ends the program (the server
+// has already stopped itself).
 class EventSink final : public uplink::server::ServerEvents {
  public:
   EventSink(JsonEventPrinter& printer, std::function<void()> on_state_failure)
       : printer_(printer), on_state_failure_(std::move(on_state_failure)) {}
   void on_online(const uplink::server::OnlineEvent& event) override { printer_.on_online(event); }
-  void on_message(const uplink::server::MessageEvent& event) override { printer_.on_message(event); }
+  void on_message(const uplink::server::MessageEvent& event) override {
+    bytes_ += event.payload.size;
+    printer_.on_message(event);
+  }
+  void on_batch_delivered() override { printer_.on_batch_delivered(); }
   void on_duplicate(const uplink::server::DuplicateEvent& event) override { printer_.on_duplicate(event); }
   void on_offline(const uplink::server::OfflineEvent& event) override { printer_.on_offline(event); }
   void on_downlink(const uplink::server::DownlinkEvent& event) override { printer_.on_downlink(event); }
@@ -291,16 +329,34 @@ class EventSink final : public uplink::server::ServerEvents {
     if (std::string_view(event.reason) == "state_write_failed") on_state_failure_();
   }
 
+  /// Payload bytes of the messages delivered.
+  [[nodiscard]] std::uint64_t bytes() const { return bytes_; }
+
  private:
   JsonEventPrinter& printer_;
   std::function<void()> on_state_failure_;
+  std::uint64_t bytes_ = 0;
 };
+
+std::uint64_t steady_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
 
 class Program {
  public:
   Program(asio::io_context& io, const Config& config)
-      : io_(io), config_(config), printer_(stdout, config.print_payloads),
-        sink_(printer_, [this] { state_failed(); }), server_(io, sink_, config.server), signals_(io) {}
+      : io_(io), config_(config), printer_(stdout, config.print_payloads, config.events),
+        sink_(printer_, [this] { state_failed(); }), server_(io, sink_, config.server), signals_(io),
+        flush_timer_(io), stats_timer_(io), stats_meter_(steady_ms()) {
+    printer_.set_on_buffered([this] { arm_flush(); });
+  }
+  // The server is destroyed after the timers and may still report events:
+  // from here on, lines wait for the printer's own final flush.
+  ~Program() { printer_.set_on_buffered({}); }
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
 
   int run() {
     if (!config_.state_dir.empty()) {
@@ -324,6 +380,10 @@ class Program {
       return 1;
     }
     printer_.listening(config_.server.address, server_.port(), config_.server.tls != nullptr);
+    if (config_.stats_interval_ms != 0) {
+      stats_timer_.expires_after(std::chrono::milliseconds(config_.stats_interval_ms));
+      arm_stats();
+    }
 
     asio::error_code error;
     signals_.add(SIGINT, error);
@@ -369,7 +429,13 @@ class Program {
     }
   }
 
+  // The lines a command caused (its downlink line, an error) go out once it is done.
   void execute(std::string_view line) {
+    execute_command(line);
+    printer_.flush();
+  }
+
+  void execute_command(std::string_view line) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string_view rest = line;
     const std::string_view command = next_word(rest);
@@ -412,13 +478,45 @@ class Program {
     printer_.error("bad_command", "unknown command: " + std::string(command));
   }
 
+  // Lines buffered by the printer are written within kFlushIntervalMs. A
+  // wait already pending covers the new line too (it ends sooner), so a
+  // flood, which asks again after every batch written, never re-arms it.
+  void arm_flush() {
+    if (flush_armed_) return;
+    flush_armed_ = true;
+    flush_timer_.expires_after(std::chrono::milliseconds(JsonEventPrinter::kFlushIntervalMs));
+    flush_timer_.async_wait([this](const asio::error_code& error) {
+      flush_armed_ = false;
+      if (!error) printer_.flush();
+    });
+  }
+
+  // One stats line per interval; the next expiry counts from the previous
+  // one, not from now, so that the lines do not drift.
+  void arm_stats() {
+    stats_timer_.async_wait([this](const asio::error_code& error) {
+      if (error) return;
+      const uplink::server::ServerCounters& c = server_.counters();
+      printer_.stats(stats_meter_.sample(steady_ms(), server_.connection_count(), server_.online_count(), c.messages,
+                                         c.duplicates, sink_.bytes()));
+      stats_timer_.expires_at(stats_timer_.expiry() + std::chrono::milliseconds(config_.stats_interval_ms));
+      arm_stats();
+    });
+  }
+
   void state_failed() {
     std::fprintf(stderr, "uplink_server: cannot write the session state: %s; exiting (a restart continues from what was committed)\n",
                  store_.problem().c_str());
     exit_status_ = 1;
     asio::error_code ignored;
     signals_.cancel(ignored);
+    cancel_timers();
     io_.stop();
+  }
+
+  void cancel_timers() {
+    flush_timer_.cancel();
+    stats_timer_.cancel();
   }
 
   void begin_shutdown() {
@@ -426,6 +524,7 @@ class Program {
       printer_.shutdown(server_.counters().messages, server_.counters().duplicates);
       asio::error_code ignored;
       signals_.cancel(ignored);
+      cancel_timers();
       io_.stop();
     });
   }
@@ -438,6 +537,10 @@ class Program {
   FileSessionStore store_;
   Server server_;
   asio::signal_set signals_;
+  asio::steady_timer flush_timer_;
+  bool flush_armed_ = false;
+  asio::steady_timer stats_timer_;
+  uplink::server::StatsMeter stats_meter_;
   std::atomic<bool> stop_reading_{false};
   int exit_status_ = 0;
 };

@@ -165,6 +165,9 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
   void on_duplicate(const DuplicateEvent& event) override {
     if (server_ != nullptr) server_->report(event);
   }
+  void on_batch_delivered() override {
+    if (server_ != nullptr) server_->report_batch_delivered();
+  }
   void on_error(const ErrorEvent& event) override {
     if (server_ != nullptr) server_->report(event);
   }
@@ -603,6 +606,7 @@ void Server::report(const DuplicateEvent& event) {
   ++counters_.duplicates;
   events_.on_duplicate(event);
 }
+void Server::report_batch_delivered() { events_.on_batch_delivered(); }
 void Server::report(const ErrorEvent& event) {
   ++counters_.errors;
   events_.on_error(event);

@@ -166,6 +166,7 @@ class Server {
   void report(const MessageEvent& event);
   void report(const DuplicateEvent& event);
   void report(const ErrorEvent& event);
+  void report_batch_delivered();
 
   asio::io_context& io_;
   ServerEvents& events_;

@@ -373,6 +373,7 @@ bool ServerSession::settle() {
     event.payload = ConstByteSpan{message.payload.data(), message.payload.size()};
     events_.on_message(event);
   }
+  if (!delivered.empty()) events_.on_batch_delivered();
   return true;
 }
 

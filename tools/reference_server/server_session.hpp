@@ -149,6 +149,11 @@ class ServerEvents {
   virtual void on_offline(const OfflineEvent&) {}
   virtual void on_error(const ErrorEvent&) {}
   virtual void on_downlink(const DownlinkEvent&) {}
+  /// After the on_message events of one batch (the DATA of one read),
+  /// before the ACK that covers them is queued. A sink that buffers its
+  /// output writes it out here, so that what a killed server acknowledged
+  /// is in that output. Not called for a batch without messages.
+  virtual void on_batch_delivered() {}
 
  protected:
   ServerEvents() = default;

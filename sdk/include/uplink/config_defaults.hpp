@@ -126,3 +126,31 @@ static_assert(kRxChunkSize >= 16 && kRxChunkSize <= 65536,
               "UPLINK_RX_CHUNK_SIZE must be within 16 .. 65536");
 
 }  // namespace uplink
+
+// ---- The capacities an application and the libraries were built with must
+// agree: they size the structures both sides share (uplink::Client,
+// uplink::Options, ...). The libraries define one symbol named after their
+// capacities (src/core/capacities.cpp); every translation unit that
+// includes this header refers to the symbol named after its own. A
+// mismatch is a link error that names both sets, e.g.
+//   undefined reference to `uplink_capacities_frame4096_id64_token255_endpoints4_host128_tx8192_store8192_msgs256_rx1024'
+// instead of memory corruption at run time. The installed CMake package and
+// uplink.pc carry the capacities the libraries were built with; values must
+// be plain decimal numbers (they become part of the symbol's name).
+#define UPLINK_DETAIL_CAPACITIES_PASTE(f, i, t, e, h, x, s, m, r)                                             \
+  uplink_capacities_frame##f##_id##i##_token##t##_endpoints##e##_host##h##_tx##x##_store##s##_msgs##m##_rx##r
+#define UPLINK_DETAIL_CAPACITIES_NAME(f, i, t, e, h, x, s, m, r) UPLINK_DETAIL_CAPACITIES_PASTE(f, i, t, e, h, x, s, m, r)
+/// The name of the symbol that stands for this build's capacities.
+#define UPLINK_CAPACITIES_SYMBOL                                                                                 \
+  UPLINK_DETAIL_CAPACITIES_NAME(UPLINK_MAX_FRAME_SIZE, UPLINK_MAX_DEVICE_ID_LENGTH, UPLINK_MAX_TOKEN_LENGTH,       \
+                                UPLINK_MAX_ENDPOINTS, UPLINK_MAX_HOST_LENGTH, UPLINK_TX_BUFFER_SIZE,              \
+                                UPLINK_STORE_BYTES, UPLINK_STORE_MESSAGES, UPLINK_RX_CHUNK_SIZE)
+
+/// Defined only by libraries built with these capacities; its address is
+/// all that is used.
+extern "C" const char UPLINK_CAPACITIES_SYMBOL;
+namespace uplink::detail {
+/// Refers to the capacities symbol from every translation unit (kept by
+/// `used` even when nothing else reads it), so the linker checks them.
+[[maybe_unused]] __attribute__((used)) static const char* const capacities_check = &UPLINK_CAPACITIES_SYMBOL;
+}  // namespace uplink::detail
