@@ -57,6 +57,14 @@
 
 namespace uplink {
 
+/// Keeps one device connected to its server on an asio::io_context the
+/// application owns: connects, sends heartbeats, detects a dead link,
+/// reconnects with backoff and delivers every message once, in order.
+/// Events reach the Listener on the io thread. start() runs on the io
+/// thread or before it runs; send(), stop() and the other calls marked
+/// "any thread" are thread-safe. Destroy it only when quiescent() (after
+/// stop(), run the io_context until it is); the header's file comment has
+/// an example and the rules in full.
 class Client final : private LinkIo, private net::StreamHandler {
  public:
   /// `listener` and `random` must outlive the client.
@@ -133,6 +141,7 @@ class Client final : private LinkIo, private net::StreamHandler {
   /// backing off, it reconnects at once. Any thread.
   void network_changed();
 
+  /// The state of the connection's life cycle at this moment. Any thread.
   [[nodiscard]] ClientState state() const;
   /// A consistent copy of the counters.
   [[nodiscard]] Counters counters() const;

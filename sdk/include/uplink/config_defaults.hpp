@@ -88,16 +88,24 @@ inline constexpr std::size_t kControlFrameSize = 2;
 inline constexpr std::size_t kMaxFrameSize = UPLINK_MAX_FRAME_SIZE;
 /// The largest body this build accepts.
 inline constexpr std::size_t kMaxFrameBody = kMaxFrameSize - kFrameHeaderSize;
+/// Longest device id, in bytes (UPLINK_MAX_DEVICE_ID_LENGTH).
 inline constexpr std::size_t kMaxDeviceIdLength = UPLINK_MAX_DEVICE_ID_LENGTH;
+/// Longest token, in bytes (UPLINK_MAX_TOKEN_LENGTH).
 inline constexpr std::size_t kMaxTokenLength = UPLINK_MAX_TOKEN_LENGTH;
+/// Most endpoints an Options holds (UPLINK_MAX_ENDPOINTS).
 inline constexpr std::size_t kMaxEndpoints = UPLINK_MAX_ENDPOINTS;
+/// Longest endpoint host name, in bytes, without the NUL (UPLINK_MAX_HOST_LENGTH).
 inline constexpr std::size_t kMaxHostLength = UPLINK_MAX_HOST_LENGTH;
+/// Bytes of encoded frames waiting for the socket (UPLINK_TX_BUFFER_SIZE).
 inline constexpr std::size_t kTxBufferSize = UPLINK_TX_BUFFER_SIZE;
 /// Transmit room kept free for control frames (PONG, PING, ACK, CLOSE), so
 /// application data can never starve the heartbeat.
 inline constexpr std::size_t kTxControlReserve = 64;
+/// Bytes one socket read can deliver to the decoder (UPLINK_RX_CHUNK_SIZE).
 inline constexpr std::size_t kRxChunkSize = UPLINK_RX_CHUNK_SIZE;
+/// Bytes of the outbound store (UPLINK_STORE_BYTES).
 inline constexpr std::size_t kStoreBytes = UPLINK_STORE_BYTES;
+/// Most messages in the outbound store (UPLINK_STORE_MESSAGES).
 inline constexpr std::size_t kStoreMessages = UPLINK_STORE_MESSAGES;
 
 static_assert(kMaxFrameSize >= 64 && kMaxFrameSize <= 65535 + kFrameHeaderSize,
@@ -138,6 +146,8 @@ static_assert(kRxChunkSize >= 16 && kRxChunkSize <= 65536,
                                 UPLINK_MAX_ENDPOINTS, UPLINK_MAX_HOST_LENGTH, UPLINK_TX_BUFFER_SIZE,              \
                                 UPLINK_STORE_BYTES, UPLINK_STORE_MESSAGES, UPLINK_RX_CHUNK_SIZE)
 
+/// Defined only by libraries built with these capacities; its address is
+/// all that is used.
 extern "C" const char UPLINK_CAPACITIES_SYMBOL;
 namespace uplink::detail {
 /// Refers to the capacities symbol from every translation unit (kept by

@@ -29,20 +29,26 @@ enum class ClientState : std::uint8_t {
 /// handshaking; `backoff_delay_ms` and `attempt` for backing_off; `reason`
 /// for stopped (Errc::stopped or Errc::retries_exhausted).
 struct StateChange {
-  ClientState state = ClientState::idle;
-  std::size_t endpoint_index = 0;
+  ClientState state = ClientState::idle;  ///< The state just entered.
+  std::size_t endpoint_index = 0;  ///< Index into Options::endpoints of the endpoint being tried.
+  /// Time until the next round of attempts: the jittered backoff delay, plus
+  /// the server's retry-after pause (capped by Options::max_retry_after_ms) if it asked for one.
   std::uint32_t backoff_delay_ms = 0;
+  /// Backoff delays handed out so far, this one included (1 for the first
+  /// backoff); back to 0 once a connection stayed up for Options::stable_after_ms.
   std::uint32_t attempt = 0;
-  std::error_code reason;
+  std::error_code reason;  ///< Why the client stopped; empty for the other states.
 };
 
 /// The session came online.
 struct OnlineInfo {
-  std::size_t endpoint_index = 0;
-  std::uint64_t session_id = 0;
+  std::size_t endpoint_index = 0;  ///< Index into Options::endpoints of the endpoint now connected.
+  std::uint64_t session_id = 0;    ///< The session the server assigned or resumed in WELCOME.
   bool resumed = false;             ///< The server kept the session of the HELLO.
   std::uint32_t heartbeat_ms = 0;   ///< As accepted (maybe clamped) by the server.
   std::uint32_t read_timeout_ms = 0;  ///< Effective silence bound for this connection.
+  /// Sequence number the next new message will carry on this session
+  /// (stored messages the server lacks are resent below it first).
   std::uint64_t next_uplink_seq = 0;
 };
 
@@ -50,7 +56,9 @@ struct OnlineInfo {
 struct DisconnectInfo {
   std::error_code reason;            ///< Errc::server_silent, write_timeout, closed_by_server, ...
   bool closed_by_server = false;     ///< The server sent CLOSE; the next two fields are its content.
-  CloseReason server_reason = CloseReason::normal;
+  CloseReason server_reason = CloseReason::normal;  ///< The reason code of the server's CLOSE.
+  /// The pause the server asked for before reconnecting (0: none); the
+  /// client honours it up to Options::max_retry_after_ms.
   std::uint32_t retry_after_ms = 0;
   std::uint64_t since_last_rx_ms = 0;  ///< Time from the last frame received to detection.
   std::uint64_t online_ms = 0;         ///< How long the connection was online.
@@ -58,7 +66,7 @@ struct DisconnectInfo {
 
 /// One connection attempt failed before coming online.
 struct ConnectFailure {
-  std::size_t endpoint_index = 0;
+  std::size_t endpoint_index = 0;  ///< Index into Options::endpoints of the endpoint that failed.
   std::error_code reason;  ///< connect_timeout, handshake_timeout, closed_by_server, a socket error, ...
 };
 
@@ -76,8 +84,8 @@ enum class SessionResetCause : std::uint8_t {
 
 /// What Listener::on_session_reset() reports.
 struct SessionReset {
-  std::uint64_t abandoned_session_id = 0;
-  SessionResetCause cause = SessionResetCause::resume_refused;
+  std::uint64_t abandoned_session_id = 0;  ///< The session given up; the server may still hold it.
+  SessionResetCause cause = SessionResetCause::resume_refused;  ///< Why it was given up.
 };
 
 /// Severity of a log line.
@@ -89,9 +97,14 @@ enum class LogLevel : std::uint8_t { error, warning, info, debug };
 /// Client function; a stop() from a callback takes effect at once.
 class Listener {
  public:
+  /// The client entered another state (every transition, online and stopped included).
   virtual void on_state(const StateChange& /*change*/) {}
+  /// A connection came online: WELCOME accepted, messages flow from now on.
   virtual void on_online(const OnlineInfo& /*info*/) {}
+  /// An online connection ended, with the reason and how long detection took.
   virtual void on_disconnected(const DisconnectInfo& /*info*/) {}
+  /// An attempt on one endpoint failed before coming online; the client
+  /// tries the next endpoint, or backs off after the last.
   virtual void on_connect_failed(const ConnectFailure& /*failure*/) {}
   /// A downlink DATA message, delivered in order, each seq once per run.
   /// With a spool, a message being handled when the process crashed comes

@@ -18,8 +18,8 @@ namespace uplink {
 
 /// One server address. `host` is a numeric IPv4/IPv6 address or a DNS name.
 struct Endpoint {
-  char host[kMaxHostLength + 1] = {};
-  std::uint16_t port = 0;
+  char host[kMaxHostLength + 1] = {};  ///< NUL-terminated; set through Options::add_endpoint().
+  std::uint16_t port = 0;              ///< TCP port, 1..65535.
 };
 
 /// What send() does when the outbound store is full.
@@ -32,11 +32,11 @@ enum class FullPolicy : std::uint8_t {
 /// device on a real network; Options::demo() is tuned for a quick look.
 struct Options {
   Endpoint endpoints[kMaxEndpoints];  ///< Tried in order before backing off (failover).
-  std::size_t endpoint_count = 0;
+  std::size_t endpoint_count = 0;     ///< Entries of `endpoints` in use; at least 1 to start.
 
   char device_id[kMaxDeviceIdLength + 1] = {};  ///< Printable ASCII, no spaces.
   std::uint8_t token[kMaxTokenLength] = {};     ///< Optional secret; never logged.
-  std::size_t token_size = 0;
+  std::size_t token_size = 0;                   ///< Bytes of `token` in use; 0 = no token.
 
   /// Interval of heartbeats: a PING goes out when nothing was written, or
   /// nothing received, for this long. The server may clamp it in WELCOME.
@@ -128,9 +128,10 @@ struct Options {
 /// the struct, e.g. "read_timeout_ms") and `reason` says what is wrong.
 struct OptionsCheck {
   std::error_code error;  ///< Empty, or Errc::invalid_option.
-  const char* field = "";
-  const char* reason = "";
+  const char* field = "";   ///< Name of the offending field; "" when valid. A static string.
+  const char* reason = "";  ///< What is wrong with it, one sentence; "" when valid. A static string.
 
+  /// True when the options are valid.
   [[nodiscard]] explicit operator bool() const { return !error; }
 };
 

@@ -38,18 +38,25 @@ enum class FrameType : std::uint8_t {
 namespace wire {
 inline constexpr std::uint8_t kPing = 0x01;  ///< Second byte of a PING control frame.
 inline constexpr std::uint8_t kPong = 0x02;  ///< Second byte of a PONG control frame.
-inline constexpr std::uint8_t kHello = 0x01;
-inline constexpr std::uint8_t kWelcome = 0x02;
-inline constexpr std::uint8_t kData = 0x03;
-inline constexpr std::uint8_t kAck = 0x04;
-inline constexpr std::uint8_t kClose = 0x05;
+inline constexpr std::uint8_t kHello = 0x01;    ///< Type byte of a HELLO frame.
+inline constexpr std::uint8_t kWelcome = 0x02;  ///< Type byte of a WELCOME frame.
+inline constexpr std::uint8_t kData = 0x03;     ///< Type byte of a DATA frame.
+inline constexpr std::uint8_t kAck = 0x04;      ///< Type byte of an ACK frame.
+inline constexpr std::uint8_t kClose = 0x05;    ///< Type byte of a CLOSE frame.
 
 /// Fixed part of each body, as arithmetic over its fields (see PROTOCOL.md).
+/// HELLO (PROTOCOL.md 3.1): version, id length and device id, token length
+/// and token, heartbeat, session, last downlink seq; without id and token.
 inline constexpr std::size_t kHelloFixedBody = 1 + 1 + 1 + 4 + 8 + 8;  // + id + token
+/// WELCOME (3.2): version, heartbeat, session, next uplink seq (no variable part).
 inline constexpr std::size_t kWelcomeBody = 1 + 4 + 8 + 8;
+/// DATA (3.3): the seq; the payload follows.
 inline constexpr std::size_t kDataFixedBody = 8;  // + payload
+/// ACK (3.4): the cumulative seq (no variable part).
 inline constexpr std::size_t kAckBody = 8;
+/// CLOSE (3.5): reason, retry-after, text length; the text follows.
 inline constexpr std::size_t kCloseFixedBody = 1 + 4 + 1;  // + text
+/// Longest CLOSE text in bytes (its length field is one byte).
 inline constexpr std::size_t kMaxCloseText = 255;
 }  // namespace wire
 
@@ -79,7 +86,7 @@ enum class CloseReason : std::uint8_t {
 
 /// HELLO: device to server, opens every connection.
 struct Hello {
-  std::uint8_t version = kProtocolVersion;
+  std::uint8_t version = kProtocolVersion;  ///< Protocol version the device speaks; 1.
   ConstByteSpan device_id;         ///< 1 .. kMaxDeviceIdLength printable ASCII bytes (0x21..0x7E).
   ConstByteSpan token;             ///< 0 .. kMaxTokenLength opaque bytes; never logged.
   std::uint32_t heartbeat_ms = 0;  ///< Requested heartbeat interval, > 0.
@@ -89,7 +96,7 @@ struct Hello {
 
 /// WELCOME: server to device, accepts the HELLO.
 struct Welcome {
-  std::uint8_t version = kProtocolVersion;
+  std::uint8_t version = kProtocolVersion;  ///< Protocol version of the session; 1.
   std::uint32_t heartbeat_ms = 0;      ///< Interval the server accepted (it may clamp), > 0.
   std::uint64_t session_id = 0;        ///< Session of this connection, != 0.
   std::uint64_t next_uplink_seq = 0;   ///< Next uplink seq expected; all below are acknowledged. >= 1.
@@ -108,19 +115,19 @@ struct Ack {
 
 /// CLOSE: the sender closes the connection right after this frame.
 struct Close {
-  CloseReason reason = CloseReason::normal;
+  CloseReason reason = CloseReason::normal;  ///< Why; a code unknown to this build is kept as its value.
   std::uint32_t retry_after_ms = 0;  ///< 0 = no hint; otherwise wait at least this long.
   ConstByteSpan text;                ///< 0 .. 255 bytes of UTF-8, for humans.
 };
 
 /// One decoded frame. Only the member named by `type` is meaningful.
 struct Frame {
-  FrameType type = FrameType::ping;
-  Hello hello;
-  Welcome welcome;
-  Data data;
-  Ack ack;
-  Close close;
+  FrameType type = FrameType::ping;  ///< Which of the members below holds the frame.
+  Hello hello;      ///< When `type` is FrameType::hello.
+  Welcome welcome;  ///< When `type` is FrameType::welcome.
+  Data data;        ///< When `type` is FrameType::data.
+  Ack ack;          ///< When `type` is FrameType::ack.
+  Close close;      ///< When `type` is FrameType::close.
 };
 
 }  // namespace uplink

@@ -30,8 +30,9 @@ enum class DecodeStatus : std::uint8_t {
 /// stays out of the signatures of code that only needs "a decoder").
 class FrameDecoderBase {
  public:
+  /// What feed() did with its input.
   struct Result {
-    DecodeStatus status = DecodeStatus::need_more;
+    DecodeStatus status = DecodeStatus::need_more;  ///< Why feed() returned.
     std::size_t consumed = 0;  ///< Bytes of the input taken by this call.
   };
 
@@ -59,6 +60,8 @@ class FrameDecoderBase {
   void reset();
 
  protected:
+  /// Decodes into `capacity` bytes at `storage`, owned by the derived class
+  /// and outliving this object; `capacity` is the largest frame accepted.
   FrameDecoderBase(std::uint8_t* storage, std::size_t capacity) : storage_(storage), capacity_(capacity) {}
   ~FrameDecoderBase() = default;
 

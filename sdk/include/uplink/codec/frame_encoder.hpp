@@ -16,22 +16,30 @@ namespace uplink {
 
 /// Outcome of an encode call: `size` bytes were written when `error` is empty.
 struct EncodeResult {
-  std::error_code error;
-  std::size_t size = 0;
+  std::error_code error;  ///< Empty on success; otherwise nothing was written.
+  std::size_t size = 0;   ///< Bytes written to the start of `out`; 0 on error.
 
+  /// True when the frame was written.
   [[nodiscard]] explicit operator bool() const { return !error; }
 };
 
-/// Encoded size of each frame, header included, assuming its fields are valid.
+/// Encoded size of each frame, header included, assuming its fields are
+/// valid: what encode() writes, to size a buffer or check room before it.
+/// PING and PONG: kControlFrameSize.
 [[nodiscard]] constexpr std::size_t encoded_size_ping() { return kControlFrameSize; }
+/// Size of a HELLO, its device id and token included.
 [[nodiscard]] std::size_t encoded_size(const Hello& hello);
+/// Size of a WELCOME (fixed).
 [[nodiscard]] constexpr std::size_t encoded_size(const Welcome&) {
   return kFrameHeaderSize + wire::kWelcomeBody;
 }
+/// Size of a DATA, its payload included.
 [[nodiscard]] std::size_t encoded_size(const Data& data);
+/// Size of an ACK (fixed).
 [[nodiscard]] constexpr std::size_t encoded_size(const Ack&) {
   return kFrameHeaderSize + wire::kAckBody;
 }
+/// Size of a CLOSE, its text included.
 [[nodiscard]] std::size_t encoded_size(const Close& close);
 
 /// Writes PING (0x00 0x01). Errors: buffer_too_small.

@@ -22,6 +22,7 @@ struct BackoffPolicy {
 /// Counts attempts and hands out jittered delays.
 class Backoff {
  public:
+  /// Starts at attempt 0 with a copy of `policy` (validated by the caller: Options::validate()).
   explicit Backoff(const BackoffPolicy& policy) : policy_(policy) {}
 
   /// Ceiling of the next delay: min(cap, base * 2^attempts), overflow-safe.
@@ -35,7 +36,9 @@ class Backoff {
   /// Starts again from the first ceiling (after a connection proved healthy).
   void reset() { attempts_ = 0; }
 
+  /// Delays handed out since construction or the last reset().
   [[nodiscard]] std::uint32_t attempts() const { return attempts_; }
+  /// The settings this backoff was built with.
   [[nodiscard]] const BackoffPolicy& policy() const { return policy_; }
 
  private:

@@ -13,17 +13,24 @@ namespace uplink {
 
 /// Read-only view of bytes. Never owns; the viewed memory must outlive it.
 struct ConstByteSpan {
-  const std::uint8_t* data = nullptr;
-  std::size_t size = 0;
+  const std::uint8_t* data = nullptr;  ///< First byte; may be null when `size` is 0.
+  std::size_t size = 0;                ///< Number of bytes viewed.
 
+  /// An empty view (null, 0).
   constexpr ConstByteSpan() = default;
+  /// Views `n` bytes from `d`; the caller keeps them alive and unchanged while the view is used.
   constexpr ConstByteSpan(const std::uint8_t* d, std::size_t n) : data(d), size(n) {}
+  /// Views `n` characters from `d` as bytes (no terminator is implied or counted).
   ConstByteSpan(const char* d, std::size_t n)
       : data(reinterpret_cast<const std::uint8_t*>(d)), size(n) {}
 
+  /// True when the view holds no bytes (`data` may still be non-null).
   [[nodiscard]] constexpr bool empty() const { return size == 0; }
+  /// Iterator to the first byte, for range-for loops.
   [[nodiscard]] constexpr const std::uint8_t* begin() const { return data; }
+  /// Iterator one past the last byte.
   [[nodiscard]] constexpr const std::uint8_t* end() const { return data + size; }
+  /// The byte at index `i`; `i` must be below `size` (not checked).
   [[nodiscard]] constexpr std::uint8_t operator[](std::size_t i) const { return data[i]; }
   /// The bytes from `offset` on; an offset past the end yields an empty span.
   [[nodiscard]] constexpr ConstByteSpan subspan(std::size_t offset) const {
@@ -33,12 +40,15 @@ struct ConstByteSpan {
 
 /// Writable view of bytes. Never owns.
 struct ByteSpan {
-  std::uint8_t* data = nullptr;
-  std::size_t size = 0;
+  std::uint8_t* data = nullptr;  ///< First byte; may be null when `size` is 0.
+  std::size_t size = 0;          ///< Number of bytes that may be written.
 
+  /// An empty view (null, 0).
   constexpr ByteSpan() = default;
+  /// Views `n` writable bytes from `d`; the caller keeps them alive while the view is used.
   constexpr ByteSpan(std::uint8_t* d, std::size_t n) : data(d), size(n) {}
 
+  /// The same bytes, read-only.
   constexpr operator ConstByteSpan() const { return {data, size}; }  // NOLINT: views convert freely
 };
 

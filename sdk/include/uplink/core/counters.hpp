@@ -17,15 +17,19 @@ inline constexpr std::size_t kReasonSlots = static_cast<std::size_t>(Errc::probe
 
 /// Running totals of a client since construction.
 struct Counters {
-  std::uint64_t connect_attempts = 0;
+  std::uint64_t connect_attempts = 0;  ///< Connection attempts started, one per endpoint tried.
+  /// Attempts that never came online (resolve, connect, TLS or HELLO/WELCOME
+  /// failed or timed out; Listener::on_connect_failed).
   std::uint64_t connect_failures = 0;
   std::uint64_t connects = 0;  ///< Connections that came online.
-  std::uint64_t disconnects = 0;
+  std::uint64_t disconnects = 0;  ///< Online connections that ended, stop() included (Listener::on_disconnected).
+  /// disconnects by reason, indexed by the Errc value of the reason; slot 0
+  /// counts reasons of other categories (socket errors). See kReasonSlots.
   std::uint64_t disconnects_by_reason[kReasonSlots] = {};
-  std::uint64_t frames_sent = 0;
-  std::uint64_t frames_received = 0;
-  std::uint64_t bytes_sent = 0;
-  std::uint64_t bytes_received = 0;
+  std::uint64_t frames_sent = 0;      ///< Frames of every type queued for the transport.
+  std::uint64_t frames_received = 0;  ///< Complete, well-formed frames decoded from the server.
+  std::uint64_t bytes_sent = 0;       ///< Protocol bytes the transport accepted (before TLS, if any).
+  std::uint64_t bytes_received = 0;   ///< Protocol bytes read from the transport (after TLS, if any).
   std::uint64_t heartbeats_sent = 0;   ///< PINGs sent.
   std::uint64_t heartbeats_answered = 0;  ///< PONGs sent in answer to the server's PINGs.
   std::uint64_t messages_sent = 0;     ///< Messages accepted by send().

@@ -44,7 +44,7 @@ struct WelcomeVerdict {
   /// what the device sent or holds (`why` says how); the link refuses it
   /// with CLOSE sequence_error and nothing of it was taken.
   std::error_code error;
-  const char* why = "";
+  const char* why = "";  ///< With an error: what contradicts, for the log. A static string.
   bool resumed = false;  ///< The server kept the device's session.
   /// After a restart from a spool that does not sync every write, the
   /// server held more than the spool had made durable: the recovered
@@ -67,6 +67,10 @@ enum class AckVerdict : std::uint8_t {
   backwards,   ///< Below the last acknowledged seq: a protocol error.
 };
 
+/// The delivery ledger of one device (what PROTOCOL.md calls the session):
+/// numbering, storage, acknowledgement and resume of uplink messages,
+/// in-order once-only downlink, the spool. No I/O and no time; the file
+/// comment walks through it. Not thread-safe: its Link serialises every call.
 class Delivery {
  public:
   /// Refused resumes in a row after which the device opens a new session.
@@ -92,9 +96,12 @@ class Delivery {
   /// receives the number of messages recovered into the store.
   template <typename OnDropped>
   [[nodiscard]] std::error_code attach_spool(Spool& spool, std::size_t* recovered, OnDropped&& on_dropped);
+  /// The attached spool, or nullptr.
   [[nodiscard]] const Spool* spool() const { return spool_; }
   /// Flushes the spool (at stop), fsyncs it when its policy says it is due.
   void flush_spool();
+  /// Syncs the spool if its policy says a sync is due at `now` (see
+  /// next_spool_sync()); a failure is kept for take_spool_failure().
   void sync_spool(Millis now);
   /// When sync_spool() must run next, or kNever.
   [[nodiscard]] Millis next_spool_sync() const { return spool_ != nullptr ? spool_->next_sync_due() : kNever; }
@@ -132,6 +139,7 @@ class Delivery {
 
   /// The session the next HELLO resumes (0: a new one), and its downlink position.
   [[nodiscard]] std::uint64_t session_id() const { return session_id_; }
+  /// Highest downlink seq delivered to the application (0: none), sent in HELLO.
   [[nodiscard]] std::uint64_t last_downlink_seq() const { return last_downlink_; }
   /// True when a sequence number of the session reached kSessionSequenceLimit.
   [[nodiscard]] bool at_sequence_limit() const;
@@ -150,6 +158,8 @@ class Delivery {
 
   // ---- downlink ----
 
+  /// Judges a downlink DATA against the last one delivered; a message to
+  /// deliver (or a duplicate) makes an ACK due.
   [[nodiscard]] DownlinkVerdict on_data(const Data& data);
   /// The application has had the message on_data() said to deliver: it is
   /// recorded (spool) before the ACK that covers it leaves. A crash in
@@ -158,6 +168,7 @@ class Delivery {
   void delivered();
   /// True when received DATA awaits a cumulative ACK (ack() then says which).
   [[nodiscard]] bool ack_due() const { return ack_pending_; }
+  /// The cumulative ACK owed: the highest downlink seq delivered.
   [[nodiscard]] Ack ack() const { return Ack{last_downlink_}; }
   /// The ACK from ack() was queued for sending.
   void ack_queued() { ack_pending_ = false; }
@@ -172,7 +183,9 @@ class Delivery {
 
   // ---- observation and flush ----
 
+  /// Wire sequence number the next DATA transmitted will carry.
   [[nodiscard]] std::uint64_t next_uplink_seq() const { return store_.next_seq(); }
+  /// Highest uplink seq the server acknowledged (0: none).
   [[nodiscard]] std::uint64_t last_acked_seq() const { return last_acked_; }
   /// Messages accepted and not yet acknowledged or dropped.
   [[nodiscard]] std::size_t queued() const { return store_.size(); }
@@ -185,6 +198,7 @@ class Delivery {
   [[nodiscard]] int watch_drops(std::uint64_t through_id);
   /// True when a message covered by `watch` was dropped since watch_drops().
   [[nodiscard]] bool watched_drop(int watch) const { return drop_watches_[watch].dropped; }
+  /// Releases a watch from watch_drops(); `watch` must be one it returned.
   void unwatch_drops(int watch) { drop_watches_[watch].active = false; }
 
  private:

@@ -17,10 +17,12 @@
 
 namespace uplink {
 
+/// The timings of one connection, as in effect after WELCOME (the server
+/// may have clamped the heartbeat, and the read timeout scales with it).
 struct KeepAliveTimings {
-  std::uint32_t heartbeat_ms = 30000;
-  std::uint32_t read_timeout_ms = 60000;
-  std::uint32_t write_timeout_ms = 10000;
+  std::uint32_t heartbeat_ms = 30000;      ///< PING after this long without writing or receiving.
+  std::uint32_t read_timeout_ms = 60000;   ///< Silence after the last complete frame that means the link is dead.
+  std::uint32_t write_timeout_ms = 10000;  ///< Longest a started write may take before the link counts as dead.
   std::uint32_t idle_timeout_ms = 0;  ///< 0 = off
 };
 
@@ -34,6 +36,9 @@ enum class KeepAliveVerdict : std::uint8_t {
   idle_timeout,   ///< No business traffic for the idle timeout: close on purpose.
 };
 
+/// The keep-alive state of one connection: takes the connection's events
+/// with their time and answers what is due (poll()) and when to ask again
+/// (next_deadline()). The file comment lists its three deadlines.
 class KeepAlive {
  public:
   /// Starts watching a connection that came up at `now`.
@@ -46,6 +51,7 @@ class KeepAlive {
   std::int64_t on_pong(Millis now);
   /// A write of `business` traffic or control frames started / completed.
   void on_write_started(Millis now);
+  /// The write started by on_write_started() completed: the write deadline is off.
   void on_write_completed(Millis now);
   /// DATA or ACK was queued for sending (counts against the idle timeout).
   void on_business_sent(Millis now);
@@ -56,6 +62,7 @@ class KeepAlive {
   /// dead (server_silent) without waiting for the full read timeout.
   /// Returns true when a PING should be queued for the probe.
   bool start_probe(Millis now, std::uint32_t probe_timeout_ms);
+  /// True from start_probe() until a frame arrives or the connection restarts.
   [[nodiscard]] bool probing() const { return probe_deadline_ != kNever; }
 
   /// The most urgent verdict at `now`. `tx_idle` is true when nothing is
@@ -64,8 +71,11 @@ class KeepAlive {
   /// The earliest time poll() can give another answer, or kNever.
   [[nodiscard]] Millis next_deadline(bool tx_idle) const;
 
+  /// When the last complete frame arrived (the connection start before any).
   [[nodiscard]] Millis last_rx() const { return last_rx_; }
+  /// True while a PING waits for its PONG (at most one is outstanding).
   [[nodiscard]] bool ping_outstanding() const { return ping_outstanding_; }
+  /// The timings given to start().
   [[nodiscard]] const KeepAliveTimings& timings() const { return timings_; }
 
  private:

@@ -70,10 +70,16 @@ class LinkIo {
   ~LinkIo() = default;
 };
 
+/// The connection state machine of a client, without I/O: events go in
+/// with the time, what to do comes out through LinkIo, pending_write(),
+/// next_wakeup() and the Listener. The file comment has its states and the
+/// generation rule. Not thread-safe: Client serialises every call.
 class Link {
  public:
+  /// Number of a connection attempt; events carrying an older one are ignored.
   using Generation = std::uint32_t;
 
+  /// Idle until start(). `io`, `listener` and `random` (backoff jitter) must outlive the link.
   Link(LinkIo& io, Listener& listener, RandomSource& random);
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
@@ -113,9 +119,14 @@ class Link {
 
   // ---- Transport events (ignored unless `generation` is current) ----
 
+  /// The transport asked for by LinkIo::open_transport() is connected (and
+  /// its own handshake done): the link queues HELLO.
   void on_transport_open(Millis now, Generation generation);
+  /// The transport could not be opened: the link tries the next endpoint,
+  /// or backs off after the last.
   void on_transport_failed(Millis now, Generation generation, std::error_code reason);
-  /// Bytes read from the transport. Returns how many were taken: all of
+  /// Bytes read from the transport, in order, split anywhere (the view is
+  /// needed only during the call). Returns how many were taken: all of
   /// them, unless a downlink message was handed to the listener, after
   /// which the link pauses (message_pending()) so the listener's view of its
   /// payload stays valid until message_delivered(); then call again with
@@ -160,14 +171,21 @@ class Link {
 
   // ---- Observation ----
 
+  /// The current state (see the diagram in the file comment).
   [[nodiscard]] ClientState state() const { return state_; }
+  /// The running totals since construction.
   [[nodiscard]] const Counters& counters() const { return counters_; }
+  /// The session of the current connection, or the one the next HELLO resumes; 0 for none yet.
   [[nodiscard]] std::uint64_t session_id() const { return delivery_.session_id(); }
+  /// Wire sequence number the next DATA transmitted will carry.
   [[nodiscard]] std::uint64_t next_uplink_seq() const { return delivery_.next_uplink_seq(); }
+  /// Highest uplink sequence number the server acknowledged; 0 for none.
   [[nodiscard]] std::uint64_t last_acked_seq() const { return delivery_.last_acked_seq(); }
   /// Messages accepted by send() and not yet acknowledged or dropped.
   [[nodiscard]] std::size_t queued_messages() const { return delivery_.queued(); }
+  /// Highest downlink sequence number delivered to the Listener; 0 for none.
   [[nodiscard]] std::uint64_t last_downlink_seq() const { return delivery_.last_downlink_seq(); }
+  /// The keep-alive state of the current connection (timings in effect, last frame received).
   [[nodiscard]] const KeepAlive& keep_alive() const { return keep_alive_; }
 
   // ---- Settling (Client::flush) ----

@@ -22,13 +22,17 @@
 
 namespace uplink {
 
+/// Every message accepted by send() until the server acknowledges it, in
+/// order, in a fixed buffer of kStoreBytes; numbered by position (the file
+/// comment has the picture). Not thread-safe: the client's lock guards it.
 class OutboundStore {
  public:
   /// Bytes each message costs on top of its payload.
   static constexpr std::size_t kRecordOverhead = 8 + 2;
 
+  /// A message held by the store, as a view into it.
   struct Message {
-    std::uint64_t id = 0;
+    std::uint64_t id = 0;   ///< The local id given to push() (what send() returned).
     ConstByteSpan payload;  ///< Valid until the store is modified.
   };
 
@@ -57,6 +61,7 @@ class OutboundStore {
 
   /// The next message to transmit, if any.
   [[nodiscard]] bool has_untransmitted() const { return transmitted_ < count_; }
+  /// The oldest message not yet transmitted on this connection; requires has_untransmitted().
   [[nodiscard]] Message next_untransmitted() const;
   /// Wire sequence number of next_untransmitted().
   [[nodiscard]] std::uint64_t next_seq() const { return head_seq_ + transmitted_; }
@@ -81,10 +86,15 @@ class OutboundStore {
   /// will go out as `head_seq` (the number the server expects next).
   void restart(std::uint64_t head_seq);
 
+  /// Wire sequence number of the oldest message held (of the next one pushed, when empty).
   [[nodiscard]] std::uint64_t head_seq() const { return head_seq_; }
+  /// Messages held, transmitted or not.
   [[nodiscard]] std::size_t size() const { return count_; }
+  /// Messages at the front transmitted on this connection, not yet acknowledged.
   [[nodiscard]] std::size_t transmitted() const { return transmitted_; }
+  /// Bytes of kStoreBytes taken by the messages, kRecordOverhead each included.
   [[nodiscard]] std::size_t bytes_used() const { return used_; }
+  /// True when no message is held.
   [[nodiscard]] bool empty() const { return count_ == 0; }
   /// Times the records were moved back to one run from offset 0 (room
   /// that was there but fragmented, and drops). A steady flow through a

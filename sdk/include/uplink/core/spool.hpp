@@ -130,9 +130,13 @@ namespace uplink {
 /// read or write. Must not allocate.
 class SpoolStorage {
  public:
+  /// Bytes of storage, fixed while a Spool uses it.
   [[nodiscard]] virtual std::size_t size() const = 0;
+  /// Fills all of `out` from `offset`, or returns an error (class comment).
   [[nodiscard]] virtual std::error_code read(std::size_t offset, ByteSpan out) = 0;
+  /// Writes all of `data` at `offset`, or returns an error; durable only after sync().
   [[nodiscard]] virtual std::error_code write(std::size_t offset, ConstByteSpan data) = 0;
+  /// Makes every write() that returned before it durable, or returns an error.
   [[nodiscard]] virtual std::error_code sync() = 0;
 
  protected:
@@ -146,8 +150,9 @@ enum class SpoolSync : std::uint8_t {
   none,         ///< leave it to the kernel: a power cut can lose everything queued.
 };
 
+/// How a Spool opens and when it syncs; given to Spool::open().
 struct SpoolOptions {
-  SpoolSync sync = SpoolSync::every_write;
+  SpoolSync sync = SpoolSync::every_write;  ///< Durability policy; the file comment weighs the three.
   /// For SpoolSync::interval: the longest a write stays unsynced (if
   /// maybe_sync() is called at next_sync_due()); 1 .. 3600000.
   std::uint32_t sync_interval_ms = 1000;
@@ -166,16 +171,21 @@ struct SpoolState {
   std::uint64_t head_seq = 1;           ///< Wire seq of the oldest live message.
 };
 
+/// A file-backed copy of the outbound store and the session identity, so
+/// that queued messages survive a crash or a power cut (within its sync
+/// policy). The file comment has its on-storage layout, recovery and
+/// durability rules. Never allocates; not thread-safe (the client's lock
+/// guards it once attached).
 class Spool {
  public:
-  static constexpr std::size_t kSlotSize = 128;
-  static constexpr std::size_t kRingOffset = 2 * kSlotSize;
-  static constexpr std::size_t kRecordHeader = 20;
-  static constexpr std::size_t kRecordOverhead = kRecordHeader + 4;
+  static constexpr std::size_t kSlotSize = 128;  ///< Bytes of each of the two header slots.
+  static constexpr std::size_t kRingOffset = 2 * kSlotSize;  ///< Storage offset where the ring of records starts.
+  static constexpr std::size_t kRecordHeader = 20;  ///< Bytes of a record before its payload.
+  static constexpr std::size_t kRecordOverhead = kRecordHeader + 4;  ///< Bytes of a record besides its payload (header, CRC).
   /// Largest payload (the largest message send() accepts).
   static constexpr std::size_t kMaxPayload = kMaxDataPayload;
-  static constexpr std::size_t kMaxRecord = kRecordOverhead + kMaxPayload;
-  static constexpr std::uint16_t kFormatVersion = 1;
+  static constexpr std::size_t kMaxRecord = kRecordOverhead + kMaxPayload;  ///< Bytes of the largest record.
+  static constexpr std::uint16_t kFormatVersion = 1;  ///< On-storage format this build writes and reads.
 
   /// Ring bytes the live content of a full OutboundStore needs: its bytes,
   /// plus the spool's larger per-record overhead for as many messages as it
@@ -227,6 +237,7 @@ class Spool {
   }
   /// Closes (without syncing: call flush() first for a clean shutdown).
   void close() { storage_ = nullptr; }
+  /// True between a successful open() and close().
   [[nodiscard]] bool is_open() const { return storage_ != nullptr; }
 
   /// The persisted session state (valid after open()).
@@ -271,21 +282,26 @@ class Spool {
 
   /// Live (not acknowledged, not dropped) messages.
   [[nodiscard]] std::size_t size() const { return live_count_; }
+  /// True when no live message is held.
   [[nodiscard]] bool empty() const { return live_count_ == 0; }
-  /// Bytes of the ring: capacity(), in use from the head (live, dropped and
-  /// skipped), of dropped records.
+  /// Bytes of the ring of records (the storage after the two header slots).
   [[nodiscard]] std::size_t capacity() const { return ring_end_ - kRingOffset; }
+  /// Ring bytes in use from the head: live, dropped and skipped records.
   [[nodiscard]] std::size_t bytes_used() const { return used_; }
+  /// Ring bytes held by dropped (tombstoned) records not yet passed by the head.
   [[nodiscard]] std::size_t dropped_bytes() const { return dead_bytes_; }
   /// Storage offsets of the head (oldest record in use) and of the tail
   /// (where the next record goes), for diagnostics and tests.
   [[nodiscard]] std::size_t head_offset() const { return head_; }
+  /// See head_offset().
   [[nodiscard]] std::size_t tail_offset() const { return tail_; }
   /// open() found no valid header and formatted the storage.
   [[nodiscard]] bool formatted() const { return formatted_; }
+  /// Epoch of the records written now: one more at every open() (and every 2^32 records).
   [[nodiscard]] std::uint32_t epoch() const { return epoch_; }
   /// Compactions since open().
   [[nodiscard]] std::uint64_t compactions() const { return compactions_; }
+  /// The options given to open().
   [[nodiscard]] const SpoolOptions& options() const { return options_; }
 
  private:

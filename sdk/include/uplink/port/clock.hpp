@@ -46,6 +46,7 @@ struct ClockTypes {
 /// does not count, and every deadline fires after the awake time it had
 /// left. The default.
 struct MonotonicClock : detail::ClockTypes<MonotonicClock> {
+  /// Time since an unspecified epoch (boot on Linux), awake time only.
   [[nodiscard]] static time_point now() noexcept;
 };
 
@@ -63,6 +64,7 @@ struct MonotonicClock : detail::ClockTypes<MonotonicClock> {
 /// earlier), and then together with every other one that passed. See
 /// docs/PORTING.md.
 struct BoottimeClock : detail::ClockTypes<BoottimeClock> {
+  /// Time since an unspecified epoch (boot on Linux), time suspended included.
   [[nodiscard]] static time_point now() noexcept;
 };
 

@@ -80,6 +80,7 @@ struct Credential {
     c.data = bytes;
     return c;
   }
+  /// True when neither a path nor data is set (the credential is not given).
   [[nodiscard]] bool empty() const { return path == nullptr && data.empty(); }
 };
 
@@ -98,8 +99,9 @@ enum class MaxFragment : std::uint8_t { unlimited, bytes_512, bytes_1024, bytes_
 /// Example, the Raspberry Pi's hardware RNG (ports/raspberrypi):
 ///   s.entropy_source = {uplink::port::raspberrypi::hwrng_entropy_source, nullptr, 0, false};
 struct EntropySource {
+  /// The source, called by mbedTLS with `context`; nullptr: no extra source.
   int (*function)(void* context, unsigned char* out, std::size_t size, std::size_t* produced) = nullptr;
-  void* context = nullptr;
+  void* context = nullptr;  ///< Passed to `function` as is; must outlive the TlsConfig.
   /// Bytes it must have delivered before a gather may finish (mbedTLS's
   /// threshold). 0 for a device that may be absent or slow: then it adds
   /// what it has and never blocks seeding.
@@ -113,7 +115,7 @@ struct EntropySource {
 /// requires a valid server certificate from `ca` for the host name given to
 /// TlsEngine::setup, accepts session tickets, TLS 1.2.
 struct TlsSettings {
-  TlsRole role = TlsRole::client;
+  TlsRole role = TlsRole::client;  ///< Which end; some settings below apply to one role only.
 
   /// Trusted CA certificates. Client: issuers of server certificates
   /// (required unless insecure_skip_verify). Server: issuers of client
@@ -123,6 +125,7 @@ struct TlsSettings {
   /// required. Client: optional, the device identity for mutual TLS. Both
   /// or neither.
   Credential certificate;
+  /// The private key of `certificate` (PEM or DER, possibly encrypted: see key_password).
   Credential private_key;
   /// Password of an encrypted private key, or nullptr.
   const char* key_password = nullptr;
@@ -142,12 +145,14 @@ struct TlsSettings {
   /// Server: issue them (keys from the DRBG, AES-256-GCM, rotated by
   /// mbedTLS every ticket_lifetime_s).
   bool session_tickets = true;
+  /// Server: seconds a ticket stays valid, and the rotation period of its key.
   std::uint32_t ticket_lifetime_s = 86400;
 
   /// Server only: session-ID resumption cache with this many entries
   /// (0: no cache). Each entry holds a session (about 200 bytes plus the
   /// peer certificate, if any).
   int session_cache_entries = 0;
+  /// Server: seconds a cached session may be resumed.
   std::uint32_t session_cache_timeout_s = 86400;
 
   /// Client: ask the server for smaller records (see MaxFragment).
@@ -188,7 +193,9 @@ class TlsConfig {
   /// On error the config stays uninitialized and init() may be called again.
   [[nodiscard]] std::error_code init(const TlsSettings& settings);
 
+  /// True after a successful init(): engines may be set up with it.
   [[nodiscard]] bool initialized() const { return initialized_; }
+  /// The role given to init() (client before it).
   [[nodiscard]] TlsRole role() const { return role_; }
   /// True when a bad peer certificate fails the handshake.
   [[nodiscard]] bool verifies_peer() const { return verifies_peer_; }
@@ -199,11 +206,13 @@ class TlsConfig {
   /// (counted in the ticket-parse and cache-lookup callbacks, which mbedTLS
   /// calls only to resume). Shared by all engines using this config.
   [[nodiscard]] std::uint64_t tickets_accepted() const { return tickets_accepted_.load(); }
+  /// See tickets_accepted(): handshakes resumed from the session cache.
   [[nodiscard]] std::uint64_t cache_hits() const { return cache_hits_.load(); }
 
   /// The mbedTLS configuration, for TlsEngine (and for tuning the few
   /// settings not covered by TlsSettings before any engine is set up).
   [[nodiscard]] const mbedtls_ssl_config* native() const { return &conf_; }
+  /// See native() const: the same configuration, writable.
   [[nodiscard]] mbedtls_ssl_config* native() { return &conf_; }
 
  private:

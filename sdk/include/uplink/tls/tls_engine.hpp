@@ -92,7 +92,9 @@ namespace uplink::tls {
 /// send: a count in [1, size], kWouldBlock or kTransportError.
 /// recv: a count in [1, size], kEndOfStream, kWouldBlock or kTransportError.
 inline constexpr std::ptrdiff_t kEndOfStream = 0;
+/// Nothing can be sent or received now; the engine returns want_write or want_read.
 inline constexpr std::ptrdiff_t kWouldBlock = -1;
+/// The connection is broken; the callback has set `error`.
 inline constexpr std::ptrdiff_t kTransportError = -2;
 
 /// The byte stream under TLS: two non-blocking callbacks and their context.
@@ -107,8 +109,10 @@ inline constexpr std::ptrdiff_t kTransportError = -2;
 ///  - Neither blocks (a blocking transport works, but then the engine never
 ///    returns want_read/want_write and the thread waits inside mbedTLS).
 struct Transport {
-  void* context = nullptr;
+  void* context = nullptr;  ///< Passed to both callbacks as is (e.g. the socket); must outlive the connection.
+  /// Writes up to `size` bytes of `data`: a count, kWouldBlock or kTransportError.
   std::ptrdiff_t (*send)(void* context, const std::uint8_t* data, std::size_t size, std::error_code& error) = nullptr;
+  /// Reads up to `size` bytes into `data`: a count, kEndOfStream, kWouldBlock or kTransportError.
   std::ptrdiff_t (*recv)(void* context, std::uint8_t* data, std::size_t size, std::error_code& error) = nullptr;
 };
 
@@ -123,11 +127,13 @@ enum class TlsStatus : std::uint8_t {
 
 /// Result of an engine operation.
 struct TlsResult {
-  TlsStatus status = TlsStatus::ok;
+  TlsStatus status = TlsStatus::ok;  ///< What happened, and what the caller waits for before calling again.
   std::size_t bytes = 0;  ///< read/write with status ok: bytes moved (>= 1 unless the span was empty).
   std::error_code error;  ///< status error: the reason.
 
+  /// True when the operation is done (status ok).
   [[nodiscard]] bool ok() const { return status == TlsStatus::ok; }
+  /// True when the caller must wait for the transport and call the same operation again.
   [[nodiscard]] bool wants_io() const { return status == TlsStatus::want_read || status == TlsStatus::want_write; }
 };
 
@@ -253,6 +259,8 @@ class TlsEngine {
   /// handshake (non-zero only with insecure_skip_verify, where the
   /// handshake succeeds anyway). See describe_verify_flags().
   [[nodiscard]] std::uint32_t verify_flags() const { return verify_flags_; }
+  /// True from a completed handshake until the connection fails or is reset:
+  /// read() and write() move application data.
   [[nodiscard]] bool handshake_done() const { return state_ == State::open; }
   /// True when the engine is set up with a config whose handshakes fail on
   /// a bad peer certificate (TlsConfig::verifies_peer); false before setup()
@@ -260,6 +268,7 @@ class TlsEngine {
   [[nodiscard]] bool verifies_peer() const { return config_ != nullptr && config_->verifies_peer(); }
   /// The negotiated ciphersuite's name, or "" before the handshake.
   [[nodiscard]] const char* ciphersuite() const;
+  /// The engine's counters over all its connections.
   [[nodiscard]] const TlsStats& stats() const { return stats_; }
 
   /// The mbedTLS context (e.g. for mbedtls_ssl_get_peer_cert). Calling

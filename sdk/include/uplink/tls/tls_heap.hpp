@@ -19,6 +19,7 @@
 
 namespace uplink::tls {
 
+/// What tls_heap_stats() reports: mbedTLS's heap use in this process.
 struct TlsHeapStats {
   bool available = false;       ///< The counter is installed.
   std::size_t in_use = 0;       ///< Bytes mbedTLS holds now (as requested, without allocator overhead).

@@ -27,8 +27,8 @@ inline constexpr std::size_t kMaxPathLength = 512;
 
 /// Where board_identity() found the id.
 enum class IdentitySource : std::uint8_t {
-  device_tree,  ///< <root>/proc/device-tree/serial-number
-  cpuinfo,      ///< the "Serial" line of <root>/proc/cpuinfo
+  device_tree,  ///< `<root>/proc/device-tree/serial-number`
+  cpuinfo,      ///< the "Serial" line of `<root>/proc/cpuinfo`
   fallback,     ///< neither had a usable serial: the fallback's answer
 };
 
@@ -43,14 +43,14 @@ using IdentityFallback = std::size_t (*)(char* out, std::size_t size) noexcept;
 /// What board_identity() wrote.
 struct Identity {
   std::size_t length = 0;  ///< strlen of the id written (0 only when size < 2)
-  IdentitySource source = IdentitySource::fallback;
+  IdentitySource source = IdentitySource::fallback;  ///< Where the id came from.
 };
 
 /// Writes the board's serial number as the device id into `out` (capacity
 /// `size` bytes, >= 2), NUL-terminated. First match wins:
-///  1. <root>/proc/device-tree/serial-number (a device-tree string: the
+///  1. `<root>/proc/device-tree/serial-number` (a device-tree string: the
 ///     trailing NUL, and anything after it, is not part of the serial);
-///  2. the value of the "Serial" line of <root>/proc/cpuinfo;
+///  2. the value of the "Serial" line of `<root>/proc/cpuinfo`;
 ///  3. `fallback(out, ...)`; nullptr means uplink::port::device_identity(),
 ///     the default port's identity (the Linux port's: machine-id, host name).
 /// A serial that is empty or all zeros (emulators report
@@ -65,7 +65,7 @@ struct Identity {
 
 // --- Board model --------------------------------------------------------------
 
-/// Writes the board model from <root>/proc/device-tree/model (for example
+/// Writes the board model from `<root>/proc/device-tree/model` (for example
 /// "Raspberry Pi 4 Model B Rev 1.4") into `out` (capacity `size` >= 1),
 /// NUL-terminated, cut to `size - 1`. Bytes outside printable ASCII
 /// (0x20..0x7E) become '?'; surrounding white space is dropped. Writes
@@ -73,12 +73,12 @@ struct Identity {
 /// Returns the length written.
 std::size_t board_model(char* out, std::size_t size, const char* root = "") noexcept;
 
-/// True when <root>/proc/device-tree/model starts with "Raspberry Pi".
+/// True when `<root>/proc/device-tree/model` starts with "Raspberry Pi".
 [[nodiscard]] bool is_raspberry_pi(const char* root = "") noexcept;
 
 // --- Hardware random number generator -------------------------------------------
 
-/// Fills up to `size` bytes of `out` from the hardware RNG <root>/dev/hwrng,
+/// Fills up to `size` bytes of `out` from the hardware RNG `<root>/dev/hwrng`,
 /// opened non-blocking: returns how many bytes it got, which may be fewer
 /// than asked when the generator has no more ready; 0 when the device is
 /// absent (a PC without one, a kernel without the driver) or not readable
@@ -102,7 +102,7 @@ int hwrng_entropy_source(void* data, unsigned char* output, std::size_t len, std
 // --- SoC temperature ------------------------------------------------------------
 
 /// Reads the SoC temperature in millidegrees Celsius from
-/// <root>/sys/class/thermal/thermal_zone0/temp (the "cpu-thermal" zone on a
+/// `<root>/sys/class/thermal/thermal_zone0/temp` (the "cpu-thermal" zone on a
 /// Pi). Errors, with `millicelsius` left untouched:
 ///  - the errno of open()/read(), e.g. std::errc::no_such_file_or_directory
 ///    when the file is absent (a PC without thermal zones, a container);

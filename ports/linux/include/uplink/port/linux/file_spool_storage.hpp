@@ -41,13 +41,20 @@ class FileSpoolStorage final : public SpoolStorage {
   [[nodiscard]] std::error_code open(const char* path, std::size_t size) noexcept;
   /// Closes the file (without syncing) and releases the lock.
   void close() noexcept;
+  /// True between a successful open() and close() (or destruction).
   [[nodiscard]] bool is_open() const { return fd_ >= 0; }
 
+  /// The size given to open(); 0 while closed.
   [[nodiscard]] std::size_t size() const override { return size_; }
   /// invalid_argument when [offset, offset + size) is not within size();
   /// io_error when the file ends early (truncated behind our back).
   [[nodiscard]] std::error_code read(std::size_t offset, ByteSpan out) override;
+  /// invalid_argument when [offset, offset + data.size) is not within
+  /// size(); otherwise the errno of pwrite (ENOSPC cannot happen: the blocks
+  /// were reserved by open()). Not durable until sync().
   [[nodiscard]] std::error_code write(std::size_t offset, ConstByteSpan data) override;
+  /// fdatasync(): every write() before it is on the medium when it returns
+  /// without error; otherwise its errno.
   [[nodiscard]] std::error_code sync() override;
 
  private:
