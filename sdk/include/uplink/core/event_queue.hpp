@@ -39,6 +39,8 @@
 
 namespace uplink {
 
+/// A Listener that records the link's events for the client to deliver
+/// outside its lock, in order (see the file comment).
 class EventQueue final : public Listener {
  public:
   /// Records of the general ring (state changes, connections, runs of
@@ -46,31 +48,32 @@ class EventQueue final : public Listener {
   static constexpr std::size_t kSlots = 32;
   /// Log lines held at once, and the longest (longer lines are cut).
   static constexpr std::size_t kLogSlots = 4;
+  /// Bytes of one log line, the terminating zero included.
   static constexpr std::size_t kLogLineSize = 192;
 
   /// A downlink message; `payload` is the link's view (see the file comment).
   struct Message {
-    std::uint64_t seq = 0;
-    ConstByteSpan payload;
+    std::uint64_t seq = 0;  ///< The downlink sequence number.
+    ConstByteSpan payload;  ///< Valid until the client calls Link::message_delivered().
   };
   /// `count` acknowledged ids, to be taken with take_acked() in order.
   struct Acked {
-    std::uint32_t count = 0;
+    std::uint32_t count = 0;  ///< Ids to take, >= 1.
   };
   /// Ids first .. first + count - 1 were dropped for `reason`.
   struct Dropped {
-    std::uint64_t first = 0;
-    std::uint64_t count = 0;
-    std::error_code reason;
+    std::uint64_t first = 0;  ///< The first id dropped.
+    std::uint64_t count = 0;  ///< How many consecutive ids, >= 1.
+    std::error_code reason;   ///< Why (Errc::queue_full for the drop-oldest policy).
   };
   /// A PONG answered after `rtt_ms`.
   struct Heartbeat {
-    std::uint32_t rtt_ms = 0;
+    std::uint32_t rtt_ms = 0;  ///< Round trip of the PING, in milliseconds.
   };
   /// A log line; its text comes with pop().
   struct Log {
-    LogLevel level = LogLevel::info;
-    std::uint8_t slot = 0;
+    LogLevel level = LogLevel::info;  ///< Severity.
+    std::uint8_t slot = 0;            ///< Where the text waits (internal; pop() copies it out).
   };
   /// One record.
   using Event = std::variant<StateChange, OnlineInfo, DisconnectInfo, ConnectFailure, SessionReset, Message, Acked,
@@ -100,6 +103,7 @@ class EventQueue final : public Listener {
   /// Takes up to `max` acknowledged ids, oldest first, into `out`; returns
   /// how many. Call with the count of each Acked record, in order.
   std::size_t take_acked(std::uint64_t* out, std::size_t max);
+  /// True when no record waits (acknowledged ids are counted by their records).
   [[nodiscard]] bool empty() const { return size_ == 0; }
   /// Records that did not fit (0 unless the bounds above were broken).
   [[nodiscard]] std::uint64_t overflowed() const { return overflowed_; }
