@@ -125,7 +125,16 @@ std::error_code Client::send(ConstByteSpan payload, std::uint64_t* id) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     error = link_.send(payload, now(), id);
-    if (!error && on_io_thread()) pump();
+    if (!error && on_io_thread()) {
+      // From a callback (say on_acked, refilling the window), the write
+      // waits for the end of the delivery: every message the callbacks
+      // send then leaves in one write instead of the first alone.
+      if (delivering_) {
+        pump_after_delivery_ = true;
+      } else {
+        pump();
+      }
+    }
   }
   // Drops (FullPolicy::drop_oldest) reach the listener on the io thread.
   deliver_events_soon();
@@ -486,13 +495,25 @@ void Client::deliver_events() {
   // from inside the callback.
   if (delivering_) return;
   delivering_ = true;
-  for (;;) {
-    EventQueue::Event event;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!events_.pop(event, log_line_)) break;
+  // Bounded: another round only when a callback sent something.
+  for (int round = 0; round < 64; ++round) {
+    for (;;) {
+      EventQueue::Event event;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!events_.pop(event, log_line_)) break;
+      }
+      deliver(event);
     }
-    deliver(event);
+    if (!pump_after_delivery_) break;
+    pump_after_delivery_ = false;
+    std::lock_guard<std::mutex> lock(mutex_);
+    pump();
+  }
+  if (pump_after_delivery_) {  // the bound was hit: write what waits anyway
+    pump_after_delivery_ = false;
+    std::lock_guard<std::mutex> lock(mutex_);
+    pump();
   }
   delivering_ = false;
 }

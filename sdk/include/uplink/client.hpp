@@ -214,6 +214,7 @@ class Client final : private LinkIo, private net::StreamHandler {
   Link link_;
   Listener& listener_;
   bool delivering_ = false;          // io thread: a deliver_events() loop runs
+  bool pump_after_delivery_ = false;  // io thread: a callback sent; write once the delivery ends
   char log_line_[EventQueue::kLogLineSize] = {};  // io thread: the log line being delivered
 
   mutable std::mutex mutex_;
