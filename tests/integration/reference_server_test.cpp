@@ -353,7 +353,9 @@ TEST(ServerSession, DuplicateDataIsNotDeliveredAgainAndClosesWithSequenceError) 
   STRCMP_EQUAL("ACK:2", describe(feed(*s, data(1, "a") + data(2, "b"))).c_str());
   const std::vector<Owned> out = feed(*s, data(2, "b"));
   STRCMP_EQUAL("CLOSE:sequence_error", describe(out).c_str());
-  STRCMP_EQUAL("duplicate DATA seq 2, expected 3", out[0].text.c_str());
+  // The device hears the reason; the positions go to the server's log only.
+  STRCMP_EQUAL("duplicate DATA", out[0].text.c_str());
+  STRCMP_EQUAL("duplicate DATA seq 2, expected 3", events.last("error").detail.c_str());
   STRCMP_EQUAL("1:a 2:b", events.messages().c_str());
   STRCMP_EQUAL("online message message duplicate error offline", events.kinds().c_str());
   STRCMP_EQUAL("sequence_error", events.last("offline").text.c_str());
@@ -364,7 +366,8 @@ TEST(ServerSession, GapIsASequenceErrorAfterAcknowledgingWhatWasDelivered) {
   (void)handshake(*s, "dev");
   const std::vector<Owned> out = feed(*s, data(1, "a") + data(3, "c"));
   STRCMP_EQUAL("ACK:1 CLOSE:sequence_error", describe(out).c_str());
-  STRCMP_EQUAL("DATA seq 3, expected 2", out[1].text.c_str());
+  STRCMP_EQUAL("DATA out of sequence", out[1].text.c_str());
+  STRCMP_EQUAL("DATA seq 3, expected 2", events.last("error").detail.c_str());
   STRCMP_EQUAL("1:a", events.messages().c_str());
   UNSIGNED_LONGS_EQUAL(0, events.count("duplicate"));
 }
@@ -476,7 +479,8 @@ TEST(ServerSession, AckForASeqNeverSentIsASequenceError) {
   (void)s->take_output();
   const std::vector<Owned> out = feed(*s, ack(2));
   STRCMP_EQUAL("CLOSE:sequence_error", describe(out).c_str());
-  STRCMP_EQUAL("ACK 2, last sent 1", out[0].text.c_str());
+  STRCMP_EQUAL("ACK for a seq never sent", out[0].text.c_str());
+  STRCMP_EQUAL("ACK 2, last sent 1", events.last("error").detail.c_str());
 }
 
 TEST(ServerSession, AckGoingBackwardsIsASequenceErrorButARepeatIsFine) {
@@ -488,7 +492,33 @@ TEST(ServerSession, AckGoingBackwardsIsASequenceErrorButARepeatIsFine) {
   STRCMP_EQUAL("", describe(feed(*s, ack(2) + ack(2))).c_str());
   const std::vector<Owned> out = feed(*s, ack(1));
   STRCMP_EQUAL("CLOSE:sequence_error", describe(out).c_str());
-  STRCMP_EQUAL("ACK 1 below earlier ACK 2", out[0].text.c_str());
+  STRCMP_EQUAL("ACK going backwards", out[0].text.c_str());
+  STRCMP_EQUAL("ACK 1 below earlier ACK 2", events.last("error").detail.c_str());
+}
+
+namespace {
+// Hands out scripted values (issue 12, item 2: session ids from a CSPRNG).
+class ScriptedIds final : public RandomSource {
+ public:
+  std::uint32_t next_u32() override {
+    const std::uint32_t v = values[next % values.size()];
+    ++next;
+    return v;
+  }
+  std::vector<std::uint32_t> values;
+  std::size_t next = 0;
+};
+}  // namespace
+
+TEST(ServerSession, SessionIdsComeFromTheRandomSourceAndAZeroOrTakenIdIsDrawnAgain) {
+  ScriptedIds ids;
+  // 0 (refused), then 0x0000000100000002, then the same again (taken), then 0x0000000300000004.
+  ids.values = {0, 0, 1, 2, 1, 2, 3, 4};
+  registry.use_random_ids(ids);
+  auto a = open();
+  UNSIGNED_LONGLONGS_EQUAL(0x0000000100000002ull, handshake(*a, "dev-a"));
+  auto b = open();
+  UNSIGNED_LONGLONGS_EQUAL(0x0000000300000004ull, handshake(*b, "dev-b"));
 }
 
 TEST(ServerSession, HelloClaimingUnsentDownlinkIsASequenceError) {
@@ -498,6 +528,9 @@ TEST(ServerSession, HelloClaimingUnsentDownlinkIsASequenceError) {
   auto second = open();
   const std::vector<Owned> out = feed(*second, hello("dev", 1000, id, 5));
   STRCMP_EQUAL("CLOSE:sequence_error", describe(out).c_str());
+  // Whoever sent this HELLO learns nothing of where the session stands.
+  STRCMP_EQUAL("resume refused", out[0].text.c_str());
+  STRCMP_EQUAL("last_downlink_seq 5 outside 0 .. 0", events.last("error").detail.c_str());
   CHECK(second->closed());
   // The session is untouched and can still be resumed properly.
   auto third = open();

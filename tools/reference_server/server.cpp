@@ -17,9 +17,12 @@
 // span). The stream's completions each hold the connection alive.
 #include "server.hpp"
 
+#include <sys/random.h>
+
 #include <asio/post.hpp>
 #include <asio/write.hpp>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <deque>
 #include <utility>
@@ -40,11 +43,29 @@
 namespace uplink::server {
 namespace {
 
-std::uint64_t seed_from_clock(std::uint64_t seed) {
-  if (seed != 0) return seed;
-  const auto wall = std::chrono::system_clock::now().time_since_epoch().count();
-  const auto mono = std::chrono::steady_clock::now().time_since_epoch().count();
-  return static_cast<std::uint64_t>(wall) ^ (static_cast<std::uint64_t>(mono) << 17);
+// Session ids from the kernel's CSPRNG: getrandom(2) without
+// GRND_NONBLOCK, so it waits for the pool at early boot instead of handing
+// out guessable ids. Checked once at Server::start(), which refuses to
+// start without it.
+class KernelRandom final : public RandomSource {
+ public:
+  std::uint32_t next_u32() override {
+    std::uint32_t value = 0;
+    return fill(&value, sizeof value) ? value : 0;  // 0s make the registry fall back (never silently: start() checked)
+  }
+  static bool fill(void* out, std::size_t size) {
+    for (int attempt = 0; attempt < 8; ++attempt) {  // bounded: EINTR only
+      const ssize_t got = getrandom(out, size, 0);
+      if (got == static_cast<ssize_t>(size)) return true;
+      if (got >= 0 || errno != EINTR) return false;
+    }
+    return false;
+  }
+};
+
+RandomSource& kernel_random() {
+  static KernelRandom random;
+  return random;
 }
 
 const char* default_close_text(CloseReason reason) {
@@ -383,7 +404,7 @@ Server::Server(asio::io_context& io, ServerEvents& events, ServerOptions options
     : io_(io),
       events_(events),
       options_(std::move(options)),
-      registry_(seed_from_clock(options_.session_id_seed), options_.registry),
+      registry_(options_.session_id_seed, options_.registry),
       acceptor_(io),
       accept_retry_timer_(io),
       drain_timer_(io),
@@ -394,6 +415,11 @@ Server::~Server() { stop(); }
 std::error_code Server::start() {
   if (check_options(options_) != nullptr) return make_error_code(Errc::invalid_option);
   if (acceptor_.is_open()) return make_error_code(Errc::already_running);
+  if (options_.session_id_seed == 0) {
+    std::uint64_t probe = 0;
+    if (!KernelRandom::fill(&probe, sizeof probe)) return {errno != 0 ? errno : ENOSYS, std::generic_category()};
+    registry_.use_random_ids(kernel_random());
+  }
   asio::error_code error;
   const asio::ip::address address = asio::ip::make_address(options_.address, error);
   if (error) return error;

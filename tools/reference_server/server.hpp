@@ -76,7 +76,9 @@ struct ServerOptions {
   std::uint32_t close_linger_ms = 1000;
   /// Bytes waiting for a device that does not read; beyond it the connection is cut.
   std::size_t max_write_backlog = 1u << 20;
-  /// Seed of session ids; 0 = taken from the clock, so ids differ between runs.
+  /// 0 (the default): session ids are 64 random bits from the kernel's
+  /// CSPRNG (getrandom), so no id can be derived from another. Non-zero:
+  /// predictable ids from this seed, for tests only.
   std::uint64_t session_id_seed = 0;
   /// TLS for every connection, or nullptr for plain TCP. A server-role
   /// config, initialized by the caller (certificate and key; optionally a CA

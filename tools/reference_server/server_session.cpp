@@ -199,7 +199,9 @@ void ServerSession::handle_hello(Millis now, const Hello& hello) {
                   static_cast<unsigned long long>(hello.last_downlink_seq),
                   static_cast<unsigned long long>(known->downlink_acked),
                   static_cast<unsigned long long>(known->last_downlink_seq()));
-    fail(make_error_code(Errc::sequence_error), CloseReason::sequence_error, text);
+    // The device learns the reason only: the range would tell whoever sent
+    // this HELLO where the session stands.
+    fail(make_error_code(Errc::sequence_error), CloseReason::sequence_error, "resume refused", text);
     return;
   }
 
@@ -276,11 +278,12 @@ void ServerSession::handle_data(const Data& data) {
     events_.on_duplicate(event);
     std::snprintf(text, sizeof text, "duplicate DATA seq %llu, expected %llu",
                   static_cast<unsigned long long>(data.seq), static_cast<unsigned long long>(expected));
-  } else {
-    std::snprintf(text, sizeof text, "DATA seq %llu, expected %llu", static_cast<unsigned long long>(data.seq),
-                  static_cast<unsigned long long>(expected));
+    fail(make_error_code(Errc::sequence_error), CloseReason::sequence_error, "duplicate DATA", text);
+    return;
   }
-  fail(make_error_code(Errc::sequence_error), CloseReason::sequence_error, text);
+  std::snprintf(text, sizeof text, "DATA seq %llu, expected %llu", static_cast<unsigned long long>(data.seq),
+                static_cast<unsigned long long>(expected));
+  fail(make_error_code(Errc::sequence_error), CloseReason::sequence_error, "DATA out of sequence", text);
 }
 
 void ServerSession::handle_ack(const Ack& ack) {
@@ -290,11 +293,12 @@ void ServerSession::handle_ack(const Ack& ack) {
   if (ack.seq < acked_before) {
     std::snprintf(text, sizeof text, "ACK %llu below earlier ACK %llu", static_cast<unsigned long long>(ack.seq),
                   static_cast<unsigned long long>(acked_before));
-  } else {
-    std::snprintf(text, sizeof text, "ACK %llu, last sent %llu", static_cast<unsigned long long>(ack.seq),
-                  static_cast<unsigned long long>(record_->last_downlink_seq()));
+    fail(make_error_code(Errc::sequence_error), CloseReason::sequence_error, "ACK going backwards", text);
+    return;
   }
-  fail(make_error_code(Errc::sequence_error), CloseReason::sequence_error, text);
+  std::snprintf(text, sizeof text, "ACK %llu, last sent %llu", static_cast<unsigned long long>(ack.seq),
+                static_cast<unsigned long long>(record_->last_downlink_seq()));
+  fail(make_error_code(Errc::sequence_error), CloseReason::sequence_error, "ACK for a seq never sent", text);
 }
 
 void ServerSession::handle_close(const Close& close) {
@@ -313,7 +317,7 @@ void ServerSession::on_replaced() {
 
 // --------------------------------------------------------------- endings
 
-void ServerSession::fail(std::error_code error, CloseReason reason, std::string_view text) {
+void ServerSession::fail(std::error_code error, CloseReason reason, std::string_view text, std::string_view detail) {
   flush_ack();  // what was delivered before the error stays acknowledged
   send_close(reason, 0, text);
   ErrorEvent event;
@@ -321,7 +325,7 @@ void ServerSession::fail(std::error_code error, CloseReason reason, std::string_
   event.session_id = session_id_;
   event.error = error;
   event.reason = reason_name(error);
-  event.detail = text;
+  event.detail = detail.empty() ? text : detail;
   event.connection_id = connection_id_;
   events_.on_error(event);
   finish(OfflineCause::protocol_violation, reason, 0);

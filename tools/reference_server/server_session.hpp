@@ -230,7 +230,10 @@ class ServerSession {
   void on_replaced();
 
   /// Sends CLOSE, reports the error (and offline if online), closes.
-  void fail(std::error_code error, CloseReason reason, std::string_view text);
+  // CLOSE `reason` with `text`, and an error event whose detail is `detail`
+  // (`text` when empty). The CLOSE text never carries the session's state
+  // (sequence positions): that goes to the server's own log only.
+  void fail(std::error_code error, CloseReason reason, std::string_view text, std::string_view detail = {});
   void finish(OfflineCause cause, CloseReason reason, std::uint32_t retry_after_ms);
   void flush_ack();
   /// Commits the registry's changes, then reports the batch's messages.

@@ -42,6 +42,15 @@ SessionRegistry::~SessionRegistry() {
 }
 
 std::uint64_t SessionRegistry::next_id() {
+  if (random_ != nullptr) {
+    // 64 random bits; a collision with a live id (or 0) is drawn again. A
+    // source that keeps failing (returning the same values) falls through
+    // to the counter below rather than spin.
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      const std::uint64_t id = (std::uint64_t{random_->next_u32()} << 32) | random_->next_u32();
+      if (id != 0 && sessions_.count(id) == 0) return id;
+    }
+  }
   // mix() maps exactly one input to 0; the next counter value then cannot.
   // Also skips ids of sessions restored from a journal (bounded: a
   // bijection yields each id once, and there are size() of them).

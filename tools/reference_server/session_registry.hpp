@@ -31,6 +31,7 @@
 
 #include "session_journal.hpp"
 #include "uplink/core/byte_span.hpp"
+#include "uplink/core/random_source.hpp"
 
 namespace uplink::server {
 
@@ -70,8 +71,12 @@ struct RegistryLimits {
 
 class SessionRegistry {
  public:
-  /// `id_seed` makes session ids differ between server runs (0 is fine in tests).
+  /// Session ids come from use_random_ids()'s source; until it is called,
+  /// from a bijection of `id_seed` plus a counter: predictable, for tests.
   explicit SessionRegistry(std::uint64_t id_seed = 0, RegistryLimits limits = {});
+  /// New session ids from `random` (a CSPRNG, which must outlive the
+  /// registry): nobody can derive another session's id from their own.
+  void use_random_ids(RandomSource& random) { random_ = &random; }
   /// Unhooks still-attached connections (they then never touch the registry).
   ~SessionRegistry();
   SessionRegistry(const SessionRegistry&) = delete;
@@ -143,6 +148,7 @@ class SessionRegistry {
   SessionStore* store_ = nullptr;
   std::uint64_t id_seed_;
   std::uint64_t id_counter_ = 0;
+  RandomSource* random_ = nullptr;  // use_random_ids()
   std::uint64_t detach_counter_ = 0;
   // unique_ptr: records are referred to by pointer (ServerSession, shells),
   // so they must never move.
