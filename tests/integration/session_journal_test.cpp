@@ -8,6 +8,7 @@
 //    compaction at open and by size, a torn tail recovered and counted, a
 //    corrupt segment refused with its name, the delivered record.
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -281,6 +282,21 @@ TEST_GROUP(FileSessionStore) {
     CHECK_FALSE(registry.queue_downlink(r, text("lost")));  // never committed: a kill loses it
   }
 };
+
+TEST(FileSessionStore, ADirectoryOtherUsersMayWriteIsRefusedNamingIt) {
+  for (const unsigned mode : {0777u, 0770u, 0703u}) {
+    CHECK_EQUAL(0, ::chmod(dir.c_str(), mode));
+    SessionRegistry registry(2);
+    FileSessionStore store;
+    CHECK(store.open(dir, registry) == std::errc::permission_denied);
+    STRCMP_CONTAINS(dir.c_str(), store.problem().c_str());
+    STRCMP_CONTAINS("chmod 700", store.problem().c_str());
+  }
+  CHECK_EQUAL(0, ::chmod(dir.c_str(), 0700));
+  SessionRegistry registry(2);
+  FileSessionStore store;
+  CHECK_FALSE(store.open(dir, registry));
+}
 
 TEST(FileSessionStore, AReopenedStoreRestoresWhatWasCommittedAndCompactsIt) {
   populate();

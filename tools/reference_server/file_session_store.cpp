@@ -128,6 +128,18 @@ std::error_code FileSessionStore::open(const std::string& directory, SessionRegi
   if (registry_ != nullptr) return make_error_code(Errc::already_running);
   directory_ = directory;
   if (::mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST) return fail(last_error(), directory);
+  // Whoever can write the directory can replace the journal, and with it
+  // every session (ids, positions, queued downlink): refuse one that other
+  // users may write.
+  struct stat info {};
+  if (::stat(directory.c_str(), &info) != 0) return fail(last_error(), directory);
+  if ((info.st_mode & S_IWOTH) != 0 || (info.st_mode & S_IWGRP) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(info.st_mode & 0777));
+    problem_ = directory + ": other users may write it (mode " + mode +
+               "); the session state must be private: chmod 700 it, or choose another directory";
+    return std::make_error_code(std::errc::permission_denied);
+  }
   std::vector<std::uint64_t> numbers;
   if (const std::error_code error = list_segments(directory, numbers, true)) return fail(error, directory);
 
