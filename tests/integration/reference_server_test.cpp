@@ -632,6 +632,34 @@ TEST(ServerSession, NewConnectionOfTheSameDeviceReplacesTheOldOne) {
   CHECK(registry.find(id)->connection == new_connection.get());
 }
 
+TEST(ServerSession, TwoConnectionsTakingOneDeviceFromEachOtherAreAskedToWaitLongerEachTime) {
+  // Two devices with one id (issue 12, item 3): the newer connection always
+  // wins; from the second quick replacement in a row the replaced one gets
+  // a growing retry-after, and the server's log says why.
+  std::unique_ptr<ServerSession> a = open(0);
+  const std::uint64_t id = handshake(*a, "twin", 1000, 0, 0, 0);
+  std::unique_ptr<ServerSession> b;
+  std::vector<std::uint32_t> waits;
+  for (Millis now = 100; now <= 500; now += 100) {
+    std::unique_ptr<ServerSession>& newer = (now / 100) % 2 == 1 ? b : a;
+    std::unique_ptr<ServerSession>& older = (now / 100) % 2 == 1 ? a : b;
+    newer = open(now);
+    STRCMP_EQUAL("WELCOME", describe(feed(*newer, hello("twin", 1000, id, 0), now)).c_str());
+    const std::vector<Owned> out = frames_of(older->take_output());
+    STRCMP_EQUAL("CLOSE:session_replaced", describe(out).c_str());
+    waits.push_back(out[0].retry_after_ms);
+  }
+  CHECK((waits == std::vector<std::uint32_t>{0, 1000, 2000, 4000, 8000}));
+  UNSIGNED_LONGS_EQUAL(4, events.count("error"));
+  STRCMP_EQUAL("device_id_contested", events.last("error").text.c_str());
+  // A replacement after a quiet period is an ordinary reconnect again.
+  std::unique_ptr<ServerSession> later = open(500 + SessionRegistry::kContestWindowMs);
+  (void)feed(*later, hello("twin", 1000, id, 0), 500 + SessionRegistry::kContestWindowMs);
+  const std::vector<Owned> out = frames_of(b->take_output());  // b took it last, at 500
+  STRCMP_EQUAL("CLOSE:session_replaced", describe(out).c_str());
+  UNSIGNED_LONGS_EQUAL(0, out[0].retry_after_ms);
+}
+
 // ============================================================================
 // ReferenceServer: the Asio server over loopback
 // ============================================================================

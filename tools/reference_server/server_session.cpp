@@ -205,7 +205,7 @@ void ServerSession::handle_hello(Millis now, const Hello& hello) {
     return;
   }
 
-  const SessionRegistry::Attached attached = registry_.attach(*this, device, hello.session_id);
+  const SessionRegistry::Attached attached = registry_.attach(*this, device, hello.session_id, now);
   device_id_ = device;
   if (attached.record == nullptr) {
     send_close(CloseReason::overloaded, kOverloadRetryAfterMs, "too many sessions");
@@ -308,11 +308,27 @@ void ServerSession::handle_close(const Close& close) {
   finish(OfflineCause::device_closed, close.reason, close.retry_after_ms);
 }
 
-void ServerSession::on_replaced() {
+void ServerSession::on_replaced(std::uint32_t retry_after_ms, std::uint32_t contests) {
   record_ = nullptr;  // the registry already gave the session to the newer connection
   if (closed()) return;
-  send_close(CloseReason::session_replaced, 0, "replaced by a newer connection");
-  finish(OfflineCause::replaced, CloseReason::session_replaced, 0);
+  send_close(CloseReason::session_replaced, retry_after_ms, "replaced by a newer connection");
+  if (contests != 0) {
+    char detail[160];
+    std::snprintf(detail, sizeof detail,
+                  "connections of this device replaced each other %u times in a row, each within %llu ms: two "
+                  "devices share the id? the replaced one waits %u ms",
+                  static_cast<unsigned>(contests), static_cast<unsigned long long>(SessionRegistry::kContestWindowMs),
+                  static_cast<unsigned>(retry_after_ms));
+    ErrorEvent event;
+    event.device_id = device_id_;
+    event.session_id = session_id_;
+    event.error = make_error_code(Errc::closed_by_server);
+    event.reason = "device_id_contested";
+    event.detail = detail;
+    event.connection_id = connection_id_;
+    events_.on_error(event);
+  }
+  finish(OfflineCause::replaced, CloseReason::session_replaced, retry_after_ms);
 }
 
 // --------------------------------------------------------------- endings

@@ -226,8 +226,11 @@ class ServerSession {
   void handle_data(const Data& data);
   void handle_ack(const Ack& ack);
   void handle_close(const Close& close);
-  /// Called by the registry when a newer connection takes this session.
-  void on_replaced();
+  /// Called by the registry when a newer connection takes this session:
+  /// CLOSE session_replaced with `retry_after_ms`; with `contests` (the
+  /// replacements of this device in a row, see SessionRegistry::attach) an
+  /// error event device_id_contested says so in the server's log.
+  void on_replaced(std::uint32_t retry_after_ms = 0, std::uint32_t contests = 0);
 
   /// Sends CLOSE, reports the error (and offline if online), closes.
   // CLOSE `reason` with `text`, and an error event whose detail is `detail`

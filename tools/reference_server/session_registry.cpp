@@ -60,21 +60,36 @@ std::uint64_t SessionRegistry::next_id() {
 }
 
 SessionRegistry::Attached SessionRegistry::attach(ServerSession& connection, std::string_view device_id,
-                                                  std::uint64_t session_id) {
+                                                  std::uint64_t session_id, Millis now) {
   SessionRecord* wanted = session_id != 0 ? find(session_id) : nullptr;
   // A session is only ever handed to the device that opened it.
   if (wanted != nullptr && wanted->device_id != device_id) wanted = nullptr;
 
   SessionRecord* previous = find_device(device_id);
+  std::uint32_t contests = 0;
   if (previous != nullptr && previous->connection != nullptr && previous->connection != &connection) {
     ServerSession* old = previous->connection;
     previous->connection = nullptr;
     previous->detached_order = ++detach_counter_;
-    old->on_replaced();  // its offline event comes before the new online event
+    contests = now - previous->attached_at < kContestWindowMs ? previous->contests + 1 : 0;
+    previous->contests = contests;
+    // One quick replacement is a device reconnecting while its old
+    // connection lingers; from the second in a row, two connections are
+    // taking the session from each other.
+    std::uint32_t retry_after = 0;
+    if (contests >= 2) {
+      const std::uint32_t shift = contests - 2 > 6 ? 6 : contests - 2;
+      retry_after = kContestRetryBaseMs << shift;
+      if (retry_after > kContestRetryMaxMs) retry_after = kContestRetryMaxMs;
+    }
+    old->on_replaced(retry_after, contests >= 2 ? contests : 0);  // its offline comes before the new online
+  } else if (previous != nullptr) {
+    contests = previous->contests;
   }
 
   if (wanted != nullptr) {  // one session per device: wanted == previous here
     wanted->connection = &connection;
+    wanted->attached_at = now;
     return {wanted, true};
   }
 
@@ -85,6 +100,8 @@ SessionRegistry::Attached SessionRegistry::attach(ServerSession& connection, std
   }
   if (sessions_.size() >= limits_.max_sessions && !evict_one()) return {};
   SessionRecord* record = create(device_id, connection);
+  record->attached_at = now;
+  record->contests = contests;
   for (PendingDownlink& message : carried) {
     message.seq = record->next_downlink_seq++;
     journal_downlink(*record, message);

@@ -32,6 +32,7 @@
 #include "session_journal.hpp"
 #include "uplink/core/byte_span.hpp"
 #include "uplink/core/random_source.hpp"
+#include "uplink/core/time.hpp"
 
 namespace uplink::server {
 
@@ -53,6 +54,10 @@ struct SessionRecord {
   std::deque<PendingDownlink> unacked;
   ServerSession* connection = nullptr;  ///< The live connection serving it, if any.
   std::uint64_t detached_order = 0;     ///< When it lost its connection (eviction picks the oldest).
+  Millis attached_at = 0;               ///< When its current (or last) connection took it.
+  /// Replacements in a row, each within kContestWindowMs of the previous
+  /// attach: two devices with one id taking the session from each other.
+  std::uint32_t contests = 0;
 
   /// Highest downlink seq assigned so far (0 = none).
   [[nodiscard]] std::uint64_t last_downlink_seq() const { return next_downlink_seq - 1; }
@@ -87,11 +92,26 @@ class SessionRegistry {
     bool resumed = false;
   };
 
+  /// A replacement this soon after the replaced connection attached counts
+  /// as a contest (two devices with one id, or a device that reconnects
+  /// while its old connection lingers).
+  static constexpr Millis kContestWindowMs = 30000;
+  /// The retry-after a contested replacement (the second in a row within
+  /// the window, and every one after) asks of the connection it replaces:
+  /// 1 s, doubled per contest in a row, at most 64 s.
+  static constexpr std::uint32_t kContestRetryBaseMs = 1000;
+  static constexpr std::uint32_t kContestRetryMaxMs = 64000;
+
   /// Gives `connection` the session its HELLO asks for: `session_id` if this
   /// registry knows it for the same device, else a new session. The live
   /// connection previously serving the device, if any, is told first
-  /// (ServerSession gets CLOSE session_replaced and goes offline).
-  [[nodiscard]] Attached attach(ServerSession& connection, std::string_view device_id, std::uint64_t session_id);
+  /// (ServerSession gets CLOSE session_replaced and goes offline): the
+  /// newer connection always wins, and when replacements of one device
+  /// follow each other within kContestWindowMs, the replaced one is asked to
+  /// wait a growing retry-after, so two devices sharing an id cannot hammer
+  /// the server.
+  [[nodiscard]] Attached attach(ServerSession& connection, std::string_view device_id, std::uint64_t session_id,
+                                Millis now = 0);
   /// `connection` no longer serves its session (which stays for a resume).
   void detach(const ServerSession& connection);
 
