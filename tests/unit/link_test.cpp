@@ -1047,6 +1047,17 @@ TEST(SessionKeepAlive, WriteThatNeverCompletesIsAWriteTimeoutWithoutFarewell) {
   CLOSE_ONCE();
 }
 
+TEST(SessionKeepAlive, TheKernelsUserTimeoutIsReportedAsTheWriteTimeout) {
+  // TCP_USER_TIMEOUT (set to write_timeout_ms) fired before our own timer:
+  // the socket reports ETIMEDOUT, the application hears write_timeout.
+  go_online();
+  send_text("unacknowledged");
+  drop(std::make_error_code(std::errc::timed_out));
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::write_timeout, at(listener.disconnects, 0).reason);
+  CLOSE_ONCE();
+}
+
 TEST(SessionKeepAlive, WritesThatCompleteInTimeNeverTimeOut) {
   options.write_timeout_ms = 500;
   go_online();

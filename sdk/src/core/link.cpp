@@ -239,6 +239,11 @@ void Link::on_write_complete(Millis now, Generation generation, std::size_t writ
 void Link::on_transport_error(Millis now, Generation generation, std::error_code reason) {
   if (generation != generation_ || !transport_active_) return;
   if (state_ == ClientState::online) {
+    // The shell gives the kernel the write deadline too (TCP_USER_TIMEOUT =
+    // write_timeout_ms, port/socket_tuning.hpp): when the kernel gives up on
+    // unacknowledged data first, ETIMEDOUT is this link's write timeout, and
+    // is reported as such rather than as "Connection timed out".
+    if (reason == std::errc::timed_out) reason = make_error_code(Errc::write_timeout);
     go_offline(now, reason, nullptr);
   } else {
     attempt_failed(now, reason);
