@@ -19,6 +19,9 @@ struct Printer : uplink::Listener {
     std::printf("offline: %s (detected %llu ms after the last frame)\n", d.reason.message().c_str(),
                 static_cast<unsigned long long>(d.since_last_rx_ms));
   }
+  void on_connect_failed(const uplink::ConnectFailure& f) override {  // why it is not online yet
+    std::printf("cannot connect: %s\n", f.reason.message().c_str());
+  }
   void on_acked(std::uint64_t id) override { std::printf("reading #%llu delivered\n", static_cast<unsigned long long>(id)); }
 };
 
