@@ -340,7 +340,7 @@ void Client::on_stream_read(std::uint32_t generation, std::error_code error, std
   for (std::size_t round = 0; round <= bytes; ++round) {
     bool paused = false;
     locked([&] {
-      if (delivered) link_.message_delivered(now());  // whatever happened since: it was delivered
+      if (delivered) link_.message_delivered();  // whatever happened since: it was delivered
       if (generation == link_.generation()) {
         if (error) {
           link_.on_transport_error(now(), generation, error);

@@ -425,7 +425,7 @@ class FakeServer {
     for (std::size_t round = 0; round < rounds; ++round) {
       bytes = bytes.subspan(link_.on_received(now, generation, bytes));
       if (!link_.message_pending()) return;
-      link_.message_delivered(now);
+      link_.message_delivered();
     }
   }
 

@@ -172,22 +172,21 @@ TEST(Delivery, ANewSessionStartsDownlinkOver) {
 }
 
 TEST(Delivery, DropOldestNeverDropsAMessageTheServerMayHold) {
-  // Fill the store with messages, transmit the first two, then keep sending.
-  std::uint64_t last = 0;
-  while (delivery.queued() < 8) last = accept(std::string(kMaxDataPayload / 4, 'p'));
+  // Fill the store, transmit the first two, then send one more under drop-oldest.
+  const std::string quarter(kMaxDataPayload / 4, 'p');
+  std::uint64_t id = 0;
+  while (!delivery.accept(text(quarter), FullPolicy::refuse, &id, [](std::uint64_t) {})) {
+  }
   CHECK(!take(welcome(5, 1)).error);
   transmit_all(2);
-  std::uint64_t id = 0;
-  while (!delivery.accept(text(std::string(kMaxDataPayload / 4, 'q')), FullPolicy::refuse, &id, [](std::uint64_t) {})) {
-    last = id;
-  }
   const std::size_t before = delivery.queued();
-  last = accept(std::string(kMaxDataPayload / 4, 'r'), FullPolicy::drop_oldest);
+  const std::uint64_t newest = accept(quarter, FullPolicy::drop_oldest);
   CHECK(!dropped.empty());
-  CHECK_EQUAL(3u, dropped.front());  // 1 and 2 were transmitted: kept
-  CHECK(delivery.queued() <= before);
-  CHECK_EQUAL(dropped.size(), counters.messages_dropped);
-  CHECK(last > 8);
+  UNSIGNED_LONGLONGS_EQUAL(3, dropped.front());  // 1 and 2 were transmitted: kept
+  UNSIGNED_LONGS_EQUAL(before + 1 - dropped.size(), delivery.queued());
+  UNSIGNED_LONGS_EQUAL(dropped.size(), counters.messages_dropped);
+  UNSIGNED_LONGLONGS_EQUAL(delivery.last_message_id(), newest);
+  CHECK(!delivery.settled_through(2));  // the transmitted ones are still there
 }
 
 TEST(Delivery, AFullStoreRefusesAndCounts) {

@@ -51,7 +51,9 @@ class KernelRandom final : public RandomSource {
  public:
   std::uint32_t next_u32() override {
     std::uint32_t value = 0;
-    return fill(&value, sizeof value) ? value : 0;  // 0s make the registry fall back (never silently: start() checked)
+    // start() checked the kernel answers; should it stop, zeros make the
+    // registry fall back to its counter rather than spin.
+    return fill(&value, sizeof value) ? value : 0;
   }
   static bool fill(void* out, std::size_t size) {
     for (int attempt = 0; attempt < 8; ++attempt) {  // bounded: EINTR only

@@ -49,9 +49,8 @@ void EventQueue::on_dropped(std::uint64_t id, std::error_code reason) {
 }
 
 void EventQueue::on_log(LogLevel level, const char* text) {
-  for (std::size_t slot = 0; slot < kLogSlots; ++slot) {
+  for (std::size_t slot = 0; slot < kLogSlots && size_ < kSlots; ++slot) {
     if (log_used_[slot]) continue;
-    if (size_ == kSlots) break;
     if (logs_lost_ != 0) {
       std::snprintf(logs_[slot], kLogLineSize, "(%u log lines lost: the application is slower than the log) %s",
                     static_cast<unsigned>(logs_lost_), text);

@@ -173,12 +173,12 @@ void Link::on_transport_failed(Millis now, Generation generation, std::error_cod
 }
 
 std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
-  if (message_pending_) message_delivered(now);
+  if (message_pending_) message_delivered();
   if (generation != generation_ || !transport_active_) return bytes.size;
   const std::size_t given = bytes.size;
-  counters_.bytes_received += bytes.size;
   while (!bytes.empty() && generation == generation_) {
     const FrameDecoderBase::Result r = decoder_.feed(bytes);
+    counters_.bytes_received += r.consumed;
     bytes = bytes.subspan(r.consumed);
     if (r.status == DecodeStatus::error) {
       const std::error_code ec = decoder_.error();
@@ -191,10 +191,7 @@ std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan b
     if (r.status == DecodeStatus::frame_ready) {
       ++counters_.frames_received;
       handle_frame(now, decoder_.frame());
-      if (message_pending_) {
-        counters_.bytes_received -= bytes.size;  // counted again when they are given again
-        return given - bytes.size;
-      }
+      if (message_pending_) return given - bytes.size;
     }
   }
   // Acknowledge everything this read delivered with one cumulative ACK:
@@ -211,8 +208,7 @@ std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan b
   return given;
 }
 
-void Link::message_delivered(Millis now) {
-  (void)now;
+void Link::message_delivered() {
   if (!message_pending_) return;
   message_pending_ = false;
   // Recorded only once the application has had it, and before the ACK

@@ -89,7 +89,7 @@ OutboundStore::Message OutboundStore::message_at(std::size_t offset) const {
   Message m;
   const std::uint8_t* record = bytes_ + physical(offset);
   m.id = load_be64(record);
-  m.payload = ConstByteSpan{record + kRecordOverhead, kRecordOverhead + load_be16(record + 8) - kRecordOverhead};
+  m.payload = ConstByteSpan{record + kRecordOverhead, load_be16(record + 8)};
   return m;
 }
 

@@ -203,7 +203,10 @@ class Delivery {
 
  private:
   void dropped(std::uint64_t id);
-  void acknowledged(std::uint64_t id) { ++counters_.messages_acked; (void)id; }
+  // Everything up to `seq` is at the server: out of the store and the spool,
+  // each id to `on_acked`, oldest first.
+  template <typename OnAcked>
+  void acknowledge_through(std::uint64_t seq, OnAcked&& on_acked);
   void remove_acknowledged_from_spool(std::size_t removed);
   void persist_state();
   void spool_failed(const char* what, std::error_code error);
@@ -297,12 +300,17 @@ AckVerdict Delivery::on_ack(const Ack& ack, OnAcked&& on_acked) {
   if (ack.seq > highest_transmitted_) return AckVerdict::never_sent;
   if (ack.seq < last_acked_) return AckVerdict::backwards;
   if (ack.seq == last_acked_) return AckVerdict::repeated;
-  last_acked_ = ack.seq;
-  remove_acknowledged_from_spool(store_.acknowledge_through(ack.seq, [&](std::uint64_t id) {
-    acknowledged(id);
+  acknowledge_through(ack.seq, on_acked);
+  return AckVerdict::advanced;
+}
+
+template <typename OnAcked>
+void Delivery::acknowledge_through(std::uint64_t seq, OnAcked&& on_acked) {
+  last_acked_ = seq;
+  remove_acknowledged_from_spool(store_.acknowledge_through(seq, [&](std::uint64_t id) {
+    ++counters_.messages_acked;
     on_acked(id);
   }));
-  return AckVerdict::advanced;
 }
 
 template <typename OnAcked>
@@ -310,13 +318,6 @@ WelcomeVerdict Delivery::on_welcome(const Welcome& welcome, OnAcked&& on_acked) 
   WelcomeVerdict verdict;
   verdict.resumed = session_id_ != 0 && welcome.session_id == session_id_;
   const std::uint64_t next = welcome.next_uplink_seq;
-  const auto acknowledge_through = [&](std::uint64_t seq) {
-    last_acked_ = seq;
-    remove_acknowledged_from_spool(store_.acknowledge_through(seq, [&](std::uint64_t id) {
-      acknowledged(id);
-      on_acked(id);
-    }));
-  };
   // Under SpoolSync::every_write a message is durable before it can be
   // transmitted (accept() appends first), so a server ahead of the recovered
   // messages can only be a broken one: the checks below refuse it.
@@ -327,7 +328,7 @@ WelcomeVerdict Delivery::on_welcome(const Welcome& welcome, OnAcked&& on_acked) 
     // cover): everything still stored was received; numbering continues
     // from the server's position.
     verdict.server_ahead_of_spool = true;
-    acknowledge_through(store_.head_seq() + store_.size() - 1);
+    acknowledge_through(store_.head_seq() + store_.size() - 1, on_acked);
     highest_transmitted_ = next - 1;
   }
   if (verdict.resumed) {
@@ -343,7 +344,7 @@ WelcomeVerdict Delivery::on_welcome(const Welcome& welcome, OnAcked&& on_acked) 
       return verdict;
     }
     // The server holds everything below `next`: those are acknowledged now.
-    if (next > store_.head_seq()) acknowledge_through(next - 1);
+    if (next > store_.head_seq()) acknowledge_through(next - 1, on_acked);
   } else {
     // A new session (or the server lost ours): everything still stored is
     // numbered afresh from what it expects, and downlink starts over.

@@ -138,7 +138,7 @@ class Link {
   /// The application has had the pending message: it is recorded (spool)
   /// before the ACK that covers it can leave. Call whatever happened since
   /// (a stop, another generation): the application did get it.
-  void message_delivered(Millis now);
+  void message_delivered();
   /// `written` bytes (from the start of the last pending_write(), at most
   /// all of them) reached the transport. The rest stays pending.
   void on_write_complete(Millis now, Generation generation, std::size_t written);
