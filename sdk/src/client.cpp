@@ -521,8 +521,6 @@ void Client::deliver_events() {
 void Client::deliver(const EventQueue::Event& event) {
   if (const auto* e = std::get_if<StateChange>(&event)) {
     listener_.on_state(*e);
-  } else if (const auto* online = std::get_if<OnlineInfo>(&event)) {
-    listener_.on_online(*online);
   } else if (const auto* down = std::get_if<DisconnectInfo>(&event)) {
     listener_.on_disconnected(*down);
   } else if (const auto* failure = std::get_if<ConnectFailure>(&event)) {

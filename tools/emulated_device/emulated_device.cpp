@@ -146,6 +146,10 @@ bool EmulatedDevice::try_send_next() {
 }
 
 void EmulatedDevice::on_state(const StateChange& change) {
+  if (change.state == ClientState::online) {
+    came_online(change.online);
+    return;
+  }
   if (!print_events()) {
     if (change.state == ClientState::stopped) finished_ = true;
     return;
@@ -170,10 +174,10 @@ void EmulatedDevice::on_state(const StateChange& change) {
     default:
       break;
   }
-  if (change.state != ClientState::online) line.print();  // "online" is printed with its details below
+  line.print();
 }
 
-void EmulatedDevice::on_online(const OnlineInfo& info) {
+void EmulatedDevice::came_online(const OnlineInfo& info) {
   read_timeout_ms_ = info.read_timeout_ms;
   online_since_ms_ = now_ms();
   if (!print_events()) return;

@@ -49,7 +49,6 @@ class EmulatedDevice final : public Listener {
 
   // Listener
   void on_state(const StateChange& change) override;
-  void on_online(const OnlineInfo& info) override;
   void on_disconnected(const DisconnectInfo& info) override;
   void on_connect_failed(const ConnectFailure& failure) override;
   void on_acked(std::uint64_t seq) override;
@@ -59,6 +58,7 @@ class EmulatedDevice final : public Listener {
   void on_log(LogLevel level, const char* text) override;
 
  private:
+  void came_online(const OnlineInfo& info);
   void arm_generator();
   void generate();
   bool try_send_next();

@@ -610,13 +610,6 @@ void Link::handle_welcome(Millis now, const Welcome& welcome) {
   ++counters_.connects;
   state_ = ClientState::online;
 
-  OnlineInfo info;
-  info.endpoint_index = endpoint_index_;
-  info.session_id = delivery_.session_id();
-  info.resumed = resumed;
-  info.heartbeat_ms = timings.heartbeat_ms;
-  info.read_timeout_ms = timings.read_timeout_ms;
-  info.next_uplink_seq = delivery_.next_uplink_seq();
   log(LogLevel::info, "online: endpoint %u, session %llu%s, heartbeat %u ms, read timeout %u ms",
       static_cast<unsigned>(endpoint_index_), static_cast<unsigned long long>(delivery_.session_id()),
       resumed ? " (resumed)" : "", static_cast<unsigned>(timings.heartbeat_ms),
@@ -624,9 +617,14 @@ void Link::handle_welcome(Millis now, const Welcome& welcome) {
   StateChange change;
   change.state = ClientState::online;
   change.endpoint_index = endpoint_index_;
+  change.online.endpoint_index = endpoint_index_;
+  change.online.session_id = delivery_.session_id();
+  change.online.resumed = resumed;
+  change.online.heartbeat_ms = timings.heartbeat_ms;
+  change.online.read_timeout_ms = timings.read_timeout_ms;
+  change.online.next_uplink_seq = delivery_.next_uplink_seq();
   listener_.on_state(change);
   if (state_ != ClientState::online) return;  // the listener stopped us
-  listener_.on_online(info);
   transmit_from_store(now);  // resend what was unacknowledged, then the rest
 }
 
