@@ -98,6 +98,7 @@ void TlsConfig::release() {
   init_contexts();
   initialized_ = false;
   verifies_peer_ = false;
+  has_certificate_ = false;
 }
 
 std::error_code TlsConfig::refuse(const char* field, std::error_code ec) {
@@ -192,6 +193,7 @@ std::error_code TlsConfig::init(const TlsSettings& s) {
     }
     ret = mbedtls_ssl_conf_own_cert(&conf_, &own_certificate_, &own_key_);
     if (ret != 0) return refuse("certificate", mbedtls_error(ret));
+    has_certificate_ = true;
   }
 
   // --- Resumption ---

@@ -199,6 +199,8 @@ class TlsConfig {
   [[nodiscard]] TlsRole role() const { return role_; }
   /// True when a bad peer certificate fails the handshake.
   [[nodiscard]] bool verifies_peer() const { return verifies_peer_; }
+  /// True when init() loaded an own certificate (a client identity for mutual TLS).
+  [[nodiscard]] bool has_certificate() const { return has_certificate_; }
   /// The setting init() refused last ("ca", "private_key", ...), or "".
   [[nodiscard]] const char* failed_field() const { return failed_field_; }
 
@@ -242,6 +244,7 @@ class TlsConfig {
 
   bool initialized_ = false;
   bool verifies_peer_ = false;
+  bool has_certificate_ = false;
   TlsRole role_ = TlsRole::client;
   const char* failed_field_ = "";
   std::atomic<std::uint64_t> tickets_accepted_{0};
