@@ -99,6 +99,7 @@ OptionsCheck Link::start(const Options& options, Millis now) {
 }
 
 void Link::stop(Millis now) {
+  if (closing_.active) finish_closing(now);  // the protocol error first, then the stop
   switch (state_) {
     case ClientState::stopped:
       return;
@@ -129,7 +130,7 @@ std::error_code Link::send(ConstByteSpan payload, Millis now, std::uint64_t* id)
 }
 
 void Link::transmit_from_store(Millis now) {
-  while (state_ == ClientState::online && delivery_.can_transmit(options_.max_in_flight)) {
+  while (state_ == ClientState::online && !closing_.active && delivery_.can_transmit(options_.max_in_flight)) {
     const Data data = delivery_.next_data();
     const std::size_t room = kTxBufferSize - tx_size_;
     // Application data leaves room for control frames: a buffer full of
@@ -151,7 +152,7 @@ void Link::on_network_change(Millis now) {
     begin_round(now);
     return;
   }
-  if (state_ != ClientState::online) return;
+  if (state_ != ClientState::online || closing_.active) return;
   log(LogLevel::info, "network changed: probing the link");
   if (keep_alive_.start_probe(now, options_.probe_timeout_ms) && queue_control(FrameType::ping)) {
     keep_alive_.on_ping_sent(now);
@@ -174,9 +175,11 @@ void Link::on_transport_failed(Millis now, Generation generation, std::error_cod
 
 std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
   if (message_pending_) message_delivered();
-  if (generation != generation_ || !transport_active_) return bytes.size;
+  if (generation != generation_ || !transport_active_ || closing_.active) return bytes.size;
   const std::size_t given = bytes.size;
-  while (!bytes.empty() && generation == generation_) {
+  // A frame may end this connection (a new generation) or start closing it:
+  // nothing after it in this read counts.
+  while (!bytes.empty() && generation == generation_ && !closing_.active) {
     const FrameDecoderBase::Result r = decoder_.feed(bytes);
     counters_.bytes_received += r.consumed;
     bytes = bytes.subspan(r.consumed);
@@ -196,7 +199,7 @@ std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan b
   }
   // Acknowledge everything this read delivered with one cumulative ACK:
   // batched per read, so promptly but without one ACK per message.
-  if (delivery_.ack_due() && generation == generation_ && state_ == ClientState::online) {
+  if (delivery_.ack_due() && generation == generation_ && state_ == ClientState::online && !closing_.active) {
     std::uint8_t ack[kFrameHeaderSize + wire::kAckBody];
     const EncodeResult r = encode(delivery_.ack(), ByteSpan{ack, sizeof ack});
     // Without room now, the ACK stays pending and goes with the next read.
@@ -229,11 +232,19 @@ void Link::on_write_complete(Millis now, Generation generation, std::size_t writ
   if (tx_size_ == 0) tx_mid_frame_ = false;
   tx_in_flight_ = 0;
   keep_alive_.on_write_completed(now);
+  if (closing_.active) {
+    finish_closing(now);
+    return;
+  }
   transmit_from_store(now);  // room freed: more messages may go
 }
 
 void Link::on_transport_error(Millis now, Generation generation, std::error_code reason) {
   if (generation != generation_ || !transport_active_) return;
+  if (closing_.active) {
+    finish_closing(now);  // the protocol error is the reason; no CLOSE follows a failed write
+    return;
+  }
   if (state_ == ClientState::online) {
     // The shell gives the kernel the write deadline too (TCP_USER_TIMEOUT =
     // write_timeout_ms, port/socket_tuning.hpp): when the kernel gives up on
@@ -249,6 +260,10 @@ void Link::on_transport_error(Millis now, Generation generation, std::error_code
 void Link::on_timer(Millis now) {
   delivery_.sync_spool(now);
   report_spool_failure();
+  if (closing_.active) {
+    if (now >= closing_.deadline) finish_closing(now);
+    return;
+  }
   switch (state_) {
     case ClientState::connecting:
     case ClientState::handshaking:
@@ -329,6 +344,7 @@ Millis Link::ack_deadline() const {
 }
 
 Millis Link::next_session_wakeup() const {
+  if (closing_.active) return closing_.deadline;
   switch (state_) {
     case ClientState::connecting:
     case ClientState::handshaking:
@@ -665,6 +681,27 @@ void Link::protocol_failure(Millis now, std::error_code reason, CloseReason clos
   log(LogLevel::error, "protocol error: %s (%s)", text, reason_text(reason));
   // The CLOSE tells the server why, before the connection goes.
   const ConstByteSpan farewell = make_farewell(close_reason, text);
+  if (tx_in_flight_ != 0 && !tx_mid_frame_ && !farewell.empty()) {
+    // The write in flight holds whole frames and has most likely reached
+    // the kernel already (its completion is on its way): closing now would
+    // drop the CLOSE. It follows that write instead, bounded by the write
+    // deadline.
+    closing_.active = true;
+    closing_.reason = reason;
+    closing_.farewell_size = farewell.size;
+    closing_.deadline = now + options_.write_timeout_ms;
+    return;
+  }
+  fail_connection(now, reason, farewell);
+}
+
+void Link::finish_closing(Millis now) {
+  closing_.active = false;
+  // end_transport() drops the CLOSE unless the write completed whole.
+  fail_connection(now, closing_.reason, ConstByteSpan{farewell_, closing_.farewell_size});
+}
+
+void Link::fail_connection(Millis now, std::error_code reason, ConstByteSpan farewell) {
   if (state_ == ClientState::online) {
     go_offline(now, reason, nullptr, farewell);
   } else {

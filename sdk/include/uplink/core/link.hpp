@@ -222,6 +222,8 @@ class Link {
   void handle_data(Millis now, const Data& data);
   void handle_ack(Millis now, const Ack& ack);
   void protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text);
+  void fail_connection(Millis now, std::error_code reason, ConstByteSpan farewell);
+  void finish_closing(Millis now);
   void resume_refused();
   void report_session_reset(const SessionReset& reset);
 
@@ -271,6 +273,18 @@ class Link {
   bool tx_mid_frame_ = false;
 
   std::uint8_t farewell_[kFrameHeaderSize + wire::kCloseFixedBody + 48] = {};
+  // A protocol error met a write of whole frames in flight: the CLOSE in
+  // farewell_ waits for that write to complete (it would otherwise be lost,
+  // or cut into the stream), until `deadline` at most. Nothing is read,
+  // queued or reported meanwhile; finish_closing() then fails the
+  // connection as protocol_failure() would have.
+  struct Closing {
+    bool active = false;
+    std::error_code reason;
+    std::size_t farewell_size = 0;
+    Millis deadline = kNever;
+  };
+  Closing closing_;
 };
 
 }  // namespace uplink
