@@ -231,7 +231,7 @@ void Client::open_transport(std::size_t endpoint_index, const Endpoint& endpoint
           resolving_ = false;
           if (generation != link_.generation()) return;
           if (resolve_error) {
-            link_.on_transport_failed(now(), generation, make_error_code(Errc::resolve_failed));
+            link_.on_transport_failed(now(), generation, make_error_code(Errc::resolve_failed), resolve_error);
             pump();
             return;
           }

@@ -1473,6 +1473,17 @@ TEST(SessionProtocol, AProtocolErrorDuringAWriteThatNeverCompletesClosesAtTheWri
   CLOSE_ONCE();
 }
 
+TEST(SessionProtocol, AFailedResolveReportsTheResolversOwnErrorAsTheCause) {
+  start();
+  const std::error_code resolver_said = std::make_error_code(std::errc::host_unreachable);
+  link.on_transport_failed(now, gen(), make_error_code(Errc::resolve_failed), resolver_said);
+  UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
+  ERRC_EQUAL(Errc::resolve_failed, at(listener.connect_failures, 0).reason);
+  CHECK_TRUE(at(listener.connect_failures, 0).cause == resolver_said);
+  fail_attempt();  // a plain failure has no separate cause
+  CHECK_FALSE(at(listener.connect_failures, 1).cause);
+}
+
 TEST(SessionProtocol, GarbageDuringHandshakeFailsTheAttemptWithCloseProtocolError) {
   start();
   open();

@@ -222,12 +222,13 @@ void EmulatedDevice::on_disconnected(const DisconnectInfo& info) {
 void EmulatedDevice::on_connect_failed(const ConnectFailure& failure) {
   if (!print_events()) return;
   const Endpoint& ep = options_.endpoints[failure.endpoint_index];
-  JsonLine(now_ms(), "connect_failed")
-      .field("device", options_.device_id)
+  JsonLine line(now_ms(), "connect_failed");
+  line.field("device", options_.device_id)
       .field("endpoint", ep.host)
       .field("port", static_cast<std::uint64_t>(ep.port))
-      .field("reason", reason_name(failure.reason).c_str())
-      .print();
+      .field("reason", reason_name(failure.reason).c_str());
+  if (failure.cause) line.field("cause", failure.cause.message().c_str());  // the resolver's own words
+  line.print();
 }
 
 void EmulatedDevice::on_session_reset(const SessionReset& reset) {

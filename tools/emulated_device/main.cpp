@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "uplink/net/asio.hpp"
@@ -89,7 +90,13 @@ int main(int argc, char** argv) {
     }
     settings.insecure_skip_verify = config.tls_insecure;
     if (const std::error_code e = tls.init(settings)) {
-      std::fprintf(stderr, "uplink_device: TLS: %s (%s)\n", e.message().c_str(), tls.failed_field());
+      // The setting that failed, named as the flag (and file) that set it.
+      const std::string_view field = tls.failed_field();
+      const std::string flag = field == "ca"            ? "--tls-ca " + config.tls_ca
+                               : field == "certificate" ? "--tls-cert " + config.tls_cert
+                               : field == "private_key" ? "--tls-key " + config.tls_key
+                                                        : "TLS setting " + std::string(field);
+      std::fprintf(stderr, "uplink_device: TLS setup failed: %s: %s\n", flag.c_str(), e.message().c_str());
       return 2;
     }
   }

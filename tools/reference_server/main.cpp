@@ -586,11 +586,11 @@ int main(int argc, char** argv) {
     if (const std::error_code error = tls_config.init(settings)) {
       // The TlsSettings field named as the flag that set it.
       const std::string_view field = tls_config.failed_field();
-      const char* flag = field == "certificate" ? "--tls-cert"
-                         : field == "private_key" ? "--tls-key"
-                         : field == "ca"          ? "--tls-ca"
-                                                  : tls_config.failed_field();
-      std::fprintf(stderr, "uplink_server: TLS setup failed: %s: %s\n", flag, error.message().c_str());
+      const std::string flag = field == "certificate" ? "--tls-cert " + config.tls_cert
+                               : field == "private_key" ? "--tls-key " + config.tls_key
+                               : field == "ca"          ? "--tls-ca " + config.tls_ca
+                                                        : std::string(field);
+      std::fprintf(stderr, "uplink_server: TLS setup failed: %s: %s\n", flag.c_str(), error.message().c_str());
       return 1;
     }
     config.server.tls = &tls_config;

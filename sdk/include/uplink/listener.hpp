@@ -72,6 +72,11 @@ struct DisconnectInfo {
 struct ConnectFailure {
   std::size_t endpoint_index = 0;  ///< Index into Options::endpoints of the endpoint that failed.
   std::error_code reason;  ///< connect_timeout, handshake_timeout, closed_by_server, a socket error, ...
+  /// What the system said where `reason` sums it up: for resolve_failed, the
+  /// resolver's own error ("Host not found (authoritative)", "Temporary
+  /// failure in name resolution", ...); empty otherwise. The host is
+  /// Options::endpoints[endpoint_index].host.
+  std::error_code cause;
 };
 
 /// Why a device gave up its session and asked the server for a new one.

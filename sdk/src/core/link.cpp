@@ -168,9 +168,9 @@ void Link::on_transport_open(Millis now, Generation generation) {
   queue_hello(now);
 }
 
-void Link::on_transport_failed(Millis now, Generation generation, std::error_code reason) {
+void Link::on_transport_failed(Millis now, Generation generation, std::error_code reason, std::error_code cause) {
   if (generation != generation_ || state_ != ClientState::connecting) return;
-  attempt_failed(now, reason);
+  attempt_failed(now, reason, cause);
 }
 
 std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
@@ -391,15 +391,23 @@ void Link::begin_attempt(Millis now) {
   io_.open_transport(endpoint_index_, options_.endpoints[endpoint_index_]);
 }
 
-void Link::attempt_failed(Millis now, std::error_code reason) {
+void Link::attempt_failed(Millis now, std::error_code reason, std::error_code cause) {
   end_transport({});
   ++counters_.connect_failures;
   ConnectFailure failure;
   failure.endpoint_index = endpoint_index_;
   failure.reason = reason;
-  log(LogLevel::warning, "connect to endpoint %u (%s:%u) failed: %s", static_cast<unsigned>(endpoint_index_),
-      options_.endpoints[endpoint_index_].host, static_cast<unsigned>(options_.endpoints[endpoint_index_].port),
-      reason_text(reason));
+  failure.cause = cause;
+  const Endpoint& endpoint = options_.endpoints[endpoint_index_];
+  if (cause) {
+    // The cause by category and number: its text would need a std::string.
+    log(LogLevel::warning, "connect to endpoint %u (%s:%u) failed: %s (%s %d)", static_cast<unsigned>(endpoint_index_),
+        endpoint.host, static_cast<unsigned>(endpoint.port), reason_text(reason), cause.category().name(),
+        cause.value());
+  } else {
+    log(LogLevel::warning, "connect to endpoint %u (%s:%u) failed: %s", static_cast<unsigned>(endpoint_index_),
+        endpoint.host, static_cast<unsigned>(endpoint.port), reason_text(reason));
+  }
   listener_.on_connect_failed(failure);
   if (state_ == ClientState::stopped) return;  // the listener stopped us
   ++endpoint_index_;

@@ -123,8 +123,9 @@ class Link {
   /// its own handshake done): the link queues HELLO.
   void on_transport_open(Millis now, Generation generation);
   /// The transport could not be opened: the link tries the next endpoint,
-  /// or backs off after the last.
-  void on_transport_failed(Millis now, Generation generation, std::error_code reason);
+  /// or backs off after the last. `cause` is the system's error where
+  /// `reason` sums it up (ConnectFailure::cause).
+  void on_transport_failed(Millis now, Generation generation, std::error_code reason, std::error_code cause = {});
   /// Bytes read from the transport, in order, split anywhere (the view is
   /// needed only during the call). Returns how many were taken: all of
   /// them, unless a downlink message was handed to the listener, after
@@ -210,7 +211,7 @@ class Link {
   [[nodiscard]] Millis ack_deadline() const;
   void begin_round(Millis now);
   void begin_attempt(Millis now);
-  void attempt_failed(Millis now, std::error_code reason);
+  void attempt_failed(Millis now, std::error_code reason, std::error_code cause = {});
   void go_offline(Millis now, std::error_code reason, const Close* server_close, ConstByteSpan farewell = {});
   void back_off(Millis now);
   void enter(ClientState state, Millis now, std::error_code reason = {});

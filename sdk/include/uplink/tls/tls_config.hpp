@@ -184,6 +184,8 @@ class TlsConfig {
   ///    `ca`; a client-only option on a server or the reverse; a Credential
   ///    with both a path and data; a negative cache size;
   ///  - TlsErrc::key_mismatch: private_key is not the certificate's key;
+  ///  - generic category: a credential file that cannot be opened, with the
+  ///    system's reason (ENOENT "No such file or directory", EACCES, ...);
   ///  - mbedTLS category: the parser's or the DRBG's error (e.g.
   ///    MBEDTLS_ERR_X509_FILE_IO_ERROR, MBEDTLS_ERR_PK_PASSWORD_REQUIRED,
   ///    MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED, field "entropy_source"
