@@ -99,6 +99,7 @@ using uplink::server::ServerOptions;
 constexpr const char* kUsage =
     "usage: uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]\n"
     "                     [--read-factor X] [--max-connections N] [--shutdown-retry-after-ms N]\n"
+    "                     [--hello-timeout-ms N] [--max-pending-hello N] [--max-pending-hello-per-source N]\n"
     "                     [--print-payloads] [--state-dir DIR [--dump-delivered]]\n"
     "                     [--events all|connections|none] [--stats-interval-ms N]\n"
     "                     [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert] [--no-session-tickets]]\n"
@@ -107,6 +108,11 @@ constexpr const char* kUsage =
     "  --heartbeat-max-ms N         largest heartbeat granted (default 300000)\n"
     "  --read-factor X              read deadline = X x heartbeat, 1..100 (default 2.5)\n"
     "  --max-connections N          beyond this, CLOSE overloaded (default 1000)\n"
+    "  --hello-timeout-ms N         a connection must send HELLO within this (default 5000)\n"
+    "  --max-pending-hello N        connections without HELLO at once; a newcomer beyond it evicts the\n"
+    "                               oldest of them (default 256)\n"
+    "  --max-pending-hello-per-source N  of those, from one address; beyond it CLOSE overloaded\n"
+    "                               (default 64; 0 = no such limit)\n"
     "  --shutdown-retry-after-ms N  retry hint of the CLOSE going_away sent on exit (default 1000)\n"
     "  --print-payloads             add \"payload\" to message events\n"
     "  --events LEVEL               which JSON lines go to stdout: all (default); connections (all but the\n"
@@ -203,7 +209,8 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
       continue;
     }
     const bool known = flag == "--listen" || flag == "--heartbeat-min-ms" || flag == "--heartbeat-max-ms" ||
-                       flag == "--read-factor" || flag == "--max-connections" ||
+                       flag == "--read-factor" || flag == "--max-connections" || flag == "--hello-timeout-ms" ||
+                       flag == "--max-pending-hello" || flag == "--max-pending-hello-per-source" ||
                        flag == "--shutdown-retry-after-ms" || flag == "--tls-cert" || flag == "--tls-key" ||
                        flag == "--tls-ca" || flag == "--state-dir" || flag == "--events" ||
                        flag == "--stats-interval-ms";
@@ -233,6 +240,18 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
     } else if (flag == "--max-connections") {
       if (!parse_number(value, config.server.max_connections) || config.server.max_connections == 0) {
         return bad_flag(flag, "expected a count > 0");
+      }
+    } else if (flag == "--hello-timeout-ms") {
+      if (!parse_number(value, config.server.session.hello_timeout_ms) || config.server.session.hello_timeout_ms == 0) {
+        return bad_flag(flag, "expected milliseconds, 1..4294967295");
+      }
+    } else if (flag == "--max-pending-hello") {
+      if (!parse_number(value, config.server.max_pending_hello) || config.server.max_pending_hello == 0) {
+        return bad_flag(flag, "expected a count > 0");
+      }
+    } else if (flag == "--max-pending-hello-per-source") {
+      if (!parse_number(value, config.server.max_pending_hello_per_source)) {
+        return bad_flag(flag, "expected a count (0 = no limit)");
       }
     } else if (flag == "--events") {
       if (!uplink::server::parse_event_level(value, config.events)) {
