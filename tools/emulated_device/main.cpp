@@ -4,7 +4,10 @@
 // Prints one JSON line per event on stdout; on a terminal, a live status
 // line on stderr; at exit a "summary" line. Exit status: 0 after a clean
 // stop (signal, --duration-s, --count reached), 1 if a device gave up
-// (retries exhausted), 2 on a bad flag or config value.
+// (retries exhausted), 2 on a bad flag or config value. --version: the
+// version line, exit 0. Under systemd (uplink-device@.service,
+// Type=notify): READY=1 once its devices are started, WATCHDOG=1 from a
+// timer on the io loop, STOPPING=1 (tools/service/service_notifier.hpp).
 #include <unistd.h>
 
 #include <chrono>
@@ -23,6 +26,8 @@
 #include "device_config.hpp"
 #include "emulated_device.hpp"
 #include "json_line.hpp"
+#include "service_notifier.hpp"
+#include "tool_version.hpp"
 #include "uplink/tls/tls_config.hpp"
 #if defined(__linux__)
 #include "uplink/port/linux/netlink_monitor.hpp"
@@ -68,6 +73,12 @@ Totals totals_of(const std::vector<std::unique_ptr<EmulatedDevice>>& devices) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--version") {
+      uplink::tools::print_version("uplink_device");
+      return 0;
+    }
+  }
   uplink::samples::DeviceConfig config;
   std::string error;
   if (!uplink::samples::parse_device_config(argc, argv, config, error)) {
@@ -110,6 +121,8 @@ int main(int argc, char** argv) {
     if (!devices.back()->start()) return 2;
   }
   const std::uint64_t started = wall_ms();
+  uplink::tools::ServiceNotifier notifier(io);
+  notifier.ready(std::to_string(devices.size()) + (devices.size() == 1 ? " device started" : " devices started"));
 
 #if defined(__linux__)
   // A link or address change makes every device probe its connection at
@@ -149,6 +162,7 @@ int main(int argc, char** argv) {
   const auto stop_all = [&] {
     if (stopping) return;
     stopping = true;
+    notifier.stopping();
     stop_monitor();
     for (auto& d : devices) d->stop();
     if (!ticking) on_tick();  // the tick notices when every device is done
