@@ -146,6 +146,7 @@ bool EmulatedDevice::try_send_next() {
 }
 
 void EmulatedDevice::on_state(const StateChange& change) {
+  if (change.state == ClientState::stopped && change.reason == Errc::retries_exhausted) gave_up_ = true;
   if (!print_events()) {
     if (change.state == ClientState::stopped) finished_ = true;
     return;

@@ -4,7 +4,9 @@
 // Prints one JSON line per event on stdout; on a terminal, a live status
 // line on stderr; at exit a "summary" line. Exit status: 0 after a clean
 // stop (signal, --duration-s, --count reached), 1 if a device gave up
-// (retries exhausted), 2 on a bad flag or config value. --version: the
+// (retries exhausted, --max-attempts), 2 on a bad flag or config value, or
+// a --fleet larger than the descriptor limit allows (the soft limit is
+// raised to the hard one first; the message says what to change). --version: the
 // version line, exit 0. Under systemd (uplink-device@.service,
 // Type=notify): READY=1 once its devices are started, WATCHDOG=1 from a
 // timer on the io loop, STOPPING=1 (tools/service/service_notifier.hpp).
@@ -25,6 +27,7 @@
 #include "board_telemetry.hpp"
 #include "device_config.hpp"
 #include "emulated_device.hpp"
+#include "descriptor_limit.hpp"
 #include "json_line.hpp"
 #include "service_notifier.hpp"
 #include "tool_version.hpp"
@@ -112,6 +115,18 @@ int main(int argc, char** argv) {
         .field("id_source", config.id_source.c_str())
         .field("payload", config.payload.c_str())
         .print();
+  }
+
+  // A socket per device (and a spool file each), and a few for the process
+  // itself (stdio, epoll, timers, signals, netlink, TLS files being read):
+  // room is made now, or the run refused, rather than failing half-way.
+  const std::uint64_t descriptors = std::uint64_t{config.fleet} * (config.spool_path.empty() ? 1 : 2) + 32;
+  const uplink::tools::DescriptorLimit limit = uplink::tools::ensure_descriptors(descriptors);
+  if (!limit.enough) {
+    const std::string what = "--fleet " + std::to_string(config.fleet);
+    std::fprintf(stderr, "uplink_device: %s devices in this process\n",
+                 uplink::tools::descriptor_advice(what.c_str(), descriptors, limit).c_str());
+    return 2;
   }
 
   asio::io_context io(1);
@@ -227,7 +242,7 @@ int main(int argc, char** argv) {
 
   const Totals t = totals_of(devices);
   bool gave_up = false;
-  for (const auto& d : devices) gave_up = gave_up || d->client().counters().connects == 0;
+  for (const auto& d : devices) gave_up = gave_up || d->gave_up();
   uplink::samples::JsonLine summary(wall_ms(), "summary");
   summary.field("devices", static_cast<std::uint64_t>(devices.size()))
       .field("sent", t.generated)
@@ -242,5 +257,5 @@ int main(int argc, char** argv) {
     summary.field("tls_full_handshakes", t.tls_full).field("tls_resumed_handshakes", t.tls_resumed);
   }
   summary.print();
-  return gave_up && !stopping ? 1 : 0;
+  return gave_up ? 1 : 0;
 }
