@@ -445,6 +445,10 @@ libraries, the CMake package (find_package(uplink)) and uplink.pc.")
     if(UPLINK_TOOLS_SYSTEMD)
       string(APPEND CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS ", libsystemd0")
     endif()
+    # daemon-reload after install and removal, when systemd runs.
+    set(CPACK_DEBIAN_TOOLS_PACKAGE_CONTROL_EXTRA
+        ${PROJECT_SOURCE_DIR}/cmake/debian/uplink-tools/postinst ${PROJECT_SOURCE_DIR}/cmake/debian/uplink-tools/postrm)
+    set(CPACK_DEBIAN_TOOLS_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
     set(CPACK_DEBIAN_TOOLS_DESCRIPTION "${PROJECT_DESCRIPTION} (server, emulated device, tools)
 The programs that go with the uplink SDK: uplink_server (the reference
 server, with durable sessions and TLS), uplink_device (an emulated device,

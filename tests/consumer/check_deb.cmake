@@ -180,6 +180,13 @@ if(component STREQUAL "sdk")
     fail("uplink.pc says '${pc_version}', expected Version: ${VERSION}")
   endif()
 else()
+  # The maintainer scripts that tell a running systemd about the units.
+  run(control ${DPKG_DEB} --info ${debs})
+  foreach(script postinst postrm)
+    if(NOT control MATCHES "[ \t][0-9]+ bytes,[ \t]+[0-9]+ lines[ \t]+\\*[ \t]+${script}[ \t]")
+      fail("the package has no executable ${script} (dpkg-deb --info):\n${control}")
+    endif()
+  endforeach()
   # Each unit starts a program of the package, where the package puts it.
   foreach(unit IN LISTS units)
     file(STRINGS ${root}/usr/lib/systemd/system/${unit} exec_start REGEX "^ExecStart=")
