@@ -6,10 +6,11 @@
 // stop (signal, --duration-s, --count reached), 1 if a device gave up
 // (retries exhausted, --max-attempts), 2 on a bad flag or config value, or
 // a --fleet larger than the descriptor limit allows (the soft limit is
-// raised to the hard one first; the message says what to change). --version: the
-// version line, exit 0. Under systemd (uplink-device@.service,
-// Type=notify): READY=1 once its devices are started, WATCHDOG=1 from a
-// timer on the io loop, STOPPING=1 (tools/service/service_notifier.hpp).
+// raised to the hard one first; the message says what to change).
+// --version: the version line, exit 0. Under systemd
+// (uplink-device@.service, Type=notify): READY=1 once its devices are
+// started, WATCHDOG=1 from a timer on the io loop, STOPPING=1
+// (tools/service/service_notifier.hpp).
 #include <unistd.h>
 
 #include <chrono>
@@ -25,9 +26,9 @@
 #include <asio/steady_timer.hpp>
 
 #include "board_telemetry.hpp"
+#include "descriptor_limit.hpp"
 #include "device_config.hpp"
 #include "emulated_device.hpp"
-#include "descriptor_limit.hpp"
 #include "json_line.hpp"
 #include "service_notifier.hpp"
 #include "tool_version.hpp"
