@@ -356,6 +356,7 @@ endfunction()
 # the install's own prefix (cmake --install --prefix P: P/bin; the Debian
 # package, which installs with DESTDIR under the prefix /usr: /usr/bin).
 set(UPLINK_TOOL_PROGRAMS "")
+set(UPLINK_INSTALL_TOOLS OFF)  # ON below when this build installs the tools
 foreach(_uplink_tool uplink_server uplink_device uplink_proxy uplink_make_test_pki)
   if(TARGET ${_uplink_tool})
     list(APPEND UPLINK_TOOL_PROGRAMS ${_uplink_tool})
@@ -379,6 +380,7 @@ if(TARGET uplink_server AND TARGET uplink_device)
     endforeach()" COMPONENT tools)
   list(TRANSFORM _uplink_units PREPEND ${PROJECT_BINARY_DIR}/systemd/)
   install(FILES ${_uplink_units} DESTINATION ${UPLINK_INSTALL_SYSTEMDUNITDIR} COMPONENT tools)
+  set(UPLINK_INSTALL_TOOLS ON)
 endif()
 
 if(PROJECT_IS_TOP_LEVEL)  # never take over an embedding project's CPack
@@ -386,7 +388,7 @@ if(PROJECT_IS_TOP_LEVEL)  # never take over an embedding project's CPack
   # Debian package keeps it (and where a plain install puts it too).
   install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
     DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libuplink-dev COMPONENT sdk)
-  if(UPLINK_INSTALL_SYSTEMDUNITDIR)
+  if(UPLINK_INSTALL_TOOLS)
     install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
       DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/uplink-tools COMPONENT tools)
   endif()
@@ -433,7 +435,7 @@ libraries, the CMake package (find_package(uplink)) and uplink.pc.")
   # Debian 12 packages of the shared libraries the programs load (checked
   # against their NEEDED entries by uplink_tools_deb); dpkg-shlibdeps would
   # work out the same natively, but not for the cross builds.
-  if(UPLINK_INSTALL_SYSTEMDUNITDIR)
+  if(UPLINK_INSTALL_TOOLS)
     list(APPEND CPACK_COMPONENTS_ALL tools)
     set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME uplink-tools)
     set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)
@@ -510,7 +512,7 @@ if(UPLINK_BUILD_TESTS AND NOT UPLINK_SANITIZE AND NOT UPLINK_BUILD_FUZZERS)
   # copyright), ELF machine, Depends against the programs' NEEDED entries,
   # and each program run from the package. The .deb is left in
   # <build>/tools-package.
-  if(PROJECT_IS_TOP_LEVEL AND UPLINK_DPKG_DEB AND CMAKE_READELF AND UPLINK_INSTALL_SYSTEMDUNITDIR)
+  if(PROJECT_IS_TOP_LEVEL AND UPLINK_DPKG_DEB AND CMAKE_READELF AND UPLINK_INSTALL_TOOLS)
     add_test(NAME uplink_tools_deb
       COMMAND ${CMAKE_COMMAND} "${_uplink_emulator_arg}"
         -DBUILD_DIR=${PROJECT_BINARY_DIR}
