@@ -150,6 +150,7 @@ void EmulatedDevice::on_state(const StateChange& change) {
     came_online(change.online);
     return;
   }
+  if (change.state == ClientState::stopped && change.reason == Errc::retries_exhausted) gave_up_ = true;
   if (!print_events()) {
     if (change.state == ClientState::stopped) finished_ = true;
     return;

@@ -35,6 +35,8 @@ class EmulatedDevice final : public Listener {
   void network_changed() { client_.network_changed(); }
 
   [[nodiscard]] bool finished() const { return finished_; }
+  /// The client stopped on its own: its reconnect attempts ran out (--max-attempts).
+  [[nodiscard]] bool gave_up() const { return gave_up_; }
   [[nodiscard]] bool quiescent() const { return client_.quiescent() && !generator_armed_; }
   [[nodiscard]] const Client& client() const { return client_; }
   /// The TLS layer's own counters (all zero without --tls-ca).
@@ -78,6 +80,7 @@ class EmulatedDevice final : public Listener {
   bool generator_armed_ = false;
   bool stopping_ = false;
   bool finished_ = false;
+  bool gave_up_ = false;
   double budget_ = 0;  // messages owed by the rate so far
   std::uint64_t generated_ = 0;
   std::uint64_t deferred_ = 0;  // send() refused (store full): the message is kept and retried

@@ -26,6 +26,11 @@
 // SIGINT / SIGTERM: CLOSE going_away to everyone, wait for them to hang up
 // (bounded), print {"event":"shutdown","received":N,"duplicates":M}, exit 0.
 // Bad flags: a message naming the flag on stderr, exit 2. Cannot listen: exit 1.
+// --version: the version line (tools/service/tool_version.hpp), exit 0.
+//
+// Under systemd (uplink-server.service, Type=notify): READY=1 once it
+// listens, WATCHDOG=1 from a timer on the io loop when WatchdogSec= is set,
+// STOPPING=1 at shutdown (tools/service/service_notifier.hpp).
 //
 // Durable sessions (--state-dir DIR): sessions, their uplink positions and
 // their unacknowledged downlink are journaled in DIR (file_session_store.hpp)
@@ -83,6 +88,8 @@
 #include "file_session_store.hpp"
 #include "json_events.hpp"
 #include "server.hpp"
+#include "service_notifier.hpp"
+#include "tool_version.hpp"
 #include "uplink/error.hpp"
 
 #if UPLINK_REFERENCE_SERVER_TLS
@@ -129,6 +136,7 @@ constexpr const char* kUsage =
     "  --tls-ca FILE                TLS: CA of device certificates, with --require-client-cert\n"
     "  --require-client-cert        TLS: devices must present a certificate from --tls-ca (mutual TLS)\n"
     "  --no-session-tickets         TLS: issue no session tickets (no resumption)\n"
+    "  --version                    print the version (and whether TLS and systemd support are built in)\n"
     "stdin: send <device-id> <text> | close <device-id> <retry_after_ms> [reason] | close-all <retry_after_ms> | quit\n"
     "stdout: JSON lines, buffered: online, offline, error, listening, shutdown, state and stats lines are written\n"
     "        at once; message lines before the ACK that covers them; a command's lines once it is done; any\n"
@@ -180,7 +188,7 @@ bool parse_listen(std::string_view text, std::string& address, std::uint16_t& po
   return true;
 }
 
-enum class ParseResult { run, help, bad };
+enum class ParseResult { run, help, version, bad };
 
 ParseResult bad_flag(const std::string& flag, const char* problem) {
   std::fprintf(stderr, "uplink_server: %s: %s (see --help)\n", flag.c_str(), problem);
@@ -199,6 +207,7 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
       has_value = true;
     }
     if (flag == "--help" || flag == "-h") return ParseResult::help;
+    if (flag == "--version") return ParseResult::version;
     if (flag == "--print-payloads" || flag == "--require-client-cert" || flag == "--no-session-tickets" ||
         flag == "--dump-delivered") {
       if (has_value) return bad_flag(flag, "takes no value");
@@ -399,6 +408,7 @@ class Program {
       return 1;
     }
     printer_.listening(config_.server.address, server_.port(), config_.server.tls != nullptr);
+    notifier_.ready("listening on " + config_.server.address + ":" + std::to_string(server_.port()));
     if (config_.stats_interval_ms != 0) {
       stats_timer_.expires_after(std::chrono::milliseconds(config_.stats_interval_ms));
       arm_stats();
@@ -524,6 +534,7 @@ class Program {
   }
 
   void state_failed() {
+    notifier_.stopping();
     std::fprintf(stderr, "uplink_server: cannot write the session state: %s; exiting (a restart continues from what was committed)\n",
                  store_.problem().c_str());
     exit_status_ = 1;
@@ -539,6 +550,7 @@ class Program {
   }
 
   void begin_shutdown() {
+    notifier_.stopping();
     server_.shutdown(uplink::CloseReason::going_away, config_.shutdown_retry_after_ms, [this] {
       printer_.shutdown(server_.counters().messages, server_.counters().duplicates);
       asio::error_code ignored;
@@ -562,6 +574,7 @@ class Program {
   uplink::server::StatsMeter stats_meter_;
   std::atomic<bool> stop_reading_{false};
   int exit_status_ = 0;
+  uplink::tools::ServiceNotifier notifier_{io_};
 };
 
 int dump_delivered(const Config& config) {
@@ -587,6 +600,7 @@ int main(int argc, char** argv) {
   Config config;
   switch (parse_args(argc, argv, config)) {
     case ParseResult::help: std::fputs(kUsage, stdout); return 0;
+    case ParseResult::version: uplink::tools::print_version("uplink_server"); return 0;
     case ParseResult::bad: return 2;
     case ParseResult::run: break;
   }
