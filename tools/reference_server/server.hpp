@@ -51,6 +51,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "authenticator.hpp"
 #include "server_session.hpp"
 #include "session_registry.hpp"
 #include "uplink/codec/frame.hpp"
@@ -87,6 +88,13 @@ struct ServerOptions {
   /// builds with uplink_tls (UPLINK_WITH_TLS); elsewhere check_options()
   /// refuses it.
   const uplink::tls::TlsConfig* tls = nullptr;
+  /// Checks every HELLO (authenticator.hpp): a credentials file of token
+  /// hashes, a client certificate bound to the device id (mutual TLS; the
+  /// connection's verified certificate is handed to it), or both (AllOf).
+  /// Not owned: it must outlive the server. nullptr: every device is taken
+  /// at its word; uplink_server refuses to run so unless told
+  /// --insecure-no-auth.
+  Authenticator* authenticator = nullptr;
 };
 
 /// Why `options` cannot be used (names the field), or nullptr when they can.
