@@ -2,7 +2,7 @@
 // uplink_make_test_pki: throwaway certificates for trying the reference
 // server's TLS mode, so that no key is ever committed.
 //
-//   uplink_make_test_pki [--force] <dir>
+//   uplink_make_test_pki [--force] [--device ID] <dir>
 //
 // Writes into <dir> (created with mode 0700 if it does not exist):
 //
@@ -11,8 +11,10 @@
 //   server.pem  issued by the CA: CN=localhost, subjectAltName
 //               DNS:localhost + IP:127.0.0.1, extendedKeyUsage serverAuth
 //   server.key  its private key (mode 0600)
-//   client.pem  issued by the CA: CN=uplink-demo-device,
-//               extendedKeyUsage clientAuth (a device identity for mutual TLS)
+//   client.pem  issued by the CA: CN=uplink-demo-device (or CN=ID with
+//               --device ID), extendedKeyUsage clientAuth: the identity of
+//               that one device for mutual TLS (uplink_server
+//               --require-client-cert accepts it for that device id only)
 //   client.key  its private key (mode 0600)
 //
 // Every key is a fresh EC key on secp256r1 (P-256), certificates are X.509
@@ -107,11 +109,22 @@ bool write_file(const std::string& dir, const char* name, const char* text, mode
 constexpr const char* kFiles[] = {"ca.pem", "server.pem", "server.key", "client.pem", "client.key"};
 
 int usage() {
-  std::fputs("usage: uplink_make_test_pki [--force] <dir>\n"
+  std::fputs("usage: uplink_make_test_pki [--force] [--device ID] <dir>\n"
              "  writes ca.pem, server.pem, server.key (CN/SAN localhost + 127.0.0.1),\n"
-             "  client.pem, client.key into <dir>: throwaway certificates for the TLS demo\n",
+             "  client.pem, client.key (CN=ID, default uplink-demo-device) into <dir>:\n"
+             "  throwaway certificates for the TLS demo\n",
              stderr);
   return 2;
+}
+
+// A device id as HELLO carries it, that is also safe inside a subject
+// string (no ',', '=', '+', '\\' or quotes, which mbedTLS would parse).
+bool usable_device_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (const char c : id) {
+    if (c < 0x21 || c > 0x7e || std::strchr(",=+\\\"<>;#", c) != nullptr) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -119,10 +132,17 @@ int usage() {
 int main(int argc, char** argv) {
   bool force = false;
   std::string dir;
+  std::string device = "uplink-demo-device";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--force") {
       force = true;
+    } else if (arg == "--device") {
+      if (i + 1 >= argc || !usable_device_id(argv[i + 1])) {
+        std::fputs("uplink_make_test_pki: --device: 1..64 printable ASCII characters, none of ,=+\\\"<>;#\n", stderr);
+        return 2;
+      }
+      device = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
       usage();
       return 0;
@@ -167,8 +187,8 @@ int main(int argc, char** argv) {
   CertificateSpec server =
       valid(uplink::test_pki::server_spec("CN=localhost,O=uplink", "localhost", true, kCaName), validity);
   server.extended_key_usage = ExtendedKeyUsage::server_auth;
-  CertificateSpec client =
-      valid(uplink::test_pki::device_spec("CN=uplink-demo-device,O=uplink", kCaName), validity);
+  const std::string client_subject = "CN=" + device + ",O=uplink";
+  CertificateSpec client = valid(uplink::test_pki::device_spec(client_subject.c_str(), kCaName), validity);
   client.extended_key_usage = ExtendedKeyUsage::client_auth;
 
   static char ca_pem[4096];
