@@ -218,12 +218,21 @@ void EmulatedDevice::on_disconnected(const DisconnectInfo& info) {
 void EmulatedDevice::on_connect_failed(const ConnectFailure& failure) {
   if (!print_events()) return;
   const Endpoint& ep = options_.endpoints[failure.endpoint_index];
-  JsonLine(now_ms(), "connect_failed")
-      .field("device", options_.device_id)
+  JsonLine line(now_ms(), "connect_failed");
+  line.field("device", options_.device_id)
       .field("endpoint", ep.host)
       .field("port", static_cast<std::uint64_t>(ep.port))
-      .field("reason", reason_name(failure.reason).c_str())
-      .print();
+      .field("reason", reason_name(failure.reason).c_str());
+  if (failure.reason == Errc::closed_by_server) {
+    // Why the server refused the HELLO (unauthorized: the id or token);
+    // a reason this build does not know is printed by its number.
+    char code[8];
+    std::snprintf(code, sizeof code, "0x%02x", static_cast<unsigned>(failure.server_reason));
+    const char* name = close_reason_name(failure.server_reason);
+    line.field("server_reason", std::strcmp(name, "unknown") == 0 ? static_cast<const char*>(code) : name)
+        .field("retry_after_ms", static_cast<std::uint64_t>(failure.retry_after_ms));
+  }
+  line.print();
 }
 
 void EmulatedDevice::on_session_reset(const SessionReset& reset) {

@@ -375,12 +375,16 @@ void Link::begin_attempt(Millis now) {
   io_.open_transport(endpoint_index_, options_.endpoints[endpoint_index_]);
 }
 
-void Link::attempt_failed(Millis now, std::error_code reason) {
+void Link::attempt_failed(Millis now, std::error_code reason, const Close* server_close) {
   end_transport({});
   ++counters_.connect_failures;
   ConnectFailure failure;
   failure.endpoint_index = endpoint_index_;
   failure.reason = reason;
+  if (server_close != nullptr) {
+    failure.server_reason = server_close->reason;
+    failure.retry_after_ms = server_close->retry_after_ms;
+  }
   log(LogLevel::warning, "connect to endpoint %u (%s:%u) failed: %s", static_cast<unsigned>(endpoint_index_),
       options_.endpoints[endpoint_index_].host, static_cast<unsigned>(options_.endpoints[endpoint_index_].port),
       reason_text(reason));
@@ -540,7 +544,7 @@ void Link::handle_frame(Millis now, const Frame& frame) {
       } else {
         retry_after_hint_ms_ = frame.close.retry_after_ms;
         if (frame.close.reason == CloseReason::sequence_error && delivery_.session_id() != 0) resume_refused();
-        attempt_failed(now, make_error_code(Errc::closed_by_server));
+        attempt_failed(now, make_error_code(Errc::closed_by_server), &frame.close);
       }
       return;
     case FrameType::data:
