@@ -94,7 +94,8 @@
 #       blackhole_both and server_killed over mutual TLS: throwaway
 #       certificates from uplink_make_test_pki, the server with --tls-cert,
 #       --tls-key, --tls-ca and --require-client-cert, the device with
-#       --tls-ca and its client certificate. The fault proxy works on TCP,
+#       --tls-ca and its client certificate, whose CN is the device id (the
+#       server authenticates the device by it). The fault proxy works on TCP,
 #       so the faults are the same and so are the checks; in addition the
 #       device's summary must count full TLS handshakes, a reconnect to the
 #       same server must resume the TLS session (tls_blackhole_both), and a

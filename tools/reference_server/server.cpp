@@ -246,7 +246,9 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
       // The verified client certificate (mutual TLS), for the authenticator
       // of the HELLO; a resumed handshake finds it in the resumed session.
       PeerCertificate certificate;
-      if (peer_certificate_of(*tls_engine_->native(), certificate)) session_.set_peer_certificate(std::move(certificate));
+      if (peer_certificate_of(*tls_engine_->native(), certificate)) {
+        session_.set_peer_certificate(std::move(certificate));
+      }
     }
 #endif
     start_read();

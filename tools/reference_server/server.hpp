@@ -36,6 +36,14 @@
 // close_all) is written once the handshake is done, within close_linger_ms.
 // At the end of a connection close_notify is sent, best effort, before FIN.
 // Plain TCP (tls == nullptr) is unaffected.
+//
+// Device authentication (ServerOptions::authenticator, authenticator.hpp):
+// every HELLO is checked before it touches a session; a refused one gets
+// CLOSE unauthorized and an error event "unauthorized" naming the cause.
+// In TLS mode the connection's verified client certificate (if any) is
+// handed to the authenticator with the HELLO. Without an authenticator
+// every device is taken at its word (tests; uplink_server refuses that
+// unless --insecure-no-auth).
 #pragma once
 
 #include "uplink/net/asio.hpp"
