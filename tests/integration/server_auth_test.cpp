@@ -248,6 +248,8 @@ TEST(CredentialsFile, RotationReplacesTheTokenAndRevocationRemovesTheDevice) {
   std::string token;
   CHECK(credentials.provision("has space", token) == std::errc::invalid_argument);
   CHECK(credentials.provision("dev", token, 10) == std::errc::invalid_argument);
+  // A '#' first would make the line a comment of the file.
+  CHECK(credentials.provision("#dev", token) == std::errc::invalid_argument);
 }
 
 TEST(CredentialsFile, AChangedFileIsReloadedAndABrokenOneKeepsThePreviousEntries) {

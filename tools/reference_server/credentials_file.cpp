@@ -297,6 +297,9 @@ std::error_code CredentialsFile::set_token(std::string_view device_id, ConstByte
     return fail(std::errc::invalid_argument, "device id must be 1.." + std::to_string(kMaxDeviceIdLength) +
                                                  " printable ASCII characters without blanks");
   }
+  if (device_id.front() == '#') {  // valid in HELLO, but the file would read its line as a comment
+    return fail(std::errc::invalid_argument, "a device id starting with '#' cannot be stored in a credentials file");
+  }
   if (iterations < kMinIterations || iterations > kMaxIterations) {
     return fail(std::errc::invalid_argument, "iterations must be within " + std::to_string(kMinIterations) +
                                                  " .. " + std::to_string(kMaxIterations));

@@ -7,7 +7,8 @@
 //   # comment lines and blank lines are ignored
 //   <device-id> pbkdf2-sha256 <iterations> <salt> <hash>
 //
-//   device-id   1..64 printable ASCII characters without blanks (as in HELLO)
+//   device-id   1..64 printable ASCII characters without blanks (as in HELLO),
+//               not starting with '#' (a comment)
 //   iterations  PBKDF2 iteration count, kMinIterations .. kMaxIterations
 //   salt        16 bytes, 32 lowercase or uppercase hex digits, per device
 //   hash        PBKDF2-HMAC-SHA256(token, salt, iterations), 32 bytes, 64 hex digits
