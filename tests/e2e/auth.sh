@@ -54,7 +54,7 @@ esac
 e2e_init "auth $scenario" "e2e-auth-$scenario" "${UPLINK_E2E_DEADLINE_S:-60}"
 say() { echo "[auth $scenario] $*"; }
 
-# ---- helpers ------------------------------------------------------------------
+# ---- functions ----------------------------------------------------------------
 
 # provision <device>: a token for <device> into $work/<device>.token (0600).
 provision() {
