@@ -94,7 +94,8 @@
 #       blackhole_both and server_killed over mutual TLS: throwaway
 #       certificates from uplink_make_test_pki, the server with --tls-cert,
 #       --tls-key, --tls-ca and --require-client-cert, the device with
-#       --tls-ca and its client certificate. The fault proxy works on TCP,
+#       --tls-ca and its client certificate, whose CN is the device id (the
+#       server authenticates the device by it). The fault proxy works on TCP,
 #       so the faults are the same and so are the checks; in addition the
 #       device's summary must count full TLS handshakes, a reconnect to the
 #       same server must resume the TLS session (tls_blackhole_both), and a
@@ -150,7 +151,7 @@ start_server() {
   servers=$((servers + 1))
   launch_listener "server$servers" "$server_input" "$1" \
     "$server_bin" --print-payloads --shutdown-retry-after-ms 300 ${state_dir:+--state-dir "$state_dir"} \
-    ${server_tls[@]+"${server_tls[@]}"}
+    ${server_tls[@]+"${server_tls[@]}"} ${server_auth[@]+"${server_auth[@]}"}
   server_port=$listen_port
   say "server$servers listening on :$server_port${state_dir:+ (state in $(basename "$state_dir"))}"
 }
@@ -415,11 +416,16 @@ end_exactly_once() {  # end_exactly_once <n>
   expect_reconnects "$1"
 }
 
-# TLS mode (tls_ scenarios): throwaway certificates, mutual TLS.
+# TLS mode (tls_ scenarios): throwaway certificates, mutual TLS; the
+# device's certificate names its id, which authenticates it. Plain
+# scenarios test the link, not authentication (tests/e2e/auth.sh does):
+# their server runs with --insecure-no-auth.
 server_tls=()
 device_tls=()
+server_auth=(--insecure-no-auth)
 setup_tls() {
-  "$pki_bin" "$work/pki" >"$work/pki.log" 2>&1 || fail "uplink_make_test_pki failed"
+  "$pki_bin" --device "$DEVICE_ID" "$work/pki" >"$work/pki.log" 2>&1 || fail "uplink_make_test_pki failed"
+  server_auth=()
   server_tls=(--tls-cert "$work/pki/server.pem" --tls-key "$work/pki/server.key"
     --tls-ca "$work/pki/ca.pem" --require-client-cert)
   device_tls=(--tls-ca "$work/pki/ca.pem"  # verifies 127.0.0.1, the --server host, as an iPAddress SAN

@@ -648,3 +648,48 @@ TEST(ReferenceServerTls, OptionsRefuseAConfigThatIsNotAnInitializedServerConfig)
   Server refused(io, events, o);
   CHECK(refused.start() == Errc::invalid_option);
 }
+
+// ---- Mutual TLS binds the certificate to the device id (CertificateAuthenticator)
+
+TEST(ReferenceServerTls, ACertificateSpeaksOnlyForTheDeviceItNames) {
+  make_server_tls(true);
+  CertificateAuthenticator by_cn;  // the test client certificate: CN=device-0001
+  ServerOptions o = options();
+  o.authenticator = &by_cn;
+  start(o);
+
+  // Another device's id with device-0001's certificate: CLOSE unauthorized.
+  TlsDevice& thief = device(device_tls_with_cert.get());
+  thief.send(hello("device-0002", 1000));
+  CHECK_TRUE(run_until([&] { return thief.has(FrameType::close); }));
+  CHECK(thief.first(FrameType::close).reason == CloseReason::unauthorized);
+  CHECK_FALSE(thief.has(FrameType::welcome));
+  CHECK_TRUE(run_until([&] { return events.count("error") == 1; }));
+  STRCMP_EQUAL("unauthorized", events.last("error").reason.c_str());
+  STRCMP_EQUAL("certificate_mismatch: the certificate names CN 'device-0001'", events.last("error").detail.c_str());
+  UNSIGNED_LONGS_EQUAL(0, server->registry().size());
+
+  // Its own id: welcomed; and again over a resumed TLS session, whose
+  // certificate the server still knows.
+  TlsDevice& owner = device(device_tls_with_cert.get());
+  const std::uint64_t session = online(owner, "device-0001").welcome.session_id;
+  owner.close();
+  CHECK_TRUE(run_until([&] { return events.count("offline") == 1; }));
+  CHECK_TRUE(owner.connect(server->port()));
+  const Owned welcome = online(owner, "device-0001", 1000, session);
+  CHECK_TRUE(owner.engine().resumed());
+  UNSIGNED_LONGS_EQUAL(session, welcome.welcome.session_id);
+}
+
+TEST(ReferenceServerTls, WithoutAClientCertificateTheCertificateAuthenticatorRefuses) {
+  CertificateAuthenticator by_cn;
+  ServerOptions o = options();  // TLS without client certificates
+  o.authenticator = &by_cn;
+  start(o);
+  TlsDevice& d = device();
+  d.send(hello("device-0001", 1000));
+  CHECK_TRUE(run_until([&] { return d.has(FrameType::close); }));
+  CHECK(d.first(FrameType::close).reason == CloseReason::unauthorized);
+  CHECK_TRUE(run_until([&] { return events.count("error") == 1; }));
+  STRCMP_EQUAL("certificate_missing", events.last("error").detail.c_str());
+}

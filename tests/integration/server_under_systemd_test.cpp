@@ -63,7 +63,8 @@ TEST_GROUP(ServerUnderSystemd) {
     std::string address = "127.0.0.1:0";
     std::string stats = "--stats-interval-ms";
     std::string zero = "0";
-    char* argv[] = {program.data(), listen.data(), address.data(), stats.data(), zero.data(), nullptr};
+    std::string no_auth = "--insecure-no-auth";  // the notify path is what is tested here
+    char* argv[] = {program.data(), listen.data(), address.data(), stats.data(), zero.data(), no_auth.data(), nullptr};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);

@@ -152,3 +152,29 @@ TEST(DeviceBoard, TheTokenComesFromAPrivateFileAndACommandLineTokenIsWarnedAbout
   CHECK_TRUE(on_command_line.warnings[0].find("ps") != std::string::npos);
   uplink::test::remove_temp_dir(dir);
 }
+
+TEST(DeviceBoard, ATokenInAConfigFileIsWarnedAboutOnlyWhenOthersCanReadTheFile) {
+  const std::string dir = uplink::test::make_temp_dir("uplink-token-config");
+  CHECK_FALSE(dir.empty());
+  const std::string path = dir + "/device.conf";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    CHECK(f != nullptr);
+    std::fputs("device-id = d1\ntoken = s3cret\n", f);
+    std::fclose(f);
+  }
+  ::chmod(path.c_str(), 0600);
+  DeviceConfig private_file;
+  std::string error;
+  CHECK_TEXT(parse(private_file, {"--config", path}, error), error.c_str());
+  UNSIGNED_LONGS_EQUAL(6, private_file.options.token_size);
+  CHECK_TRUE(private_file.warnings.empty());  // no "ps shows it": it is not on a command line
+
+  ::chmod(path.c_str(), 0640);
+  DeviceConfig shared_file;
+  CHECK_TEXT(parse(shared_file, {"--config", path}, error), error.c_str());
+  UNSIGNED_LONGS_EQUAL(1, shared_file.warnings.size());
+  CHECK_TRUE(shared_file.warnings[0].find("holds a token") != std::string::npos);
+  ::unlink(path.c_str());
+  ::rmdir(dir.c_str());
+}

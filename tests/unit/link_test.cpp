@@ -498,9 +498,12 @@ TEST(SessionConnect, ServerCloseDuringHandshakeIsAConnectFailureWithoutFarewell)
   start();
   open();
   flush();
-  server.close(now, CloseReason::unauthorized, 0, "who are you");
+  server.close(now, CloseReason::unauthorized, 7000, "who are you");
   UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
   ERRC_EQUAL(Errc::closed_by_server, at(listener.connect_failures, 0).reason);
+  // The listener learns why (a refused token says unauthorized).
+  CHECK(at(listener.connect_failures, 0).server_reason == CloseReason::unauthorized);
+  UNSIGNED_LONGS_EQUAL(7000, at(listener.connect_failures, 0).retry_after_ms);
   UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
   UNSIGNED_LONGS_EQUAL(1, io.closes.size());
   CHECK_TRUE(at(io.closes, 0).farewell.empty());  // a CLOSE is not answered with a CLOSE

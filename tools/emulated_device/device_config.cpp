@@ -206,9 +206,21 @@ bool load_file(DeviceConfig& c, const std::string& path, std::string& error) {
       return false;
     }
     std::string message;
-    if (!apply(c, trim(line.substr(0, eq)), trim(line.substr(eq + 1)), message)) {
+    const std::string name = trim(line.substr(0, eq));
+    if (!apply(c, name, trim(line.substr(eq + 1)), message)) {
       error = path + ":" + std::to_string(line_no) + ": " + message;
       return false;
+    }
+    if (name == "token") {
+      // Not on a command line, so ps does not show it; the file's own
+      // permissions decide who can read it.
+      c.warnings.pop_back();
+      struct stat info {};
+      if (::stat(path.c_str(), &info) == 0 && (info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        c.warnings.push_back("--config: '" + path +
+                             "' holds a token and can be read by its group or others; make it private (chmod 600) "
+                             "or use token-file");
+      }
     }
   }
   return true;

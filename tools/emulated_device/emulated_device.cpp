@@ -228,6 +228,15 @@ void EmulatedDevice::on_connect_failed(const ConnectFailure& failure) {
       .field("endpoint", ep.host)
       .field("port", static_cast<std::uint64_t>(ep.port))
       .field("reason", reason_name(failure.reason).c_str());
+  if (failure.reason == Errc::closed_by_server) {
+    // Why the server refused the HELLO (unauthorized: the id or token);
+    // a reason this build does not know is printed by its number.
+    char code[8];
+    std::snprintf(code, sizeof code, "0x%02x", static_cast<unsigned>(failure.server_reason));
+    const char* name = close_reason_name(failure.server_reason);
+    line.field("server_reason", std::strcmp(name, "unknown") == 0 ? static_cast<const char*>(code) : name)
+        .field("retry_after_ms", static_cast<std::uint64_t>(failure.retry_after_ms));
+  }
   if (failure.cause) line.field("cause", failure.cause.message().c_str());  // the resolver's own words
   line.print();
 }

@@ -5,8 +5,24 @@
 //                 [--read-factor X] [--max-connections N]
 //                 [--shutdown-retry-after-ms N] [--print-payloads] [--state-dir DIR]
 //                 [--events all|connections|none] [--stats-interval-ms N]
-//                 [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert]
-//                  [--no-session-tickets]]
+//                 [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert
+//                  [--client-cert-id cn|san]] [--no-session-tickets]]
+//                 [--credentials FILE] [--insecure-no-auth]
+//   uplink_server provision --credentials FILE --device ID [--token-file OUT] [--iterations N]
+//   uplink_server provision --credentials FILE --device ID --revoke
+//
+// Device authentication is on by default (authenticator.hpp): the server
+// refuses to start unless devices prove who they are with a token checked
+// against --credentials FILE (salted PBKDF2 hashes, credentials_file.hpp;
+// `uplink_server provision` adds or rotates a device and prints its new
+// token once, provision.cpp), or with a client certificate whose CN (or,
+// with --client-cert-id san, a dNSName SAN) is the device id
+// (--require-client-cert), or both. --insecure-no-auth runs without and
+// says so on stderr at start. A refused HELLO gets CLOSE unauthorized and
+// an error event "unauthorized" naming the cause; tokens are never printed.
+// The credentials file is read again when it changes (a rotation takes
+// effect at the next HELLO); a broken edit is reported on stderr and the
+// previous credentials stay in use.
 //
 // Prints one JSON line per event on stdout (json_events.hpp), the first
 // being {"event":"listening","port":P}. Lines are buffered: connection-level
@@ -78,6 +94,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -85,6 +102,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "authenticator.hpp"
 #include "file_session_store.hpp"
 #include "json_events.hpp"
 #include "server.hpp"
@@ -93,6 +111,8 @@
 #include "uplink/error.hpp"
 
 #if UPLINK_REFERENCE_SERVER_TLS
+#include "credentials_file.hpp"
+#include "provision.hpp"
 #include "uplink/tls/tls_config.hpp"
 #endif
 
@@ -109,7 +129,9 @@ constexpr const char* kUsage =
     "                     [--hello-timeout-ms N] [--max-pending-hello N] [--max-pending-hello-per-source N]\n"
     "                     [--print-payloads] [--state-dir DIR [--dump-delivered]]\n"
     "                     [--events all|connections|none] [--stats-interval-ms N]\n"
-    "                     [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert] [--no-session-tickets]]\n"
+    "                     [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert [--client-cert-id cn|san]]\n"
+    "                      [--no-session-tickets]] [--credentials FILE] [--insecure-no-auth]\n"
+    "       uplink_server provision --credentials FILE --device ID [--token-file OUT] [--iterations N] [--revoke]\n"
     "  --listen host:port           numeric IPv4 or [IPv6] address and port (default 127.0.0.1:7400; port 0 = any)\n"
     "  --heartbeat-min-ms N         smallest heartbeat granted (default 1000)\n"
     "  --heartbeat-max-ms N         largest heartbeat granted (default 300000)\n"
@@ -136,6 +158,16 @@ constexpr const char* kUsage =
     "  --tls-ca FILE                TLS: CA of device certificates, with --require-client-cert\n"
     "  --require-client-cert        TLS: devices must present a certificate from --tls-ca (mutual TLS)\n"
     "  --no-session-tickets         TLS: issue no session tickets (no resumption)\n"
+    "  --client-cert-id cn|san      mutual TLS: the device id must be the certificate's CN (default) or one of\n"
+    "                               its DNS subjectAltNames\n"
+    "  --credentials FILE           devices must send the token provisioned for them in FILE (salted PBKDF2\n"
+    "                               hashes; see provision); FILE must not be writable by group or others\n"
+    "  --insecure-no-auth           run WITHOUT device authentication: anyone who reaches the port can claim any\n"
+    "                               device id (tests only; warns at start). Without it, the server needs\n"
+    "                               --credentials or --require-client-cert (or both) and refuses to start\n"
+    "  provision                    adds a device to the credentials file (or rotates its token): prints a new\n"
+    "                               random token once (or writes it, mode 0600, to --token-file OUT), stores\n"
+    "                               only its salted hash; --revoke removes the device\n"
     "  --version                    print the version (and whether TLS and systemd support are built in)\n"
     "stdin: send <device-id> <text> | close <device-id> <retry_after_ms> [reason] | close-all <retry_after_ms> | quit\n"
     "stdout: JSON lines, buffered: online, offline, error, listening, shutdown, state and stats lines are written\n"
@@ -156,6 +188,11 @@ struct Config {
   std::string tls_ca;
   bool require_client_cert = false;
   bool session_tickets = true;
+  // Device authentication.
+  std::string credentials;
+  uplink::server::CertificateIdField client_cert_id = uplink::server::CertificateIdField::common_name;
+  bool client_cert_id_given = false;
+  bool insecure_no_auth = false;
 };
 
 template <typename T>
@@ -209,8 +246,9 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
     if (flag == "--help" || flag == "-h") return ParseResult::help;
     if (flag == "--version") return ParseResult::version;
     if (flag == "--print-payloads" || flag == "--require-client-cert" || flag == "--no-session-tickets" ||
-        flag == "--dump-delivered") {
+        flag == "--dump-delivered" || flag == "--insecure-no-auth") {
       if (has_value) return bad_flag(flag, "takes no value");
+      if (flag == "--insecure-no-auth") config.insecure_no_auth = true;
       if (flag == "--print-payloads") config.print_payloads = true;
       if (flag == "--dump-delivered") config.dump_delivered = true;
       if (flag == "--require-client-cert") config.require_client_cert = true;
@@ -222,7 +260,7 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
                        flag == "--max-pending-hello" || flag == "--max-pending-hello-per-source" ||
                        flag == "--shutdown-retry-after-ms" || flag == "--tls-cert" || flag == "--tls-key" ||
                        flag == "--tls-ca" || flag == "--state-dir" || flag == "--events" ||
-                       flag == "--stats-interval-ms";
+                       flag == "--stats-interval-ms" || flag == "--credentials" || flag == "--client-cert-id";
     if (!known) return bad_flag(flag, "unknown flag");
     if (!has_value) {
       if (i + 1 >= argc) return bad_flag(flag, "missing value");
@@ -272,6 +310,14 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
         return bad_flag(flag, "expected milliseconds, 100..3600000, or 0 for no stats lines");
       }
       config.stats_interval_ms = ms;
+    } else if (flag == "--credentials") {
+      if (value.empty()) return bad_flag(flag, "expected a file name");
+      config.credentials = value;
+    } else if (flag == "--client-cert-id") {
+      if (value != "cn" && value != "san") return bad_flag(flag, "expected cn or san");
+      config.client_cert_id =
+          value == "cn" ? uplink::server::CertificateIdField::common_name : uplink::server::CertificateIdField::dns_san;
+      config.client_cert_id_given = true;
     } else if (flag == "--state-dir") {
       if (value.empty()) return bad_flag(flag, "expected a directory");
       config.state_dir = value;
@@ -302,6 +348,23 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
   }
   if (!config.tls_ca.empty() && !config.require_client_cert) {
     return bad_flag("--tls-ca", "only used with --require-client-cert");
+  }
+  if (config.client_cert_id_given && !config.require_client_cert) {
+    return bad_flag("--client-cert-id", "needs --require-client-cert");
+  }
+#if !UPLINK_REFERENCE_SERVER_TLS
+  if (!config.credentials.empty()) {
+    return bad_flag("--credentials", "this build has no mbedTLS (UPLINK_WITH_TLS=OFF) for the token hashes");
+  }
+#endif
+  const bool authenticated = !config.credentials.empty() || config.require_client_cert;
+  if (config.insecure_no_auth && authenticated) {
+    return bad_flag("--insecure-no-auth", "contradicts --credentials / --require-client-cert");
+  }
+  if (!authenticated && !config.insecure_no_auth && !config.dump_delivered) {
+    return bad_flag("device authentication",
+                    "none configured: give --credentials FILE (see uplink_server provision) or mutual TLS "
+                    "(--require-client-cert), or --insecure-no-auth to let any client claim any device id");
   }
   if (config.dump_delivered && config.state_dir.empty()) return bad_flag("--dump-delivered", "needs --state-dir");
   if (config.server.session.heartbeat_min_ms > config.server.session.heartbeat_max_ms) {
@@ -597,6 +660,14 @@ int dump_delivered(const Config& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "provision") {
+#if UPLINK_REFERENCE_SERVER_TLS
+    return uplink::server::run_provision(argc - 1, argv + 1);
+#else
+    std::fputs("uplink_server: provision: this build has no mbedTLS (UPLINK_WITH_TLS=OFF)\n", stderr);
+    return 2;
+#endif
+  }
   Config config;
   switch (parse_args(argc, argv, config)) {
     case ParseResult::help: std::fputs(kUsage, stdout); return 0;
@@ -628,7 +699,35 @@ int main(int argc, char** argv) {
     }
     config.server.tls = &tls_config;
   }
+  // Outlive the server too (ServerOptions::authenticator is not owned).
+  uplink::server::CredentialsFile credentials;
+  uplink::server::CertificateAuthenticator by_certificate(config.client_cert_id);
+  std::unique_ptr<uplink::server::AllOf> both;
+  if (!config.credentials.empty()) {
+    if (const std::error_code error = credentials.load(config.credentials)) {
+      std::fprintf(stderr, "uplink_server: --credentials: %s\n",
+                   credentials.problem().empty() ? error.message().c_str() : credentials.problem().c_str());
+      return 1;
+    }
+    credentials.set_on_reload([](bool ok, const std::string& message) {
+      std::fprintf(stderr, "uplink_server: %scredentials %s\n", ok ? "" : "cannot reload the ", message.c_str());
+    });
+    config.server.authenticator = &credentials;
+  }
+  if (config.require_client_cert) {
+    if (config.server.authenticator != nullptr) {
+      both = std::make_unique<uplink::server::AllOf>(by_certificate, credentials);
+      config.server.authenticator = both.get();
+    } else {
+      config.server.authenticator = &by_certificate;
+    }
+  }
 #endif
+  if (config.insecure_no_auth) {
+    std::fputs("uplink_server: WARNING: --insecure-no-auth: devices are NOT authenticated; anyone who can reach "
+               "this port can claim any device id, take over its session and read its downlink\n",
+               stderr);
+  }
   asio::io_context io;
   Program program(io, config);
   return program.run();

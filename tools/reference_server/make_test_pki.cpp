@@ -2,7 +2,7 @@
 // uplink_make_test_pki: throwaway certificates for trying the reference
 // server's TLS mode, so that no key is ever committed.
 //
-//   uplink_make_test_pki [--force] <dir>
+//   uplink_make_test_pki [--force] [--device ID] [--second-device ID2] <dir>
 //
 // Writes into <dir> (created with mode 0700 if it does not exist):
 //
@@ -11,8 +11,12 @@
 //   server.pem  issued by the CA: CN=localhost, subjectAltName
 //               DNS:localhost + IP:127.0.0.1, extendedKeyUsage serverAuth
 //   server.key  its private key (mode 0600)
-//   client.pem  issued by the CA: CN=uplink-demo-device,
-//               extendedKeyUsage clientAuth (a device identity for mutual TLS)
+//   client.pem  issued by the CA: CN=uplink-demo-device (or CN=ID with
+//               --device ID), extendedKeyUsage clientAuth: the identity of
+//               that one device for mutual TLS (uplink_server
+//               --require-client-cert accepts it for that device id only)
+//   client2.pem, client2.key   with --second-device ID2 only: the same for
+//               a second device, CN=ID2, from the same CA
 //   client.key  its private key (mode 0600)
 //
 // Every key is a fresh EC key on secp256r1 (P-256), certificates are X.509
@@ -108,11 +112,23 @@ bool write_file(const std::string& dir, const char* name, const char* text, mode
 constexpr const char* kFiles[] = {"ca.pem", "server.pem", "server.key", "client.pem", "client.key"};
 
 int usage() {
-  std::fputs("usage: uplink_make_test_pki [--force] <dir> | --version\n"
-             "  writes ca.pem, server.pem, server.key (CN/SAN localhost + 127.0.0.1),\n"
-             "  client.pem, client.key into <dir>: throwaway certificates for the TLS demo\n",
+  std::fputs("usage: uplink_make_test_pki [--force] [--device ID] [--second-device ID2] <dir> | --version\n"
+             "  writes ca.pem, server.pem, server.key (CN/SAN localhost, 127.0.0.1 and ::1),\n"
+             "  client.pem, client.key (CN=ID, default uplink-demo-device) into <dir>:\n"
+             "  throwaway certificates for the TLS demo; with --second-device, client2.pem and\n"
+             "  client2.key for a second device (CN=ID2)\n",
              stderr);
   return 2;
+}
+
+// A device id as HELLO carries it, that is also safe inside a subject
+// string (no ',', '=', '+', '\\' or quotes, which mbedTLS would parse).
+bool usable_device_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (const char c : id) {
+    if (c < 0x21 || c > 0x7e || std::strchr(",=+\\\"<>;#", c) != nullptr) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -120,10 +136,19 @@ int usage() {
 int main(int argc, char** argv) {
   bool force = false;
   std::string dir;
+  std::string device = "uplink-demo-device";
+  std::string second_device;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--force") {
       force = true;
+    } else if (arg == "--device" || arg == "--second-device") {
+      if (i + 1 >= argc || !usable_device_id(argv[i + 1])) {
+        std::fprintf(stderr, "uplink_make_test_pki: %s: 1..64 printable ASCII characters, none of ,=+\\\"<>;#\n",
+                     arg.c_str());
+        return 2;
+      }
+      (arg == "--device" ? device : second_device) = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
       usage();
       return 0;
@@ -171,8 +196,8 @@ int main(int argc, char** argv) {
   CertificateSpec server =
       valid(uplink::test_pki::server_spec("CN=localhost,O=uplink", "localhost", true, kCaName), validity);
   server.extended_key_usage = ExtendedKeyUsage::server_auth;
-  CertificateSpec client =
-      valid(uplink::test_pki::device_spec("CN=uplink-demo-device,O=uplink", kCaName), validity);
+  const std::string client_subject = "CN=" + device + ",O=uplink";
+  CertificateSpec client = valid(uplink::test_pki::device_spec(client_subject.c_str(), kCaName), validity);
   client.extended_key_usage = ExtendedKeyUsage::client_auth;
 
   static char ca_pem[4096];
@@ -195,6 +220,21 @@ int main(int argc, char** argv) {
     written = write_file(dir, kFiles[i], contents[i], modes[i], force);
   }
   if (!written) return 1;
-  std::printf("wrote %s/{ca.pem,server.pem,server.key,client.pem,client.key}\n", dir.c_str());
+  if (!second_device.empty()) {
+    Key second_key;
+    static char second_pem[4096];
+    static char second_key_pem[1024];
+    const std::string subject = "CN=" + second_device + ",O=uplink";
+    CertificateSpec second = valid(uplink::test_pki::device_spec(subject.c_str(), kCaName), validity);
+    second.extended_key_usage = ExtendedKeyUsage::client_auth;
+    if (!writer.generate(second_key) || !writer.issue(second, second_key, ca_key, second_pem, sizeof second_pem) ||
+        !writer.write_key(second_key, second_key_pem, sizeof second_key_pem) ||
+        !write_file(dir, "client2.pem", second_pem, 0644, force) ||
+        !write_file(dir, "client2.key", second_key_pem, 0600, force)) {
+      return 1;
+    }
+  }
+  std::printf("wrote %s/{ca.pem,server.pem,server.key,client.pem,client.key%s}\n", dir.c_str(),
+              second_device.empty() ? "" : ",client2.pem,client2.key");
   return 0;
 }

@@ -35,6 +35,7 @@
 #if UPLINK_REFERENCE_SERVER_TLS
 #include <string>
 
+#include "certificate_names.hpp"
 #include "uplink/tls/tls_config.hpp"
 #include "uplink/tls/tls_engine.hpp"
 #include "uplink/tls/tls_stream.hpp"
@@ -132,7 +133,9 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
         source_(std::move(source)),
         socket_(std::move(socket)),
         timer_(server.io_),
-        session_(server.registry_, *this, server.options_.session, now, id) {}
+        session_(server.registry_, *this, server.options_.session, now, id) {
+    session_.set_authenticator(server.options_.authenticator);
+  }
 
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -264,7 +267,15 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
     }
     open_ = true;
 #if UPLINK_REFERENCE_SERVER_TLS
-    if (tls_stream_ != nullptr) ++server_->counters_.tls_handshakes;
+    if (tls_stream_ != nullptr) {
+      ++server_->counters_.tls_handshakes;
+      // The verified client certificate (mutual TLS), for the authenticator
+      // of the HELLO; a resumed handshake finds it in the resumed session.
+      PeerCertificate certificate;
+      if (peer_certificate_of(*tls_engine_->native(), certificate)) {
+        session_.set_peer_certificate(std::move(certificate));
+      }
+    }
 #endif
     start_read();
     pump();

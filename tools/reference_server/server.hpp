@@ -36,6 +36,14 @@
 // close_all) is written once the handshake is done, within close_linger_ms.
 // At the end of a connection close_notify is sent, best effort, before FIN.
 // Plain TCP (tls == nullptr) is unaffected.
+//
+// Device authentication (ServerOptions::authenticator, authenticator.hpp):
+// every HELLO is checked before it touches a session; a refused one gets
+// CLOSE unauthorized and an error event "unauthorized" naming the cause.
+// In TLS mode the connection's verified client certificate (if any) is
+// handed to the authenticator with the HELLO. Without an authenticator
+// every device is taken at its word (tests; uplink_server refuses that
+// unless --insecure-no-auth).
 #pragma once
 
 #include "uplink/net/asio.hpp"
@@ -51,6 +59,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "authenticator.hpp"
 #include "server_session.hpp"
 #include "session_registry.hpp"
 #include "uplink/codec/frame.hpp"
@@ -104,6 +113,13 @@ struct ServerOptions {
   /// builds with uplink_tls (UPLINK_WITH_TLS); elsewhere check_options()
   /// refuses it.
   const uplink::tls::TlsConfig* tls = nullptr;
+  /// Checks every HELLO (authenticator.hpp): a credentials file of token
+  /// hashes, a client certificate bound to the device id (mutual TLS; the
+  /// connection's verified certificate is handed to it), or both (AllOf).
+  /// Not owned: it must outlive the server. nullptr: every device is taken
+  /// at its word; uplink_server refuses to run so unless told
+  /// --insecure-no-auth.
+  Authenticator* authenticator = nullptr;
 };
 
 /// Why `options` cannot be used (names the field), or nullptr when they can.

@@ -187,13 +187,16 @@ void ServerSession::handle_frame(Millis now, const Frame& frame) {
 void ServerSession::handle_hello(Millis now, const Hello& hello) {
   // The decoder already refused other versions (unsupported_version).
   const std::string device(reinterpret_cast<const char*>(hello.device_id.data), hello.device_id.size);
+  device_id_ = device;
+  // First of all: a device that is not who it says it is learns nothing
+  // about the session it names and changes nothing.
+  if (!authenticated(hello)) return;
 
   // Checked before attaching, so that a bad HELLO changes no session and
   // replaces no connection.
   const SessionRecord* known = hello.session_id != 0 ? registry_.find(hello.session_id) : nullptr;
   if (known != nullptr && known->device_id == device &&
       (hello.last_downlink_seq > known->last_downlink_seq() || hello.last_downlink_seq < known->downlink_acked)) {
-    device_id_ = device;
     char text[96];
     std::snprintf(text, sizeof text, "last_downlink_seq %llu outside %llu .. %llu",
                   static_cast<unsigned long long>(hello.last_downlink_seq),
@@ -206,7 +209,6 @@ void ServerSession::handle_hello(Millis now, const Hello& hello) {
   }
 
   const SessionRegistry::Attached attached = registry_.attach(*this, device, hello.session_id, now);
-  device_id_ = device;
   if (attached.record == nullptr) {
     send_close(CloseReason::overloaded, kOverloadRetryAfterMs, "too many sessions");
     ErrorEvent event;
@@ -256,6 +258,34 @@ void ServerSession::handle_hello(Millis now, const Hello& hello) {
   event.downlink_resent = record_->unacked.size();
   event.connection_id = connection_id_;
   events_.on_online(event);
+}
+
+bool ServerSession::authenticated(const Hello& hello) {
+  if (authenticator_ == nullptr) return true;
+  AuthRequest request;
+  request.device_id = device_id_;
+  request.token = hello.token;
+  request.certificate = has_peer_ ? &peer_ : nullptr;
+  const AuthVerdict verdict = authenticator_->authenticate(request);
+  if (verdict == AuthVerdict::allowed) return true;
+  // The device gets the reason only, the same for every cause; the
+  // server's log gets the cause (and the certificate's names, which the
+  // device sent in the clear anyway), never the token.
+  std::string detail = auth_verdict_name(verdict);
+  if (verdict == AuthVerdict::certificate_mismatch) {
+    detail += ": the certificate names CN '" + peer_.common_name + "'";
+    for (const std::string& name : peer_.dns_names) detail += ", DNS '" + name + "'";
+  }
+  send_close(CloseReason::unauthorized, kUnauthorizedRetryAfterMs, "unauthorized");
+  ErrorEvent event;
+  event.device_id = device_id_;
+  event.error = std::make_error_code(std::errc::permission_denied);
+  event.reason = "unauthorized";
+  event.detail = detail;
+  event.connection_id = connection_id_;
+  events_.on_error(event);
+  finish(OfflineCause::protocol_violation, CloseReason::unauthorized, kUnauthorizedRetryAfterMs);
+  return false;
 }
 
 void ServerSession::handle_data(const Data& data) {

@@ -35,6 +35,7 @@
 #include <system_error>
 #include <vector>
 
+#include "authenticator.hpp"
 #include "uplink/codec/frame.hpp"
 #include "uplink/codec/frame_decoder.hpp"
 #include "uplink/core/byte_span.hpp"
@@ -178,6 +179,25 @@ class ServerSession {
   ServerSession(const ServerSession&) = delete;
   ServerSession& operator=(const ServerSession&) = delete;
 
+  // ---- Authentication (authenticator.hpp) -------------------------------
+
+  /// Every HELLO is checked by `authenticator` (not owned, must outlive the
+  /// session) before it touches any session; a refused one gets CLOSE
+  /// unauthorized (retry-after kUnauthorizedRetryAfterMs, text
+  /// "unauthorized" whatever the cause) and an error event "unauthorized"
+  /// whose detail names the cause (never the token). nullptr (the
+  /// default): every device is taken at its word.
+  void set_authenticator(Authenticator* authenticator) { authenticator_ = authenticator; }
+  /// The verified client certificate of this connection (mutual TLS), for
+  /// the authenticator; call before the HELLO arrives.
+  void set_peer_certificate(PeerCertificate certificate) {
+    peer_ = std::move(certificate);
+    has_peer_ = true;
+  }
+  /// The retry-after of CLOSE unauthorized: a device with a wrong token
+  /// does not come back at once (each attempt costs the server a slow hash).
+  static constexpr std::uint32_t kUnauthorizedRetryAfterMs = 10000;
+
   // ---- Inputs -----------------------------------------------------------
 
   /// Bytes read from the socket, in any split. At most one ACK is queued per
@@ -226,6 +246,8 @@ class ServerSession {
 
   void handle_frame(Millis now, const Frame& frame);
   void handle_hello(Millis now, const Hello& hello);
+  /// False (and CLOSE unauthorized sent) when the authenticator refuses.
+  bool authenticated(const Hello& hello);
   void handle_data(const Data& data);
   void handle_ack(const Ack& ack);
   void handle_close(const Close& close);
@@ -260,6 +282,10 @@ class ServerSession {
   std::uint64_t connection_id_;
   State state_ = State::awaiting_hello;
   FrameDecoder<> decoder_;
+
+  Authenticator* authenticator_ = nullptr;
+  PeerCertificate peer_;
+  bool has_peer_ = false;
 
   SessionRecord* record_ = nullptr;  // set while attached (online)
   std::string device_id_;

@@ -72,6 +72,11 @@ struct DisconnectInfo {
 struct ConnectFailure {
   std::size_t endpoint_index = 0;  ///< Index into Options::endpoints of the endpoint that failed.
   std::error_code reason;  ///< connect_timeout, handshake_timeout, closed_by_server, a socket error, ...
+  /// With closed_by_server: the CLOSE reason the server gave (e.g.
+  /// unauthorized: the device id or token was refused); normal otherwise.
+  CloseReason server_reason = CloseReason::normal;
+  /// With closed_by_server: that CLOSE's retry_after_ms.
+  std::uint32_t retry_after_ms = 0;
   /// What the system said where `reason` sums it up: for resolve_failed, the
   /// resolver's own error ("Host not found (authoritative)", "Temporary
   /// failure in name resolution", ...); empty otherwise. The host is

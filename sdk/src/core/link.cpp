@@ -170,7 +170,7 @@ void Link::on_transport_open(Millis now, Generation generation) {
 
 void Link::on_transport_failed(Millis now, Generation generation, std::error_code reason, std::error_code cause) {
   if (generation != generation_ || state_ != ClientState::connecting) return;
-  attempt_failed(now, reason, cause);
+  attempt_failed(now, reason, nullptr, cause);
 }
 
 std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
@@ -391,12 +391,16 @@ void Link::begin_attempt(Millis now) {
   io_.open_transport(endpoint_index_, options_.endpoints[endpoint_index_]);
 }
 
-void Link::attempt_failed(Millis now, std::error_code reason, std::error_code cause) {
+void Link::attempt_failed(Millis now, std::error_code reason, const Close* server_close, std::error_code cause) {
   end_transport({});
   ++counters_.connect_failures;
   ConnectFailure failure;
   failure.endpoint_index = endpoint_index_;
   failure.reason = reason;
+  if (server_close != nullptr) {
+    failure.server_reason = server_close->reason;
+    failure.retry_after_ms = server_close->retry_after_ms;
+  }
   failure.cause = cause;
   const Endpoint& endpoint = options_.endpoints[endpoint_index_];
   if (cause) {
@@ -564,7 +568,7 @@ void Link::handle_frame(Millis now, const Frame& frame) {
       } else {
         retry_after_hint_ms_ = frame.close.retry_after_ms;
         if (frame.close.reason == CloseReason::sequence_error && delivery_.session_id() != 0) resume_refused();
-        attempt_failed(now, make_error_code(Errc::closed_by_server));
+        attempt_failed(now, make_error_code(Errc::closed_by_server), &frame.close);
       }
       return;
     case FrameType::data:

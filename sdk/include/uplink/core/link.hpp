@@ -211,7 +211,11 @@ class Link {
   [[nodiscard]] Millis ack_deadline() const;
   void begin_round(Millis now);
   void begin_attempt(Millis now);
-  void attempt_failed(Millis now, std::error_code reason, std::error_code cause = {});
+  // `server_close`: the CLOSE that ended the attempt, if one did (its
+  // reason and retry-after go to the listener's ConnectFailure); `cause`:
+  // the system's error where `reason` sums it up (ConnectFailure::cause).
+  void attempt_failed(Millis now, std::error_code reason, const Close* server_close = nullptr,
+                      std::error_code cause = {});
   void go_offline(Millis now, std::error_code reason, const Close* server_close, ConstByteSpan farewell = {});
   void back_off(Millis now);
   void enter(ClientState state, Millis now, std::error_code reason = {});
