@@ -276,7 +276,7 @@ TEST(FileSpool, BadArgumentsAndMissingDirectoryFail) {
   CHECK_TRUE(spool.open(file) == Errc::invalid_option);
 }
 
-TEST(FileSpool, FileTruncatedAtEveryByteOfTheLastRecordRecoversTheRecordsBefore) {
+TEST(FileSpool, FileTruncatedAtEveryByteOfTheLastRecordRecoversTheRecordsBeforeAndSaysSo) {
   const std::string file_path = path("full.spool");
   std::vector<Msg> expected;
   std::size_t last_offset = 0;
@@ -309,10 +309,15 @@ TEST(FileSpool, FileTruncatedAtEveryByteOfTheLastRecordRecoversTheRecordsBefore)
     {
       FileSpoolStorage file;
       FILE_OK(file.open(cut_path.c_str(), kSize));  // grows back, zeros after the cut
+      UNSIGNED_LONGS_EQUAL(last_offset + k, file.intact_size());
       Spool spool;
       FILE_OK(spool.open(file));
       CHECK_FALSE(spool.formatted());
       check_messages(want, recover_all(spool));
+      // A file does not shrink by itself: whatever lay past the cut is
+      // reported lost (uncountable), never silently.
+      CHECK_TRUE(spool.damage().truncated);
+      CHECK_TRUE(spool.damage().lost_messages());
       const std::uint64_t id = spool.state().next_message_id;
       CHECK_TRUE(id > want.back().id);
       const std::string p = payload(id, 99);
@@ -321,10 +326,61 @@ TEST(FileSpool, FileTruncatedAtEveryByteOfTheLastRecordRecoversTheRecordsBefore)
     }
     FileSpoolStorage file;
     FILE_OK(file.open(cut_path.c_str(), kSize));
+    UNSIGNED_LONGS_EQUAL(kSize, file.intact_size());
     Spool spool;
     FILE_OK(spool.open(file));
     check_messages(want, recover_all(spool));
+    CHECK_FALSE(spool.damage().lost_messages());
   }
+}
+
+TEST(FileSpool, AZeroLengthOrTruncatedFileIsReportedNeverSilentlyEmpty) {
+  const std::string file_path = path("t.spool");
+  {
+    FileSpoolStorage file;
+    FILE_OK(file.open(file_path.c_str(), kSize));
+    UNSIGNED_LONGS_EQUAL(kSize, file.intact_size());  // new: complete
+    Spool spool;
+    FILE_OK(spool.open(file));
+    CHECK_FALSE(spool.damage().lost_messages());
+    for (std::uint64_t id = 1; id <= 40; ++id) FILE_OK(spool.append(id, span_of(payload(id, 100))));
+    FILE_OK(spool.remove_front(5, 6));  // a header naming the ids handed out so far
+  }
+  const Bytes original = read_file(file_path);
+  // Cut in the middle of the records: those before come back, the loss is
+  // reported with what the header still tells (ids handed out past them).
+  CHECK_TRUE(write_file(file_path, original));
+  CHECK_EQUAL(0, ::truncate(file_path.c_str(), static_cast<off_t>(Spool::kRingOffset + 20 * 124 + 50)));
+  {
+    FileSpoolStorage file;
+    FILE_OK(file.open(file_path.c_str(), kSize));
+    Spool spool;
+    FILE_OK(spool.open(file));
+    UNSIGNED_LONGS_EQUAL(15, recover_all(spool).size());  // 6 .. 20
+    CHECK_TRUE(spool.damage().truncated);
+    CHECK_TRUE(spool.damage().estimated);
+    UNSIGNED_LONGLONGS_EQUAL(20, spool.damage().messages_lost);  // 21 .. 40 were handed out
+  }
+  // Emptied: formatted, and reported.
+  CHECK_EQUAL(0, ::truncate(file_path.c_str(), 0));
+  {
+    FileSpoolStorage file;
+    FILE_OK(file.open(file_path.c_str(), kSize));
+    UNSIGNED_LONGS_EQUAL(0, file.intact_size());
+    Spool spool;
+    FILE_OK(spool.open(file));
+    CHECK_TRUE(spool.formatted());
+    CHECK_TRUE(spool.damage().truncated);
+    CHECK_TRUE(spool.damage().lost_messages());
+  }
+  // A leftover of a crash while creating is replaced, never taken.
+  const std::string fresh = path("fresh.spool");
+  CHECK_TRUE(write_file(fresh + ".new", Bytes(10, 0xAB)));
+  FileSpoolStorage file;
+  FILE_OK(file.open(fresh.c_str(), kSize));
+  UNSIGNED_LONGS_EQUAL(kSize, read_file(fresh).size());
+  struct stat st {};
+  CHECK_EQUAL(-1, ::stat((fresh + ".new").c_str(), &st));
 }
 
 TEST(FileSpool, WriterKilledAtAnyMomentLeavesWhatItWasToldPlusAtMostOneOperation) {

@@ -254,7 +254,9 @@ const char* device_usage() {
          "  --spool FILE            keep queued messages on disk across crashes and restarts\n"
          "  --spool-size BYTES      spool file size   --spool-sync every_write|interval|none\n"
          "  --spool-reformat-damaged  format a spool file whose headers are both damaged (its messages\n"
-         "                          are lost); without it such a file is refused and left untouched\n";
+         "                          are lost); without it such a file is refused and left untouched\n"
+         "  --strict-spool          exit with status 3 when the spool lost messages to damage (they are\n"
+         "                          always reported on stderr and counted; without it the device runs on)\n";
 }
 
 bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& error) {
@@ -285,6 +287,10 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& er
     }
     if (arg == "--spool-reformat-damaged") {
       c.spool_reformat_damaged = true;
+      continue;
+    }
+    if (arg == "--strict-spool") {
+      c.strict_spool = true;
       continue;
     }
     if (arg == "--verbose") {

@@ -47,6 +47,7 @@ struct DeviceConfig {
   std::uint32_t spool_size = 0;       ///< --spool-size BYTES (default: the spool's recommended size)
   std::string spool_sync = "every_write";  ///< --spool-sync every_write|interval|none
   bool spool_reformat_damaged = false;     ///< --spool-reformat-damaged: format a spool whose headers are both damaged.
+  bool strict_spool = false;  ///< --strict-spool: refuse to run (exit 3) when the spool lost messages to damage.
 
   [[nodiscard]] bool tls_enabled() const { return !tls_ca.empty() || tls_insecure; }
 };

@@ -4,7 +4,8 @@
 // Prints one JSON line per event on stdout; on a terminal, a live status
 // line on stderr; at exit a "summary" line. Exit status: 0 after a clean
 // stop (signal, --duration-s, --count reached), 1 if a device gave up
-// (retries exhausted), 2 on a bad flag or config value.
+// (retries exhausted), 2 on a bad flag or config value, 3 when --strict-spool
+// and the spool lost messages to damage.
 #include <unistd.h>
 
 #include <chrono>
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<EmulatedDevice>> devices;
   for (std::uint32_t i = 1; i <= config.fleet; ++i) {
     devices.push_back(std::make_unique<EmulatedDevice>(io, config, i, config.tls_enabled() ? &tls : nullptr));
-    if (!devices.back()->start()) return 2;
+    if (!devices.back()->start()) return devices.back()->spool_lost_messages() ? 3 : 2;
   }
   const std::uint64_t started = wall_ms();
 

@@ -171,8 +171,15 @@ std::error_code Spool::open(SpoolStorage& storage, SpoolOptions options) {
     storage_ = nullptr;
     return Errc::spool_damaged;
   }
+  const std::size_t intact = storage.intact_size();
   std::error_code result;
   if (best_slot < 0 || best.epoch == kLastSerial) {
+    // Blank headers in storage that lost its end: an emptied file (or one
+    // cut inside its headers). Whatever it held is gone, uncountable.
+    if (blank && intact < size) {
+      damage_.truncated = true;
+      damage_.estimated = true;
+    }
     result = format(seen_epoch == kLastSerial ? 0 : seen_epoch, seen_generation, newest_slot);
   } else {
     generation_ = best.generation;
@@ -183,6 +190,23 @@ std::error_code Spool::open(SpoolStorage& storage, SpoolOptions options) {
     head_serial_ = best.head_serial;
     damage_.header_slot_damaged = slot_damaged;
     result = scan(best.epoch, best.head_id);
+    if (!result && intact < size) {
+      // The ring ended where the storage lost its bytes: records may have
+      // gone with them. The ids the header handed out past the last
+      // recovered one were lost at least.
+      bool cut = tail_ + kRecordOverhead > intact;
+      if (!cut) {
+        RecordInfo info;
+        bool plausible = false;
+        result = read_header_info(tail_, info, plausible);
+        cut = plausible && tail_ + kRecordOverhead + info.length > intact;
+      }
+      if (cut) {
+        damage_.truncated = true;
+        damage_.estimated = true;
+        if (best.state.next_message_id > last_id_ + 1) damage_.messages_lost += best.state.next_message_id - 1 - last_id_;
+      }
+    }
     if (!result) {
       if (state_.next_message_id <= last_id_) state_.next_message_id = last_id_ + 1;
       // A new epoch, durable before any record carries it.

@@ -155,12 +155,18 @@ namespace uplink {
 ///    atomic (the old or the new value).
 ///  - sync(): returns after every write that returned before it is durable
 ///    (fdatasync on Linux).
+///  - intact_size(): how much of it still holds what was written, when the
+///    storage knows it lost its end (a file found truncated and grown back
+///    with zeros); size() otherwise (the default). The spool reports a loss
+///    when its records reached past it (SpoolDamage::truncated).
 /// The spool never writes past size() and never asks for a zero-length
 /// read or write. Must not allocate.
 class SpoolStorage {
  public:
   /// Bytes of storage, fixed while a Spool uses it.
   [[nodiscard]] virtual std::size_t size() const = 0;
+  /// Bytes from the start that hold what was written (see the class comment).
+  [[nodiscard]] virtual std::size_t intact_size() const { return size(); }
   /// Fills all of `out` from `offset`, or returns an error (class comment).
   [[nodiscard]] virtual std::error_code read(std::size_t offset, ByteSpan out) = 0;
   /// Writes all of `data` at `offset`, or returns an error; durable only after sync().

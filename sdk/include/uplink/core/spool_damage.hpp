@@ -32,6 +32,12 @@ struct SpoolDamage {
   /// One header slot was unreadable and the other one was used: a header
   /// write torn by a power cut (harmless), or damage.
   bool header_slot_damaged = false;
+  /// The storage lost its end (SpoolStorage::intact_size(): a truncated or
+  /// emptied file) where the spool's records reached: what lay there is
+  /// lost and cannot be counted; messages_lost holds what the header still
+  /// tells (ids it had handed out beyond the last recovered one), and
+  /// `estimated` is set.
+  bool truncated = false;
 
   /// True when messages were lost (or may have been).
   [[nodiscard]] bool lost_messages() const { return messages_lost > 0 || estimated; }
