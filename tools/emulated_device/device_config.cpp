@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include <sys/stat.h>
 
@@ -90,12 +91,20 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
       error = "--token-file: cannot read '" + value + "': " + std::strerror(errno);
       return false;
     }
+    // A regular file, read up to one byte past the longest token and its
+    // line end: never a device or a FIFO that could block or never end.
+    if (!S_ISREG(info.st_mode)) {
+      error = "--token-file: '" + value + "' is not a regular file";
+      return false;
+    }
     std::ifstream in(value, std::ios::binary);
-    std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) {
+    std::string token(kMaxTokenLength + 3, '\0');
+    in.read(&token[0], static_cast<std::streamsize>(token.size()));
+    if (in.bad()) {
       error = "--token-file: cannot read '" + value + "'";
       return false;
     }
+    token.resize(static_cast<std::size_t>(in.gcount()));
     if (!token.empty() && token.back() == '\n') token.pop_back();
     if (!token.empty() && token.back() == '\r') token.pop_back();
     if (o.set_token(ConstByteSpan{token.data(), token.size()})) {
@@ -181,12 +190,39 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
   return false;
 }
 
+// A config file larger than this is refused (it is a few lines; a device
+// or a FIFO named by mistake must not be read forever).
+constexpr std::size_t kMaxConfigFileBytes = 1 << 20;
+
 bool load_file(DeviceConfig& c, const std::string& path, std::string& error) {
-  std::ifstream in(path);
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
+    error = "--config: cannot read '" + path + "' (not a regular file)";
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = "--config: cannot read '" + path + "'";
     return false;
   }
+  std::string text(kMaxConfigFileBytes + 1, '\0');
+  in.read(&text[0], static_cast<std::streamsize>(text.size()));
+  if (in.bad()) {
+    error = "--config: cannot read '" + path + "'";
+    return false;
+  }
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxConfigFileBytes) {
+    error = "--config: '" + path + "' is larger than " + std::to_string(kMaxConfigFileBytes) + " bytes";
+    return false;
+  }
+  return parse_config_text(c, text, path, error);
+}
+
+}  // namespace
+
+bool parse_config_text(DeviceConfig& c, const std::string& text, const std::string& path, std::string& error) {
+  std::istringstream in(text);
   std::string line;
   int line_no = 0;
   while (std::getline(in, line)) {
@@ -213,8 +249,6 @@ bool load_file(DeviceConfig& c, const std::string& path, std::string& error) {
   }
   return true;
 }
-
-}  // namespace
 
 const char* device_usage() {
   return "usage: uplink_device --server HOST:PORT [--server HOST:PORT ...] [options]\n"

@@ -56,6 +56,12 @@ struct DeviceConfig {
 /// the flag (or file line) into `error`. `--help` sets `error` to the usage.
 bool parse_device_config(int argc, char** argv, DeviceConfig& config, std::string& error);
 
+/// Applies the settings of a config file's `text` (lines "name = value",
+/// '#' comments; what --config reads), naming `origin` and the line in
+/// `error` on failure. --config's parser without the file read (a fuzz
+/// target drives it: tests/fuzz/device_config_fuzz.cpp).
+bool parse_config_text(DeviceConfig& config, const std::string& text, const std::string& origin, std::string& error);
+
 /// The usage text.
 const char* device_usage();
 
