@@ -10,6 +10,7 @@
 #include <string>
 
 #include "device_config.hpp"
+#include "uplink/codec/frame.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   uplink::samples::DeviceConfig config;
@@ -19,6 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (error.rfind("fuzz.conf:", 0) != 0) std::abort();  // a refusal names the file and line
     return 0;
   }
+  // Values the parser accepted are within the bounds it states.
+  if (!(config.rate_per_s >= 0 && config.rate_per_s <= 1e6)) std::abort();
+  if (config.size != 0 && (config.size < 16 || config.size > uplink::kMaxDataPayload)) std::abort();
+  if (config.fleet == 0 || config.fleet > 100000) std::abort();
   const uplink::OptionsCheck check = uplink::validate(config.options);
   if (!check && (check.field == nullptr || check.reason == nullptr)) std::abort();
   return 0;

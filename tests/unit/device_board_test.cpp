@@ -185,3 +185,18 @@ TEST(DeviceBoard, ConfigTextIsAppliedLineByLineAndARefusalNamesTheLine) {
   CHECK_FALSE(uplink::samples::parse_config_text(config, "rate = 1\nsize\n", "b.conf", error));
   STRCMP_EQUAL("b.conf:2: expected 'name = value'", error.c_str());
 }
+
+TEST(DeviceBoard, ARateThatIsNotANumberIsRefused) {
+  // Found by the config file's fuzz target (its oracle: accepted values are
+  // within the stated bounds): "nan" parsed, passed both comparisons, and
+  // the generator then never sent a message.
+  for (const char* rate : {"nan", "NAN", "-nan", "inf", "-1", "1000001"}) {
+    DeviceConfig config;
+    std::string error;
+    CHECK_FALSE(parse(config, {"--device-id", "d1", "--rate", rate}, error));
+    CHECK_TEXT(error.find("--rate") != std::string::npos, error.c_str());
+  }
+  DeviceConfig config;
+  std::string error;
+  CHECK_TEXT(parse(config, {"--device-id", "d1", "--rate", "0.5"}, error), error.c_str());
+}

@@ -179,7 +179,8 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
   if (name == "rate") {
     char* end = nullptr;
     const double r = std::strtod(value.c_str(), &end);
-    if (value.empty() || *end != '\0' || r < 0 || r > 1e6) {
+    // Written so that NaN ("nan" parses) is refused too.
+    if (value.empty() || *end != '\0' || !(r >= 0 && r <= 1e6)) {
       error = "--rate: expected messages per second within 0..1000000, got '" + value + "'";
       return false;
     }
