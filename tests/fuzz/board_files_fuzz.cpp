@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -31,7 +32,8 @@ const char* const kFiles[] = {"/proc/device-tree/serial-number", "/proc/cpuinfo"
                               "/sys/class/thermal/thermal_zone0/temp"};
 const char* const kDirectories[] = {"/proc", "/proc/device-tree", "/sys", "/sys/class", "/sys/class/thermal",
                                     "/sys/class/thermal/thermal_zone0"};
-char g_root[] = "/tmp/uplink_board_fuzz_XXXXXX";
+// In memory when the machine has /dev/shm: the files change at every run.
+char g_root[64] = {};
 
 // The temporary root goes when the fuzzer exits (it calls exit()).
 void remove_root() {
@@ -43,6 +45,9 @@ void remove_root() {
 }
 
 std::string make_root() {
+  struct stat shm {};
+  const bool in_memory = ::stat("/dev/shm", &shm) == 0 && S_ISDIR(shm.st_mode) && ::access("/dev/shm", W_OK) == 0;
+  std::snprintf(g_root, sizeof g_root, "%s/uplink_board_fuzz_XXXXXX", in_memory ? "/dev/shm" : "/tmp");
   if (::mkdtemp(g_root) == nullptr) std::abort();
   std::atexit(remove_root);
   const std::string root = g_root;
