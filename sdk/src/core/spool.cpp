@@ -411,15 +411,30 @@ std::error_code Spool::resync(std::size_t from, std::size_t distance, const Chai
     }
     const std::size_t n = to_end < sizeof buffer_ ? to_end : sizeof buffer_;
     if (auto e = storage_->read(at, ByteSpan{buffer_, n})) return e;
+    // Offsets of this chunk where a record header fits, and within a lap
+    // from the head; then only those starting with 'M' or 'D' (memchr:
+    // zeros and stale bytes go by fast).
+    std::size_t limit = n - kRecordHeader + 1;
+    const bool lap_ends_here = ring - walked < limit + kRecordOverhead;
+    if (lap_ends_here) limit = ring - walked >= kRecordOverhead ? ring - walked - kRecordOverhead + 1 : 0;
     std::size_t k = 0;
     bool candidate = false;
-    for (; k + kRecordHeader <= n; ++k) {
-      if (walked + k + kRecordOverhead > ring) return {};  // a lap from the head: nothing
+    while (k < limit) {
+      const void* m = std::memchr(buffer_ + k, kMessage, limit - k);
+      const void* d = std::memchr(buffer_ + k, kDropped, limit - k);
+      if (m == nullptr && d == nullptr) {
+        k = limit;
+        break;
+      }
+      const auto* first = static_cast<const std::uint8_t*>(m == nullptr ? d : d == nullptr ? m : m < d ? m : d);
+      k = static_cast<std::size_t>(first - buffer_);
       if (continues(buffer_ + k, at + k, walked + k - distance)) {
         candidate = true;
         break;
       }
+      ++k;
     }
+    if (!candidate && lap_ends_here) return {};  // a lap from the head: nothing
     if (candidate) {
       bool valid = false;
       if (auto e = read_verified(at + k, info, valid)) return e;
