@@ -132,13 +132,15 @@ int main(int argc, char** argv) {
   ok = ok && write(dir + "/server_session_fuzz/exchange_bytewise", stream(1, 0, exchange));
   Bytes resume = hello(0x1234, 5);
   add(resume, uplink::Data{9, text("gap")});
-  ok = ok && write(dir + "/server_session_fuzz/resume_twice", stream(3, 2 | 1 | (50 << 2), resume));
+  ok = ok && write(dir + "/server_session_fuzz/resume_twice", stream(3, 2 | 1 | (1 << 4), resume));
   Bytes duplicate = hello();
   add(duplicate, uplink::Data{1, text("a")});
   add(duplicate, uplink::Data{1, text("a")});
   ok = ok && write(dir + "/server_session_fuzz/duplicate", stream(0, 0, duplicate));
   Bytes silent = hello();
-  ok = ok && write(dir + "/server_session_fuzz/silent", stream(0, 63 << 2, silent));
+  ok = ok && write(dir + "/server_session_fuzz/silent", stream(0, 15 << 4, silent));
+  ok = ok && write(dir + "/server_session_fuzz/durable", stream(0, 4 | 2 | 1 | (1 << 4), exchange));
+  ok = ok && write(dir + "/server_session_fuzz/durable_failing", stream(2, 8 | 4 | 1, exchange));
 
   // Spool: empty, messages, acknowledged and dropped ones, the whole ring.
   ok = ok && write(dir + "/spool_fuzz/empty", spool_seed(0, 0, false, 512));

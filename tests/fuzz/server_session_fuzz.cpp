@@ -7,8 +7,10 @@
 // Input layout: byte 0 picks the chunk size (1..16, or 0 = all at once),
 // byte 1 options (bit 0: queue a downlink message after each chunk while
 // online; bit 1: a second connection resumes the first one's session on the
-// same registry with the same bytes; bits 2..7: milliseconds between
-// chunks, times 100); the rest is what the client sends.
+// same registry with the same bytes; bit 2: durable sessions, a journal
+// in memory whose records must replay into a registry, and whose commits
+// fail from the fifth on when bit 3 is set too; bits 4..7: milliseconds
+// between chunks, times 500); the rest is what the client sends.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -25,6 +27,24 @@ using uplink::Millis;
 
 class Events final : public uplink::server::ServerEvents {};
 
+// The journal in memory; commits fail from the fifth when asked to.
+class MemoryStore final : public uplink::server::SessionStore {
+ public:
+  explicit MemoryStore(bool failing) : failing_(failing) {}
+  void append(const uplink::server::JournalRecord& record) override { records.push_back(record); }
+  std::error_code commit() override {
+    if (failing_ && ++commits_ >= 5) return std::make_error_code(std::errc::io_error);
+    committed = records.size();
+    return {};
+  }
+  std::vector<uplink::server::JournalRecord> records;
+  std::size_t committed = 0;  // records made durable
+
+ private:
+  bool failing_;
+  int commits_ = 0;
+};
+
 // Every byte a server writes is a stream of whole, well-formed frames.
 void check_output(uplink::FrameDecoder<>& decoder, const std::vector<std::uint8_t>& out) {
   ConstByteSpan rest{out.data(), out.size()};
@@ -40,7 +60,7 @@ void run_connection(uplink::server::SessionRegistry& registry, Events& events, C
   const uplink::server::SessionLimits limits;
   uplink::server::ServerSession session(registry, events, limits, now, id);
   uplink::FrameDecoder<> decoder;
-  const Millis step = static_cast<Millis>(options >> 2) * 100;
+  const Millis step = static_cast<Millis>(options >> 4) * 500;
   while (!stream.empty() && !session.closed()) {
     const std::size_t take = (chunk == 0 || chunk > stream.size) ? stream.size : chunk;
     session.on_bytes(now, ConstByteSpan{stream.data, take});
@@ -73,9 +93,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t options = data[1];
   const ConstByteSpan stream{data + 2, size - 2};
   uplink::server::SessionRegistry registry(1);
+  MemoryStore store((options & 8) != 0);
+  if ((options & 4) != 0) registry.set_store(&store);
   Events events;
   Millis now = 1000;
   run_connection(registry, events, stream, chunk, options, now, 1);
   if ((options & 2) != 0) run_connection(registry, events, stream, chunk, options, now, 2);
+  // What a server journaled, a restarted one replays.
+  uplink::server::SessionRegistry restarted(2);
+  for (std::size_t i = 0; i < store.committed; ++i) {
+    if (!restarted.apply(store.records[i]).empty()) std::abort();
+  }
   return 0;
 }
