@@ -148,6 +148,19 @@ int main(int argc, char** argv) {
   ok = ok && write(dir + "/spool_fuzz/acked_and_dropped", spool_seed(12, 4, true, 1024));
   ok = ok && write(dir + "/spool_fuzz/many", spool_seed(300, 200, true, 12000));
 
+  // Spool, structured: a script of 40 steps (appends, acknowledgements,
+  // drops, restarts), undamaged, and then with three damaged bytes.
+  Bytes script{8, 40};
+  for (int i = 0; i < 40; ++i) {
+    const std::uint8_t ops[] = {0, 1, 0, 2, 1, 0, 2, 3};
+    script.push_back(ops[i % 8]);
+    script.push_back(static_cast<std::uint8_t>(i * 37));
+  }
+  ok = ok && write(dir + "/spool_fuzz/script", script);
+  Bytes damaged = script;
+  for (std::uint8_t b : {0x00, 0x30, 0xFF, 0x00, 0x40, 0x01, 0x00, 0x52, 0x10}) damaged.push_back(b);
+  ok = ok && write(dir + "/spool_fuzz/script_damaged", damaged);
+
   // Journal: whole, and with a torn last record.
   ok = ok && write(dir + "/session_journal_fuzz/whole", journal(false));
   ok = ok && write(dir + "/session_journal_fuzz/torn", journal(true));
