@@ -23,7 +23,11 @@
 #include <system_error>
 #include <vector>
 
+#include "uplink/net/asio.hpp"
+
+#include "uplink/client.hpp"
 #include "uplink/core/spool.hpp"
+#include "uplink/listener.hpp"
 #include "uplink/error.hpp"
 #include "uplink/port/linux/file_spool_storage.hpp"
 
@@ -484,4 +488,59 @@ TEST(FileSpool, WriterKilledAtAnyMomentLeavesWhatItWasToldPlusAtMostOneOperation
     live = got;
   }
   CHECK_TRUE(total_appended * 100 > 3 * kSize);  // the ring went round several times
+}
+
+namespace {
+
+class DamageListener final : public uplink::Listener {
+ public:
+  void on_spool_damaged(const uplink::SpoolDamage& damage) override { damages.push_back(damage); }
+  void on_session_reset(const uplink::SessionReset& reset) override { resets.push_back(reset); }
+  std::vector<uplink::SpoolDamage> damages;
+  std::vector<uplink::SessionReset> resets;
+};
+
+class ZeroRandom final : public uplink::RandomSource {
+ public:
+  std::uint32_t next_u32() override { return 0; }
+};
+
+}  // namespace
+
+TEST(FileSpool, AClientOnADamagedSpoolTellsTheApplicationHowManyMessagesWereLost) {
+  const std::string file_path = path("client.spool");
+  {
+    FileSpoolStorage file;
+    FILE_OK(file.open(file_path.c_str(), kSize));
+    Spool spool;
+    FILE_OK(spool.open(file));
+    for (std::uint64_t id = 1; id <= 10; ++id) FILE_OK(spool.append(id, span_of(payload(id, 30))));
+    SpoolState state = spool.state();
+    state.session_id = 77;
+    FILE_OK(spool.save_state(state));
+  }
+  // Records of 24 + 30 bytes from the ring's start: flip a payload byte of
+  // the fourth and of the seventh: two stretches, one message each.
+  Bytes bytes = read_file(file_path);
+  bytes[Spool::kRingOffset + 3 * 54 + 25] ^= 0xFF;
+  bytes[Spool::kRingOffset + 6 * 54 + 25] ^= 0xFF;
+  CHECK_TRUE(write_file(file_path, bytes));
+  FileSpoolStorage file;
+  FILE_OK(file.open(file_path.c_str(), kSize));
+  Spool spool;
+  FILE_OK(spool.open(file));
+  asio::io_context io;
+  DamageListener listener;
+  ZeroRandom random;
+  uplink::Client client(io, listener, random);
+  FILE_OK(client.attach_spool(spool));
+  io.run_for(std::chrono::milliseconds(200));  // events are delivered on the io thread
+  UNSIGNED_LONGS_EQUAL(1, listener.damages.size());
+  UNSIGNED_LONGLONGS_EQUAL(2, listener.damages[0].messages_lost);
+  UNSIGNED_LONGS_EQUAL(2, listener.damages[0].damaged_stretches);
+  UNSIGNED_LONGLONGS_EQUAL(2, client.counters().spool_messages_lost);
+  UNSIGNED_LONGS_EQUAL(1, listener.resets.size());
+  CHECK_TRUE(listener.resets[0].cause == uplink::SessionResetCause::spool_damaged);
+  UNSIGNED_LONGLONGS_EQUAL(77, listener.resets[0].abandoned_session_id);
+  UNSIGNED_LONGS_EQUAL(8, client.queued());
 }
