@@ -65,6 +65,54 @@ void sync_parent_directory(const char* path) {
   ::close(fd);
 }
 
+/// Makes [0, size) of `fd` allocated and durable: posix_fallocate, or zeros
+/// written from `from` on a filesystem without it; then fsync.
+std::error_code reserve(int fd, off_t from, off_t size) {
+  int error = 0;
+  do {
+    error = ::posix_fallocate(fd, 0, size);
+  } while (error == EINTR);
+  if (error == EOPNOTSUPP || error == EINVAL) {
+    if (auto e = write_zeros(fd, from, size)) return e;
+  } else if (error != 0) {
+    return std::error_code(error, std::system_category());
+  }
+  // The new size and blocks must survive a power cut before any record is
+  // written into them.
+  while (::fsync(fd) != 0) {
+    if (errno != EINTR) return last_error();
+  }
+  return {};
+}
+
+/// Creates `path` at its full size: made and sized under a temporary name,
+/// then linked into place, so that a file at `path` always had its full
+/// size (a crash in between leaves at most the temporary file, replaced
+/// next time). Returns the descriptor, or -1 with `error` set; EEXIST when
+/// another process created `path` first.
+int create_sized(const char* path, off_t size, std::error_code& error) {
+  char temp[PATH_MAX];
+  const int n = std::snprintf(temp, sizeof temp, "%s.new", path);
+  if (n < 0 || static_cast<std::size_t>(n) >= sizeof temp) {
+    error = std::make_error_code(std::errc::filename_too_long);
+    return -1;
+  }
+  (void)::unlink(temp);  // a leftover of a crash in here
+  const int fd = open_retrying(temp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = last_error();
+    return -1;
+  }
+  error = reserve(fd, 0, size);
+  if (!error && ::link(temp, path) != 0) error = last_error();
+  (void)::unlink(temp);
+  if (error) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 }  // namespace
 
 FileSpoolStorage::~FileSpoolStorage() { close(); }
@@ -73,6 +121,7 @@ void FileSpoolStorage::close() noexcept {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   size_ = 0;
+  intact_size_ = 0;
 }
 
 std::error_code FileSpoolStorage::open(const char* path, std::size_t size) noexcept {
@@ -80,11 +129,15 @@ std::error_code FileSpoolStorage::open(const char* path, std::size_t size) noexc
   if (path == nullptr || size == 0 || size > static_cast<std::size_t>(SSIZE_MAX)) {
     return std::make_error_code(std::errc::invalid_argument);
   }
-  bool created = true;
-  int fd = open_retrying(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0 && errno == EEXIST) {
-    created = false;
-    fd = open_retrying(path, O_RDWR | O_CLOEXEC, 0);
+  const off_t wanted = static_cast<off_t>(size);
+  bool created = false;
+  int fd = open_retrying(path, O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0 && errno == ENOENT) {
+    std::error_code error;
+    fd = create_sized(path, wanted, error);
+    created = fd >= 0;
+    if (fd < 0 && error == std::errc::file_exists) fd = open_retrying(path, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0 && error != std::errc::file_exists) return error;
   }
   if (fd < 0) return last_error();
 
@@ -99,22 +152,12 @@ std::error_code FileSpoolStorage::open(const char* path, std::size_t size) noexc
   if (::fstat(fd, &st) != 0) return fail(last_error());
   if (!S_ISREG(st.st_mode)) return fail(std::make_error_code(std::errc::invalid_argument));
 
-  const off_t wanted = static_cast<off_t>(size);
+  // A file at `path` was created at its full size (create_sized): shorter,
+  // it lost its end (or the spool size grew). Grown back with zeros; the
+  // spool reports what it cannot find (intact_size()).
+  intact_size_ = st.st_size < wanted ? static_cast<std::size_t>(st.st_size) : size;
   if (st.st_size < wanted) {
-    int error = 0;
-    do {
-      error = ::posix_fallocate(fd, 0, wanted);
-    } while (error == EINTR);
-    if (error == EOPNOTSUPP || error == EINVAL) {
-      if (auto e = write_zeros(fd, st.st_size, wanted)) return fail(e);
-    } else if (error != 0) {
-      return fail(std::error_code(error, std::system_category()));
-    }
-    // The new size and blocks must survive a power cut before any record
-    // is written into them.
-    while (::fsync(fd) != 0) {
-      if (errno != EINTR) return fail(last_error());
-    }
+    if (auto e = reserve(fd, st.st_size, wanted)) return fail(e);
   }
   if (created) sync_parent_directory(path);
   fd_ = fd;

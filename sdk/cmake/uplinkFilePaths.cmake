@@ -37,6 +37,7 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/random_source.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/link.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/spool.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/spool_damage.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/listener.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/options.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame.hpp

@@ -527,6 +527,8 @@ void Client::deliver(const EventQueue::Event& event) {
     listener_.on_connect_failed(*failure);
   } else if (const auto* reset = std::get_if<SessionReset>(&event)) {
     listener_.on_session_reset(*reset);
+  } else if (const auto* damage = std::get_if<SpoolDamage>(&event)) {
+    listener_.on_spool_damaged(*damage);
   } else if (const auto* message = std::get_if<EventQueue::Message>(&event)) {
     listener_.on_message(message->seq, message->payload);
   } else if (const auto* acked = std::get_if<EventQueue::Acked>(&event)) {

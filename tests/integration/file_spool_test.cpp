@@ -23,7 +23,11 @@
 #include <system_error>
 #include <vector>
 
+#include "uplink/net/asio.hpp"
+
+#include "uplink/client.hpp"
 #include "uplink/core/spool.hpp"
+#include "uplink/listener.hpp"
 #include "uplink/error.hpp"
 #include "uplink/port/linux/file_spool_storage.hpp"
 
@@ -276,7 +280,7 @@ TEST(FileSpool, BadArgumentsAndMissingDirectoryFail) {
   CHECK_TRUE(spool.open(file) == Errc::invalid_option);
 }
 
-TEST(FileSpool, FileTruncatedAtEveryByteOfTheLastRecordRecoversTheRecordsBefore) {
+TEST(FileSpool, FileTruncatedAtEveryByteOfTheLastRecordRecoversTheRecordsBeforeAndSaysSo) {
   const std::string file_path = path("full.spool");
   std::vector<Msg> expected;
   std::size_t last_offset = 0;
@@ -309,10 +313,15 @@ TEST(FileSpool, FileTruncatedAtEveryByteOfTheLastRecordRecoversTheRecordsBefore)
     {
       FileSpoolStorage file;
       FILE_OK(file.open(cut_path.c_str(), kSize));  // grows back, zeros after the cut
+      UNSIGNED_LONGS_EQUAL(last_offset + k, file.intact_size());
       Spool spool;
       FILE_OK(spool.open(file));
       CHECK_FALSE(spool.formatted());
       check_messages(want, recover_all(spool));
+      // A file does not shrink by itself: whatever lay past the cut is
+      // reported lost (uncountable), never silently.
+      CHECK_TRUE(spool.damage().truncated);
+      CHECK_TRUE(spool.damage().lost_messages());
       const std::uint64_t id = spool.state().next_message_id;
       CHECK_TRUE(id > want.back().id);
       const std::string p = payload(id, 99);
@@ -321,10 +330,61 @@ TEST(FileSpool, FileTruncatedAtEveryByteOfTheLastRecordRecoversTheRecordsBefore)
     }
     FileSpoolStorage file;
     FILE_OK(file.open(cut_path.c_str(), kSize));
+    UNSIGNED_LONGS_EQUAL(kSize, file.intact_size());
     Spool spool;
     FILE_OK(spool.open(file));
     check_messages(want, recover_all(spool));
+    CHECK_FALSE(spool.damage().lost_messages());
   }
+}
+
+TEST(FileSpool, AZeroLengthOrTruncatedFileIsReportedNeverSilentlyEmpty) {
+  const std::string file_path = path("t.spool");
+  {
+    FileSpoolStorage file;
+    FILE_OK(file.open(file_path.c_str(), kSize));
+    UNSIGNED_LONGS_EQUAL(kSize, file.intact_size());  // new: complete
+    Spool spool;
+    FILE_OK(spool.open(file));
+    CHECK_FALSE(spool.damage().lost_messages());
+    for (std::uint64_t id = 1; id <= 40; ++id) FILE_OK(spool.append(id, span_of(payload(id, 100))));
+    FILE_OK(spool.remove_front(5, 6));  // a header naming the ids handed out so far
+  }
+  const Bytes original = read_file(file_path);
+  // Cut in the middle of the records: those before come back, the loss is
+  // reported with what the header still tells (ids handed out past them).
+  CHECK_TRUE(write_file(file_path, original));
+  CHECK_EQUAL(0, ::truncate(file_path.c_str(), static_cast<off_t>(Spool::kRingOffset + 20 * 124 + 50)));
+  {
+    FileSpoolStorage file;
+    FILE_OK(file.open(file_path.c_str(), kSize));
+    Spool spool;
+    FILE_OK(spool.open(file));
+    UNSIGNED_LONGS_EQUAL(15, recover_all(spool).size());  // 6 .. 20
+    CHECK_TRUE(spool.damage().truncated);
+    CHECK_TRUE(spool.damage().estimated);
+    UNSIGNED_LONGLONGS_EQUAL(20, spool.damage().messages_lost);  // 21 .. 40 were handed out
+  }
+  // Emptied: formatted, and reported.
+  CHECK_EQUAL(0, ::truncate(file_path.c_str(), 0));
+  {
+    FileSpoolStorage file;
+    FILE_OK(file.open(file_path.c_str(), kSize));
+    UNSIGNED_LONGS_EQUAL(0, file.intact_size());
+    Spool spool;
+    FILE_OK(spool.open(file));
+    CHECK_TRUE(spool.formatted());
+    CHECK_TRUE(spool.damage().truncated);
+    CHECK_TRUE(spool.damage().lost_messages());
+  }
+  // A leftover of a crash while creating is replaced, never taken.
+  const std::string fresh = path("fresh.spool");
+  CHECK_TRUE(write_file(fresh + ".new", Bytes(10, 0xAB)));
+  FileSpoolStorage file;
+  FILE_OK(file.open(fresh.c_str(), kSize));
+  UNSIGNED_LONGS_EQUAL(kSize, read_file(fresh).size());
+  struct stat st {};
+  CHECK_EQUAL(-1, ::stat((fresh + ".new").c_str(), &st));
 }
 
 TEST(FileSpool, WriterKilledAtAnyMomentLeavesWhatItWasToldPlusAtMostOneOperation) {
@@ -428,4 +488,59 @@ TEST(FileSpool, WriterKilledAtAnyMomentLeavesWhatItWasToldPlusAtMostOneOperation
     live = got;
   }
   CHECK_TRUE(total_appended * 100 > 3 * kSize);  // the ring went round several times
+}
+
+namespace {
+
+class DamageListener final : public uplink::Listener {
+ public:
+  void on_spool_damaged(const uplink::SpoolDamage& damage) override { damages.push_back(damage); }
+  void on_session_reset(const uplink::SessionReset& reset) override { resets.push_back(reset); }
+  std::vector<uplink::SpoolDamage> damages;
+  std::vector<uplink::SessionReset> resets;
+};
+
+class ZeroRandom final : public uplink::RandomSource {
+ public:
+  std::uint32_t next_u32() override { return 0; }
+};
+
+}  // namespace
+
+TEST(FileSpool, AClientOnADamagedSpoolTellsTheApplicationHowManyMessagesWereLost) {
+  const std::string file_path = path("client.spool");
+  {
+    FileSpoolStorage file;
+    FILE_OK(file.open(file_path.c_str(), kSize));
+    Spool spool;
+    FILE_OK(spool.open(file));
+    for (std::uint64_t id = 1; id <= 10; ++id) FILE_OK(spool.append(id, span_of(payload(id, 30))));
+    SpoolState state = spool.state();
+    state.session_id = 77;
+    FILE_OK(spool.save_state(state));
+  }
+  // Records of 24 + 30 bytes from the ring's start: flip a payload byte of
+  // the fourth and of the seventh: two stretches, one message each.
+  Bytes bytes = read_file(file_path);
+  bytes[Spool::kRingOffset + 3 * 54 + 25] ^= 0xFF;
+  bytes[Spool::kRingOffset + 6 * 54 + 25] ^= 0xFF;
+  CHECK_TRUE(write_file(file_path, bytes));
+  FileSpoolStorage file;
+  FILE_OK(file.open(file_path.c_str(), kSize));
+  Spool spool;
+  FILE_OK(spool.open(file));
+  asio::io_context io;
+  DamageListener listener;
+  ZeroRandom random;
+  uplink::Client client(io, listener, random);
+  FILE_OK(client.attach_spool(spool));
+  io.run_for(std::chrono::milliseconds(200));  // events are delivered on the io thread
+  UNSIGNED_LONGS_EQUAL(1, listener.damages.size());
+  UNSIGNED_LONGLONGS_EQUAL(2, listener.damages[0].messages_lost);
+  UNSIGNED_LONGS_EQUAL(2, listener.damages[0].damaged_stretches);
+  UNSIGNED_LONGLONGS_EQUAL(2, client.counters().spool_messages_lost);
+  UNSIGNED_LONGS_EQUAL(1, listener.resets.size());
+  CHECK_TRUE(listener.resets[0].cause == uplink::SessionResetCause::spool_damaged);
+  UNSIGNED_LONGLONGS_EQUAL(77, listener.resets[0].abandoned_session_id);
+  UNSIGNED_LONGS_EQUAL(8, client.queued());
 }

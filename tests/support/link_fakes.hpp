@@ -341,6 +341,10 @@ class RecordingListener : public Listener {
     session_resets.push_back(reset);
     events.push_back("session_reset:" + std::to_string(reset.abandoned_session_id));
   }
+  void on_spool_damaged(const SpoolDamage& damage) override {
+    spool_damages.push_back(damage);
+    events.push_back("spool_damaged:" + std::to_string(damage.messages_lost));
+  }
   void on_heartbeat(std::uint32_t rtt_ms) override {
     heartbeats.push_back(rtt_ms);
     events.push_back("heartbeat:" + std::to_string(rtt_ms));
@@ -374,6 +378,7 @@ class RecordingListener : public Listener {
   std::vector<std::uint32_t> heartbeats;
   std::vector<LogLine> logs;
   std::vector<SessionReset> session_resets;
+  std::vector<SpoolDamage> spool_damages;
   std::vector<std::string> events;
 };
 

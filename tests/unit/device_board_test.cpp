@@ -178,3 +178,51 @@ TEST(DeviceBoard, ATokenInAConfigFileIsWarnedAboutOnlyWhenOthersCanReadTheFile) 
   ::unlink(path.c_str());
   ::rmdir(dir.c_str());
 }
+
+TEST(DeviceBoard, StrictSpoolIsAnExplicitFlagOffByDefault) {
+  DeviceConfig plain;
+  std::string error;
+  CHECK_TEXT(parse(plain, {"--device-id", "d1", "--spool", "/tmp/x.spool"}, error), error.c_str());
+  CHECK_FALSE(plain.strict_spool);
+  DeviceConfig asked;
+  CHECK_TEXT(parse(asked, {"--device-id", "d1", "--spool", "/tmp/x.spool", "--strict-spool"}, error), error.c_str());
+  CHECK_TRUE(asked.strict_spool);
+}
+
+TEST(DeviceBoard, AConfigOrTokenFileThatIsNotARegularFileIsRefusedInsteadOfReadForever) {
+  // Found while writing the config file's fuzz target: a device named as the
+  // token file (or the config) was read until memory ran out.
+  DeviceConfig token;
+  std::string error;
+  CHECK_FALSE(parse(token, {"--device-id", "d1", "--token-file", "/dev/zero"}, error));
+  CHECK_TEXT(error.find("not a regular file") != std::string::npos, error.c_str());
+  DeviceConfig config;
+  CHECK_FALSE(parse(config, {"--config", "/dev/zero"}, error));
+  CHECK_TEXT(error.find("not a regular file") != std::string::npos, error.c_str());
+}
+
+TEST(DeviceBoard, ConfigTextIsAppliedLineByLineAndARefusalNamesTheLine) {
+  DeviceConfig config;
+  std::string error;
+  CHECK_TEXT(uplink::samples::parse_config_text(config, "# c\nrate = 2.5\n\n  size = 80  # bytes\n", "a.conf", error),
+             error.c_str());
+  DOUBLES_EQUAL(2.5, config.rate_per_s, 0.0);
+  UNSIGNED_LONGS_EQUAL(80, config.size);
+  CHECK_FALSE(uplink::samples::parse_config_text(config, "rate = 1\nsize\n", "b.conf", error));
+  STRCMP_EQUAL("b.conf:2: expected 'name = value'", error.c_str());
+}
+
+TEST(DeviceBoard, ARateThatIsNotANumberIsRefused) {
+  // Found by the config file's fuzz target (its oracle: accepted values are
+  // within the stated bounds): "nan" parsed, passed both comparisons, and
+  // the generator then never sent a message.
+  for (const char* rate : {"nan", "NAN", "-nan", "inf", "-1", "1000001"}) {
+    DeviceConfig config;
+    std::string error;
+    CHECK_FALSE(parse(config, {"--device-id", "d1", "--rate", rate}, error));
+    CHECK_TEXT(error.find("--rate") != std::string::npos, error.c_str());
+  }
+  DeviceConfig config;
+  std::string error;
+  CHECK_TEXT(parse(config, {"--device-id", "d1", "--rate", "0.5"}, error), error.c_str());
+}

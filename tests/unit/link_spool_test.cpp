@@ -227,3 +227,48 @@ TEST(SessionSpool, ADownlinkMessageIsRecordedAsDeliveredOnlyAfterTheApplicationH
   UNSIGNED_LONGLONGS_EQUAL(2, after.listener.messages[0].seq);
   STRCMP_EQUAL("down 2", after.listener.messages[0].payload.c_str());
 }
+
+TEST(SessionSpool, MessagesLostToADamagedRecordAreReportedCountedAndTheRestGoOutInANewSession) {
+  {
+    Device before(storage);
+    before.online(now, 42, 1);
+    for (int i = 1; i <= 5; ++i) before.send(now, "m" + std::to_string(i));
+    UNSIGNED_LONGLONGS_EQUAL(5, before.wire.flush(now).back().seq);
+  }
+  // A flipped byte in the payload of m2 (records of 24 + 2 bytes from the
+  // ring start): valid records follow it, so it is damage, not a torn tail.
+  std::vector<std::uint8_t> image = storage.image();
+  image[Spool::kRingOffset + 26 + Spool::kRecordHeader] ^= 0x40;
+  storage.crash_back_to(image);
+  Device after(storage);
+  UNSIGNED_LONGS_EQUAL(1, after.listener.spool_damages.size());
+  UNSIGNED_LONGLONGS_EQUAL(1, after.listener.spool_damages[0].messages_lost);
+  UNSIGNED_LONGLONGS_EQUAL(1, after.link.counters().spool_messages_lost);
+  CHECK_TRUE(after.listener.logged("1 messages lost to damage (exact)"));
+  // m3..m5 moved up a place: under their old numbers the server would take
+  // them for others, so the session is given up and they go out afresh.
+  UNSIGNED_LONGS_EQUAL(1, after.listener.session_resets.size());
+  CHECK_TRUE(after.listener.session_resets[0].cause == SessionResetCause::spool_damaged);
+  UNSIGNED_LONGLONGS_EQUAL(42, after.listener.session_resets[0].abandoned_session_id);
+  UNSIGNED_LONGS_EQUAL(4, after.link.queued_messages());
+  UNSIGNED_LONGLONGS_EQUAL(0, after.spool.state().session_id);
+  after.online(now, 43, 1);
+  const std::vector<WireFrame> sent = after.wire.flush(now);
+  STRCMP_EQUAL("DATA,DATA,DATA,DATA", type_names(sent).c_str());
+  STRCMP_EQUAL("m1", sent[0].payload.c_str());
+  STRCMP_EQUAL("m3", sent[1].payload.c_str());
+  UNSIGNED_LONGLONGS_EQUAL(1, sent[0].seq);
+  UNSIGNED_LONGLONGS_EQUAL(4, sent[3].seq);
+}
+
+TEST(SessionSpool, AnUndamagedSpoolReportsNothing) {
+  {
+    Device before(storage);
+    before.online(now, 42, 1);
+    before.send(now, "m1");
+  }
+  Device after(storage);
+  CHECK_TRUE(after.listener.spool_damages.empty());
+  CHECK_TRUE(after.listener.session_resets.empty());
+  UNSIGNED_LONGLONGS_EQUAL(0, after.link.counters().spool_messages_lost);
+}

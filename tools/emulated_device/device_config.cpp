@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include <sys/stat.h>
 
@@ -90,12 +91,20 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
       error = "--token-file: cannot read '" + value + "': " + std::strerror(errno);
       return false;
     }
+    // A regular file, read up to one byte past the longest token and its
+    // line end: never a device or a FIFO that could block or never end.
+    if (!S_ISREG(info.st_mode)) {
+      error = "--token-file: '" + value + "' is not a regular file";
+      return false;
+    }
     std::ifstream in(value, std::ios::binary);
-    std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) {
+    std::string token(kMaxTokenLength + 3, '\0');
+    in.read(&token[0], static_cast<std::streamsize>(token.size()));
+    if (in.bad()) {
       error = "--token-file: cannot read '" + value + "'";
       return false;
     }
+    token.resize(static_cast<std::size_t>(in.gcount()));
     if (!token.empty() && token.back() == '\n') token.pop_back();
     if (!token.empty() && token.back() == '\r') token.pop_back();
     if (o.set_token(ConstByteSpan{token.data(), token.size()})) {
@@ -170,7 +179,8 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
   if (name == "rate") {
     char* end = nullptr;
     const double r = std::strtod(value.c_str(), &end);
-    if (value.empty() || *end != '\0' || r < 0 || r > 1e6) {
+    // Written so that NaN ("nan" parses) is refused too.
+    if (value.empty() || *end != '\0' || !(r >= 0 && r <= 1e6)) {
       error = "--rate: expected messages per second within 0..1000000, got '" + value + "'";
       return false;
     }
@@ -181,12 +191,39 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
   return false;
 }
 
+// A config file larger than this is refused (it is a few lines; a device
+// or a FIFO named by mistake must not be read forever).
+constexpr std::size_t kMaxConfigFileBytes = 1 << 20;
+
 bool load_file(DeviceConfig& c, const std::string& path, std::string& error) {
-  std::ifstream in(path);
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
+    error = "--config: cannot read '" + path + "' (not a regular file)";
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = "--config: cannot read '" + path + "'";
     return false;
   }
+  std::string text(kMaxConfigFileBytes + 1, '\0');
+  in.read(&text[0], static_cast<std::streamsize>(text.size()));
+  if (in.bad()) {
+    error = "--config: cannot read '" + path + "'";
+    return false;
+  }
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxConfigFileBytes) {
+    error = "--config: '" + path + "' is larger than " + std::to_string(kMaxConfigFileBytes) + " bytes";
+    return false;
+  }
+  return parse_config_text(c, text, path, error);
+}
+
+}  // namespace
+
+bool parse_config_text(DeviceConfig& c, const std::string& text, const std::string& path, std::string& error) {
+  std::istringstream in(text);
   std::string line;
   int line_no = 0;
   while (std::getline(in, line)) {
@@ -225,8 +262,6 @@ bool load_file(DeviceConfig& c, const std::string& path, std::string& error) {
   }
   return true;
 }
-
-}  // namespace
 
 const char* device_usage() {
   return "usage: uplink_device --server HOST:PORT [--server HOST:PORT ...] [options]\n"
@@ -267,6 +302,8 @@ const char* device_usage() {
          "  --spool-size BYTES      spool file size   --spool-sync every_write|interval|none\n"
          "  --spool-reformat-damaged  format a spool file whose headers are both damaged (its messages\n"
          "                          are lost); without it such a file is refused and left untouched\n"
+         "  --strict-spool          exit with status 3 when the spool lost messages to damage (they are\n"
+         "                          always reported on stderr and counted; without it the device runs on)\n"
          "  --version               print the version (and whether TLS and systemd support are built in)\n";
 }
 
@@ -298,6 +335,10 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& er
     }
     if (arg == "--spool-reformat-damaged") {
       c.spool_reformat_damaged = true;
+      continue;
+    }
+    if (arg == "--strict-spool") {
+      c.strict_spool = true;
       continue;
     }
     if (arg == "--verbose") {

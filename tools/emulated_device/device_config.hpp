@@ -47,6 +47,7 @@ struct DeviceConfig {
   std::uint32_t spool_size = 0;       ///< --spool-size BYTES (default: the spool's recommended size)
   std::string spool_sync = "every_write";  ///< --spool-sync every_write|interval|none
   bool spool_reformat_damaged = false;     ///< --spool-reformat-damaged: format a spool whose headers are both damaged.
+  bool strict_spool = false;  ///< --strict-spool: refuse to run (exit 3) when the spool lost messages to damage.
 
   [[nodiscard]] bool tls_enabled() const { return !tls_ca.empty() || tls_insecure; }
 };
@@ -54,6 +55,12 @@ struct DeviceConfig {
 /// Parses argv. On failure returns false and puts a one-line message naming
 /// the flag (or file line) into `error`. `--help` sets `error` to the usage.
 bool parse_device_config(int argc, char** argv, DeviceConfig& config, std::string& error);
+
+/// Applies the settings of a config file's `text` (lines "name = value",
+/// '#' comments; what --config reads), naming `origin` and the line in
+/// `error` on failure. --config's parser without the file read (a fuzz
+/// target drives it: tests/fuzz/device_config_fuzz.cpp).
+bool parse_config_text(DeviceConfig& config, const std::string& text, const std::string& origin, std::string& error);
 
 /// The usage text.
 const char* device_usage();

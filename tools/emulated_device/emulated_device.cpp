@@ -55,6 +55,27 @@ bool EmulatedDevice::start() {
     spool_options.reformat_damaged = config_.spool_reformat_damaged;
     std::error_code error = spool_storage_.open(config_.spool_path.c_str(), size);
     if (!error) error = spool_.open(spool_storage_, spool_options);
+    if (!error && spool_.damage().lost_messages()) {
+      // Reported whatever the flags: a spool never loses silently.
+      const SpoolDamage& damage = spool_.damage();
+      std::fprintf(stderr,
+                   "uplink_device: --spool %s: %llu messages lost to damage%s in %u damaged stretches; the messages "
+                   "after them were recovered\n",
+                   config_.spool_path.c_str(), static_cast<unsigned long long>(damage.messages_lost),
+                   damage.estimated ? " (at least, estimated)" : "", static_cast<unsigned>(damage.damaged_stretches));
+      if (print_events()) {
+        JsonLine(now_ms(), "spool_damaged")
+            .field("device", options_.device_id)
+            .field("messages_lost", damage.messages_lost)
+            .field("damaged_stretches", static_cast<std::uint64_t>(damage.damaged_stretches))
+            .field("estimated", damage.estimated)
+            .print();
+      }
+      if (config_.strict_spool) {
+        spool_lost_messages_ = true;
+        return false;
+      }
+    }
     if (!error) error = client_.attach_spool(spool_);
     if (error) {
       std::fprintf(stderr, "uplink_device: --spool %s: %s\n", config_.spool_path.c_str(), error.message().c_str());
@@ -246,7 +267,9 @@ void EmulatedDevice::on_session_reset(const SessionReset& reset) {
   JsonLine(now_ms(), "session_reset")
       .field("device", options_.device_id)
       .field("abandoned_session", reset.abandoned_session_id)
-      .field("cause", reset.cause == SessionResetCause::resume_refused ? "resume_refused" : "sequence_limit")
+      .field("cause", reset.cause == SessionResetCause::resume_refused  ? "resume_refused"
+                      : reset.cause == SessionResetCause::spool_damaged ? "spool_damaged"
+                                                                        : "sequence_limit")
       .print();
 }
 

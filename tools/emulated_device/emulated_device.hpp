@@ -29,6 +29,8 @@ class EmulatedDevice final : public Listener {
 
   /// Starts the client and the generator. Returns false (after printing why) on refusal.
   bool start();
+  /// start() failed because the spool lost messages to damage and --strict-spool was given.
+  bool spool_lost_messages() const { return spool_lost_messages_; }
   /// Stops generating and stops the client.
   void stop();
   /// The network moved (port::NetworkMonitor): probe the link now.
@@ -75,6 +77,7 @@ class EmulatedDevice final : public Listener {
   tls::TlsStream tls_stream_{tls_engine_};  // the client's transport with --tls-ca
   port::FileSpoolStorage spool_storage_;
   Spool spool_;
+  bool spool_lost_messages_ = false;
   Client client_;
   asio::steady_timer generator_;
   bool generator_armed_ = false;

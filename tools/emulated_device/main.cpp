@@ -6,7 +6,8 @@
 // stop (signal, --duration-s, --count reached), 1 if a device gave up
 // (retries exhausted, --max-attempts), 2 on a bad flag or config value, or
 // a --fleet larger than the descriptor limit allows (the soft limit is
-// raised to the hard one first; the message says what to change).
+// raised to the hard one first; the message says what to change), 3 when
+// --strict-spool and the spool lost messages to damage.
 // --version: the version line, exit 0. Under systemd
 // (uplink-device@.service, Type=notify): READY=1 once its devices are
 // started, WATCHDOG=1 from a timer on the io loop, STOPPING=1
@@ -141,7 +142,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<EmulatedDevice>> devices;
   for (std::uint32_t i = 1; i <= config.fleet; ++i) {
     devices.push_back(std::make_unique<EmulatedDevice>(io, config, i, config.tls_enabled() ? &tls : nullptr));
-    if (!devices.back()->start()) return 2;
+    if (!devices.back()->start()) return devices.back()->spool_lost_messages() ? 3 : 2;
   }
   const std::uint64_t started = wall_ms();
   uplink::tools::ServiceNotifier notifier(io);

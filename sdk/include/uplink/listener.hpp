@@ -9,6 +9,7 @@
 
 #include "uplink/codec/frame.hpp"
 #include "uplink/core/byte_span.hpp"
+#include "uplink/core/spool_damage.hpp"
 
 namespace uplink {
 
@@ -94,6 +95,10 @@ enum class SessionResetCause : std::uint8_t {
   /// A sequence number of the session neared 2^62: the session is replaced
   /// on purpose before any number could wrap.
   sequence_limit,
+  /// The spool lost messages to damage (Listener::on_spool_damaged): the
+  /// ones recovered after the damage cannot keep their sequence numbers, so
+  /// they go out again in a new session.
+  spool_damaged,
 };
 
 /// What Listener::on_session_reset() reports.
@@ -139,6 +144,12 @@ class Listener {
   /// Downlink of the old session that was not delivered is the server's to
   /// resend in the new one, or not.
   virtual void on_session_reset(const SessionReset& /*reset*/) {}
+  /// Client::attach_spool() found damaged stretches in the spool and
+  /// recovered the messages after them; `damage.messages_lost` were lost
+  /// (also counted in Counters::spool_messages_lost, and logged). Called
+  /// only when messages were lost; a torn last record (a crash in the
+  /// middle of an append) is not damage.
+  virtual void on_spool_damaged(const SpoolDamage& /*damage*/) {}
   /// A PONG answered our PING after `rtt_ms`.
   virtual void on_heartbeat(std::uint32_t /*rtt_ms*/) {}
   /// A log line. Never contains the token or other secrets.

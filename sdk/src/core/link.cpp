@@ -73,6 +73,23 @@ std::error_code Link::attach_spool(Spool& spool) {
   log(LogLevel::info, "spool: %u messages recovered (%u dropped: store too small), session %llu",
       static_cast<unsigned>(recovered), static_cast<unsigned>(surplus),
       static_cast<unsigned long long>(delivery_.session_id()));
+  const SpoolDamage& damage = spool.damage();
+  if (damage.header_slot_damaged) {
+    log(LogLevel::warning, "spool: one header slot is unreadable (a header write torn by a power cut, or damage); "
+                           "the other one was used");
+  }
+  if (damage.lost_messages()) {
+    counters_.spool_messages_lost += damage.messages_lost;
+    log(LogLevel::error,
+        "spool: %llu messages lost to damage (%s) in %u damaged stretches; the messages after them were recovered",
+        static_cast<unsigned long long>(damage.messages_lost), damage.estimated ? "at least, estimated" : "exact",
+        static_cast<unsigned>(damage.damaged_stretches));
+    listener_.on_spool_damaged(damage);
+    // The messages after the damage moved up in the store: under their old
+    // sequence numbers the server would take some for others. A new session
+    // numbers them afresh (some may arrive twice, none is lost).
+    if (delivery_.session_id() != 0) report_session_reset(delivery_.abandon_session(SessionResetCause::spool_damaged));
+  }
   return {};
 }
 
@@ -733,7 +750,9 @@ void Link::report_session_reset(const SessionReset& reset) {
       "session %llu abandoned (%s): the next connection opens a new session; stored messages are sent again "
       "there",
       static_cast<unsigned long long>(reset.abandoned_session_id),
-      reset.cause == SessionResetCause::resume_refused ? "the server refused to resume it twice" : "sequence limit");
+      reset.cause == SessionResetCause::resume_refused  ? "the server refused to resume it twice"
+      : reset.cause == SessionResetCause::spool_damaged ? "the spool lost messages to damage"
+                                                        : "sequence limit");
   listener_.on_session_reset(reset);
 }
 

@@ -25,9 +25,13 @@ namespace {
 
 constexpr std::uint32_t kMagic = 0x55505350;  // "UPSP"
 constexpr std::size_t kHeaderCrcAt = 80;
+constexpr std::size_t kHeadIdAt = 84;
+constexpr std::size_t kExtensionCrcAt = 92;
 constexpr std::uint8_t kMessage = 'M';
 constexpr std::uint8_t kDropped = 'D';
 constexpr std::uint8_t kWrap = 'W';
+// Never on storage: what the walks see at the start of a damaged stretch.
+constexpr std::uint8_t kGap = 'G';
 constexpr std::uint32_t kLastSerial = 0xFFFFFFFFu;
 constexpr std::uint32_t kMaxSyncIntervalMs = 3600000;
 
@@ -59,6 +63,7 @@ struct Header {
   std::uint32_t head_epoch = 0;
   std::uint32_t head_serial = 0;
   std::uint64_t head = 0;
+  std::uint64_t head_id = 0;  // 0: unknown (an older version wrote it)
   SpoolState state;
 };
 
@@ -77,6 +82,7 @@ HeaderCheck decode_header(const std::uint8_t* p, std::size_t storage_size, Heade
   h.state.session_id = load_be64(p + 56);
   h.state.last_downlink_seq = load_be64(p + 64);
   h.state.next_message_id = load_be64(p + 72);
+  if (crc32(ConstByteSpan{p, kExtensionCrcAt}) == load_be32(p + kExtensionCrcAt)) h.head_id = load_be64(p + kHeadIdAt);
   if (h.storage_size != storage_size) return HeaderCheck::other_size;
   const bool head_ok = h.head >= Spool::kRingOffset && h.head < storage_size &&
                        storage_size - h.head >= Spool::kRecordOverhead;
@@ -118,6 +124,8 @@ std::error_code Spool::open(SpoolStorage& storage, SpoolOptions options) {
   header_dirty_ = unsynced_ = synced_by_timer_ = false;
   last_sync_ = 0;
   compactions_ = 0;
+  damage_ = SpoolDamage{};
+  gap_count_ = 0;
   storage_ = &storage;
 
   Header best;
@@ -127,16 +135,22 @@ std::error_code Spool::open(SpoolStorage& storage, SpoolOptions options) {
   unsigned newest_slot = 1;  // format writes the other one
   bool blank = true;          // both slots all zeros: storage never written
   bool other_size = false;    // a valid header of another geometry
+  bool slot_damaged = false;  // a slot neither valid nor blank
   for (unsigned slot = 0; slot < 2; ++slot) {
     std::uint8_t bytes[kSlotSize];
     if (auto e = storage.read(slot * kSlotSize, ByteSpan{bytes, kSlotSize})) {
       storage_ = nullptr;
       return e;
     }
-    for (std::uint8_t b : bytes) blank = blank && b == 0;
+    bool slot_blank = true;
+    for (std::uint8_t b : bytes) slot_blank = slot_blank && b == 0;
+    blank = blank && slot_blank;
     Header h;
     const HeaderCheck check = decode_header(bytes, size, h);
-    if (check == HeaderCheck::invalid) continue;
+    if (check == HeaderCheck::invalid) {
+      slot_damaged = slot_damaged || !slot_blank;
+      continue;
+    }
     if (check == HeaderCheck::other_size) other_size = true;
     // A header of another geometry still tells which epochs were used.
     if (h.epoch > seen_epoch) seen_epoch = h.epoch;
@@ -157,8 +171,15 @@ std::error_code Spool::open(SpoolStorage& storage, SpoolOptions options) {
     storage_ = nullptr;
     return Errc::spool_damaged;
   }
+  const std::size_t intact = storage.intact_size();
   std::error_code result;
   if (best_slot < 0 || best.epoch == kLastSerial) {
+    // Blank headers in storage that lost its end: an emptied file (or one
+    // cut inside its headers). Whatever it held is gone, uncountable.
+    if (blank && intact < size) {
+      damage_.truncated = true;
+      damage_.estimated = true;
+    }
     result = format(seen_epoch == kLastSerial ? 0 : seen_epoch, seen_generation, newest_slot);
   } else {
     generation_ = best.generation;
@@ -167,7 +188,25 @@ std::error_code Spool::open(SpoolStorage& storage, SpoolOptions options) {
     head_ = static_cast<std::size_t>(best.head);
     head_epoch_ = best.head_epoch;
     head_serial_ = best.head_serial;
-    result = scan(best.epoch);
+    damage_.header_slot_damaged = slot_damaged;
+    result = scan(best.epoch, best.head_id);
+    if (!result && intact < size) {
+      // The ring ended where the storage lost its bytes: records may have
+      // gone with them. The ids the header handed out past the last
+      // recovered one were lost at least.
+      bool cut = tail_ + kRecordOverhead > intact;
+      if (!cut) {
+        RecordInfo info;
+        bool plausible = false;
+        result = read_header_info(tail_, info, plausible);
+        cut = plausible && tail_ + kRecordOverhead + info.length > intact;
+      }
+      if (cut) {
+        damage_.truncated = true;
+        damage_.estimated = true;
+        if (best.state.next_message_id > last_id_ + 1) damage_.messages_lost += best.state.next_message_id - 1 - last_id_;
+      }
+    }
     if (!result) {
       if (state_.next_message_id <= last_id_) state_.next_message_id = last_id_ + 1;
       // A new epoch, durable before any record carries it.
@@ -180,6 +219,9 @@ std::error_code Spool::open(SpoolStorage& storage, SpoolOptions options) {
       }
       header_dirty_ = true;
       result = sync_now();
+      // Copy the live messages past the damage now, if there is room, so
+      // that the next open() does not meet (and report) it again.
+      if (!result && gap_count_ > 0) result = compact();
     }
   }
   if (result) storage_ = nullptr;
@@ -207,16 +249,19 @@ std::error_code Spool::format(std::uint32_t previous_epoch, std::uint64_t previo
   return sync_now();
 }
 
-std::error_code Spool::scan(std::uint32_t header_epoch) {
+std::error_code Spool::scan(std::uint32_t header_epoch, std::uint64_t head_id) {
   const std::size_t ring = capacity();
   std::size_t at = head_;
   std::size_t used = 0;
   std::size_t leading = 0;  // bytes before the first live message
   bool found_live = false;
   bool first = true;
-  std::uint32_t prev_epoch = 0;
-  std::uint32_t prev_serial = 0;
-  std::uint64_t last_id = 0;
+  ChainPoint chain;
+  chain.next_epoch = head_epoch_;
+  chain.next_serial = head_serial_;
+  chain.header_epoch = header_epoch;
+  chain.last_id = head_id > 0 ? head_id - 1 : 0;
+  chain.last_id_known = head_id > 0;
   std::size_t first_live = head_;
   std::uint32_t live_epoch = 0;
   std::uint32_t live_serial = 0;
@@ -225,20 +270,56 @@ std::error_code Spool::scan(std::uint32_t header_epoch) {
     RecordInfo info;
     bool valid = false;
     if (auto e = read_verified(at, info, valid)) return e;
-    if (!valid) break;
     const bool chained =
-        first ? info.epoch == head_epoch_ && info.serial == head_serial_
-              : (info.epoch == prev_epoch && std::uint64_t{info.serial} == std::uint64_t{prev_serial} + 1) ||
-                    (info.epoch > prev_epoch && info.epoch <= header_epoch && info.serial == 0);
-    if (!chained) break;
+        info.epoch == chain.next_epoch ? std::uint64_t{info.serial} == chain.next_serial
+                                       : !first && info.epoch > chain.next_epoch && info.epoch <= header_epoch &&
+                                             info.serial == 0;
     // Message ids only grow: a smaller one is a stale record or a copy made
     // by a compaction whose header never became durable.
-    if (info.kind != kWrap && info.id <= last_id) break;
-    if (used + info.footprint > ring) break;
+    const bool ok = valid && chained && (info.kind == kWrap || info.id > chain.last_id) &&
+                    used + info.footprint <= ring;
+    if (!ok) {
+      // The end of the ring (torn, never written, stale), or damage with
+      // valid records after it: resync() tells which (file comment).
+      std::size_t found = 0;
+      std::size_t found_distance = 0;
+      bool resynced = false;
+      if (auto e = resync(at, used, chain, found, found_distance, info, resynced)) return e;
+      if (!resynced) break;
+      const std::size_t skipped = found_distance - used;
+      std::uint64_t lost = 0;
+      if (chain.last_id_known) {
+        lost = info.id - chain.last_id - 1;
+      } else {
+        // No id to count from: count the records (a wrap or a dropped one
+        // among them counts as a message).
+        lost = info.epoch == chain.next_epoch ? info.serial - chain.next_serial : 1;
+        damage_.estimated = true;
+      }
+      ++damage_.damaged_stretches;
+      damage_.messages_lost += lost;
+      if (found_live) {
+        // Out of room to remember another stretch: stop here, as if the
+        // ring ended; what follows is lost too, and not counted.
+        if (!add_gap(at, skipped)) {
+          damage_.messages_lost += 1;  // the record found, at least
+          damage_.estimated = true;
+          break;
+        }
+        dead_bytes_ += skipped;
+      } else {
+        leading += skipped;
+      }
+      used = found_distance;
+      at = found;
+    }
     first = false;
-    prev_epoch = info.epoch;
-    prev_serial = info.serial;
-    if (info.kind != kWrap) last_id = info.id;
+    chain.next_epoch = info.epoch;
+    chain.next_serial = std::uint64_t{info.serial} + 1;
+    if (info.kind != kWrap) {
+      chain.last_id = info.id;
+      chain.last_id_known = true;
+    }
     if (info.kind == kMessage) {
       if (!found_live) {
         found_live = true;
@@ -258,7 +339,7 @@ std::error_code Spool::scan(std::uint32_t header_epoch) {
   }
 
   tail_ = at;
-  last_id_ = last_id;
+  last_id_ = chain.last_id_known ? chain.last_id : 0;
   if (found_live) {
     head_ = first_live;
     head_epoch_ = live_epoch;
@@ -267,20 +348,9 @@ std::error_code Spool::scan(std::uint32_t header_epoch) {
   } else {
     head_ = tail_;
     used_ = 0;
+    dead_bytes_ = 0;
   }
   return {};
-}
-
-// --------------------------------------------------------------- records
-
-std::size_t Spool::footprint_of(std::size_t at, std::size_t record_size) const {
-  const std::size_t rest = ring_end_ - (at + record_size);
-  return rest < kRecordOverhead ? record_size + rest : record_size;
-}
-
-std::size_t Spool::next_offset(std::size_t at, std::size_t footprint) const {
-  const std::size_t next = at + footprint;
-  return next >= ring_end_ ? kRingOffset : next;
 }
 
 namespace {
@@ -306,7 +376,141 @@ bool parse_record_header(const std::uint8_t* p, std::size_t at, std::size_t ring
 
 }  // namespace
 
+std::error_code Spool::resync(std::size_t from, std::size_t distance, const ChainPoint& chain, std::size_t& found,
+                              std::size_t& found_distance, RecordInfo& info, bool& ok) {
+  ok = false;
+  const std::size_t ring = capacity();
+  // Would a record header at `p` (storage offset `at`, `skipped` bytes
+  // after the failing record) continue the chain? The CRC is checked after.
+  auto continues = [&](const std::uint8_t* p, std::size_t at, std::size_t skipped) {
+    if (p[0] != kMessage && p[0] != kDropped) return false;
+    std::uint8_t kind = 0;
+    std::size_t length = 0;
+    std::uint32_t epoch = 0;
+    std::uint32_t serial = 0;
+    std::uint64_t id = 0;
+    if (!parse_record_header(p, at, ring_end_, kind, length, epoch, serial, id)) return false;
+    if (id <= chain.last_id) return false;
+    if (epoch == chain.next_epoch) {
+      if (std::uint64_t{serial} <= chain.next_serial) return false;
+      const std::uint64_t lost_records = serial - chain.next_serial;
+      if (skipped / kRecordOverhead < lost_records) return false;
+      // One id per lost record, but a wrap record.
+      return !chain.last_id_known || id - chain.last_id >= lost_records;
+    }
+    return epoch > chain.next_epoch && epoch <= chain.header_epoch;
+  };
+  std::size_t at = from;
+  std::size_t walked = distance;
+  while (walked < ring) {
+    const std::size_t to_end = ring_end_ - at;
+    if (to_end < kRecordOverhead) {
+      walked += to_end;
+      at = kRingOffset;
+      continue;
+    }
+    const std::size_t n = to_end < sizeof buffer_ ? to_end : sizeof buffer_;
+    if (auto e = storage_->read(at, ByteSpan{buffer_, n})) return e;
+    // Offsets of this chunk where a record header fits, and within a lap
+    // from the head; then only those starting with 'M' or 'D' (memchr:
+    // zeros and stale bytes go by fast).
+    std::size_t limit = n - kRecordHeader + 1;
+    const bool lap_ends_here = ring - walked < limit + kRecordOverhead;
+    if (lap_ends_here) limit = ring - walked >= kRecordOverhead ? ring - walked - kRecordOverhead + 1 : 0;
+    std::size_t k = 0;
+    bool candidate = false;
+    while (k < limit) {
+      const void* m = std::memchr(buffer_ + k, kMessage, limit - k);
+      const void* d = std::memchr(buffer_ + k, kDropped, limit - k);
+      if (m == nullptr && d == nullptr) {
+        k = limit;
+        break;
+      }
+      const auto* first = static_cast<const std::uint8_t*>(m == nullptr ? d : d == nullptr ? m : m < d ? m : d);
+      k = static_cast<std::size_t>(first - buffer_);
+      if (continues(buffer_ + k, at + k, walked + k - distance)) {
+        candidate = true;
+        break;
+      }
+      ++k;
+    }
+    if (!candidate && lap_ends_here) return {};  // a lap from the head: nothing
+    if (candidate) {
+      bool valid = false;
+      if (auto e = read_verified(at + k, info, valid)) return e;
+      if (valid && walked + k + info.footprint <= ring) {
+        found = at + k;
+        found_distance = walked + k;
+        ok = true;
+        return {};
+      }
+      ++k;
+    }
+    at += k;
+    walked += k;
+  }
+  return {};
+}
+
+bool Spool::add_gap(std::size_t at, std::size_t length) {
+  // Split where the ring ends: the walks step from a gap to the offset
+  // after it like from a record.
+  const std::size_t first = length < ring_end_ - at ? length : ring_end_ - at;
+  const std::size_t parts = first < length ? 2 : 1;
+  if (damage_.damaged_stretches > kMaxDamagedStretches || gap_count_ + parts > sizeof gaps_ / sizeof gaps_[0]) {
+    return false;
+  }
+  gaps_[gap_count_++] = Gap{at, first};
+  if (parts == 2) gaps_[gap_count_++] = Gap{kRingOffset, length - first};
+  return true;
+}
+
+std::size_t Spool::gap_at(std::size_t at) const {
+  for (std::size_t i = 0; i < gap_count_; ++i) {
+    if (gaps_[i].at == at) return gaps_[i].length;
+  }
+  return 0;
+}
+
+void Spool::forget_gaps_behind_head() {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < gap_count_; ++i) {
+    const std::size_t at = gaps_[i].at;
+    const std::size_t distance = at >= head_ ? at - head_ : (ring_end_ - head_) + (at - kRingOffset);
+    if (used_ > 0 && distance < used_) gaps_[kept++] = gaps_[i];
+  }
+  gap_count_ = kept;
+}
+
+std::uint64_t Spool::head_id() {
+  if (used_ == 0) return state_.next_message_id > last_id_ ? state_.next_message_id : last_id_ + 1;
+  RecordInfo info;
+  bool plausible = false;
+  if (read_header_info(head_, info, plausible) || !plausible || info.kind == kWrap || info.kind == kGap) return 0;
+  return info.id;
+}
+
+// --------------------------------------------------------------- records
+
+std::size_t Spool::footprint_of(std::size_t at, std::size_t record_size) const {
+  const std::size_t rest = ring_end_ - (at + record_size);
+  return rest < kRecordOverhead ? record_size + rest : record_size;
+}
+
+std::size_t Spool::next_offset(std::size_t at, std::size_t footprint) const {
+  const std::size_t next = at + footprint;
+  return next >= ring_end_ ? kRingOffset : next;
+}
+
+
 std::error_code Spool::read_header_info(std::size_t at, RecordInfo& info, bool& plausible) {
+  if (const std::size_t gap = gap_at(at)) {
+    info = RecordInfo{};
+    info.kind = kGap;
+    info.footprint = gap;
+    plausible = true;
+    return {};
+  }
   std::uint8_t bytes[kRecordHeader];
   if (auto e = storage_->read(at, ByteSpan{bytes, kRecordHeader})) return e;
   plausible = parse_record_header(bytes, at, ring_end_, info.kind, info.length, info.epoch, info.serial, info.id);
@@ -319,6 +523,12 @@ std::error_code Spool::read_header_info(std::size_t at, RecordInfo& info, bool& 
 
 std::error_code Spool::read_verified(std::size_t at, RecordInfo& info, bool& valid) {
   valid = false;
+  if (gap_count_ > 0 && gap_at(at) > 0) {
+    bool plausible = false;
+    if (auto e = read_header_info(at, info, plausible)) return e;
+    valid = plausible;
+    return {};
+  }
   if (auto e = storage_->read(at, ByteSpan{buffer_, kRecordHeader})) return e;
   if (!parse_record_header(buffer_, at, ring_end_, info.kind, info.length, info.epoch, info.serial, info.id)) {
     return {};
@@ -489,6 +699,12 @@ std::error_code Spool::append(std::uint64_t id, ConstByteSpan payload) {
   if (!result) result = after_change();
   if (result) {
     rewind_to(mark);
+    if (at != 0 && at != mark.tail) {
+      // A wrap record went first: spoil the message too, or recovery could
+      // resynchronise onto it past the spoiled wrap and bring it back.
+      const std::uint8_t spoiled = 0;
+      (void)storage_->write(at, ConstByteSpan{&spoiled, 1});
+    }
     return result;
   }
   ++live_count_;
@@ -515,9 +731,10 @@ std::error_code Spool::skip_dropped_at_head() {
       dead_bytes_ = dead;
       head_epoch_ = info.epoch;
       head_serial_ = info.serial;
+      forget_gaps_behind_head();
       return {};
     }
-    if (info.kind == kDropped) dead -= info.footprint;
+    if (info.kind == kDropped || info.kind == kGap) dead -= info.footprint;
     used -= info.footprint;
     head = next_offset(head, info.footprint);
   }
@@ -526,6 +743,7 @@ std::error_code Spool::skip_dropped_at_head() {
   dead_bytes_ = 0;
   head_epoch_ = epoch_;
   head_serial_ = next_serial_;
+  gap_count_ = 0;
   return {};
 }
 
@@ -546,7 +764,7 @@ std::error_code Spool::remove_front(std::size_t count, std::uint64_t new_head_se
     if (info.kind == kMessage) {
       ++removed;
       removed_bytes += kRecordOverhead + info.length;
-    } else if (info.kind == kDropped) {
+    } else if (info.kind == kDropped || info.kind == kGap) {
       dead_passed += info.footprint;
     }
     distance += info.footprint;
@@ -582,7 +800,7 @@ std::error_code Spool::tombstone(std::uint64_t id) {
     bool plausible = false;
     if (auto e = read_header_info(at, info, plausible)) return e;
     if (!plausible || info.footprint > remaining) return storage_corrupt();
-    if (info.kind != kWrap) {
+    if (info.kind == kMessage || info.kind == kDropped) {
       if (info.id > id) return {};  // ids grow along the ring: not here
       if (info.id == id) {
         if (info.kind == kDropped) return {};
@@ -674,6 +892,7 @@ std::error_code Spool::compact() {
   dead_bytes_ = 0;
   head_epoch_ = copied ? first_epoch : epoch_;
   head_serial_ = copied ? first_serial : next_serial_;
+  gap_count_ = 0;  // every damaged stretch lay between the old head and tail
   ++compactions_;
   header_dirty_ = true;
   if (auto e = write_header()) return e;
@@ -698,6 +917,8 @@ std::error_code Spool::write_header() {
   store_be64(h + 64, state_.last_downlink_seq);
   store_be64(h + 72, state_.next_message_id);
   store_be32(h + kHeaderCrcAt, crc32(ConstByteSpan{h, kHeaderCrcAt}));
+  store_be64(h + kHeadIdAt, head_id());
+  store_be32(h + kExtensionCrcAt, crc32(ConstByteSpan{h, kExtensionCrcAt}));
   if (auto e = storage_->write(slot * kSlotSize, ConstByteSpan{h, kSlotSize})) {
     header_dirty_ = true;
     return e;

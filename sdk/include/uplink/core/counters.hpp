@@ -40,6 +40,9 @@ struct Counters {
   std::uint64_t downlink_duplicates = 0;  ///< Downlink DATA already delivered, dropped.
   std::uint64_t messages_received = 0;  ///< Downlink DATA delivered.
   std::uint64_t session_resets = 0;     ///< Sessions abandoned for a new one (Listener::on_session_reset).
+  /// Messages the spool lost to damage found when it was attached
+  /// (Listener::on_spool_damaged, SpoolDamage::messages_lost).
+  std::uint64_t spool_messages_lost = 0;
   std::uint32_t last_rtt_ms = 0;       ///< Round trip of the last answered PING.
 };
 

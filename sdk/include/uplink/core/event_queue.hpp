@@ -76,7 +76,7 @@ class EventQueue final : public Listener {
     std::uint8_t slot = 0;            ///< Where the text waits (internal; pop() copies it out).
   };
   /// One record.
-  using Event = std::variant<StateChange, DisconnectInfo, ConnectFailure, SessionReset, Message, Acked,
+  using Event = std::variant<StateChange, DisconnectInfo, ConnectFailure, SessionReset, SpoolDamage, Message, Acked,
                              Dropped, Heartbeat, Log>;
 
   EventQueue() = default;
@@ -91,6 +91,7 @@ class EventQueue final : public Listener {
   void on_acked(std::uint64_t id) override;
   void on_dropped(std::uint64_t id, std::error_code reason) override;
   void on_session_reset(const SessionReset& reset) override { push(reset); }
+  void on_spool_damaged(const SpoolDamage& damage) override { push(damage); }
   void on_heartbeat(std::uint32_t rtt_ms) override { push(Heartbeat{rtt_ms}); }
   void on_log(LogLevel level, const char* text) override;
 

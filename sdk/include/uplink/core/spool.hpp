@@ -31,7 +31,12 @@
 //   64  u64  last_downlink_seq
 //   72  u64  next_message_id
 //   80  u32  CRC-32 of bytes 0..79
-//   84  ...  zero up to 128 (not checked)
+//   84  u64  head id: the message id of the record at the head (the
+//            smallest id the next append can take when the ring is empty);
+//            0 = unknown
+//   92  u32  CRC-32 of bytes 0..91 (a header without it, all zeros here,
+//            was written by an older version: the head id is unknown)
+//   96  ...  zero up to 128 (not checked)
 //
 // Record (24 bytes + payload; never straddles the end of the ring):
 //    0  u8   kind: 'M' message, 'D' dropped message (an 'M' whose kind byte
@@ -51,10 +56,33 @@
 // from the head offset: the first must carry the head's epoch and serial,
 // each next one must carry the next serial of the same epoch (or serial 0 of
 // a newer epoch up to the header's), a valid CRC, and a message id greater
-// than every id before it. The first record that fails any of these (torn
-// by a crash, never written, or stale data from an earlier lap of the ring)
-// is where the ring ends: everything before it is kept. A header write torn
-// by a power cut leaves the other slot, the previous header, in force.
+// than every id before it. A header write torn by a power cut leaves the
+// other slot, the previous header, in force.
+//
+// Where a record fails these, recovery looks further (resynchronises): it
+// scans the rest of the ring, byte by byte, for a record that continues the
+// chain, i.e. all of:
+//  - a plausible record header ('M' or 'D', reserved byte 0, id not 0,
+//    length within kMaxPayload and the ring) and a valid CRC-32;
+//  - a later place in the chain: the same epoch and a serial at least two
+//    past the last valid one (one or more records lost), or a newer epoch up
+//    to the header's;
+//  - a message id greater than the last valid one (or, at the head, at
+//    least the header's head id), and, in the same epoch, consistent with
+//    the gap: at least one id per lost record but the wrap record, and 24
+//    ring bytes per lost record;
+//  - room for it within one lap of the ring from the head.
+// Stale records of earlier laps carry older serials and smaller ids, copies
+// left by a crashed compaction smaller ids, and random bytes pass a CRC-32
+// with a chance of 2^-32: none of them is taken. If such a record is found,
+// the stretch before it is damage: the messages after it are recovered, and
+// the ids missing in between are counted as lost (damage()). If none is
+// found, the failing record is the torn or never-written end of the ring:
+// everything before it is kept, nothing is reported (a crash in the middle
+// of an append loses that append only, which its caller was never told had
+// succeeded). Damaged stretches are skipped like dropped records until the
+// head passes them; open() compacts at once when there is room, so that a
+// restart does not find (and report) the same damage again.
 //
 // Durability policy (SpoolOptions::sync). Whatever the policy, recovery never
 // returns a torn, corrupt or reordered message, and a process crash (the
@@ -107,6 +135,7 @@
 #include "uplink/core/crc32.hpp"
 #include "uplink/core/keep_alive.hpp"
 #include "uplink/core/outbound_store.hpp"
+#include "uplink/core/spool_damage.hpp"
 
 namespace uplink {
 
@@ -126,12 +155,18 @@ namespace uplink {
 ///    atomic (the old or the new value).
 ///  - sync(): returns after every write that returned before it is durable
 ///    (fdatasync on Linux).
+///  - intact_size(): how much of it still holds what was written, when the
+///    storage knows it lost its end (a file found truncated and grown back
+///    with zeros); size() otherwise (the default). The spool reports a loss
+///    when its records reached past it (SpoolDamage::truncated).
 /// The spool never writes past size() and never asks for a zero-length
 /// read or write. Must not allocate.
 class SpoolStorage {
  public:
   /// Bytes of storage, fixed while a Spool uses it.
   [[nodiscard]] virtual std::size_t size() const = 0;
+  /// Bytes from the start that hold what was written (see the class comment).
+  [[nodiscard]] virtual std::size_t intact_size() const { return size(); }
   /// Fills all of `out` from `offset`, or returns an error (class comment).
   [[nodiscard]] virtual std::error_code read(std::size_t offset, ByteSpan out) = 0;
   /// Writes all of `data` at `offset`, or returns an error; durable only after sync().
@@ -186,6 +221,9 @@ class Spool {
   static constexpr std::size_t kMaxPayload = kMaxDataPayload;
   static constexpr std::size_t kMaxRecord = kRecordOverhead + kMaxPayload;  ///< Bytes of the largest record.
   static constexpr std::uint16_t kFormatVersion = 1;  ///< On-storage format this build writes and reads.
+  /// Damaged stretches after the first live message that one open() skips
+  /// over; at one more, recovery stops there (SpoolDamage::estimated).
+  static constexpr std::size_t kMaxDamagedStretches = 8;
 
   /// Ring bytes the live content of a full OutboundStore needs: its bytes,
   /// plus the spool's larger per-record overhead for as many messages as it
@@ -214,7 +252,8 @@ class Spool {
 
   /// Opens the spool on `storage` (which must outlive the spool or the next
   /// open()): reads the newest valid header, finds the live records (see
-  /// recovery above), starts a new epoch and syncs the header. Blank storage
+  /// recovery above: damaged stretches are skipped and reported in
+  /// damage()), starts a new epoch and syncs the header. Blank storage
   /// (both header slots all zeros: a new pre-sized file) and a spool written
   /// for another storage size are formatted: empty, SpoolState defaults;
   /// formatted() tells. Errors (the spool stays closed, the storage
@@ -297,6 +336,9 @@ class Spool {
   [[nodiscard]] std::size_t tail_offset() const { return tail_; }
   /// open() found no valid header and formatted the storage.
   [[nodiscard]] bool formatted() const { return formatted_; }
+  /// What the last open() found damaged (recovery above); all zeros when
+  /// nothing was. A client reports it when the spool is attached.
+  [[nodiscard]] const SpoolDamage& damage() const { return damage_; }
   /// Epoch of the records written now: one more at every open() (and every 2^32 records).
   [[nodiscard]] std::uint32_t epoch() const { return epoch_; }
   /// Compactions since open().
@@ -333,7 +375,29 @@ class Spool {
 
   [[nodiscard]] std::error_code format(std::uint32_t previous_epoch, std::uint64_t previous_generation,
                                        unsigned keep_slot);
-  [[nodiscard]] std::error_code scan(std::uint32_t header_epoch);
+  // Where the chain continues after a damaged stretch (resync()).
+  struct ChainPoint {
+    std::uint32_t next_epoch = 0;   // epoch and serial the next record
+    std::uint64_t next_serial = 0;  // carries if nothing was lost
+    std::uint32_t header_epoch = 0;
+    std::uint64_t last_id = 0;  // ids after it are greater
+    bool last_id_known = false;
+  };
+  // A damaged stretch the walks skip: [at, at + length), never across the
+  // end of the ring.
+  struct Gap {
+    std::size_t at = 0;
+    std::size_t length = 0;
+  };
+
+  [[nodiscard]] std::error_code scan(std::uint32_t header_epoch, std::uint64_t head_id);
+  [[nodiscard]] std::error_code resync(std::size_t from, std::size_t distance, const ChainPoint& chain,
+                                       std::size_t& found, std::size_t& found_distance, RecordInfo& info,
+                                       bool& ok);
+  [[nodiscard]] bool add_gap(std::size_t at, std::size_t length);
+  [[nodiscard]] std::size_t gap_at(std::size_t at) const;
+  void forget_gaps_behind_head();
+  [[nodiscard]] std::uint64_t head_id();
   [[nodiscard]] std::error_code read_header_info(std::size_t at, RecordInfo& info, bool& plausible);
   [[nodiscard]] std::error_code read_verified(std::size_t at, RecordInfo& info, bool& valid);
   [[nodiscard]] std::size_t footprint_of(std::size_t at, std::size_t record_size) const;
@@ -392,6 +456,10 @@ class Spool {
   bool synced_by_timer_ = false;
   Millis last_sync_ = 0;  // of the last maybe_sync() that synced
   std::uint64_t compactions_ = 0;
+
+  SpoolDamage damage_;
+  Gap gaps_[2 * kMaxDamagedStretches];  // a stretch across the end of the ring takes two
+  std::size_t gap_count_ = 0;
 
   std::uint8_t buffer_[kMaxRecord] = {};  // one record
 };

@@ -16,6 +16,10 @@
 //                         at any byte (each byte old or new) and keep unsynced
 //                         writes in any order; one-byte writes are atomic
 //   sync()                returns once every earlier write is durable
+//   intact_size()         optional (default size()): the bytes that still
+//                         hold what was written when the storage knows it
+//                         lost its end (a truncated file), so that the
+//                         spool reports the loss
 //
 // No allocation. The Linux port implements it with a pre-sized file:
 // uplink::port::FileSpoolStorage in uplink/port/linux/file_spool_storage.hpp.

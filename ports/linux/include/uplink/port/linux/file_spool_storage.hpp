@@ -19,7 +19,12 @@ namespace uplink::port {
 /// - open() creates the file (mode 0600) if needed and reserves its blocks
 ///   up front (posix_fallocate; on a filesystem without it, zeros are
 ///   written), so that no later write fails for lack of space; a new file
-///   and its directory entry are made durable before open() returns. Bytes
+///   and its directory entry are made durable before open() returns. A new
+///   file is made and sized under a temporary name (`path` + ".new") and
+///   then linked into place, so a file at `path` always had its full size:
+///   an existing file shorter than `size` (zero bytes included) was
+///   truncated, and is grown back with zeros, its original length reported
+///   by intact_size() (the spool reports the loss: Spool::damage()). Bytes
 ///   of an existing larger file past `size` are left alone (a spool opened
 ///   with another size reformats: see Spool::open()).
 /// - The file is locked (flock, exclusive, non-blocking): a second open of
@@ -46,6 +51,8 @@ class FileSpoolStorage final : public SpoolStorage {
 
   /// The size given to open(); 0 while closed.
   [[nodiscard]] std::size_t size() const override { return size_; }
+  /// size(), or the shorter length the file had at open() (it was truncated).
+  [[nodiscard]] std::size_t intact_size() const override { return intact_size_; }
   /// invalid_argument when [offset, offset + size) is not within size();
   /// io_error when the file ends early (truncated behind our back).
   [[nodiscard]] std::error_code read(std::size_t offset, ByteSpan out) override;
@@ -60,6 +67,7 @@ class FileSpoolStorage final : public SpoolStorage {
  private:
   int fd_ = -1;
   std::size_t size_ = 0;
+  std::size_t intact_size_ = 0;
 };
 
 }  // namespace uplink::port
