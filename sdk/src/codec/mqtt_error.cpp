@@ -5,51 +5,53 @@
 namespace uplink::mqtt {
 namespace {
 
-struct ErrcInfo {
-  const char* name;
-  const char* message;
+// Indexed by the enum's value; entry 0 stands for values outside it. The
+// message is the name in words ("MQTT: invalid flags"): one string per code
+// keeps the category small on the device (every byte of the MQTT codec
+// counts against its footprint budget).
+constexpr const char* kNames[] = {
+    "unknown",
+    "remaining_length_too_long",
+    "reserved_packet_type",
+    "unexpected_packet_type",
+    "invalid_flags",
+    "invalid_qos",
+    "qos2_not_supported",
+    "dup_on_qos0",
+    "invalid_remaining_length",
+    "truncated_field",
+    "invalid_connack_flags",
+    "session_present_on_refusal",
+    "unknown_connack_return_code",
+    "zero_packet_id",
+    "invalid_suback_return_code",
+    "invalid_utf8",
+    "invalid_topic",
+    "invalid_client_id",
+    "password_without_username",
+    "empty_subscription",
+    "invalid_topic_template",
+    "invalid_envelope",
+    "unacceptable_protocol_version",
+    "identifier_rejected",
+    "server_unavailable",
+    "bad_username_or_password",
+    "not_authorized",
 };
 
-// Indexed by the enum's value; entry 0 stands for values outside it.
-constexpr ErrcInfo kInfo[] = {
-    {"unknown", "unknown MQTT codec error"},
-    {"remaining_length_too_long", "MQTT remaining length longer than four bytes"},
-    {"reserved_packet_type", "MQTT packet type 0 or 15 is reserved"},
-    {"unexpected_packet_type", "MQTT packet type a client does not accept"},
-    {"invalid_flags", "MQTT fixed header flags invalid for the packet type"},
-    {"invalid_qos", "MQTT QoS 3 is invalid"},
-    {"qos2_not_supported", "MQTT QoS 2 is not supported"},
-    {"dup_on_qos0", "MQTT DUP flag set on a QoS 0 PUBLISH"},
-    {"invalid_remaining_length", "MQTT remaining length does not fit the packet type"},
-    {"truncated_field", "MQTT field runs past the end of the packet"},
-    {"invalid_connack_flags", "MQTT CONNACK reserved flags set"},
-    {"session_present_on_refusal", "MQTT CONNACK refuses with session present set"},
-    {"unknown_connack_return_code", "MQTT CONNACK return code unknown"},
-    {"zero_packet_id", "MQTT packet identifier 0"},
-    {"invalid_suback_return_code", "MQTT SUBACK return code invalid"},
-    {"invalid_utf8", "MQTT string not well-formed UTF-8"},
-    {"invalid_topic", "MQTT topic name or filter invalid"},
-    {"invalid_client_id", "MQTT client id invalid"},
-    {"password_without_username", "MQTT password without a user name"},
-    {"empty_subscription", "MQTT SUBSCRIBE or UNSUBSCRIBE without a topic filter"},
-    {"invalid_topic_template", "MQTT topic template invalid"},
-    {"invalid_envelope", "MQTT sequence envelope invalid"},
-    {"unacceptable_protocol_version", "MQTT connection refused: unacceptable protocol version"},
-    {"identifier_rejected", "MQTT connection refused: identifier rejected"},
-    {"server_unavailable", "MQTT connection refused: server unavailable"},
-    {"bad_username_or_password", "MQTT connection refused: bad user name or password"},
-    {"not_authorized", "MQTT connection refused: not authorized"},
-};
-
-const ErrcInfo& info_of(int value) noexcept {
-  const bool known = value > 0 && static_cast<unsigned>(value) < sizeof kInfo / sizeof kInfo[0];
-  return kInfo[known ? value : 0];
+const char* name_of(int value) noexcept {
+  const bool known = value > 0 && static_cast<unsigned>(value) < sizeof kNames / sizeof kNames[0];
+  return kNames[known ? value : 0];
 }
 
 class MqttCategory final : public std::error_category {
  public:
   const char* name() const noexcept override { return "uplink.mqtt"; }
-  std::string message(int value) const override { return info_of(value).message; }
+  std::string message(int value) const override {
+    std::string text = "MQTT: ";
+    for (const char* c = name_of(value); *c != '\0'; ++c) text += *c == '_' ? ' ' : *c;
+    return text;
+  }
 };
 
 }  // namespace
@@ -60,7 +62,7 @@ const std::error_category& error_category() noexcept {
   return category;
 }
 
-const char* errc_name(Errc e) noexcept { return info_of(static_cast<int>(e)).name; }
+const char* errc_name(Errc e) noexcept { return name_of(static_cast<int>(e)); }
 
 std::error_code connack_error(ConnectReturnCode code) noexcept {
   const auto value = static_cast<int>(code);
