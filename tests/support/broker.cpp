@@ -185,17 +185,37 @@ void Broker::reap(std::chrono::milliseconds limit) {
   }
 }
 
-void Broker::stop() {
+void Broker::end_process(int first_signal) {
+  if (pid_ <= 0) return;
+  ::kill(pid_, first_signal);
+  reap(std::chrono::seconds(5));
   if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
+    ::kill(pid_, SIGKILL);
     reap(std::chrono::seconds(5));
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      reap(std::chrono::seconds(5));
-    }
   }
+}
+
+void Broker::stop() {
+  end_process(SIGTERM);
   remove_tree(dir_);
   dir_.clear();
+}
+
+void Broker::terminate() { end_process(SIGTERM); }
+
+void Broker::kill() { end_process(SIGKILL); }
+
+bool Broker::restart(std::chrono::milliseconds limit) {
+  end_process(SIGTERM);
+  if (dir_.empty() || port_ == 0) {
+    why_ = "restart() needs a broker started before";
+    return false;
+  }
+  if (!spawn(find_program(broker_name(kind_)))) return false;
+  if (wait_listening(std::chrono::steady_clock::now() + limit)) return true;
+  why_ = std::string(broker_name(kind_)) + " did not listen again on 127.0.0.1:" + std::to_string(port_) +
+         "; its log ends with:\n" + log_tail();
+  return false;
 }
 
 std::string Broker::log_tail() const {

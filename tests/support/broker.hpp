@@ -47,6 +47,17 @@ class Broker {
   /// SIGTERM, then SIGKILL if it has not exited within 5 s; removes the
   /// state directory. Does nothing when not running.
   void stop();
+  /// SIGTERM, then SIGKILL if it has not exited within 5 s, keeping the
+  /// port and the state directory for restart() (an orderly shutdown: the
+  /// broker saves its state).
+  void terminate();
+  /// SIGKILL, keeping the port and the state directory for restart(), as a
+  /// crash would: the broker keeps only what it had already written.
+  void kill();
+  /// Starts the broker again after terminate() or kill(), on the same port
+  /// with the same configuration and state directory, and waits as start()
+  /// does. False with why() (e.g. another process took the port meanwhile).
+  [[nodiscard]] bool restart(std::chrono::milliseconds limit = std::chrono::seconds(10));
 
   /// The MQTT port on 127.0.0.1; 0 before start().
   [[nodiscard]] std::uint16_t port() const { return port_; }
@@ -62,6 +73,7 @@ class Broker {
   bool spawn(const std::string& program);
   bool wait_listening(std::chrono::steady_clock::time_point deadline);
   void reap(std::chrono::milliseconds limit);
+  void end_process(int first_signal);
   std::string log_tail() const;
 
   BrokerKind kind_;
