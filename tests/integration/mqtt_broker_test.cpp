@@ -20,6 +20,7 @@
 #include "support/broker.hpp"
 #include "support/mqtt_test_client.hpp"
 #include "uplink/codec/mqtt_encoder.hpp"
+#include "uplink/codec/mqtt_error.hpp"
 #include "uplink/codec/mqtt_topic.hpp"
 
 #include <CppUTest/TestHarness.h>
@@ -209,6 +210,59 @@ void run_restart(test::Broker& broker) {
   broker.stop();
 }
 
+// CONNECT with a user name and password; returns the CONNACK or null.
+const Packet* connect_as(MqttTestConnection& c, std::uint16_t port, const std::string& client_id,
+                         const char* user, const char* password) {
+  if (!c.connect(port)) return nullptr;
+  Connect connect;
+  connect.client_id = bytes_of(client_id);
+  connect.clean_session = true;
+  connect.keepalive_s = 30;
+  connect.has_username = user != nullptr;
+  connect.username = user != nullptr ? ConstByteSpan{user, std::strlen(user)} : ConstByteSpan{};
+  connect.has_password = password != nullptr;
+  connect.password = password != nullptr ? ConstByteSpan{password, std::strlen(password)} : ConstByteSpan{};
+  if (!c.send([&](ByteSpan out) { return encode(connect, out); })) return nullptr;
+  return c.receive();
+}
+
+// A broker that requires a password accepts the right one and refuses a
+// wrong one and none with CONNACK 4 or 5: what the profile reports as
+// unauthorized.
+void run_password(test::Broker& broker) {
+  if (!broker.installed()) {
+    std::printf("\n  IGNORED: %s is not installed (scripts/setup test installs it): passwords were not checked\n",
+                test::broker_name(broker.kind()));
+    return;
+  }
+  broker.require_password("device", "s3cret");
+  CHECK_TEXT(broker.start(), broker.why().c_str());
+  asio::io_context io;
+  const std::string id = "uplink-auth-" + std::to_string(::getpid());
+
+  MqttTestConnection good(io);
+  const Packet* p = connect_as(good, broker.port(), id, "device", "s3cret");
+  CHECK_TEXT(p != nullptr && p->type == PacketType::connack, good.error().message().c_str());
+  CHECK(p->connack.return_code == ConnectReturnCode::accepted);
+  CHECK_FALSE(connack_error(p->connack.return_code));
+  good.close();
+
+  struct Attempt {
+    const char* user;
+    const char* password;
+  };
+  for (const Attempt& a : {Attempt{"device", "wrong"}, Attempt{nullptr, nullptr}, Attempt{"nobody", "s3cret"}}) {
+    MqttTestConnection bad(io);
+    p = connect_as(bad, broker.port(), id + "-bad", a.user, a.password);
+    CHECK_TEXT(p != nullptr && p->type == PacketType::connack, bad.error().message().c_str());
+    const std::error_code refused = connack_error(p->connack.return_code);
+    CHECK_TEXT(refused == Errc::bad_username_or_password || refused == Errc::not_authorized, refused.message().c_str());
+    CHECK_FALSE(p->connack.session_present);
+    bad.close();
+  }
+  broker.stop();
+}
+
 }  // namespace
 
 // The broker belongs to the group, so that teardown() stops it even when a
@@ -223,6 +277,8 @@ TEST(MqttMosquitto, ConnectSubscribePublishReceivePingAndResumeTheSession) { run
 // mosquitto saves its state on an orderly shutdown (and every autosave
 // interval): a message queued for an offline session survives a restart.
 TEST(MqttMosquitto, AQueuedMessageSurvivesARestartOnTheStateDirectory) { run_restart(broker); }
+
+TEST(MqttMosquitto, APasswordFileRefusesWrongCredentialsAsUnauthorized) { run_password(broker); }
 
 TEST(MqttMosquitto, ABrokerKilledWithSigkillListensAgainOnItsPort) {
   if (!broker.installed()) {
@@ -255,3 +311,5 @@ TEST(MqttNats, ConnectSubscribePublishReceivePingAndResumeTheSession) { run_exch
 // NATS keeps MQTT sessions and QoS 1 messages in JetStream's file store: a
 // message queued for an offline session survives a restart.
 TEST(MqttNats, AQueuedMessageSurvivesARestartOnTheStateDirectory) { run_restart(broker); }
+
+TEST(MqttNats, AnAuthorizationBlockRefusesWrongCredentialsAsUnauthorized) { run_password(broker); }

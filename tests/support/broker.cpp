@@ -58,6 +58,23 @@ bool accepts_connections(std::uint16_t port) {
   return ok;
 }
 
+// Runs a program to completion (at most `limit`); true when it exits 0.
+bool run_program(char* const argv[], std::chrono::milliseconds limit) {
+  pid_t pid = -1;
+  if (::posix_spawn(&pid, argv[0], nullptr, nullptr, argv, environ) != 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (int i = 0; i < 100000; ++i) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  (void)::waitpid(pid, &status, 0);
+  return false;
+}
+
 int remove_entry(const char* path, const struct stat*, int, FTW*) { return ::remove(path); }
 
 // The state directory holds subdirectories (JetStream's store): depth first.
@@ -87,10 +104,10 @@ bool Broker::installed() const { return !find_program(broker_name(kind_)).empty(
 
 bool Broker::write_config() {
   config_ = dir_ + "/broker.conf";
+  const bool with_password = !user_.empty();
   std::ofstream out(config_);
   if (kind_ == BrokerKind::mosquitto) {
     out << "listener " << port_ << " 127.0.0.1\n"
-        << "allow_anonymous true\n"
         << "persistence true\n"
         << "persistence_location " << dir_ << "/\n"
         << "autosave_interval 1\n"
@@ -99,6 +116,24 @@ bool Broker::write_config() {
     // As root, mosquitto switches to the `mosquitto` user, which cannot
     // write the test's state directory: stay who we are.
     if (::geteuid() == 0) out << "user root\n";
+    if (with_password) {
+      // mosquitto 2.0 reads only hashed password files: mosquitto_passwd makes one.
+      const std::string file = dir_ + "/passwords";
+      std::string tool = find_program("mosquitto_passwd");
+      std::string batch = "-b";
+      std::string create = "-c";
+      std::string file_arg = file;
+      char* argv[] = {tool.data(), batch.data(), create.data(), file_arg.data(), user_.data(), password_.data(),
+                      nullptr};
+      if (tool.empty() || !run_program(argv, std::chrono::seconds(10))) {
+        why_ = "mosquitto_passwd could not make the password file";
+        return false;
+      }
+      out << "allow_anonymous false\n"
+          << "password_file " << file << "\n";
+    } else {
+      out << "allow_anonymous true\n";
+    }
   } else {
     out << "server_name: uplink_test_" << ::getpid() << "_" << port_ << "\n"
         << "host: 127.0.0.1\n"
@@ -106,6 +141,9 @@ bool Broker::write_config() {
         << "jetstream {\n  store_dir: \"" << dir_ << "/jetstream\"\n"
         << "  max_memory_store: 67108864\n  max_file_store: 268435456\n}\n"
         << "mqtt {\n  listen: \"127.0.0.1:" << port_ << "\"\n}\n";
+    if (with_password) {
+      out << "authorization {\n  user: \"" << user_ << "\"\n  password: \"" << password_ << "\"\n}\n";
+    }
   }
   out.close();
   return static_cast<bool>(out);
@@ -147,6 +185,7 @@ bool Broker::wait_listening(std::chrono::steady_clock::time_point deadline) {
 
 bool Broker::start(std::chrono::milliseconds limit) {
   stop();
+  why_.clear();
   const std::string program = find_program(broker_name(kind_));
   if (program.empty()) {
     why_ = std::string(broker_name(kind_)) + " is not installed (scripts/setup test installs it)";
@@ -156,8 +195,12 @@ bool Broker::start(std::chrono::milliseconds limit) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     dir_ = make_temp_dir("uplink-broker");
     port_ = free_loopback_port();
-    if (dir_.empty() || port_ == 0 || !write_config()) {
-      why_ = "cannot make the broker's directory, port or configuration";
+    if (dir_.empty() || port_ == 0) {
+      why_ = "cannot make the broker's directory or find a free port";
+      return false;
+    }
+    if (!write_config()) {
+      if (why_.empty()) why_ = "cannot write the broker's configuration";
       return false;
     }
     if (!spawn(program)) return false;

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace uplink::test {
 
@@ -35,6 +36,14 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
   ~Broker();
+
+  /// Makes the next start() refuse clients without this user name and
+  /// password (mosquitto: a password file made with mosquitto_passwd and no
+  /// anonymous clients; nats-server: an authorization block).
+  void require_password(std::string user, std::string password) {
+    user_ = std::move(user);
+    password_ = std::move(password);
+  }
 
   /// True when the broker's program is installed (start() can work).
   [[nodiscard]] bool installed() const;
@@ -82,6 +91,8 @@ class Broker {
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   std::string why_;
+  std::string user_;
+  std::string password_;
 };
 
 }  // namespace uplink::test
