@@ -56,6 +56,7 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_topic.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_envelope.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/in_flight_table.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/mqtt_keepalive.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/big_endian.hpp)
 
 # Asio's compiled implementation, once for the client, the ports and the tools.

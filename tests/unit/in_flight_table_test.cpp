@@ -177,3 +177,21 @@ TEST(InFlightTable, SeventyThousandMessagesAcknowledgedOutOfOrderNeverReuseAnOpe
   CHECK_EQUAL(0u, window.size());
   CHECK(wrapped >= 1);
 }
+
+TEST(InFlightTable, AWindowBelowTheCapacityBoundsTheMessagesInFlight) {
+  CHECK_EQUAL(4u, table.window());
+  CHECK(table.set_window(0) == Errc::invalid_option);
+  CHECK(table.set_window(5) == Errc::invalid_option);
+  CHECK_FALSE(table.set_window(2));
+  CHECK_FALSE(table.add(1).error);
+  CHECK_FALSE(table.add(2).error);
+  CHECK(table.full());
+  CHECK(table.add(3).error == Errc::queue_full);
+  // Lowered below what is held: nothing is dropped, nothing more is taken.
+  CHECK_FALSE(table.set_window(1));
+  CHECK_EQUAL(2u, table.size());
+  (void)table.acknowledge(1);
+  CHECK(table.full());
+  (void)table.acknowledge(2);
+  CHECK_FALSE(table.add(3).error);
+}

@@ -53,6 +53,12 @@ void InFlightTableBase::renumber() {
   }
 }
 
+std::error_code InFlightTableBase::set_window(std::size_t window) {
+  if (window == 0 || window > capacity_) return make_error_code(Errc::invalid_option);
+  window_ = window;
+  return {};
+}
+
 void InFlightTableBase::reset(std::uint64_t acked_through) {
   head_ = 0;
   size_ = 0;

@@ -67,7 +67,7 @@ class InFlightTableBase {
 
   /// Records message `seq`, which must be the next one
   /// (acked_through() + size() + 1), and gives it a packet identifier.
-  /// Errors: uplink::Errc::queue_full (the table holds capacity() entries),
+  /// Errors: uplink::Errc::queue_full (the table holds window() entries),
   /// uplink::Errc::sequence_error (not the next sequence number).
   [[nodiscard]] Added add(std::uint64_t seq);
 
@@ -81,10 +81,16 @@ class InFlightTableBase {
   [[nodiscard]] std::size_t size() const { return size_; }
   /// Entries still waiting for a PUBACK.
   [[nodiscard]] std::size_t unacknowledged() const { return unacked_; }
-  /// Most entries held at once (the in-flight window).
+  /// Most entries the table can hold (its storage).
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
+  /// Most entries held at once: capacity() unless set_window() lowered it.
+  [[nodiscard]] std::size_t window() const { return window_; }
+  /// Holds at most `window` entries at once from now on (1..capacity()), to
+  /// stay within a broker's in-flight limit; entries already held stay.
+  /// Errors: uplink::Errc::invalid_option (0 or above capacity()).
+  std::error_code set_window(std::size_t window);
   /// True when add() would refuse with queue_full.
-  [[nodiscard]] bool full() const { return size_ == capacity_; }
+  [[nodiscard]] bool full() const { return size_ >= window_; }
   /// The entry at `index` (0 = oldest, seq acked_through() + 1); index < size().
   [[nodiscard]] InFlightEntry at(std::size_t index) const;
   /// True when an unacknowledged entry carries `packet_id`.
@@ -101,7 +107,7 @@ class InFlightTableBase {
   /// `storage` (owned by the derived class, outliving this object) holds
   /// `capacity` ids and `capacity` flags.
   InFlightTableBase(std::uint16_t* ids, bool* acked, std::size_t capacity)
-      : ids_(ids), acked_(acked), capacity_(capacity) {}
+      : ids_(ids), acked_(acked), capacity_(capacity), window_(capacity) {}
   ~InFlightTableBase() = default;
 
  private:
@@ -111,6 +117,7 @@ class InFlightTableBase {
   std::uint16_t* ids_;
   bool* acked_;
   std::size_t capacity_;
+  std::size_t window_;
   std::size_t head_ = 0;     // slot of the oldest entry
   std::size_t size_ = 0;
   std::size_t unacked_ = 0;
