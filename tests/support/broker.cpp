@@ -75,6 +75,13 @@ bool run_program(char* const argv[], std::chrono::milliseconds limit) {
   return false;
 }
 
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  return static_cast<bool>(out);
+}
+
 int remove_entry(const char* path, const struct stat*, int, FTW*) { return ::remove(path); }
 
 // The state directory holds subdirectories (JetStream's store): depth first.
@@ -107,8 +114,20 @@ bool Broker::write_config() {
   const bool with_password = !user_.empty();
   std::ofstream out(config_);
   if (kind_ == BrokerKind::mosquitto) {
-    out << "listener " << port_ << " 127.0.0.1\n"
-        << "persistence true\n"
+    out << "listener " << port_ << " 127.0.0.1\n";
+    if (!tls_certificate_.empty()) {
+      // The listener's own options follow its line.
+      if (!write_file(dir_ + "/ca.pem", tls_ca_) || !write_file(dir_ + "/server.pem", tls_certificate_) ||
+          !write_file(dir_ + "/server.key", tls_key_)) {
+        why_ = "cannot write the broker's TLS files";
+        return false;
+      }
+      out << "cafile " << dir_ << "/ca.pem\n"
+          << "certfile " << dir_ << "/server.pem\n"
+          << "keyfile " << dir_ << "/server.key\n"
+          << "require_certificate " << (tls_require_client_certificate_ ? "true" : "false") << "\n";
+    }
+    out << "persistence true\n"
         << "persistence_location " << dir_ << "/\n"
         << "autosave_interval 1\n"
         << "log_dest stderr\n"

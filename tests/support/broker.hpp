@@ -18,7 +18,7 @@ namespace uplink::test {
 
 /// Which broker to run.
 enum class BrokerKind : std::uint8_t {
-  mosquitto,  ///< Debian's `mosquitto` (2.0.11 on Debian 12): persistence on, anonymous clients.
+  mosquitto,  ///< Debian's `mosquitto` (2.0.11 on Debian 12): persistence on, anonymous clients (or a password, or TLS).
   nats,       ///< Debian's `nats-server` (2.9.10): `mqtt { listen }`, JetStream with its own store_dir.
 };
 
@@ -43,6 +43,17 @@ class Broker {
   void require_password(std::string user, std::string password) {
     user_ = std::move(user);
     password_ = std::move(password);
+  }
+
+  /// Makes the next start() listen with TLS (mosquitto only): the server's
+  /// certificate and key, and the CA whose certificates clients must present
+  /// when `require_client_certificate` (mutual TLS). PEM texts.
+  void enable_tls(std::string ca_pem, std::string certificate_pem, std::string key_pem,
+                  bool require_client_certificate) {
+    tls_ca_ = std::move(ca_pem);
+    tls_certificate_ = std::move(certificate_pem);
+    tls_key_ = std::move(key_pem);
+    tls_require_client_certificate_ = require_client_certificate;
   }
 
   /// True when the broker's program is installed (start() can work).
@@ -93,6 +104,10 @@ class Broker {
   std::string why_;
   std::string user_;
   std::string password_;
+  std::string tls_ca_;
+  std::string tls_certificate_;
+  std::string tls_key_;
+  bool tls_require_client_certificate_ = false;
 };
 
 }  // namespace uplink::test
