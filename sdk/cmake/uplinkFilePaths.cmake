@@ -18,7 +18,13 @@ set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/spool.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_encoder.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_decoder.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_decoder.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/in_flight_table.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/mqtt_error.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/mqtt_encoder.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/mqtt_decoder.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/mqtt_topic.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/mqtt_envelope.cpp)
 
 set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/config_defaults.hpp
@@ -43,6 +49,15 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame_encoder.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame_decoder.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/codec_result.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_packet.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_error.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_encoder.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_decoder.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_topic.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_envelope.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/in_flight_table.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/mqtt_keepalive.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/big_endian.hpp)
 
 # Asio's compiled implementation, once for the client, the ports and the tools.

@@ -8,6 +8,7 @@
 # The tools' parsers and the ports they read through, compiled again with
 # coverage instrumentation.
 add_library(uplink_untrusted_fuzz STATIC
+  ${PROJECT_SOURCE_DIR}/tools/reference_server/authenticator.cpp
   ${PROJECT_SOURCE_DIR}/tools/reference_server/server_session.cpp
   ${PROJECT_SOURCE_DIR}/tools/reference_server/session_registry.cpp
   ${PROJECT_SOURCE_DIR}/tools/reference_server/session_journal.cpp

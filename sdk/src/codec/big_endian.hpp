@@ -18,6 +18,7 @@ class BigEndianReader {
   explicit BigEndianReader(ConstByteSpan in) : in_(in) {}
 
   std::uint8_t u8() { return static_cast<std::uint8_t>(take(1)); }
+  std::uint16_t u16() { return static_cast<std::uint16_t>(take(2)); }
   std::uint32_t u32() { return static_cast<std::uint32_t>(take(4)); }
   std::uint64_t u64() { return take(8); }
   /// A view of the next `n` bytes (empty and failed when fewer remain).

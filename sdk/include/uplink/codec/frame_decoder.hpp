@@ -13,18 +13,12 @@
 #include <cstdint>
 #include <system_error>
 
+#include "uplink/codec/codec_result.hpp"
 #include "uplink/codec/frame.hpp"
 #include "uplink/config_defaults.hpp"
 #include "uplink/core/byte_span.hpp"
 
 namespace uplink {
-
-/// What one feed() call ended with.
-enum class DecodeStatus : std::uint8_t {
-  need_more,    ///< All input consumed; no complete frame yet.
-  frame_ready,  ///< frame() holds a complete frame; `consumed` stops right after it.
-  error,        ///< Malformed input; error() says why. Decoder stays failed until reset().
-};
 
 /// Size-erased decoder: works on storage owned by FrameDecoder<N> (so N
 /// stays out of the signatures of code that only needs "a decoder").

@@ -9,19 +9,11 @@
 #include <cstddef>
 #include <system_error>
 
+#include "uplink/codec/codec_result.hpp"
 #include "uplink/codec/frame.hpp"
 #include "uplink/core/byte_span.hpp"
 
 namespace uplink {
-
-/// Outcome of an encode call: `size` bytes were written when `error` is empty.
-struct EncodeResult {
-  std::error_code error;  ///< Empty on success; otherwise nothing was written.
-  std::size_t size = 0;   ///< Bytes written to the start of `out`; 0 on error.
-
-  /// True when the frame was written.
-  [[nodiscard]] explicit operator bool() const { return !error; }
-};
 
 /// Encoded size of each frame, header included, assuming its fields are
 /// valid: what encode() writes, to size a buffer or check room before it.

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+// MQTT 3.1.1 encoder: validate fields, compute the exact size, then write
+// once (the shape of the native frame_encoder.cpp).
+#include "uplink/codec/mqtt_encoder.hpp"
+
+#include "big_endian.hpp"
+#include "uplink/codec/mqtt_error.hpp"
+#include "uplink/codec/mqtt_topic.hpp"
+#include "uplink/error.hpp"
+
+namespace uplink::mqtt {
+namespace {
+
+using detail::BigEndianWriter;
+
+constexpr std::uint8_t kConnect = 0x10;
+constexpr std::uint8_t kPublish = 0x30;
+constexpr std::uint8_t kPuback = 0x40;
+constexpr std::uint8_t kSubscribe = 0x82;    // flags 0010 (spec 3.8.1)
+constexpr std::uint8_t kUnsubscribe = 0xA2;  // flags 0010 (spec 3.10.1)
+constexpr std::uint8_t kPingreq = 0xC0;
+constexpr std::uint8_t kDisconnect = 0xE0;
+// CONNECT's variable header before the flags: protocol name "MQTT", level 4.
+constexpr std::uint8_t kProtocolName[] = {0x00, 0x04, 'M', 'Q', 'T', 'T', kProtocolLevel};
+constexpr std::size_t kConnectVariableHeader = sizeof kProtocolName + 1 + 2;  // + flags + keepalive
+
+EncodeResult refuse(std::error_code e) { return {e, 0}; }
+EncodeResult refuse(uplink::Errc e) { return {make_error_code(e), 0}; }
+EncodeResult refuse(Errc e) { return {make_error_code(e), 0}; }
+
+// Whole packet for a remaining length of `length`; 0 when MQTT cannot carry it.
+std::size_t packet_size(std::size_t length) {
+  const std::size_t n = remaining_length_size(length);
+  return n == 0 ? 0 : 1 + n + length;
+}
+
+// A string or binary field: its 16-bit length and its bytes.
+std::size_t field_size(ConstByteSpan s) { return 2 + s.size; }
+
+BigEndianWriter start_packet(ByteSpan out, std::uint8_t first, std::size_t length) {
+  BigEndianWriter w(out.data);
+  w.u8(first);
+  do {
+    const auto digit = static_cast<std::uint8_t>(length & 0x7F);
+    length >>= 7;
+    w.u8(length != 0 ? static_cast<std::uint8_t>(digit | 0x80) : digit);
+  } while (length != 0);
+  return w;
+}
+
+void put_field(BigEndianWriter& w, ConstByteSpan s) {
+  w.u16(static_cast<std::uint16_t>(s.size));
+  w.bytes(s);
+}
+
+std::size_t connect_length(const Connect& c) {
+  std::size_t length = kConnectVariableHeader + field_size(c.client_id);
+  if (c.has_will) length += field_size(c.will.topic) + field_size(c.will.message);
+  if (c.has_username) length += field_size(c.username);
+  if (c.has_password) length += field_size(c.password);
+  return length;
+}
+
+std::size_t publish_length(const Publish& p, std::size_t payload_size) {
+  return field_size(p.topic) + (p.qos != Qos::at_most_once ? 2 : 0) + payload_size;
+}
+
+std::size_t subscribe_length(const Subscribe& s, bool with_qos) {
+  std::size_t length = 2;
+  for (std::size_t i = 0; i < s.count; ++i) length += field_size(s.filters[i].filter) + (with_qos ? 1 : 0);
+  return length;
+}
+
+std::error_code check_publish(const Publish& p) {
+  if (static_cast<unsigned>(p.qos) > 2) return make_error_code(Errc::invalid_qos);
+  if (p.qos == Qos::exactly_once) return make_error_code(Errc::qos2_not_supported);
+  if (p.qos == Qos::at_most_once && p.dup) return make_error_code(Errc::dup_on_qos0);
+  if (p.qos == Qos::at_least_once && p.packet_id == 0) return make_error_code(Errc::zero_packet_id);
+  return check_topic_name(p.topic);
+}
+
+EncodeResult encode_subscription(const Subscribe& s, bool with_qos, ByteSpan out) {
+  if (s.count == 0 || s.filters == nullptr) return refuse(Errc::empty_subscription);
+  if (s.packet_id == 0) return refuse(Errc::zero_packet_id);
+  for (std::size_t i = 0; i < s.count; ++i) {
+    if (std::error_code ec = check_topic_filter(s.filters[i].filter)) return refuse(ec);
+    if (with_qos && static_cast<unsigned>(s.filters[i].qos) > 2) return refuse(Errc::invalid_qos);
+  }
+  const std::size_t length = subscribe_length(s, with_qos);
+  const std::size_t size = packet_size(length);
+  if (size == 0) return refuse(uplink::Errc::field_too_long);
+  if (out.size < size) return refuse(uplink::Errc::buffer_too_small);
+  BigEndianWriter w = start_packet(out, with_qos ? kSubscribe : kUnsubscribe, length);
+  w.u16(s.packet_id);
+  for (std::size_t i = 0; i < s.count; ++i) {
+    put_field(w, s.filters[i].filter);
+    if (with_qos) w.u8(static_cast<std::uint8_t>(s.filters[i].qos));
+  }
+  return {{}, size};
+}
+
+EncodeResult encode_empty(std::uint8_t first, ByteSpan out) {
+  if (out.size < 2) return refuse(uplink::Errc::buffer_too_small);
+  out.data[0] = first;
+  out.data[1] = 0;
+  return {{}, 2};
+}
+
+}  // namespace
+
+EncodeResult encode_remaining_length(std::size_t value, ByteSpan out) {
+  const std::size_t n = remaining_length_size(value);
+  if (n == 0) return refuse(uplink::Errc::field_too_long);
+  if (out.size < n) return refuse(uplink::Errc::buffer_too_small);
+  std::uint8_t header[kMaxFixedHeaderSize];
+  start_packet(ByteSpan{header, sizeof header}, 0, value);
+  for (std::size_t i = 0; i < n; ++i) out.data[i] = header[1 + i];
+  return {{}, n};
+}
+
+std::size_t encoded_size(const Connect& connect) { return packet_size(connect_length(connect)); }
+std::size_t encoded_size(const Publish& publish, std::size_t payload_size) {
+  return payload_size > kMaxRemainingLength ? 0 : packet_size(publish_length(publish, payload_size));
+}
+std::size_t encoded_size(const Subscribe& subscribe) { return packet_size(subscribe_length(subscribe, true)); }
+
+EncodeResult encode(const Connect& c, ByteSpan out) {
+  if (c.client_id.size > kMaxStringLength || c.username.size > kMaxStringLength ||
+      c.password.size > kMaxStringLength || c.will.topic.size > kMaxStringLength ||
+      c.will.message.size > kMaxStringLength) {
+    return refuse(uplink::Errc::field_too_long);
+  }
+  if ((c.client_id.empty() && !c.clean_session) || check_utf8(c.client_id)) return refuse(Errc::invalid_client_id);
+  if (c.has_password && !c.has_username) return refuse(Errc::password_without_username);
+  if (c.has_username) {
+    if (std::error_code ec = check_utf8(c.username)) return refuse(ec);
+  }
+  if (c.has_will) {
+    if (std::error_code ec = check_topic_name(c.will.topic)) return refuse(ec);
+    if (static_cast<unsigned>(c.will.qos) > 2) return refuse(Errc::invalid_qos);
+  }
+  const std::size_t length = connect_length(c);
+  const std::size_t size = packet_size(length);
+  if (out.size < size) return refuse(uplink::Errc::buffer_too_small);
+
+  std::uint8_t flags = c.clean_session ? 0x02 : 0x00;
+  if (c.has_will) {
+    flags |= static_cast<std::uint8_t>(0x04 | (static_cast<unsigned>(c.will.qos) << 3) | (c.will.retain ? 0x20 : 0));
+  }
+  if (c.has_password) flags |= 0x40;
+  if (c.has_username) flags |= 0x80;
+
+  BigEndianWriter w = start_packet(out, kConnect, length);
+  w.bytes(ConstByteSpan{kProtocolName, sizeof kProtocolName});
+  w.u8(flags);
+  w.u16(c.keepalive_s);
+  put_field(w, c.client_id);
+  if (c.has_will) {
+    put_field(w, c.will.topic);
+    put_field(w, c.will.message);
+  }
+  if (c.has_username) put_field(w, c.username);
+  if (c.has_password) put_field(w, c.password);
+  return {{}, size};
+}
+
+EncodeResult encode_publish_header(const Publish& p, std::size_t payload_size, ByteSpan out) {
+  if (std::error_code ec = check_publish(p)) return refuse(ec);
+  const std::size_t length = publish_length(p, payload_size);
+  const std::size_t size = encoded_size(p, payload_size);
+  if (size == 0) return refuse(uplink::Errc::field_too_long);
+  if (out.size < size) return refuse(uplink::Errc::buffer_too_small);
+  const auto first = static_cast<std::uint8_t>(kPublish | (p.dup ? 0x08 : 0) |
+                                               (static_cast<unsigned>(p.qos) << 1) | (p.retain ? 0x01 : 0));
+  BigEndianWriter w = start_packet(out, first, length);
+  put_field(w, p.topic);
+  if (p.qos != Qos::at_most_once) w.u16(p.packet_id);
+  return {{}, size - payload_size};
+}
+
+EncodeResult encode(const Publish& p, ByteSpan out) {
+  EncodeResult r = encode_publish_header(p, p.payload.size, out);
+  if (r) {
+    BigEndianWriter w(out.data + r.size);
+    w.bytes(p.payload);
+    r.size += p.payload.size;
+  }
+  return r;
+}
+
+EncodeResult encode_puback(std::uint16_t packet_id, ByteSpan out) {
+  if (packet_id == 0) return refuse(Errc::zero_packet_id);
+  if (out.size < 4) return refuse(uplink::Errc::buffer_too_small);
+  BigEndianWriter w = start_packet(out, kPuback, 2);
+  w.u16(packet_id);
+  return {{}, 4};
+}
+
+EncodeResult encode(const Subscribe& subscribe, ByteSpan out) { return encode_subscription(subscribe, true, out); }
+EncodeResult encode_unsubscribe(const Subscribe& unsubscribe, ByteSpan out) {
+  return encode_subscription(unsubscribe, false, out);
+}
+EncodeResult encode_pingreq(ByteSpan out) { return encode_empty(kPingreq, out); }
+EncodeResult encode_disconnect(ByteSpan out) { return encode_empty(kDisconnect, out); }
+
+}  // namespace uplink::mqtt

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+// Real MQTT brokers for loopback tests: mosquitto and nats-server (its MQTT
+// gateway, on JetStream), each started by the test on a free 127.0.0.1 port
+// with its own configuration and state in a fresh temporary directory,
+// waited for (bounded) until it listens, and stopped by its PID. A broker
+// the system may run as a service (Debian starts mosquitto on 1883 when it
+// is installed) is never used.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+namespace uplink::test {
+
+/// Which broker to run.
+enum class BrokerKind : std::uint8_t {
+  mosquitto,  ///< Debian's `mosquitto` (2.0.11 on Debian 12): persistence on, anonymous clients (or a password, or TLS).
+  nats,       ///< Debian's `nats-server` (2.9.10): `mqtt { listen }`, JetStream with its own store_dir.
+};
+
+/// Stable lower-case name of a broker kind, for messages.
+const char* broker_name(BrokerKind kind);
+
+/// The absolute path of `name` on PATH or in /usr/sbin, /usr/local/sbin;
+/// empty when it is not installed.
+std::string find_program(const char* name);
+
+/// One broker process. Not copyable; the destructor stops it.
+class Broker {
+ public:
+  explicit Broker(BrokerKind kind) : kind_(kind) {}
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+  ~Broker();
+
+  /// Makes the next start() refuse clients without this user name and
+  /// password (mosquitto: a password file made with mosquitto_passwd and no
+  /// anonymous clients; nats-server: an authorization block).
+  void require_password(std::string user, std::string password) {
+    user_ = std::move(user);
+    password_ = std::move(password);
+  }
+
+  /// Makes the next start() listen with TLS (mosquitto only): the server's
+  /// certificate and key, and the CA whose certificates clients must present
+  /// when `require_client_certificate` (mutual TLS). PEM texts.
+  void enable_tls(std::string ca_pem, std::string certificate_pem, std::string key_pem,
+                  bool require_client_certificate) {
+    tls_ca_ = std::move(ca_pem);
+    tls_certificate_ = std::move(certificate_pem);
+    tls_key_ = std::move(key_pem);
+    tls_require_client_certificate_ = require_client_certificate;
+  }
+
+  /// True when the broker's program is installed (start() can work).
+  [[nodiscard]] bool installed() const;
+  /// Writes the configuration, starts the broker on a free loopback port and
+  /// waits until it accepts connections, at most `limit` (a port taken by
+  /// someone else in between is retried on another port, three times).
+  /// False with why() on failure; the broker's log is kept in the state
+  /// directory and its last lines are quoted in why().
+  [[nodiscard]] bool start(std::chrono::milliseconds limit = std::chrono::seconds(10));
+  /// SIGTERM, then SIGKILL if it has not exited within 5 s; removes the
+  /// state directory. Does nothing when not running.
+  void stop();
+  /// SIGTERM, then SIGKILL if it has not exited within 5 s, keeping the
+  /// port and the state directory for restart() (an orderly shutdown: the
+  /// broker saves its state).
+  void terminate();
+  /// SIGKILL, keeping the port and the state directory for restart(), as a
+  /// crash would: the broker keeps only what it had already written.
+  void kill();
+  /// Starts the broker again after terminate() or kill(), on the same port
+  /// with the same configuration and state directory, and waits as start()
+  /// does. False with why() (e.g. another process took the port meanwhile).
+  [[nodiscard]] bool restart(std::chrono::milliseconds limit = std::chrono::seconds(10));
+
+  /// The MQTT port on 127.0.0.1; 0 before start().
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  /// PID of the running broker; -1 when none.
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  /// Why start() failed.
+  [[nodiscard]] const std::string& why() const { return why_; }
+  /// Which broker this is.
+  [[nodiscard]] BrokerKind kind() const { return kind_; }
+
+ private:
+  bool write_config();
+  bool spawn(const std::string& program);
+  bool wait_listening(std::chrono::steady_clock::time_point deadline);
+  void reap(std::chrono::milliseconds limit);
+  void end_process(int first_signal);
+  std::string log_tail() const;
+
+  BrokerKind kind_;
+  std::string dir_;
+  std::string config_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  std::string why_;
+  std::string user_;
+  std::string password_;
+  std::string tls_ca_;
+  std::string tls_certificate_;
+  std::string tls_key_;
+  bool tls_require_client_certificate_ = false;
+};
+
+}  // namespace uplink::test

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+// A bare MQTT 3.1.1 connection for loopback tests against real brokers: the
+// SDK's own transport (a net::Stream: TcpStream, or TlsStream for a TLS
+// listener) on an Asio socket, the SDK's MQTT encoder for what it sends and
+// its decoder for what it receives, every wait bounded with run_until(). It
+// proves the codec on the wire; it is not the client (no keep-alive, no
+// retries).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+#include "support/run_until.hpp"
+#include "uplink/codec/mqtt_decoder.hpp"
+#include "uplink/codec/mqtt_encoder.hpp"
+#include "uplink/net/asio.hpp"
+#include "uplink/net/stream.hpp"
+#include "uplink/net/tcp_stream.hpp"
+
+#include <asio/ip/tcp.hpp>
+
+namespace uplink::test {
+
+class MqttTestConnection final : private net::StreamHandler {
+ public:
+  /// How long each wait may take.
+  static constexpr std::chrono::milliseconds kLimit{5000};
+
+  /// Over plain TCP (the connection's own TcpStream).
+  explicit MqttTestConnection(asio::io_context& io) : MqttTestConnection(io, tcp_) {}
+  /// Over `stream` (e.g. a TlsStream), which must outlive the connection.
+  MqttTestConnection(asio::io_context& io, net::Stream& stream)
+      : io_(io), stream_(stream), socket_(io.get_executor()) {}
+  MqttTestConnection(const MqttTestConnection&) = delete;
+  MqttTestConnection& operator=(const MqttTestConnection&) = delete;
+  ~MqttTestConnection() { close(); }
+
+  /// Connects to 127.0.0.1:`port` and opens the stream (a TLS handshake);
+  /// false on failure (see error()) or timeout.
+  bool connect(std::uint16_t port) {
+    bool done = false;
+    const asio::ip::tcp::endpoint endpoint(asio::ip::make_address_v4("127.0.0.1"), port);
+    ++pending_;
+    // The socket is the connection's: the completion cannot outlive it (close() drains).
+    socket_.async_connect(endpoint, [&done, this](const std::error_code& ec) {
+      --pending_;
+      error_ = ec;
+      done = true;
+    });
+    if (!run_until(io_, [&] { return done; }, kLimit) || error_) return fail_timeout_or_error(done);
+    opened_ = false;
+    ++pending_;
+    stream_.async_open(socket_, *this, 1, nullptr);
+    if (!run_until(io_, [&] { return opened_; }, kLimit) || error_) return fail_timeout_or_error(opened_);
+    return true;
+  }
+
+  /// Sends what `encode` writes into a 1 KiB buffer; false when it refuses
+  /// or the write fails.
+  template <typename Encode>
+  bool send(Encode&& encode) {
+    std::uint8_t bytes[1024];
+    const EncodeResult r = encode(ByteSpan{bytes, sizeof bytes});
+    if (r.error) return false;
+    // The bytes live on this frame: each write completes before it returns.
+    for (std::size_t sent = 0; sent < r.size;) {
+      written_ = 0;
+      wrote_ = false;
+      ++pending_;
+      stream_.async_write_some(ConstByteSpan{bytes + sent, r.size - sent});
+      if (!run_until(io_, [&] { return wrote_; }, kLimit) || error_) return fail_timeout_or_error(wrote_);
+      sent += written_;
+    }
+    return true;
+  }
+
+  /// Reads until the decoder yields a packet; null on timeout, a closed
+  /// connection or a decoding error (see error()).
+  const mqtt::Packet* receive() {
+    for (int reads = 0; reads < 1000; ++reads) {
+      if (pending_bytes_.size != 0) {
+        const mqtt::DecoderBase::Result r = decoder_.feed(pending_bytes_);
+        pending_bytes_ = pending_bytes_.subspan(r.consumed);
+        if (r.status == DecodeStatus::frame_ready) return &decoder_.packet();
+        if (r.status == DecodeStatus::error) {
+          error_ = decoder_.error();
+          return nullptr;
+        }
+      }
+      got_ = 0;
+      read_ = false;
+      ++pending_;
+      // rx_ is the connection's: pending_bytes_ views it once the read completed.
+      stream_.async_read_some(ByteSpan{rx_, sizeof rx_});
+      if (!run_until(io_, [&] { return read_; }, kLimit) || error_) {
+        fail_timeout_or_error(read_);
+        return nullptr;
+      }
+      pending_bytes_ = ConstByteSpan{rx_, got_};
+    }
+    return nullptr;
+  }
+
+  /// Why the last call failed.
+  [[nodiscard]] std::error_code error() const { return error_; }
+
+  /// Ends the connection and waits (bounded) until no completion is pending.
+  void close() {
+    stream_.close(ConstByteSpan{});
+    std::error_code ignored;
+    socket_.close(ignored);
+    run_until(io_, [&] { return pending_ == 0; }, kLimit);
+  }
+
+ private:
+  void on_stream_open(std::uint32_t, std::error_code error) override {
+    --pending_;
+    error_ = error;
+    opened_ = true;
+  }
+  void on_stream_read(std::uint32_t, std::error_code error, std::size_t bytes) override {
+    --pending_;
+    error_ = error;
+    got_ = bytes;
+    read_ = true;
+  }
+  void on_stream_written(std::uint32_t, std::error_code error, std::size_t bytes) override {
+    --pending_;
+    error_ = error;
+    written_ = bytes;
+    wrote_ = true;
+  }
+
+  bool fail_timeout_or_error(bool completed) {
+    if (!completed) error_ = std::make_error_code(std::errc::timed_out);
+    close();
+    return false;
+  }
+
+  asio::io_context& io_;
+  net::TcpStream tcp_;
+  net::Stream& stream_;
+  net::TcpSocket socket_;
+  mqtt::Decoder<4096> decoder_;
+  std::uint8_t rx_[512] = {};
+  ConstByteSpan pending_bytes_;
+  std::error_code error_;
+  int pending_ = 0;
+  bool opened_ = false;
+  bool read_ = false;
+  bool wrote_ = false;
+  std::size_t got_ = 0;
+  std::size_t written_ = 0;
+};
+
+}  // namespace uplink::test
