@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: Apache-2.0
+// HeartbeatLearner in virtual time: a simulated path drops a connection
+// idle for its timeout or longer, and the learner is asked for an interval
+// before each idle period and told whether it survived. Checked: it settles
+// within 3 link losses at 70..95 % of the path's timeout for timeouts from
+// seconds to half an hour, never leaves its bounds, re-learns after a
+// network change and when the path's timeout shortens or grows, hands out
+// trials only when allowed, and resumes from a saved memory.
+#include <cstdint>
+#include <string>
+
+#include "uplink/core/heartbeat_learner.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace uplink;
+
+namespace {
+
+// A path (a NAT) that forgets a mapping idle for `timeout_ms` or longer.
+struct Path {
+  std::uint32_t timeout_ms;
+  [[nodiscard]] bool survives(std::uint32_t idle_ms) const { return idle_ms < timeout_ms; }
+};
+
+struct Outcome {
+  std::uint32_t losses = 0;   // links lost until settled
+  std::uint32_t periods = 0;  // idle periods until settled
+  bool settled = false;
+};
+
+// One idle period: ask, "send the PING", report. Returns true if the link survived.
+bool idle_period(HeartbeatLearner& learner, const Path& path, bool trial_allowed = true) {
+  const std::uint32_t interval = learner.interval(trial_allowed);
+  learner.on_ping_sent(interval);
+  if (path.survives(interval)) {
+    learner.on_idle_survived();
+    return true;
+  }
+  (void)learner.on_idle_failed();
+  return false;
+}
+
+// Idle periods until the learner settles (at most `limit`).
+Outcome learn(HeartbeatLearner& learner, const Path& path, int limit = 100) {
+  Outcome o;
+  for (int i = 0; i < limit && learner.phase() != HeartbeatPhase::settled; ++i) {
+    ++o.periods;
+    if (!idle_period(learner, path)) ++o.losses;
+  }
+  o.settled = learner.phase() == HeartbeatPhase::settled;
+  return o;
+}
+
+HeartbeatLearnerPolicy policy(std::uint32_t min_ms, std::uint32_t start_ms, std::uint32_t max_ms) {
+  HeartbeatLearnerPolicy p;
+  p.min_ms = min_ms;
+  p.start_ms = start_ms;
+  p.max_ms = max_ms;
+  return p;
+}
+
+void check_settled_within_target(const HeartbeatLearner& learner, const Path& path, const Outcome& o) {
+  const std::string where = "path timeout " + std::to_string(path.timeout_ms) + " ms, settled at " +
+                            std::to_string(learner.confirmed()) + " ms after " + std::to_string(o.losses) +
+                            " losses in " + std::to_string(o.periods) + " idle periods";
+  CHECK_TEXT(o.settled, where.c_str());
+  CHECK_TEXT(o.losses <= 3, where.c_str());
+  CHECK_TEXT(learner.confirmed() * 100 >= 70ull * path.timeout_ms, where.c_str());
+  CHECK_TEXT(learner.confirmed() * 100 <= 95ull * path.timeout_ms, where.c_str());
+}
+
+}  // namespace
+
+TEST_GROUP(HeartbeatLearner) {};
+
+TEST(HeartbeatLearner, DefaultPolicyIsValidAndBadOnesAreNot) {
+  CHECK_TRUE(HeartbeatLearnerPolicy{}.valid());
+  CHECK_FALSE(policy(0, 1000, 2000).valid());
+  CHECK_FALSE(policy(2000, 1000, 3000).valid());
+  CHECK_FALSE(policy(1000, 3000, 2000).valid());
+  HeartbeatLearnerPolicy p;
+  p.growth_percent = 100;
+  CHECK_FALSE(p.valid());
+  p = HeartbeatLearnerPolicy{};
+  p.margin_percent = 100;
+  CHECK_FALSE(p.valid());
+  p = HeartbeatLearnerPolicy{};
+  p.max_losses = 0;
+  CHECK_FALSE(p.valid());
+}
+
+TEST(HeartbeatLearner, StartsFromTheSafeIntervalAndLengthensWhileIdlePeriodsSurvive) {
+  HeartbeatLearner learner(policy(10000, 30000, 1800000));
+  const Path path{600000};
+  UNSIGNED_LONGS_EQUAL(30000, learner.interval(true));
+  CHECK_FALSE(learner.trial_pending());  // the start is not a trial
+  CHECK_TRUE(idle_period(learner, path));
+  UNSIGNED_LONGS_EQUAL(30000, learner.confirmed());
+  UNSIGNED_LONGS_EQUAL(45000, learner.interval(true));
+  CHECK_TRUE(idle_period(learner, path));
+  UNSIGNED_LONGS_EQUAL(45000, learner.confirmed());
+  UNSIGNED_LONGS_EQUAL(67500, learner.interval(true));
+  CHECK_TRUE(learner.phase() == HeartbeatPhase::growing);
+}
+
+TEST(HeartbeatLearner, SettlesWithinThreeLossesAt70To95PercentOfTheTimeoutForManyTimeouts) {
+  // Seconds (the NAT testbed's scale) up to Azure's 29.45 minutes.
+  const std::uint32_t timeouts_s[] = {3, 4, 5, 6, 8, 10, 13, 20, 29, 31, 40, 47, 60, 90, 150, 240, 350, 600, 1000, 1767};
+  for (const std::uint32_t t : timeouts_s) {
+    const bool small = t < 30;
+    HeartbeatLearner learner(small ? policy(1000, 1500, 60000) : policy(10000, 30000, 1800000));
+    const Path path{t * 1000};
+    const Outcome o = learn(learner, path);
+    check_settled_within_target(learner, path, o);
+    // Settled means settled: the interval holds over many idle periods.
+    for (int i = 0; i < 20; ++i) CHECK_TRUE(idle_period(learner, path));
+  }
+}
+
+TEST(HeartbeatLearner, SettlesWithinTargetWhenTheStartItselfIsTooLong) {
+  HeartbeatLearner learner(policy(5000, 30000, 1800000));
+  const Path path{20000};
+  const Outcome o = learn(learner, path);
+  check_settled_within_target(learner, path, o);
+}
+
+TEST(HeartbeatLearner, NeverLeavesTheIntegratorsBounds) {
+  // A path shorter than the floor: the learner stays at the floor.
+  HeartbeatLearner low(policy(10000, 20000, 60000));
+  const Path tight{4000};
+  for (int i = 0; i < 50; ++i) {
+    CHECK_TRUE(low.interval(true) >= 10000);
+    CHECK_TRUE(low.interval(false) >= 10000);
+    (void)idle_period(low, tight);
+  }
+  UNSIGNED_LONGS_EQUAL(10000, low.confirmed());
+  // A path longer than the ceiling: the learner settles at the ceiling.
+  HeartbeatLearner high(policy(10000, 20000, 60000));
+  const Path loose{3600000};
+  const Outcome o = learn(high, loose);
+  CHECK_TRUE(o.settled);
+  UNSIGNED_LONGS_EQUAL(0, o.losses);
+  UNSIGNED_LONGS_EQUAL(60000, high.confirmed());
+  for (int i = 0; i < 100; ++i) {
+    CHECK_TRUE(high.interval(true) <= 60000);
+    (void)idle_period(high, loose);
+  }
+}
+
+TEST(HeartbeatLearner, ACeilingFromTheServerNarrowsTheIntervals) {
+  HeartbeatLearner learner(policy(1000, 2000, 60000));
+  learner.set_ceiling(5000);
+  const Outcome o = learn(learner, Path{3600000});
+  CHECK_TRUE(o.settled);
+  UNSIGNED_LONGS_EQUAL(5000, learner.confirmed());
+  // Never below the floor, whatever the server says.
+  learner.set_ceiling(500);
+  UNSIGNED_LONGS_EQUAL(1000, learner.interval(true));
+}
+
+TEST(HeartbeatLearner, TrialsOnlyWhenAllowed) {
+  HeartbeatLearner learner(policy(1000, 2000, 60000));
+  const Path path{20000};
+  CHECK_TRUE(idle_period(learner, path));
+  CHECK_TRUE(learner.trial_pending());
+  UNSIGNED_LONGS_EQUAL(2000, learner.interval(false));
+  UNSIGNED_LONGS_EQUAL(3000, learner.interval(true));
+  // Idle periods with messages in flight teach nothing and risk nothing.
+  for (int i = 0; i < 10; ++i) CHECK_TRUE(idle_period(learner, path, false));
+  UNSIGNED_LONGS_EQUAL(2000, learner.confirmed());
+  CHECK_TRUE(learner.phase() == HeartbeatPhase::growing);
+}
+
+TEST(HeartbeatLearner, AFailedTrialIsReportedAsSuchAndLowersNothingConfirmed) {
+  HeartbeatLearner learner(policy(1000, 2000, 60000));
+  const Path path{2500};
+  CHECK_TRUE(idle_period(learner, path));  // 2000 survives
+  learner.on_ping_sent(learner.interval(true));  // 3000: a trial
+  CHECK_TRUE(learner.on_idle_failed());
+  UNSIGNED_LONGS_EQUAL(1, learner.losses());
+  UNSIGNED_LONGS_EQUAL(2000, learner.confirmed());
+  // The trial that failed is never handed out again.
+  CHECK_TRUE(learner.interval(true) < 3000);
+}
+
+TEST(HeartbeatLearner, AnEndWithoutVerdictTeachesNothing) {
+  HeartbeatLearner learner(policy(1000, 2000, 60000));
+  learner.on_ping_sent(2000);
+  learner.on_connection_ended();
+  CHECK_FALSE(learner.on_idle_failed());
+  learner.on_idle_survived();
+  UNSIGNED_LONGS_EQUAL(0, learner.losses());
+  UNSIGNED_LONGS_EQUAL(2000, learner.interval(true));  // still the start
+}
+
+TEST(HeartbeatLearner, FollowsAPathWhoseTimeoutShortens) {
+  HeartbeatLearner learner(policy(1000, 1500, 60000));
+  Path path{6000};
+  check_settled_within_target(learner, path, learn(learner, path));
+  path.timeout_ms = 3000;  // the operator changed the router
+  learner.on_ping_sent(learner.interval(true));
+  CHECK_FALSE(learner.on_idle_failed());  // the confirmed interval failed: not a trial
+  UNSIGNED_LONGS_EQUAL(1, learner.losses());
+  Outcome o = learn(learner, path);
+  o.losses += 1;  // the one above
+  check_settled_within_target(learner, path, o);
+}
+
+TEST(HeartbeatLearner, ReprobesNowAndThenAndFollowsAPathWhoseTimeoutGrows) {
+  HeartbeatLearnerPolicy p = policy(1000, 1500, 60000);
+  p.reprobe_after = 8;
+  HeartbeatLearner learner(p);
+  Path path{4000};
+  check_settled_within_target(learner, path, learn(learner, path));
+  // The path stays the same: one failed re-probe every 8 idle periods, no more.
+  std::uint32_t losses = 0;
+  for (int i = 0; i < 36; ++i) {
+    if (!idle_period(learner, path)) ++losses;
+  }
+  UNSIGNED_LONGS_EQUAL(4, losses);
+  CHECK_TRUE(learner.phase() == HeartbeatPhase::settled);
+  // The path grows: the next re-probe survives and the search goes on upwards.
+  path.timeout_ms = 12000;
+  for (int i = 0; i < 9 && learner.phase() == HeartbeatPhase::settled; ++i) CHECK_TRUE(idle_period(learner, path));
+  CHECK_TRUE(learner.phase() != HeartbeatPhase::settled);
+  check_settled_within_target(learner, path, learn(learner, path));
+}
+
+TEST(HeartbeatLearner, ReprobingOffMeansNoLossOnceSettled) {
+  HeartbeatLearnerPolicy p = policy(1000, 1500, 60000);
+  p.reprobe_after = 0;
+  HeartbeatLearner learner(p);
+  const Path path{5000};
+  (void)learn(learner, path);
+  for (int i = 0; i < 200; ++i) CHECK_TRUE(idle_period(learner, path));
+}
+
+TEST(HeartbeatLearner, ANetworkChangeStartsANewSearch) {
+  HeartbeatLearner learner(policy(1000, 1500, 60000));
+  check_settled_within_target(learner, Path{8000}, learn(learner, Path{8000}));
+  learner.on_network_changed();
+  CHECK_TRUE(learner.phase() == HeartbeatPhase::growing);
+  UNSIGNED_LONGS_EQUAL(0, learner.losses());
+  UNSIGNED_LONGS_EQUAL(1500, learner.interval(true));
+  const Path other{30000};
+  check_settled_within_target(learner, other, learn(learner, other));
+}
+
+TEST(HeartbeatLearner, ResumesFromASavedMemoryWithoutLosingTheLinkAgain) {
+  HeartbeatLearner first(policy(1000, 1500, 60000));
+  const Path path{9000};
+  (void)learn(first, path);
+  const HeartbeatMemory saved = first.memory();
+  CHECK_TRUE(saved.settled);
+
+  HeartbeatLearner second(policy(1000, 1500, 60000));  // after a restart
+  second.on_network_changed(&saved);
+  CHECK_TRUE(second.phase() == HeartbeatPhase::settled);
+  UNSIGNED_LONGS_EQUAL(first.confirmed(), second.confirmed());
+  for (int i = 0; i < 20; ++i) CHECK_TRUE(idle_period(second, path));
+
+  // A memory from looser bounds is clamped into these.
+  HeartbeatLearner narrow(policy(1000, 1500, 4000));
+  narrow.restore(saved);
+  UNSIGNED_LONGS_EQUAL(4000, narrow.confirmed());
+  // A half-finished search resumes where it was.
+  HeartbeatMemory partial;
+  partial.survived_ms = 5000;
+  partial.failed_ms = 9000;
+  HeartbeatLearner third(policy(1000, 1500, 60000));
+  third.restore(partial);
+  CHECK_TRUE(third.phase() == HeartbeatPhase::bisecting);
+  UNSIGNED_LONGS_EQUAL(5000, third.confirmed());
+  UNSIGNED_LONGS_EQUAL(7000, third.interval(true));
+}
