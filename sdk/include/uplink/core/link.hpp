@@ -39,6 +39,7 @@
 #include "uplink/core/byte_span.hpp"
 #include "uplink/core/counters.hpp"
 #include "uplink/core/delivery.hpp"
+#include "uplink/core/heartbeat_learner.hpp"
 #include "uplink/core/keep_alive.hpp"
 #include "uplink/core/spool.hpp"
 #include "uplink/core/random_source.hpp"
@@ -187,6 +188,16 @@ class Link {
   [[nodiscard]] std::uint64_t last_downlink_seq() const { return delivery_.last_downlink_seq(); }
   /// The keep-alive state of the current connection (timings in effect, last frame received).
   [[nodiscard]] const KeepAlive& keep_alive() const { return keep_alive_; }
+  /// The adaptive heartbeat's learner (Options::adaptive_heartbeat); idle
+  /// and unused when the option is off.
+  [[nodiscard]] const HeartbeatLearner& heartbeat_learner() const { return learner_; }
+  /// What the adaptive heartbeat learned, to keep per network across
+  /// restarts (see restore_heartbeat()).
+  [[nodiscard]] HeartbeatMemory heartbeat_memory() const { return learner_.memory(); }
+  /// Resumes the adaptive heartbeat from what was learned on this network
+  /// before (a saved heartbeat_memory()). Call after start(); ignored when
+  /// the option is off.
+  void restore_heartbeat(const HeartbeatMemory& known);
 
   // ---- Settling (Client::flush) ----
 
@@ -226,6 +237,9 @@ class Link {
   void report_session_reset(const SessionReset& reset);
 
   void transmit_from_store(Millis now);
+  void refresh_heartbeat();
+  void start_idle_probe(Millis now, std::uint32_t idle_ms);
+  void heartbeat_outcome(bool survived, std::error_code reason);
   void report_spool_failure();
   bool queue_frame_bytes(ConstByteSpan frame, bool control);
   bool queue_control(FrameType type);
@@ -260,6 +274,13 @@ class Link {
   // kNever while nothing is in flight.
   Millis ack_wait_since_ = kNever;
   std::uint32_t ack_timeout_ms_ = 0;  // in effect on this connection
+
+  // Adaptive heartbeat (Options::adaptive_heartbeat): the learner picks the
+  // interval of each idle period. idle_probe_ms_ is the length of the idle
+  // period whose first write (the heartbeat PING, or DATA that cut a trial
+  // short) awaits an answer (0: none); the learner hears its fate.
+  HeartbeatLearner learner_;
+  std::uint32_t idle_probe_ms_ = 0;
 
   // Encoded frames waiting for the socket, oldest first. The first
   // tx_in_flight_ bytes are being written; new frames are appended after.
