@@ -101,6 +101,9 @@ build_testbed() {
   for ns in "$DEV" "$RTR" "$SRV"; do
     ip netns add "$ns" || fail "cannot create namespace $ns"
     made_ns+=("$ns")
+    # IPv4 only: no IPv6 addresses whose duplicate address detection would
+    # show up as a network change on the device's monitor seconds later.
+    in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
     ip -n "$ns" link set lo up
   done
   # Each veth pair is born inside the namespaces it joins.
@@ -290,6 +293,7 @@ scenario_nat_timeout_changes() {
   start_server
   start_device 0 --rate 0 --verbose --heartbeat-ms 20000 --read-timeout-ms 40000 --probe-timeout-ms 1000 \
     --adaptive-heartbeat 1000:1500
+  ! grep -q -F '"event":"network_changed"' "$dev_log" || fail "the device saw a network change: learning restarted"
   wait_until 50 "the adaptive heartbeat to settle" has_settled 1
   check_settled 1 0 5
   losses_before_change=$dead_count
