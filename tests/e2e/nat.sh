@@ -41,7 +41,9 @@
 #       then the operator shortens it to 3 s while the device runs: the
 #       device loses the link, learns again and settles at 70..95 % of 3 s
 #       within 3 losses; then it keeps one connection for several idle
-#       periods.
+#       periods. Restarted with the state file it wrote at stop
+#       (--heartbeat-state), it resumes at the settled interval for this
+#       network (the default route, eth0@10.77.1.1) and loses no link.
 #
 # Environment: UPLINK_TEST_SLOP_MS (default 300), UPLINK_E2E_KEEP=1 (keep logs).
 set -euo pipefail
@@ -291,8 +293,9 @@ scenario_nat_timeout_changes() {
   local losses_before_change onlines
   set_nat_timeout 5
   start_server
-  start_device 0 --rate 0 --verbose --heartbeat-ms 20000 --read-timeout-ms 40000 --probe-timeout-ms 1000 \
-    --adaptive-heartbeat 1000:1500
+  local adaptive=(--rate 0 --verbose --heartbeat-ms 20000 --read-timeout-ms 40000 --probe-timeout-ms 1000
+    --adaptive-heartbeat 1000:1500 --heartbeat-state "$work/heartbeats")
+  start_device 0 "${adaptive[@]}"
   ! grep -q -F '"event":"network_changed"' "$dev_log" || fail "the device saw a network change: learning restarted"
   wait_until 50 "the adaptive heartbeat to settle" has_settled 1
   check_settled 1 0 5
@@ -306,6 +309,21 @@ scenario_nat_timeout_changes() {
   came_online_again() { [ "$(count_lines "$dev_log" '"event":"online"')" != "$onlines" ]; }
   ! poll_until $(( ($(settled_ms_of "$(settled_lines | sed -n 2p)") * 3 + 999) / 1000 )) came_online_again ||
     fail "the link was lost after settling"
+  stop_process device TERM
+  [ "${exit_of[device]}" -eq 0 ] || fail "device exited with status ${exit_of[device]}"
+  grep -q -F 'eth0@10.77.1.1 ' "$work/heartbeats" || fail "no state kept for this network: $(cat "$work/heartbeats")"
+
+  # A restart resumes at the settled interval: no link lost to learn it again.
+  local settled
+  settled=$(settled_ms_of "$(settled_lines | sed -n 2p)")
+  dev_log=$work/device2.log
+  start_device 0 "${adaptive[@]}"
+  wait_line "$dev_log" "settled before at $settled ms" 10
+  came_online_again() { [ "$(count_lines "$dev_log" '"event":"online"')" -gt 1 ]; }
+  ! poll_until $(( (settled * 3 + 999) / 1000 + 1 )) came_online_again ||
+    fail "the restarted device lost the link: it did not resume what it learned"
+  [ -z "$(dead_links)" ] || fail "the restarted device lost the link: $(dead_links | head -n 1)"
+  say "restarted: resumed at $settled ms from the state file, no link lost"
   stop_process device TERM
   [ "${exit_of[device]}" -eq 0 ] || fail "device exited with status ${exit_of[device]}"
   stop_server

@@ -310,3 +310,61 @@ TEST(AdaptiveHeartbeat, OptionsOutsideTheirRangeAreRefusedByName) {
   UNSIGNED_LONGS_EQUAL(10000, p.min_ms);
   UNSIGNED_LONGS_EQUAL(20000, p.max_ms);
 }
+
+TEST(AdaptiveHeartbeat, TheSameNetworkAgainKeepsWhatWasLearned) {
+  nat_timeout_ms = 40000;
+  start();
+  link.set_network("wlan0@192.168.1.1");
+  (void)run_until_settled(3600000);
+  const std::uint32_t settled = link.heartbeat_learner().confirmed();
+  link.on_network_change(now, "wlan0@192.168.1.1");  // a spurious event
+  CHECK_TRUE(link.heartbeat_learner().phase() == HeartbeatPhase::settled);
+  UNSIGNED_LONGS_EQUAL(settled, link.heartbeat_learner().confirmed());
+}
+
+TEST(AdaptiveHeartbeat, EachNetworkKeepsItsOwnIntervalInTheBook) {
+  nat_timeout_ms = 40000;
+  start();
+  link.set_network("wlan0@192.168.1.1");
+  (void)run_until_settled(3600000);
+  const std::uint32_t home = link.heartbeat_learner().confirmed();
+  // To the cellular modem: another path, learned afresh.
+  nat_timeout_ms = 90000;
+  link.on_network_change(now, "wwan0");
+  UNSIGNED_LONGS_EQUAL(10000, link.heartbeat_learner().confirmed());
+  pump();
+  (void)run_until_settled(3600000);
+  const std::uint32_t cellular = link.heartbeat_learner().confirmed();
+  CHECK_TRUE(cellular > home);
+  // Back home: settled at once, no link lost to learn it again.
+  nat_timeout_ms = 40000;
+  const std::size_t losses = listener.disconnects.size();
+  link.on_network_change(now, "wlan0@192.168.1.1");
+  UNSIGNED_LONGS_EQUAL(home, link.heartbeat_learner().confirmed());
+  pump();
+  run_until(now + 3600000);
+  UNSIGNED_LONGS_EQUAL(losses, listener.disconnects.size());
+  // The book survives a restart as text.
+  char text[HeartbeatBook::kMaxTextSize];
+  const std::size_t n = link.heartbeat_book().write(text, sizeof text);
+  HeartbeatBook restored;
+  CHECK_TRUE(restored.read(text, n));
+  UNSIGNED_LONGS_EQUAL(2, restored.size());
+  CHECK_TRUE(restored.find("wwan0")->settled);
+}
+
+TEST(AdaptiveHeartbeat, ARestartResumesFromTheBookForTheSameNetwork) {
+  nat_timeout_ms = 40000;
+  start();
+  link.set_network("eth0@10.0.0.1");
+  (void)run_until_settled(3600000);
+  const std::uint32_t settled = link.heartbeat_learner().confirmed();
+  link.stop(now);
+  listener.disconnects.clear();
+  opened = io.opens.size();
+  start();
+  link.set_network("eth0@10.0.0.1");
+  UNSIGNED_LONGS_EQUAL(settled, interval());
+  run_until(now + 3600000);
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
+}

@@ -274,3 +274,84 @@ TEST(HeartbeatLearner, ResumesFromASavedMemoryWithoutLosingTheLinkAgain) {
   UNSIGNED_LONGS_EQUAL(5000, third.confirmed());
   UNSIGNED_LONGS_EQUAL(7000, third.interval(true));
 }
+
+// ---------------------------------------------------------------------------
+// HeartbeatBook: the per-network memories and their text form.
+
+#include "uplink/core/heartbeat_book.hpp"
+
+namespace {
+HeartbeatMemory memory_of(std::uint32_t survived, std::uint32_t failed, bool settled) {
+  HeartbeatMemory m;
+  m.survived_ms = survived;
+  m.failed_ms = failed;
+  m.settled = settled;
+  return m;
+}
+}  // namespace
+
+TEST_GROUP(HeartbeatBook) {
+  HeartbeatBook book;
+  char text[HeartbeatBook::kMaxTextSize] = {};
+};
+
+TEST(HeartbeatBook, KeepsOneMemoryPerNetworkAndIgnoresEmptyKeys) {
+  book.put("wlan0@192.168.1.1", memory_of(40000, 45000, true));
+  book.put("wwan0", memory_of(120000, 0, false));
+  book.put("", memory_of(1, 2, true));
+  book.put("wlan0@192.168.1.1", memory_of(41000, 45000, true));
+  UNSIGNED_LONGS_EQUAL(2, book.size());
+  UNSIGNED_LONGS_EQUAL(41000, book.find("wlan0@192.168.1.1")->survived_ms);
+  CHECK_TRUE(book.find("eth0@10.0.0.1") == nullptr);
+  CHECK_TRUE(book.find("") == nullptr);
+}
+
+TEST(HeartbeatBook, ReplacesTheLeastRecentlyUsedWhenFull) {
+  for (std::size_t i = 0; i < HeartbeatBook::kNetworks; ++i) {
+    book.put(("net" + std::to_string(i)).c_str(), memory_of(1000 + static_cast<std::uint32_t>(i), 0, false));
+  }
+  book.put("net0", memory_of(5000, 0, true));  // used again: now the most recent
+  book.put("newcomer", memory_of(7000, 0, true));
+  UNSIGNED_LONGS_EQUAL(HeartbeatBook::kNetworks, book.size());
+  CHECK_TRUE(book.find("net1") == nullptr);
+  CHECK_TRUE(book.find("net0") != nullptr);
+  CHECK_TRUE(book.find("newcomer") != nullptr);
+}
+
+TEST(HeartbeatBook, TextRoundTripsAndKeepsTheOrderOfUse) {
+  book.put("eth0@10.77.1.1", memory_of(2838, 3172, true));
+  book.put("wwan0", memory_of(120000, 0, false));
+  const std::size_t n = book.write(text, sizeof text);
+  STRCMP_EQUAL("uplink-heartbeats 1\neth0@10.77.1.1 2838 3172 1\nwwan0 120000 0 0\n", text);
+  HeartbeatBook again;
+  CHECK_TRUE(again.read(text, n));
+  UNSIGNED_LONGS_EQUAL(2, again.size());
+  UNSIGNED_LONGS_EQUAL(3172, again.find("eth0@10.77.1.1")->failed_ms);
+  CHECK_TRUE(again.find("eth0@10.77.1.1")->settled);
+  CHECK_FALSE(again.find("wwan0")->settled);
+  UNSIGNED_LONGS_EQUAL(0, book.write(text, 10));  // too small: nothing
+}
+
+TEST(HeartbeatBook, RefusesAnotherFormatAndSkipsDamagedLines) {
+  const char other[] = "uplink-heartbeats 2\nnet 1 2 1\n";
+  CHECK_FALSE(book.read(other, sizeof other - 1));
+  UNSIGNED_LONGS_EQUAL(0, book.size());
+  const char damaged[] = "uplink-heartbeats 1\r\nok 10 20 1\r\nbad 10 x 1\nbad2 99999999999 0 1\nbad3 1 2 3\n"
+                         "bad4 1 2\n\nlast 5 6 0";
+  CHECK_TRUE(book.read(damaged, sizeof damaged - 1));
+  UNSIGNED_LONGS_EQUAL(2, book.size());
+  UNSIGNED_LONGS_EQUAL(20, book.find("ok")->failed_ms);
+  UNSIGNED_LONGS_EQUAL(5, book.find("last")->survived_ms);
+}
+
+TEST(HeartbeatBook, CutsLongKeysAndReplacesBytesAKeyMayNotHold) {
+  const std::string long_key(100, 'k');
+  book.put(long_key.c_str(), memory_of(1, 2, false));
+  CHECK_TRUE(book.find(long_key.c_str()) != nullptr);  // found by the same cut
+  book.put("with space", memory_of(3, 4, false));
+  CHECK_TRUE(book.find("with-space") != nullptr);
+  const std::size_t n = book.write(text, sizeof text);
+  HeartbeatBook again;
+  CHECK_TRUE(again.read(text, n));
+  UNSIGNED_LONGS_EQUAL(2, again.size());
+}

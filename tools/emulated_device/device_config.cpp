@@ -136,6 +136,7 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
   if (name == "max-retry-after-ms") return number(o.max_retry_after_ms);
   if (name == "ack-timeout-ms") return number(o.ack_timeout_ms);
   if (name == "probe-timeout-ms") return number(o.probe_timeout_ms);
+  if (name == "heartbeat-state") return (c.heartbeat_state = value), true;
   if (name == "adaptive-heartbeat") {
     // "on" (automatic floor and start) or MIN_MS:START_MS.
     o.adaptive_heartbeat.enabled = true;
@@ -251,6 +252,7 @@ const char* device_usage() {
          "  --adaptive-heartbeat on|MIN_MS:START_MS   learn the heartbeat the path allows, from START_MS\n"
          "                          (default 30000) within MIN_MS (default 10000) .. --heartbeat-ms (README:\n"
          "                          \"Choosing a heartbeat\")\n"
+         "  --heartbeat-state FILE  keep what it learned per network in FILE (read at start, written at stop)\n"
          "  --rate R                messages per second (default 1)   --size N  payload bytes (default 64)\n"
          "  --payload pattern|temperature   'ID #N ....' padded to --size (default), or\n"
          "                          'ID #N soc_temp_c=48.312' read from the SoC (soc_temp_c=none without one)\n"
@@ -350,6 +352,10 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& er
   }
   if (!c.tls_cert.empty() && !c.tls_enabled()) {
     error = "--tls-cert: needs --tls-ca (or --tls-insecure-skip-verify)";
+    return false;
+  }
+  if (!c.heartbeat_state.empty() && c.fleet > 1) {
+    error = "--heartbeat-state: one state file per device; not with --fleet";
     return false;
   }
   if (!c.spool_path.empty() && c.fleet > 1) {

@@ -48,6 +48,10 @@ struct DeviceConfig {
   std::string spool_sync = "every_write";  ///< --spool-sync every_write|interval|none
   bool spool_reformat_damaged = false;     ///< --spool-reformat-damaged: format a spool whose headers are both damaged.
 
+  /// --heartbeat-state FILE: what the adaptive heartbeat learned per
+  /// network, read at start and written when the device stops (empty: none).
+  std::string heartbeat_state;
+
   [[nodiscard]] bool tls_enabled() const { return !tls_ca.empty() || tls_insecure; }
 };
 

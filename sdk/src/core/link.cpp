@@ -94,6 +94,9 @@ OptionsCheck Link::start(const Options& options, Millis now) {
   if (!check) return check;
   options_ = options;
   backoff_ = Backoff(options_.backoff);
+  // What the last run learned stays in the book; set_network() resumes it.
+  remember_heartbeat();
+  network_key_[0] = '\0';
   if (options_.adaptive_heartbeat.enabled) learner_.reset(options_.heartbeat_learner_policy());
   idle_probe_ms_ = 0;
   begin_round(now);
@@ -189,16 +192,37 @@ void Link::heartbeat_outcome(bool survived, std::error_code reason) {
     log(LogLevel::info, "adaptive heartbeat: settled at %u ms (%u link losses in this search)",
         static_cast<unsigned>(learner_.confirmed()), static_cast<unsigned>(learner_.losses()));
   }
+  remember_heartbeat();
 }
 
-void Link::on_network_change(Millis now) {
-  if (options_.adaptive_heartbeat.enabled && (state_ == ClientState::online || state_ == ClientState::backing_off ||
-                                              state_ == ClientState::connecting || state_ == ClientState::handshaking)) {
-    // Another network, another path: what was learned does not apply.
-    learner_.on_network_changed();
-    idle_probe_ms_ = 0;
-    log(LogLevel::info, "adaptive heartbeat: network changed, learning again from %u ms",
-        static_cast<unsigned>(learner_.confirmed()));
+void Link::set_network(const char* key) {
+  if (key == nullptr) key = "";
+  // The same network as before: a spurious event (the monitor may report
+  // those), nothing learned is thrown away.
+  if (key[0] != '\0' && std::strncmp(key, network_key_, sizeof network_key_ - 1) == 0) return;
+  remember_heartbeat();
+  std::snprintf(network_key_, sizeof network_key_, "%s", key);
+  if (!options_.adaptive_heartbeat.enabled) return;
+  // Another network, another path: what was learned there before, if
+  // anything, else a new search.
+  const HeartbeatMemory* known = book_.find(network_key_);
+  learner_.on_network_changed(known);
+  idle_probe_ms_ = 0;
+  log(LogLevel::info, "adaptive heartbeat: network '%s': %s %u ms", network_key_[0] != '\0' ? network_key_ : "unknown",
+      known == nullptr                                  ? "learning from"
+      : learner_.phase() == HeartbeatPhase::settled ? "settled before at"
+                                                    : "resuming the search at",
+      static_cast<unsigned>(learner_.confirmed()));
+  refresh_heartbeat();
+}
+
+void Link::remember_heartbeat() {
+  if (options_.adaptive_heartbeat.enabled && network_key_[0] != '\0') book_.put(network_key_, learner_.memory());
+}
+
+void Link::on_network_change(Millis now, const char* network_key) {
+  if (options_.adaptive_heartbeat.enabled && state_ != ClientState::idle && state_ != ClientState::stopped) {
+    set_network(network_key);
   }
   if (state_ == ClientState::backing_off) {
     log(LogLevel::info, "network changed: reconnecting now instead of after the backoff");
