@@ -15,6 +15,7 @@
 #
 # Usage:
 #   tests/e2e/nat.sh <scenario> <uplink_server> <uplink_device>
+#   tests/e2e/nat.sh bench <uplink_server> <uplink_device>
 #   tests/e2e/nat.sh list
 #
 # Needs root or CAP_NET_ADMIN (ip netns, nft); without, prints "Skipped" and
@@ -45,6 +46,16 @@
 #       (--heartbeat-state), it resumes at the settled interval for this
 #       network (the default route, eth0@10.77.1.1) and loses no link.
 #
+# bench (run by hand, not by CTest: about 35 minutes; prints a Markdown table)
+#       for each NAT timeout of NAT_BENCH_TIMEOUTS (default "20 40 90",
+#       seconds standing for minutes), the adaptive device (start 10 s,
+#       floor 2 s, ceiling 300 s, probe timeout 2 s) from its start until it
+#       settles: link losses, settled interval as a fraction of the timeout,
+#       time taken; then NAT_BENCH_WINDOW_S (default 300) seconds of steady
+#       state: wake-ups (PINGs) and IP bytes through the NAT (both ways, the
+#       router's nft counter) per hour; and the same window with a fixed
+#       10 s heartbeat, for comparison.
+#
 # Environment: UPLINK_TEST_SLOP_MS (default 300), UPLINK_E2E_KEEP=1 (keep logs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -66,7 +77,7 @@ fi
 scenario=$1
 server_bin=$2
 device_bin=$3
-case " $(echo $SCENARIOS) " in
+case " $(echo $SCENARIOS) bench " in
   *" $scenario "*) ;;
   *) echo "nat.sh: unknown scenario '$scenario' (list: $SCENARIOS)" >&2; exit 2 ;;
 esac
@@ -84,7 +95,15 @@ command -v nft >/dev/null || skip "no nft command (nftables)"
 ip netns add "$NS-probe" 2>/dev/null || skip "cannot create a network namespace"
 ip netns del "$NS-probe"
 
-e2e_init "$scenario" nat 110
+if [ "$scenario" = bench ]; then
+  bench_timeouts=${NAT_BENCH_TIMEOUTS:-20 40 90}
+  bench_window_s=${NAT_BENCH_WINDOW_S:-300}
+  budget_s=600
+  for t in $bench_timeouts; do budget_s=$((budget_s + 20 * t + 2 * bench_window_s)); done
+  e2e_init bench nat "$budget_s"
+else
+  e2e_init "$scenario" nat 110
+fi
 dev_log=$work/device.log
 
 say() { printf '[%s %6.2fs] %s\n' "$scenario" "$(( $(now_ms) - START_MS ))e-3" "$*"; }
@@ -133,6 +152,7 @@ table ip uplink_nat {
   chain forward_filter {
     type filter hook forward priority filter; policy accept;
     ct state invalid drop
+    counter
   }
   chain input_filter {
     type filter hook input priority filter; policy accept;
@@ -163,7 +183,7 @@ start_device() {
   count=$1
   shift
   spawn device /dev/null ip netns exec "$DEV" "$device_bin" --server "$SERVER_ADDR:$SERVER_PORT" \
-    --device-id "$DEVICE_ID" --count "$count" --duration-s 120 --write-timeout-ms 2000 --connect-timeout-ms 3000 \
+    --device-id "$DEVICE_ID" --count "$count" --duration-s "${device_duration_s:-120}" --write-timeout-ms 2000 --connect-timeout-ms 3000 \
     --backoff-base-ms 200 --backoff-cap-ms 1000 --stable-after-ms 2000 "$@" >"$dev_log" 2>"$work/device.err"
   watch device
   say "device started: --count $count $*"
@@ -327,6 +347,66 @@ scenario_nat_timeout_changes() {
   stop_process device TERM
   [ "${exit_of[device]}" -eq 0 ] || fail "device exited with status ${exit_of[device]}"
   stop_server
+}
+
+# --- bench ---------------------------------------------------------------------------
+# forwarded <packets|bytes>: the router's counter of what it forwarded, both ways.
+forwarded() {
+  local counts
+  counts=$(in_ns "$RTR" nft list chain ip uplink_nat forward_filter |
+    sed -n 's/.*counter packets \([0-9]*\) bytes \([0-9]*\).*/\1 \2/p')
+  if [ "$1" = packets ]; then echo "${counts% *}"; else echo "${counts#* }"; fi
+}
+
+# measure_window: wake-ups, packets and bytes per hour over bench_window_s
+# seconds of the device running now; sets per_hour_{pings,packets,bytes}.
+measure_window() {
+  local pings0 packets0 bytes0 start_ms took_ms
+  pings0=$(count_lines "$dev_log" '"event":"heartbeat"')
+  packets0=$(forwarded packets)
+  bytes0=$(forwarded bytes)
+  start_ms=$(now_ms)
+  never() { return 1; }
+  poll_until "$bench_window_s" never || true
+  took_ms=$(($(now_ms) - start_ms))
+  per_hour_pings=$(( ($(count_lines "$dev_log" '"event":"heartbeat"') - pings0) * 3600000 / took_ms ))
+  per_hour_packets=$(( ($(forwarded packets) - packets0) * 3600000 / took_ms ))
+  per_hour_bytes=$(( ($(forwarded bytes) - bytes0) * 3600000 / took_ms ))
+}
+
+scenario_bench() {
+  local t rows=() start_ms settled losses lost_in_window fixed_row
+  device_duration_s=$((budget_s + 10))
+  start_server
+  for t in $bench_timeouts; do
+    set_nat_timeout "$t"
+    dev_log=$work/device-adaptive-$t.log
+    start_device 0 --rate 0 --verbose --heartbeat-ms 300000 --read-timeout-ms 600000 --probe-timeout-ms 2000 \
+      --adaptive-heartbeat 2000:10000
+    start_ms=$(now_ms)
+    wait_until $((20 * t)) "the adaptive heartbeat to settle under a NAT timeout of $t s" has_settled 1
+    settled=$(settled_ms_of "$(settled_lines | head -n 1)")
+    losses=$(dead_links | grep -c . || true)
+    say "NAT $t s: settled at $settled ms after $losses losses in $(( ($(now_ms) - start_ms) / 1000 )) s"
+    rows+=("| $t s | adaptive | $losses | $settled ms ($((settled * 100 / (t * 1000))) %) | $(( ($(now_ms) - start_ms) / 1000 )) s")
+    measure_window
+    lost_in_window=$(( $(dead_links | grep -c . || true) - losses ))
+    rows[-1]+=" | $per_hour_pings | $per_hour_packets | $per_hour_bytes | $lost_in_window |"
+    stop_process device TERM
+  done
+  dev_log=$work/device-fixed.log
+  start_device 0 --rate 0 --heartbeat-ms 10000 --read-timeout-ms 20000
+  wait_line "$dev_log" '"event":"online"' 10
+  measure_window
+  fixed_row="| ${t} s | fixed 10 s | 0 | - | - | $per_hour_pings | $per_hour_packets | $per_hour_bytes | $(dead_links | grep -c . || true) |"
+  stop_process device TERM
+  stop_server
+  echo
+  echo "NAT testbed, steady state measured over $bench_window_s s per row (IP packets and bytes through the NAT, both ways)"
+  echo
+  echo "| NAT timeout | Heartbeat | Link losses to settle | Settled at (of the timeout) | Time to settle | Wake-ups/h | Packets/h | Bytes/h | Losses in the window |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}" "$fixed_row"
 }
 
 build_testbed

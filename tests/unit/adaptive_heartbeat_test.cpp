@@ -228,6 +228,13 @@ TEST(AdaptiveHeartbeat, AFailedTrialCostsOneReconnectAndNoQueuedMessage) {
   UNSIGNED_LONGS_EQUAL(0, duplicates);
   UNSIGNED_LONGS_EQUAL(2, listener.acks.size());
   UNSIGNED_LONGS_EQUAL(1, link.heartbeat_learner().losses());
+  // Judged as the trial it was, for the idle time the DATA really ended
+  // (not as the confirmed interval failing, though a read-idle PING
+  // followed the DATA): the confirmed interval stands.
+  // (After it the search went on between 22.5 s and 26 s, and settled.)
+  UNSIGNED_LONGS_EQUAL(26000, link.heartbeat_memory().failed_ms);
+  CHECK_TRUE(link.heartbeat_memory().survived_ms >= 22500);
+  CHECK_TRUE(link.heartbeat_learner().confirmed() >= 20250);
   // The failed length is never tried again; the search goes on below it.
   CHECK_TRUE(link.heartbeat_learner().interval(true) < 26000);
 }

@@ -119,10 +119,17 @@ TEST(HeartbeatLearner, SettlesWithinThreeLossesAt70To95PercentOfTheTimeoutForMan
 }
 
 TEST(HeartbeatLearner, SettlesWithinTargetWhenTheStartItselfIsTooLong) {
-  HeartbeatLearner learner(policy(5000, 30000, 1800000));
-  const Path path{20000};
-  const Outcome o = learn(learner, path);
-  check_settled_within_target(learner, path, o);
+  // Halving from a start that killed the link, never settling on a guess:
+  // within 3 losses while the start is at most about 2.5 times the timeout.
+  const struct {
+    std::uint32_t start_ms, timeout_ms;
+  } cases[] = {{30000, 20000}, {30000, 13000}, {10000, 4000}, {10000, 7000}, {10000, 9000}};
+  for (const auto& c : cases) {
+    HeartbeatLearner learner(policy(2000, c.start_ms, 1800000));
+    const Path path{c.timeout_ms};
+    const Outcome o = learn(learner, path);
+    check_settled_within_target(learner, path, o);
+  }
 }
 
 TEST(HeartbeatLearner, NeverLeavesTheIntegratorsBounds) {

@@ -48,6 +48,9 @@ std::uint32_t HeartbeatLearner::trial_interval() const {
     case HeartbeatPhase::growing:
       return survived_ms_ == 0 ? confirmed() : clamp(percent_of(survived_ms_, policy_.growth_percent));
     case HeartbeatPhase::bisecting:
+      // Nothing survived yet (the start was too long): the guess below the
+      // failure is tried first, as the confirmed interval, not as a trial.
+      if (survived_ms_ == 0) return confirmed();
       return clamp((static_cast<std::uint64_t>(confirmed()) + failed_ms_) / 2);
     case HeartbeatPhase::settled:
       // Now and then, the shortest interval known to fail is tried again:
@@ -105,13 +108,17 @@ bool HeartbeatLearner::on_idle_failed() {
     return true;
   }
   // The interval believed safe killed the link: the path's timeout got
-  // shorter (or this was never safe). Search again below it; this loss is
-  // the first of the new search.
+  // shorter (a settled interval failed: this loss is the first of a new
+  // search), or the start was too long (the search goes on below it).
+  if (phase_ == HeartbeatPhase::settled) {
+    losses_ = 1;
+  } else {
+    ++losses_;
+  }
   failed_ms_ = tried;
   if (survived_ms_ >= tried) survived_ms_ = 0;
   settled_ms_ = 0;
   settled_runs_ = 0;
-  losses_ = 1;
   phase_ = HeartbeatPhase::bisecting;
   update_phase();
   return false;
@@ -129,6 +136,11 @@ void HeartbeatLearner::update_phase() {
     return;
   }
   const std::uint32_t low = confirmed();
+  if (survived_ms_ == 0 && low > policy_.min_ms) {
+    // Nothing survived yet: never settle on a guess; halve until something does.
+    phase_ = HeartbeatPhase::bisecting;
+    return;
+  }
   const std::uint32_t middle = clamp((static_cast<std::uint64_t>(low) + failed_ms_) / 2);
   const bool bracket_narrow = failed_ms_ <= percent_of(low, 100 + policy_.precision_percent);
   if (bracket_narrow || losses_ >= policy_.max_losses || middle <= low) {

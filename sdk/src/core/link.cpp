@@ -368,8 +368,14 @@ void Link::on_timer(Millis now) {
         keep_alive_.on_ping_sent(now);
         ++counters_.heartbeats_sent;
         if (options_.adaptive_heartbeat.enabled) {
-          // The PING ends an idle period of the learned interval.
-          start_idle_probe(now, keep_alive_.timings().heartbeat_ms);
+          if (idle_probe_ms_ == 0) {
+            // The PING ends an idle period of the learned interval.
+            start_idle_probe(now, keep_alive_.timings().heartbeat_ms);
+          } else {
+            // DATA already ended the idle period (its ACK is awaited): this
+            // read-idle PING only hurries the verdict on that period.
+            (void)keep_alive_.start_probe(now, options_.probe_timeout_ms);
+          }
         }
       }
       return;

@@ -22,8 +22,12 @@
 // failed trial costs one reconnect and no message: whatever is queued waits
 // in the store and goes after the reconnect, as after any link loss.
 //
+// A start that kills the link is halved until an interval survives (never
+// settling on an interval that did not), then the search goes on as above.
+//
 // With growth 150 %, precision 13 %, margin 10 % and at most 3 losses, the
-// search settles at 80..90 % of the path's timeout after 2 or 3 losses
+// search settles at 78..90 % of the path's timeout within 3 losses, when
+// the start is below the timeout or at most about 2.5 times it
 // (docs/ARCHITECTURE.md, "Adaptive heartbeat").
 #pragma once
 
