@@ -94,6 +94,13 @@ command -v ip >/dev/null || skip "no ip command (iproute2)"
 command -v nft >/dev/null || skip "no nft command (nftables)"
 ip netns add "$NS-probe" 2>/dev/null || skip "cannot create a network namespace"
 ip netns del "$NS-probe"
+# Namespaces an earlier run left behind when it was killed outright (SIGKILL
+# cannot be trapped): those of a process that no longer exists.
+for stale in $(ip netns list 2>/dev/null | sed -n 's/^\(uplink-nat-[0-9][0-9]*-[a-z]*\).*/\1/p'); do
+  stale_pid=${stale#uplink-nat-}
+  stale_pid=${stale_pid%%-*}
+  kill -0 "$stale_pid" 2>/dev/null || ip netns del "$stale" 2>/dev/null || true
+done
 
 if [ "$scenario" = bench ]; then
   bench_timeouts=${NAT_BENCH_TIMEOUTS:-20 40 90}
