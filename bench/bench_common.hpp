@@ -227,7 +227,9 @@ class Producer final : public Listener {
     fill();
   }
 
-  void on_online(const OnlineInfo&) override { online.fetch_add(1, std::memory_order_relaxed); }
+  void on_state(const StateChange& change) override {
+    if (change.state == ClientState::online) online.fetch_add(1, std::memory_order_relaxed);
+  }
   void on_disconnected(const DisconnectInfo&) override { disconnects.fetch_add(1, std::memory_order_relaxed); }
   void on_acked(std::uint64_t) override {
     acked.fetch_add(1, std::memory_order_relaxed);

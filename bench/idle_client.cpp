@@ -38,7 +38,9 @@ using namespace uplink;
 
 class Printer final : public Listener {
  public:
-  void on_online(const OnlineInfo& info) override {
+  void on_state(const StateChange& change) override {
+    if (change.state != ClientState::online) return;
+    const OnlineInfo& info = change.online;
     std::printf("{\"event\":\"online\",\"heartbeat_ms\":%u,\"read_timeout_ms\":%u}\n",
                 static_cast<unsigned>(info.heartbeat_ms), static_cast<unsigned>(info.read_timeout_ms));
     std::fflush(stdout);

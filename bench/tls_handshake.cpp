@@ -35,7 +35,7 @@
 // either way, on the curve mbedTLS's defaults pick.
 //
 // --via client: each connect is a whole uplink::Client connect instead,
-// measured from start() to on_online (TCP connect, TLS handshake through
+// measured from start() to on_state(online) (TCP connect, TLS handshake through
 // the client's async_wait loop, HELLO/WELCOME), then stop() until
 // quiescent; the same engine is handed to the client (a TlsStream). A third
 // kind, "plain", connects a second client without TLS to a second, plain
@@ -150,7 +150,7 @@ bool handshake_once(tls::TlsEngine& engine, std::uint16_t port, bool first, Samp
   return ok;
 }
 
-/// Whole client connects (--via client): start() to on_online, then stop().
+/// Whole client connects (--via client): start() to on_state(online), then stop().
 /// With `engine` (set up), over TLS.
 class ClientConnector final : public Listener {
  public:
@@ -164,7 +164,9 @@ class ClientConnector final : public Listener {
   ClientConnector(const ClientConnector&) = delete;
   ClientConnector& operator=(const ClientConnector&) = delete;
 
-  void on_online(const OnlineInfo&) override { ++online_; }
+  void on_state(const StateChange& change) override {
+    if (change.state == ClientState::online) ++online_;
+  }
 
   bool once(Sample& out) {
     if (!ok_) return false;

@@ -8,6 +8,15 @@
 #   target_link_libraries(app PRIVATE uplink::uplink)
 #   # or: pkg-config --cflags --libs uplink  (PKG_CONFIG_PATH=<prefix>/<libdir>/pkgconfig)
 #   cpack --config build/release/CPackConfig.cmake -G DEB   # libuplink-dev_<version>_<arch>.deb
+#                                                           # and uplink-tools_<version>_<arch>.deb
+#
+# Two install components, each its own Debian package:
+#   sdk    (libuplink-dev)  what a firmware build needs, described below
+#   tools  (uplink-tools)   uplink_server, uplink_device, uplink_proxy,
+#                           uplink_make_test_pki, and the systemd units
+#                           uplink-server.service and uplink-device@.service
+#                           (tools/service), when the tools are built
+#   cmake --install build/release --component tools   # only the tools
 #
 # What is installed: the public headers (sdk/include/uplink, and the ports'
 # include directories), the static libraries uplink_core, uplink_client, the
@@ -97,7 +106,7 @@ foreach(_uplink_port_dir IN LISTS _uplink_port_dirs)
     set_target_properties(uplink_port_${_uplink_port_name} PROPERTIES EXPORT_NAME port_${_uplink_port_name})
   endif()
   if(IS_DIRECTORY ${_uplink_port_dir}/include)
-    install(DIRECTORY ${_uplink_port_dir}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+    install(DIRECTORY ${_uplink_port_dir}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT sdk
       FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
   endif()
 endforeach()
@@ -107,16 +116,19 @@ set(UPLINK_BUILD_ONLY_TARGETS uplink_build_flags)
 
 install(TARGETS ${UPLINK_INSTALL_TARGETS}
   EXPORT uplinkTargets
+  COMPONENT sdk
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/sdk/include/uplink
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  COMPONENT sdk
   FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
 install(EXPORT uplinkTargets
   NAMESPACE uplink::
-  DESTINATION ${UPLINK_INSTALL_CMAKEDIR})
+  DESTINATION ${UPLINK_INSTALL_CMAKEDIR}
+  COMPONENT sdk)
 
 # Static libraries of a 0.x release: the same minor version is required (the
 # ABI may change between minors), and the version file also refuses a package
@@ -128,7 +140,7 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/uplinkConfigVersion.cmake
   VERSION ${PROJECT_VERSION}
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/uplinkConfig.cmake ${PROJECT_BINARY_DIR}/uplinkConfigVersion.cmake
-  DESTINATION ${UPLINK_INSTALL_CMAKEDIR})
+  DESTINATION ${UPLINK_INSTALL_CMAKEDIR} COMPONENT sdk)
 
 # ---- Keeping build-only parts out of the export (see the file comment) ----
 # Deferred to the end of the top-level directory, so that link libraries
@@ -293,7 +305,7 @@ Version: ${PROJECT_VERSION}
 Cflags: -I\${includedir} ${cflags}
 Libs: -L\${libdir} ${libs}
 ")
-  install(FILES ${PROJECT_BINARY_DIR}/uplink.pc DESTINATION ${pcdir})
+  install(FILES ${PROJECT_BINARY_DIR}/uplink.pc DESTINATION ${pcdir} COMPONENT sdk)
 endfunction()
 
 function(_uplink_finish_install)
@@ -338,37 +350,115 @@ function(_uplink_debian_architecture out_var)
   set(${out_var} "${arch}" PARENT_SCOPE)
 endfunction()
 
+# ---- The tools: component tools, package uplink-tools -----------------------
+# The programs, and the systemd units of tools/service with ExecStart=
+# naming where this install puts the programs: written at install time from
+# the install's own prefix (cmake --install --prefix P: P/bin; the Debian
+# package, which installs with DESTDIR under the prefix /usr: /usr/bin).
+set(UPLINK_TOOL_PROGRAMS "")
+set(UPLINK_INSTALL_TOOLS OFF)  # ON below when this build installs the tools
+foreach(_uplink_tool uplink_server uplink_device uplink_proxy uplink_make_test_pki)
+  if(TARGET ${_uplink_tool})
+    list(APPEND UPLINK_TOOL_PROGRAMS ${_uplink_tool})
+  endif()
+endforeach()
+if(TARGET uplink_server AND TARGET uplink_device)
+  set(UPLINK_INSTALL_SYSTEMDUNITDIR "lib/systemd/system"
+      CACHE STRING "Where the systemd units are installed, relative to the prefix")
+  mark_as_advanced(UPLINK_INSTALL_SYSTEMDUNITDIR)
+  install(TARGETS ${UPLINK_TOOL_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
+  set(_uplink_units uplink-server.service uplink-device@.service)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_BINDIR}")
+    set(_uplink_unit_bindir "${CMAKE_INSTALL_BINDIR}")
+  else()
+    set(_uplink_unit_bindir "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}")
+  endif()
+  install(CODE "
+    set(UPLINK_UNIT_BINDIR \"${_uplink_unit_bindir}\")
+    foreach(unit ${_uplink_units})
+      configure_file(\"${PROJECT_SOURCE_DIR}/tools/service/\${unit}.in\" \"${PROJECT_BINARY_DIR}/systemd/\${unit}\" @ONLY)
+    endforeach()" COMPONENT tools)
+  list(TRANSFORM _uplink_units PREPEND ${PROJECT_BINARY_DIR}/systemd/)
+  install(FILES ${_uplink_units} DESTINATION ${UPLINK_INSTALL_SYSTEMDUNITDIR} COMPONENT tools)
+  set(UPLINK_INSTALL_TOOLS ON)
+endif()
+
 if(PROJECT_IS_TOP_LEVEL)  # never take over an embedding project's CPack
   # The license, in Debian's machine-readable copyright format, where a
   # Debian package keeps it (and where a plain install puts it too).
   install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
-    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libuplink-dev)
+    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libuplink-dev COMPONENT sdk)
+  if(UPLINK_INSTALL_TOOLS)
+    install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
+      DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/uplink-tools COMPONENT tools)
+  endif()
   _uplink_debian_architecture(_uplink_deb_arch)
   set(CPACK_GENERATOR DEB)
-  set(CPACK_PACKAGE_NAME libuplink-dev)
+  set(CPACK_PACKAGE_NAME uplink)
   set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-  set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION} (development files)")
+  # CPack's own default summary (CPack.cmake), which CPackDeb does not put
+  # in front of a description: each package's synopsis is then the first
+  # line of its CPACK_DEBIAN_<COMPONENT>_DESCRIPTION.
+  set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${CMAKE_PROJECT_NAME} built using CMake")
   set(CPACK_PACKAGE_CONTACT "uplink maintainers <uplink@localhost>" CACHE STRING "Maintainer of the Debian package")
+  # One package per install component; installed with DESTDIR under the
+  # prefix /usr, so that what is written at install time (the units'
+  # ExecStart=) names where the package puts things.
+  set(CPACK_DEB_COMPONENT_INSTALL ON)
+  set(CPACK_COMPONENTS_ALL sdk)
+  set(CPACK_SET_DESTDIR ON)
+  set(CPACK_INSTALL_PREFIX /usr)
   set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-  set(CPACK_DEBIAN_PACKAGE_NAME libuplink-dev)
   set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-  set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${_uplink_deb_arch} CACHE STRING "Debian architecture of the package")
-  set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
+  set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${_uplink_deb_arch} CACHE STRING "Debian architecture of the packages")
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)  # Depends are written out below
+  set(CPACK_STRIP_FILES OFF)
+
+  # libuplink-dev: headers, static libraries, CMake package, uplink.pc.
+  set(CPACK_DEBIAN_SDK_PACKAGE_NAME libuplink-dev)
+  set(CPACK_DEBIAN_SDK_PACKAGE_SECTION libdevel)
   # Versions we build and test against (Debian 12). A dependency of an
   # arm64 package is an arm64 package to dpkg (libasio-dev is Architecture:
   # all), so the cross packages need no ":arch" here.
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libasio-dev (>= 1:1.22)")
+  set(CPACK_DEBIAN_SDK_PACKAGE_DEPENDS "libasio-dev (>= 1:1.22)")
   if(TARGET uplink_tls)
-    string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libmbedtls-dev (>= 2.28)")
+    string(APPEND CPACK_DEBIAN_SDK_PACKAGE_DEPENDS ", libmbedtls-dev (>= 2.28)")
   endif()
-  # The synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY; this is the long text.
-  set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "uplink is a small-footprint C++17 client that keeps an embedded Linux device
+  # The first line is the synopsis.
+  set(CPACK_DEBIAN_SDK_DESCRIPTION "${PROJECT_DESCRIPTION} (development files)
+uplink is a small-footprint C++17 client that keeps an embedded Linux device
 connected to its server: heartbeats, silence detection, reconnects with
 capped exponential backoff. This package holds the headers, the static
 libraries, the CMake package (find_package(uplink)) and uplink.pc.")
-  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)  # static libraries only
-  set(CPACK_STRIP_FILES OFF)
+
+  # uplink-tools: the programs and the systemd units. Its Depends are the
+  # Debian 12 packages of the shared libraries the programs load (checked
+  # against their NEEDED entries by uplink_tools_deb); dpkg-shlibdeps would
+  # work out the same natively, but not for the cross builds.
+  if(UPLINK_INSTALL_TOOLS)
+    list(APPEND CPACK_COMPONENTS_ALL tools)
+    set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME uplink-tools)
+    set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)
+    set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1 (>= 3.0)")
+    if(TARGET uplink_tls)
+      string(APPEND CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS
+             ", libmbedtls14 (>= 2.28), libmbedx509-1 (>= 2.28), libmbedcrypto7 (>= 2.28)")
+    endif()
+    if(UPLINK_TOOLS_SYSTEMD)
+      string(APPEND CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS ", libsystemd0")
+    endif()
+    # daemon-reload after install and removal, when systemd runs.
+    set(CPACK_DEBIAN_TOOLS_PACKAGE_CONTROL_EXTRA
+        ${PROJECT_SOURCE_DIR}/cmake/debian/uplink-tools/postinst ${PROJECT_SOURCE_DIR}/cmake/debian/uplink-tools/postrm)
+    set(CPACK_DEBIAN_TOOLS_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
+    set(CPACK_DEBIAN_TOOLS_DESCRIPTION "${PROJECT_DESCRIPTION} (server, emulated device, tools)
+The programs that go with the uplink SDK: uplink_server (the reference
+server, with durable sessions and TLS), uplink_device (an emulated device,
+or a fleet of them), uplink_proxy (a fault-injecting TCP proxy) and
+uplink_make_test_pki (throwaway certificates for trying TLS). With the
+systemd units uplink-server.service (Type=notify, watchdog, hardened) and
+uplink-device@.service (an example for firmware).")
+  endif()
   include(CPack)
 endif()
 
@@ -416,5 +506,26 @@ if(UPLINK_BUILD_TESTS AND NOT UPLINK_SANITIZE AND NOT UPLINK_BUILD_FUZZERS)
         -DREADELF=${CMAKE_READELF}
         -P ${PROJECT_SOURCE_DIR}/tests/consumer/check_deb.cmake)
     set_tests_properties(uplink_deb PROPERTIES RUN_SERIAL TRUE TIMEOUT 600 LABELS consumer)
+  endif()
+  # uplink_tools_deb: the tools' package (uplink-tools), built and checked
+  # the same way, on the host too: architecture, files (programs, units,
+  # copyright), ELF machine, Depends against the programs' NEEDED entries,
+  # and each program run from the package. The .deb is left in
+  # <build>/tools-package.
+  if(PROJECT_IS_TOP_LEVEL AND UPLINK_DPKG_DEB AND CMAKE_READELF AND UPLINK_INSTALL_TOOLS)
+    add_test(NAME uplink_tools_deb
+      COMMAND ${CMAKE_COMMAND} "${_uplink_emulator_arg}"
+        -DBUILD_DIR=${PROJECT_BINARY_DIR}
+        -DWORK_DIR=${PROJECT_BINARY_DIR}/tools-package
+        -DCPACK=${CMAKE_CPACK_COMMAND}
+        -DPACKAGE=uplink-tools
+        -DARCH=${CPACK_DEBIAN_PACKAGE_ARCHITECTURE}
+        -DTRIPLE=${CMAKE_LIBRARY_ARCHITECTURE}
+        -DVERSION=${PROJECT_VERSION}
+        -DWITH_TLS=$<TARGET_EXISTS:uplink_tls>
+        -DWITH_SYSTEMD=${UPLINK_TOOLS_SYSTEMD}
+        -DREADELF=${CMAKE_READELF}
+        -P ${PROJECT_SOURCE_DIR}/tests/consumer/check_deb.cmake)
+    set_tests_properties(uplink_tools_deb PROPERTIES RUN_SERIAL TRUE TIMEOUT 600 LABELS consumer)
   endif()
 endif()

@@ -20,7 +20,8 @@ struct Printer : uplink::Listener {
                 static_cast<unsigned long long>(d.since_last_rx_ms));
   }
   void on_connect_failed(const uplink::ConnectFailure& f) override {  // why it is not online yet
-    std::printf("cannot connect: %s\n", f.reason.message().c_str());
+    std::printf("cannot connect: %s%s%s\n", f.reason.message().c_str(),  // and the resolver's words, if any
+                f.cause ? ": " : "", f.cause ? f.cause.message().c_str() : "");
   }
   void on_acked(std::uint64_t id) override { std::printf("reading #%llu delivered\n", static_cast<unsigned long long>(id)); }
 };

@@ -248,7 +248,7 @@ void Client::open_transport(std::size_t endpoint_index, const Endpoint& endpoint
           resolving_ = false;
           if (generation != link_.generation()) return;
           if (resolve_error) {
-            link_.on_transport_failed(now(), generation, make_error_code(Errc::resolve_failed));
+            link_.on_transport_failed(now(), generation, make_error_code(Errc::resolve_failed), resolve_error);
             pump();
             return;
           }
@@ -542,8 +542,6 @@ void Client::deliver_events() {
 void Client::deliver(const EventQueue::Event& event) {
   if (const auto* e = std::get_if<StateChange>(&event)) {
     listener_.on_state(*e);
-  } else if (const auto* online = std::get_if<OnlineInfo>(&event)) {
-    listener_.on_online(*online);
   } else if (const auto* down = std::get_if<DisconnectInfo>(&event)) {
     listener_.on_disconnected(*down);
   } else if (const auto* failure = std::get_if<ConnectFailure>(&event)) {

@@ -481,14 +481,10 @@ TEST(ClientLoopback, FlushReportsAMessageDroppedInsteadOfAcknowledged) {
 // Records on which thread, and how deeply nested, each callback ran.
 class ThreadCheckingListener final : public test::RecordingListener {
  public:
-  void on_online(const OnlineInfo& info) override {
-    Depth depth(*this);
-    RecordingListener::on_online(info);
-    if (on_online_hook) on_online_hook();
-  }
   void on_state(const StateChange& change) override {
     Depth depth(*this);
     RecordingListener::on_state(change);
+    if (change.state == ClientState::online && on_online_hook) on_online_hook();
   }
   void on_disconnected(const DisconnectInfo& info) override {
     Depth depth(*this);
@@ -551,7 +547,7 @@ TEST(ClientLoopback, AStopFromACallbackTakesEffectAtOnceAndItsEventsFollowTheCal
   CHECK(run_until(io, [&] { return !checking.disconnects.empty(); }, 5000));
   CHECK(state_in_callback == ClientState::stopped);
   CHECK(checking.disconnects[0].reason == Errc::stopped);
-  // The stop's own events ran after on_online returned, never inside it.
+  // The stop's own events ran after on_state(online) returned, never inside it.
   LONGS_EQUAL(1, checking.deepest);
   CHECK(run_until(io, [&] { return c.quiescent(); }));
 }

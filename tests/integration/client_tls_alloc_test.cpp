@@ -33,7 +33,7 @@ using test::run_until_done;
 namespace {
 
 // Bounds asserted per reconnect, from allocations counted on the client's
-// thread between the drop and the next on_online. Measured with Debian 12's
+// thread between the drop and the next on_state(online). Measured with Debian 12's
 // mbedTLS 2.28.3, ECDHE-ECDSA P-256, TLS 1.2 (x86_64, aarch64, armhf alike):
 // a resumed reconnect makes 44 allocations (18 to re-create the handshake
 // state in mbedtls_ssl_session_reset, the rest for the abbreviated
@@ -129,7 +129,7 @@ TEST(ClientTlsAllocations, SteadyStateOverTlsDoesNotAllocateAndReconnectHandshak
     test::AllocCounter::stop();
     steady += test::AllocCounter::count();
   };
-  // A drop and a reconnect up to on_online: the TLS handshake's share.
+  // A drop and a reconnect up to on_state(online): the TLS handshake's share.
   const auto reconnect = [&](bool full_handshake) {
     if (full_handshake) engine.forget_session();  // nothing to resume: a full handshake
     drop_connections();  // the post allocates on this thread: not counted

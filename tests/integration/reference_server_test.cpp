@@ -671,11 +671,17 @@ class RawDevice {
  public:
   explicit RawDevice(asio::io_context& io) : socket_(io) {}
 
-  bool connect(std::uint16_t port) {
+  /// `receive_buffer` > 0: that SO_RCVBUF, so that a device that stops
+  /// reading makes the server queue almost everything it sends.
+  bool connect(std::uint16_t port, int receive_buffer = 0) {
     asio::error_code error;
+    if (receive_buffer > 0) {
+      socket_.open(asio::ip::tcp::v4(), error);
+      if (!error) socket_.set_option(asio::socket_base::receive_buffer_size(receive_buffer), error);
+    }
     // A loopback connect completes in the kernel's backlog, before the
     // server's accept handler runs.
-    socket_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1", error), port), error);
+    if (!error) socket_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1", error), port), error);
     if (!error) socket_.non_blocking(true, error);
     return !error;
   }
@@ -684,9 +690,9 @@ class RawDevice {
     asio::write(socket_, asio::buffer(bytes), error);  // small frames: fit in the socket buffer
     return !error;
   }
-  /// Reads what is available now.
+  /// Reads what is available now (nothing after stop_reading()).
   void poll() {
-    for (int i = 0; i < 64 && !eof_; ++i) {
+    for (int i = 0; i < 64 && !eof_ && reading_; ++i) {
       std::uint8_t buffer[4096];
       asio::error_code error;
       const std::size_t n = socket_.read_some(asio::buffer(buffer), error);
@@ -702,6 +708,8 @@ class RawDevice {
     asio::error_code ignored;
     socket_.close(ignored);
   }
+  /// A device that does not read any more (its kernel buffer fills up).
+  void stop_reading() { reading_ = false; }
 
   [[nodiscard]] const std::vector<Owned>& frames() const { return frames_; }
   [[nodiscard]] std::string described() const { return describe(frames_); }
@@ -724,6 +732,7 @@ class RawDevice {
   FrameDecoder<> decoder_;
   std::vector<Owned> frames_;
   bool eof_ = false;
+  bool reading_ = true;
 };
 
 }  // namespace
@@ -937,6 +946,87 @@ TEST(ReferenceServer, ConnectionsBeyondTheLimitGetOverloadedWithRetryAfter) {
   UNSIGNED_LONGS_EQUAL(2500, close.retry_after_ms);
   UNSIGNED_LONGS_EQUAL(1, server->counters().refused);
   CHECK_TRUE(server->is_online("a"));
+}
+
+TEST(ReferenceServer, ConnectionsThatNeverSendHelloCannotLockDevicesOut) {
+  ServerOptions o = options();
+  o.max_pending_hello = 4;
+  o.max_pending_hello_per_source = 0;  // every test connection comes from 127.0.0.1
+  o.overload_retry_after_ms = 700;
+  start(o);
+  std::vector<RawDevice*> idle;
+  for (int i = 0; i < 4; ++i) idle.push_back(&device());  // they never send HELLO
+  CHECK_TRUE(run_until([&] { return server->connection_count() == 4; }));
+  // A fifth idle connection evicts the oldest, and so does a real device:
+  // it is through HELLO before it could be pushed out in turn.
+  idle.push_back(&device());
+  CHECK_TRUE(run_until([&] { return idle[0]->eof(); }));
+  const Owned evicted = idle[0]->first(FrameType::close);
+  CHECK(evicted.reason == CloseReason::overloaded);
+  UNSIGNED_LONGS_EQUAL(700, evicted.retry_after_ms);
+  RawDevice& real = device();
+  (void)online(real, "real-device");
+  CHECK_TRUE(server->is_online("real-device"));
+  CHECK_TRUE(run_until([&] { return idle[1]->eof(); }));
+  UNSIGNED_LONGS_EQUAL(2, server->counters().evicted);
+  UNSIGNED_LONGS_EQUAL(0, server->counters().refused);
+  CHECK_FALSE(idle[2]->eof());  // only as many as needed
+  UNSIGNED_LONGS_EQUAL(2, events.count("error"));
+  STRCMP_EQUAL("hello_budget", events.last("error").text.c_str());
+}
+
+TEST(ReferenceServer, OneAddressGetsOnlyItsShareOfConnectionsWithoutHello) {
+  ServerOptions o = options();
+  o.max_pending_hello_per_source = 2;
+  start(o);
+  RawDevice& a = device();
+  (void)online(a, "a");  // online: no longer waiting for HELLO, not counted
+  RawDevice& idle1 = device();
+  RawDevice& idle2 = device();
+  RawDevice& third = device();
+  CHECK_TRUE(run_until([&] { return third.eof(); }));
+  CHECK(third.first(FrameType::close).reason == CloseReason::overloaded);
+  UNSIGNED_LONGS_EQUAL(1, server->counters().refused);
+  CHECK_FALSE(idle1.eof());
+  CHECK_FALSE(idle2.eof());
+  // One of them sends HELLO: its slot is free again.
+  (void)online(idle1, "b");
+  RawDevice& fourth = device();
+  (void)online(fourth, "c");
+  CHECK_TRUE(server->is_online("c"));
+  UNSIGNED_LONGS_EQUAL(1, server->counters().refused);
+}
+
+TEST(ReferenceServer, TheTotalWriteBacklogCutsTheDeviceWithTheLongestQueue) {
+  ServerOptions o = options();
+  o.max_write_backlog = 768u << 10;
+  o.max_total_write_backlog = 768u << 10;  // the sum of both queues goes beyond it, neither alone does
+  o.socket_send_buffer = 16384;            // so the kernel takes little of it
+  start(o);
+  devices.push_back(std::make_unique<RawDevice>(io));
+  RawDevice& hoarder = *devices.back();
+  CHECK_TRUE(hoarder.connect(server->port(), 4096));
+  devices.push_back(std::make_unique<RawDevice>(io));
+  RawDevice& slow = *devices.back();
+  CHECK_TRUE(slow.connect(server->port(), 4096));
+  (void)online(hoarder, "hoarder", 60000);  // long heartbeats: silence is not what ends them
+  (void)online(slow, "slow", 60000);
+  hoarder.stop_reading();
+  slow.stop_reading();
+  const std::string payload(kMaxDataPayload, 'd');
+  const ConstByteSpan bytes{payload.data(), payload.size()};
+  for (int i = 0; i < 60; ++i) {  // about 240 KB
+    const std::error_code e = server->send_downlink("slow", bytes);
+    CHECK_FALSE_TEXT(e, e.message().c_str());
+  }
+  for (int i = 0; i < 180 && server->is_online("hoarder"); ++i) {  // about 730 KB
+    (void)server->send_downlink("hoarder", bytes);
+  }
+  CHECK_TRUE(run_until([&] { return !server->is_online("hoarder"); }));
+  CHECK_TRUE(server->is_online("slow"));
+  UNSIGNED_LONGS_EQUAL(1, server->counters().backlog_cuts);
+  STRCMP_EQUAL("write_backlog", events.last("error").text.c_str());
+  CHECK_TRUE(events.last("error").detail.find("total write backlog") != std::string::npos);
 }
 
 TEST(ReferenceServer, ShutdownSendsGoingAwayToEveryoneAndEnds) {

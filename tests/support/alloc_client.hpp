@@ -24,7 +24,9 @@ namespace uplink::test {
 
 class CountingListener final : public Listener {
  public:
-  void on_online(const OnlineInfo&) override { ++online; }
+  void on_state(const StateChange& change) override {
+    if (change.state == ClientState::online) ++online;
+  }
   void on_disconnected(const DisconnectInfo&) override { ++disconnects; }
   void on_acked(std::uint64_t seq) override { acked = seq; }
   void on_heartbeat(std::uint32_t) override { ++heartbeats; }

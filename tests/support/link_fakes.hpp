@@ -309,16 +309,13 @@ struct LogLine {
 };
 
 /// Records every callback, each in its own list and all together, in order,
-/// in `events` ("state:online", "online", "disconnected", ...).
+/// in `events` ("state:online", "disconnected:...", ...).
 class RecordingListener : public Listener {
  public:
   void on_state(const StateChange& change) override {
     states.push_back(change);
+    if (change.state == ClientState::online) online.push_back(change.online);
     events.push_back(std::string("state:") + client_state_name(change.state));
-  }
-  void on_online(const OnlineInfo& info) override {
-    online.push_back(info);
-    events.push_back("online");
   }
   void on_disconnected(const DisconnectInfo& info) override {
     disconnects.push_back(info);

@@ -380,7 +380,7 @@ TEST(SessionConnect, WelcomeBringsTheSessionOnline) {
   UNSIGNED_LONGLONGS_EQUAL(1, link.next_uplink_seq());
   UNSIGNED_LONGLONGS_EQUAL(0, link.last_acked_seq());
   UNSIGNED_LONGLONGS_EQUAL(1, link.counters().connects);
-  const std::vector<std::string> expected = {"state:connecting", "state:handshaking", "state:online", "online"};
+  const std::vector<std::string> expected = {"state:connecting", "state:handshaking", "state:online"};
   CHECK_TRUE(expected == listener.events);
   // The first heartbeat is due one interval after WELCOME.
   UNSIGNED_LONGLONGS_EQUAL(now + 1000, link.next_wakeup());
@@ -1420,6 +1420,68 @@ TEST(SessionProtocol, GarbageOnlineIsTheDecodersErrorWithCloseProtocolError) {
   go_online();
   server.garbage(now);
   expect_online_failure(Errc::unknown_frame_type, CloseReason::protocol_error);
+}
+
+TEST(SessionProtocol, AProtocolErrorDuringAWriteSendsTheCloseOnceTheWriteCompletes) {
+  go_online();
+  send_text("in flight");
+  CHECK_TRUE(wire.start(now));  // whole frames, handed to the transport
+  server.garbage(now);
+  // Not closed yet: closing now would lose the CLOSE (or cut the stream).
+  UNSIGNED_LONGS_EQUAL(0, io.closes.size());
+  UNSIGNED_LONGS_EQUAL(0, listener.disconnects.size());
+  send_text("queued meanwhile");
+  server.ping(now);  // nothing read after the error counts
+  const std::vector<WireFrame> written = wire.complete(now);
+  STRCMP_EQUAL("DATA", type_names(written).c_str());
+  CHECK_TRUE(wire.ok);
+  expect_online_failure(Errc::unknown_frame_type, CloseReason::protocol_error);
+  // Both messages are still queued: they go again on the next connection.
+  expect_resent_in_order(1, {"in flight", "queued meanwhile"});
+}
+
+TEST(SessionProtocol, AProtocolErrorDuringAWriteThatEndsMidFrameClosesWithoutAClose) {
+  go_online();
+  send_text("in flight");
+  CHECK_TRUE(wire.start(now));
+  server.garbage(now);
+  link.on_write_complete(now, link.generation(), 3);  // a partial write: the stream is mid-frame
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::unknown_frame_type, at(listener.disconnects, 0).reason);
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  CHECK_TRUE(at(io.closes, 0).farewell.empty());  // a CLOSE now would corrupt the stream
+  CLOSE_ONCE();
+}
+
+TEST(SessionProtocol, AProtocolErrorDuringAWriteThatNeverCompletesClosesAtTheWriteDeadline) {
+  options.write_timeout_ms = 500;
+  go_online();
+  send_text("stuck");
+  CHECK_TRUE(wire.start(now));
+  const Millis t = now;
+  server.garbage(now);
+  UNSIGNED_LONGLONGS_EQUAL(t + 500, link.next_wakeup());
+  link.on_timer(t + 499);
+  UNSIGNED_LONGS_EQUAL(0, io.closes.size());
+  now = t + 500;
+  link.on_timer(now);
+  UNSIGNED_LONGS_EQUAL(1, listener.disconnects.size());
+  ERRC_EQUAL(Errc::unknown_frame_type, at(listener.disconnects, 0).reason);  // the cause, not the deadline
+  UNSIGNED_LONGS_EQUAL(1, io.closes.size());
+  CHECK_TRUE(at(io.closes, 0).farewell.empty());
+  STATE_EQUAL(ClientState::backing_off, link.state());
+  CLOSE_ONCE();
+}
+
+TEST(SessionProtocol, AFailedResolveReportsTheResolversOwnErrorAsTheCause) {
+  start();
+  const std::error_code resolver_said = std::make_error_code(std::errc::host_unreachable);
+  link.on_transport_failed(now, gen(), make_error_code(Errc::resolve_failed), resolver_said);
+  UNSIGNED_LONGS_EQUAL(1, listener.connect_failures.size());
+  ERRC_EQUAL(Errc::resolve_failed, at(listener.connect_failures, 0).reason);
+  CHECK_TRUE(at(listener.connect_failures, 0).cause == resolver_said);
+  fail_attempt();  // a plain failure has no separate cause
+  CHECK_FALSE(at(listener.connect_failures, 1).cause);
 }
 
 TEST(SessionProtocol, GarbageDuringHandshakeFailsTheAttemptWithCloseProtocolError) {

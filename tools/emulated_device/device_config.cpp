@@ -273,7 +273,8 @@ const char* device_usage() {
          "  --spool FILE            keep queued messages on disk across crashes and restarts\n"
          "  --spool-size BYTES      spool file size   --spool-sync every_write|interval|none\n"
          "  --spool-reformat-damaged  format a spool file whose headers are both damaged (its messages\n"
-         "                          are lost); without it such a file is refused and left untouched\n";
+         "                          are lost); without it such a file is refused and left untouched\n"
+         "  --version               print the version (and whether TLS and systemd support are built in)\n";
 }
 
 bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& error) {

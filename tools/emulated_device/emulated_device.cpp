@@ -159,6 +159,11 @@ bool EmulatedDevice::try_send_next() {
 }
 
 void EmulatedDevice::on_state(const StateChange& change) {
+  if (change.state == ClientState::online) {
+    came_online(change.online);
+    return;
+  }
+  if (change.state == ClientState::stopped && change.reason == Errc::retries_exhausted) gave_up_ = true;
   if (!print_events()) {
     if (change.state == ClientState::stopped) {
       finished_ = true;
@@ -187,7 +192,7 @@ void EmulatedDevice::on_state(const StateChange& change) {
     default:
       break;
   }
-  if (change.state != ClientState::online) line.print();  // "online" is printed with its details below
+  line.print();
 }
 
 void EmulatedDevice::save_heartbeat_state() {
@@ -204,7 +209,7 @@ void EmulatedDevice::save_heartbeat_state() {
   }
 }
 
-void EmulatedDevice::on_online(const OnlineInfo& info) {
+void EmulatedDevice::came_online(const OnlineInfo& info) {
   read_timeout_ms_ = info.read_timeout_ms;
   online_since_ms_ = now_ms();
   if (!print_events()) return;
@@ -249,12 +254,13 @@ void EmulatedDevice::on_disconnected(const DisconnectInfo& info) {
 void EmulatedDevice::on_connect_failed(const ConnectFailure& failure) {
   if (!print_events()) return;
   const Endpoint& ep = options_.endpoints[failure.endpoint_index];
-  JsonLine(now_ms(), "connect_failed")
-      .field("device", options_.device_id)
+  JsonLine line(now_ms(), "connect_failed");
+  line.field("device", options_.device_id)
       .field("endpoint", ep.host)
       .field("port", static_cast<std::uint64_t>(ep.port))
-      .field("reason", reason_name(failure.reason).c_str())
-      .print();
+      .field("reason", reason_name(failure.reason).c_str());
+  if (failure.cause) line.field("cause", failure.cause.message().c_str());  // the resolver's own words
+  line.print();
 }
 
 void EmulatedDevice::on_session_reset(const SessionReset& reset) {

@@ -35,6 +35,8 @@ class EmulatedDevice final : public Listener {
   void network_changed() { client_.network_changed(); }
 
   [[nodiscard]] bool finished() const { return finished_; }
+  /// The client stopped on its own: its reconnect attempts ran out (--max-attempts).
+  [[nodiscard]] bool gave_up() const { return gave_up_; }
   [[nodiscard]] bool quiescent() const { return client_.quiescent() && !generator_armed_; }
   [[nodiscard]] const Client& client() const { return client_; }
   /// The TLS layer's own counters (all zero without --tls-ca).
@@ -49,7 +51,6 @@ class EmulatedDevice final : public Listener {
 
   // Listener
   void on_state(const StateChange& change) override;
-  void on_online(const OnlineInfo& info) override;
   void on_disconnected(const DisconnectInfo& info) override;
   void on_connect_failed(const ConnectFailure& failure) override;
   void on_acked(std::uint64_t seq) override;
@@ -59,6 +60,7 @@ class EmulatedDevice final : public Listener {
   void on_log(LogLevel level, const char* text) override;
 
  private:
+  void came_online(const OnlineInfo& info);
   void arm_generator();
   void generate();
   bool try_send_next();
@@ -79,6 +81,7 @@ class EmulatedDevice final : public Listener {
   bool generator_armed_ = false;
   bool stopping_ = false;
   bool finished_ = false;
+  bool gave_up_ = false;
   double budget_ = 0;  // messages owed by the rate so far
   std::uint64_t generated_ = 0;
   std::uint64_t deferred_ = 0;  // send() refused (store full): the message is kept and retried

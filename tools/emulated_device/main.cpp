@@ -4,7 +4,13 @@
 // Prints one JSON line per event on stdout; on a terminal, a live status
 // line on stderr; at exit a "summary" line. Exit status: 0 after a clean
 // stop (signal, --duration-s, --count reached), 1 if a device gave up
-// (retries exhausted), 2 on a bad flag or config value.
+// (retries exhausted, --max-attempts), 2 on a bad flag or config value, or
+// a --fleet larger than the descriptor limit allows (the soft limit is
+// raised to the hard one first; the message says what to change).
+// --version: the version line, exit 0. Under systemd
+// (uplink-device@.service, Type=notify): READY=1 once its devices are
+// started, WATCHDOG=1 from a timer on the io loop, STOPPING=1
+// (tools/service/service_notifier.hpp).
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "uplink/net/asio.hpp"
@@ -20,9 +27,12 @@
 #include <asio/steady_timer.hpp>
 
 #include "board_telemetry.hpp"
+#include "descriptor_limit.hpp"
 #include "device_config.hpp"
 #include "emulated_device.hpp"
 #include "json_line.hpp"
+#include "service_notifier.hpp"
+#include "tool_version.hpp"
 #include "uplink/tls/tls_config.hpp"
 #if defined(__linux__)
 #include "uplink/port/linux/netlink_monitor.hpp"
@@ -68,6 +78,12 @@ Totals totals_of(const std::vector<std::unique_ptr<EmulatedDevice>>& devices) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--version") {
+      uplink::tools::print_version("uplink_device");
+      return 0;
+    }
+  }
   uplink::samples::DeviceConfig config;
   std::string error;
   if (!uplink::samples::parse_device_config(argc, argv, config, error)) {
@@ -89,7 +105,13 @@ int main(int argc, char** argv) {
     }
     settings.insecure_skip_verify = config.tls_insecure;
     if (const std::error_code e = tls.init(settings)) {
-      std::fprintf(stderr, "uplink_device: TLS: %s (%s)\n", e.message().c_str(), tls.failed_field());
+      // The setting that failed, named as the flag (and file) that set it.
+      const std::string_view field = tls.failed_field();
+      const std::string flag = field == "ca"            ? "--tls-ca " + config.tls_ca
+                               : field == "certificate" ? "--tls-cert " + config.tls_cert
+                               : field == "private_key" ? "--tls-key " + config.tls_key
+                                                        : "TLS setting " + std::string(field);
+      std::fprintf(stderr, "uplink_device: TLS setup failed: %s: %s\n", flag.c_str(), e.message().c_str());
       return 2;
     }
   }
@@ -103,6 +125,18 @@ int main(int argc, char** argv) {
         .print();
   }
 
+  // A socket per device (and a spool file each), and a few for the process
+  // itself (stdio, epoll, timers, signals, netlink, TLS files being read):
+  // room is made now, or the run refused, rather than failing half-way.
+  const std::uint64_t descriptors = std::uint64_t{config.fleet} * (config.spool_path.empty() ? 1 : 2) + 32;
+  const uplink::tools::DescriptorLimit limit = uplink::tools::ensure_descriptors(descriptors);
+  if (!limit.enough) {
+    const std::string what = "--fleet " + std::to_string(config.fleet);
+    std::fprintf(stderr, "uplink_device: %s devices in this process\n",
+                 uplink::tools::descriptor_advice(what.c_str(), descriptors, limit).c_str());
+    return 2;
+  }
+
   asio::io_context io(1);
   std::vector<std::unique_ptr<EmulatedDevice>> devices;
   for (std::uint32_t i = 1; i <= config.fleet; ++i) {
@@ -110,6 +144,8 @@ int main(int argc, char** argv) {
     if (!devices.back()->start()) return 2;
   }
   const std::uint64_t started = wall_ms();
+  uplink::tools::ServiceNotifier notifier(io);
+  notifier.ready(std::to_string(devices.size()) + (devices.size() == 1 ? " device started" : " devices started"));
 
 #if defined(__linux__)
   // A link or address change makes every device probe its connection at
@@ -149,6 +185,7 @@ int main(int argc, char** argv) {
   const auto stop_all = [&] {
     if (stopping) return;
     stopping = true;
+    notifier.stopping();
     stop_monitor();
     for (auto& d : devices) d->stop();
     if (!ticking) on_tick();  // the tick notices when every device is done
@@ -213,7 +250,7 @@ int main(int argc, char** argv) {
 
   const Totals t = totals_of(devices);
   bool gave_up = false;
-  for (const auto& d : devices) gave_up = gave_up || d->client().counters().connects == 0;
+  for (const auto& d : devices) gave_up = gave_up || d->gave_up();
   uplink::samples::JsonLine summary(wall_ms(), "summary");
   summary.field("devices", static_cast<std::uint64_t>(devices.size()))
       .field("sent", t.generated)
@@ -228,5 +265,5 @@ int main(int argc, char** argv) {
     summary.field("tls_full_handshakes", t.tls_full).field("tls_resumed_handshakes", t.tls_resumed);
   }
   summary.print();
-  return gave_up && !stopping ? 1 : 0;
+  return gave_up ? 1 : 0;
 }

@@ -52,6 +52,7 @@
 #include <asio/signal_set.hpp>
 
 #include "fault_proxy.hpp"
+#include "tool_version.hpp"
 
 namespace {
 
@@ -67,6 +68,7 @@ constexpr std::size_t kMaxFileInput = std::size_t{1} << 20;
 
 constexpr const char* kUsage =
     "usage: uplink_proxy --upstream IP:PORT [--listen IP:PORT] [--schedule \"<seconds>s <command>; ...\"]\n"
+    "       uplink_proxy --version\n"
     "commands (stdin, --schedule): forward | blackhole up|down|both | latency <ms> [up|down|both] |\n"
     "  bytewise on|off | reset | close device|server | stall on|off | refuse on|off |\n"
     "  inject up|down <hex bytes...>   (e.g. inject down ff ff ff ff: raw bytes into every live connection)\n"
@@ -181,6 +183,10 @@ int parse_args(int argc, char** argv, Args& args) {
     std::string_view flag = argv[i];
     if (flag == "-h" || flag == "--help") {
       std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (flag == "--version") {
+      uplink::tools::print_version("uplink_proxy");
       return 0;
     }
     std::string_view value;

@@ -26,6 +26,11 @@
 // SIGINT / SIGTERM: CLOSE going_away to everyone, wait for them to hang up
 // (bounded), print {"event":"shutdown","received":N,"duplicates":M}, exit 0.
 // Bad flags: a message naming the flag on stderr, exit 2. Cannot listen: exit 1.
+// --version: the version line (tools/service/tool_version.hpp), exit 0.
+//
+// Under systemd (uplink-server.service, Type=notify): READY=1 once it
+// listens, WATCHDOG=1 from a timer on the io loop when WatchdogSec= is set,
+// STOPPING=1 at shutdown (tools/service/service_notifier.hpp).
 //
 // Durable sessions (--state-dir DIR): sessions, their uplink positions and
 // their unacknowledged downlink are journaled in DIR (file_session_store.hpp)
@@ -83,6 +88,8 @@
 #include "file_session_store.hpp"
 #include "json_events.hpp"
 #include "server.hpp"
+#include "service_notifier.hpp"
+#include "tool_version.hpp"
 #include "uplink/error.hpp"
 
 #if UPLINK_REFERENCE_SERVER_TLS
@@ -99,6 +106,7 @@ using uplink::server::ServerOptions;
 constexpr const char* kUsage =
     "usage: uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]\n"
     "                     [--read-factor X] [--max-connections N] [--shutdown-retry-after-ms N]\n"
+    "                     [--hello-timeout-ms N] [--max-pending-hello N] [--max-pending-hello-per-source N]\n"
     "                     [--print-payloads] [--state-dir DIR [--dump-delivered]]\n"
     "                     [--events all|connections|none] [--stats-interval-ms N]\n"
     "                     [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert] [--no-session-tickets]]\n"
@@ -107,6 +115,11 @@ constexpr const char* kUsage =
     "  --heartbeat-max-ms N         largest heartbeat granted (default 300000)\n"
     "  --read-factor X              read deadline = X x heartbeat, 1..100 (default 2.5)\n"
     "  --max-connections N          beyond this, CLOSE overloaded (default 1000)\n"
+    "  --hello-timeout-ms N         a connection must send HELLO within this (default 5000)\n"
+    "  --max-pending-hello N        connections without HELLO at once; a newcomer beyond it evicts the\n"
+    "                               oldest of them (default 256)\n"
+    "  --max-pending-hello-per-source N  of those, from one address; beyond it CLOSE overloaded\n"
+    "                               (default 64; 0 = no such limit)\n"
     "  --shutdown-retry-after-ms N  retry hint of the CLOSE going_away sent on exit (default 1000)\n"
     "  --print-payloads             add \"payload\" to message events\n"
     "  --events LEVEL               which JSON lines go to stdout: all (default); connections (all but the\n"
@@ -123,6 +136,7 @@ constexpr const char* kUsage =
     "  --tls-ca FILE                TLS: CA of device certificates, with --require-client-cert\n"
     "  --require-client-cert        TLS: devices must present a certificate from --tls-ca (mutual TLS)\n"
     "  --no-session-tickets         TLS: issue no session tickets (no resumption)\n"
+    "  --version                    print the version (and whether TLS and systemd support are built in)\n"
     "stdin: send <device-id> <text> | close <device-id> <retry_after_ms> [reason] | close-all <retry_after_ms> | quit\n"
     "stdout: JSON lines, buffered: online, offline, error, listening, shutdown, state and stats lines are written\n"
     "        at once; message lines before the ACK that covers them; a command's lines once it is done; any\n"
@@ -174,7 +188,7 @@ bool parse_listen(std::string_view text, std::string& address, std::uint16_t& po
   return true;
 }
 
-enum class ParseResult { run, help, bad };
+enum class ParseResult { run, help, version, bad };
 
 ParseResult bad_flag(const std::string& flag, const char* problem) {
   std::fprintf(stderr, "uplink_server: %s: %s (see --help)\n", flag.c_str(), problem);
@@ -193,6 +207,7 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
       has_value = true;
     }
     if (flag == "--help" || flag == "-h") return ParseResult::help;
+    if (flag == "--version") return ParseResult::version;
     if (flag == "--print-payloads" || flag == "--require-client-cert" || flag == "--no-session-tickets" ||
         flag == "--dump-delivered") {
       if (has_value) return bad_flag(flag, "takes no value");
@@ -203,7 +218,8 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
       continue;
     }
     const bool known = flag == "--listen" || flag == "--heartbeat-min-ms" || flag == "--heartbeat-max-ms" ||
-                       flag == "--read-factor" || flag == "--max-connections" ||
+                       flag == "--read-factor" || flag == "--max-connections" || flag == "--hello-timeout-ms" ||
+                       flag == "--max-pending-hello" || flag == "--max-pending-hello-per-source" ||
                        flag == "--shutdown-retry-after-ms" || flag == "--tls-cert" || flag == "--tls-key" ||
                        flag == "--tls-ca" || flag == "--state-dir" || flag == "--events" ||
                        flag == "--stats-interval-ms";
@@ -233,6 +249,18 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
     } else if (flag == "--max-connections") {
       if (!parse_number(value, config.server.max_connections) || config.server.max_connections == 0) {
         return bad_flag(flag, "expected a count > 0");
+      }
+    } else if (flag == "--hello-timeout-ms") {
+      if (!parse_number(value, config.server.session.hello_timeout_ms) || config.server.session.hello_timeout_ms == 0) {
+        return bad_flag(flag, "expected milliseconds, 1..4294967295");
+      }
+    } else if (flag == "--max-pending-hello") {
+      if (!parse_number(value, config.server.max_pending_hello) || config.server.max_pending_hello == 0) {
+        return bad_flag(flag, "expected a count > 0");
+      }
+    } else if (flag == "--max-pending-hello-per-source") {
+      if (!parse_number(value, config.server.max_pending_hello_per_source)) {
+        return bad_flag(flag, "expected a count (0 = no limit)");
       }
     } else if (flag == "--events") {
       if (!uplink::server::parse_event_level(value, config.events)) {
@@ -380,6 +408,7 @@ class Program {
       return 1;
     }
     printer_.listening(config_.server.address, server_.port(), config_.server.tls != nullptr);
+    notifier_.ready("listening on " + config_.server.address + ":" + std::to_string(server_.port()));
     if (config_.stats_interval_ms != 0) {
       stats_timer_.expires_after(std::chrono::milliseconds(config_.stats_interval_ms));
       arm_stats();
@@ -505,6 +534,7 @@ class Program {
   }
 
   void state_failed() {
+    notifier_.stopping();
     std::fprintf(stderr, "uplink_server: cannot write the session state: %s; exiting (a restart continues from what was committed)\n",
                  store_.problem().c_str());
     exit_status_ = 1;
@@ -520,6 +550,7 @@ class Program {
   }
 
   void begin_shutdown() {
+    notifier_.stopping();
     server_.shutdown(uplink::CloseReason::going_away, config_.shutdown_retry_after_ms, [this] {
       printer_.shutdown(server_.counters().messages, server_.counters().duplicates);
       asio::error_code ignored;
@@ -543,6 +574,7 @@ class Program {
   uplink::server::StatsMeter stats_meter_;
   std::atomic<bool> stop_reading_{false};
   int exit_status_ = 0;
+  uplink::tools::ServiceNotifier notifier_{io_};
 };
 
 int dump_delivered(const Config& config) {
@@ -568,6 +600,7 @@ int main(int argc, char** argv) {
   Config config;
   switch (parse_args(argc, argv, config)) {
     case ParseResult::help: std::fputs(kUsage, stdout); return 0;
+    case ParseResult::version: uplink::tools::print_version("uplink_server"); return 0;
     case ParseResult::bad: return 2;
     case ParseResult::run: break;
   }
@@ -586,11 +619,11 @@ int main(int argc, char** argv) {
     if (const std::error_code error = tls_config.init(settings)) {
       // The TlsSettings field named as the flag that set it.
       const std::string_view field = tls_config.failed_field();
-      const char* flag = field == "certificate" ? "--tls-cert"
-                         : field == "private_key" ? "--tls-key"
-                         : field == "ca"          ? "--tls-ca"
-                                                  : tls_config.failed_field();
-      std::fprintf(stderr, "uplink_server: TLS setup failed: %s: %s\n", flag, error.message().c_str());
+      const std::string flag = field == "certificate" ? "--tls-cert " + config.tls_cert
+                               : field == "private_key" ? "--tls-key " + config.tls_key
+                               : field == "ca"          ? "--tls-ca " + config.tls_ca
+                                                        : std::string(field);
+      std::fprintf(stderr, "uplink_server: TLS setup failed: %s: %s\n", flag.c_str(), error.message().c_str());
       return 1;
     }
     config.server.tls = &tls_config;

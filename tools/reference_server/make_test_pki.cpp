@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "certificate_writer.hpp"
+#include "tool_version.hpp"
 
 namespace {
 
@@ -107,7 +108,7 @@ bool write_file(const std::string& dir, const char* name, const char* text, mode
 constexpr const char* kFiles[] = {"ca.pem", "server.pem", "server.key", "client.pem", "client.key"};
 
 int usage() {
-  std::fputs("usage: uplink_make_test_pki [--force] <dir>\n"
+  std::fputs("usage: uplink_make_test_pki [--force] <dir> | --version\n"
              "  writes ca.pem, server.pem, server.key (CN/SAN localhost + 127.0.0.1),\n"
              "  client.pem, client.key into <dir>: throwaway certificates for the TLS demo\n",
              stderr);
@@ -125,6 +126,9 @@ int main(int argc, char** argv) {
       force = true;
     } else if (arg == "--help" || arg == "-h") {
       usage();
+      return 0;
+    } else if (arg == "--version") {
+      uplink::tools::print_version("uplink_make_test_pki");
       return 0;
     } else if (!arg.empty() && arg[0] != '-' && dir.empty()) {
       dir = arg;

@@ -105,6 +105,10 @@ const char* check_options(const ServerOptions& options) {
   if (options.registry.max_sessions == 0) return "registry.max_sessions must be > 0";
   if (options.registry.max_unacked_downlink == 0) return "registry.max_unacked_downlink must be > 0";
   if (options.max_write_backlog < kMaxFrameSize) return "max_write_backlog must hold at least one frame";
+  if (options.max_total_write_backlog < options.max_write_backlog) {
+    return "max_total_write_backlog must be at least max_write_backlog";
+  }
+  if (options.max_pending_hello == 0) return "max_pending_hello must be > 0";
   if (options.tls != nullptr) {
 #if UPLINK_REFERENCE_SERVER_TLS
     if (!options.tls->initialized()) return "tls config must be initialized";
@@ -122,9 +126,10 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
                                   public ServerEvents,
                                   private net::StreamHandler {
  public:
-  Connection(Server& server, net::TcpSocket socket, std::uint64_t id, Millis now)
+  Connection(Server& server, net::TcpSocket socket, std::uint64_t id, Millis now, std::string source)
       : server_(&server),
         id_(id),
+        source_(std::move(source)),
         socket_(std::move(socket)),
         timer_(server.io_),
         session_(server.registry_, *this, server.options_.session, now, id) {}
@@ -133,6 +138,19 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
   Connection& operator=(const Connection&) = delete;
 
   ServerSession& session() { return session_; }
+  [[nodiscard]] std::uint64_t id() const { return id_; }
+  /// The peer's address, as the HELLO budget counts it.
+  [[nodiscard]] const std::string& source() const { return source_; }
+  /// True until the session has taken a HELLO, or closed, or the connection ended.
+  [[nodiscard]] bool pending_hello() const { return pending_hello_; }
+  void hello_taken() { pending_hello_ = false; }
+  /// Bytes queued for the device.
+  [[nodiscard]] std::size_t backlog() const { return tx_bytes_; }
+  /// Cut for the server's total write backlog.
+  void cut_for_total_backlog() {
+    cut(make_error_code(Errc::write_timeout), "write_backlog",
+        "device does not read; the server's total write backlog is full");
+  }
 
   void start() {
 #if UPLINK_REFERENCE_SERVER_TLS
@@ -160,6 +178,8 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
     if (!collect_output()) return;
     if (open_ && !writing_ && !tx_.empty()) start_write();
     if (session_.closed()) {
+      // Refused, evicted, out of time or done: no longer waiting for HELLO.
+      server_->hello_done(*this);
       if (closing_deadline_ == kNever) closing_deadline_ = server_->now() + server_->options_.close_linger_ms;
       if (open_ && !writing_ && tx_.empty() && !shutting_down_) {
         // FIN (after close_notify with TLS) right after the CLOSE frame: the
@@ -180,7 +200,9 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
 
   // ---- ServerEvents: relayed to the server ----
   void on_online(const OnlineEvent& event) override {
-    if (server_ != nullptr) server_->report(event);
+    if (server_ == nullptr) return;
+    server_->hello_done(*this);
+    server_->report(event);
   }
   void on_message(const MessageEvent& event) override {
     if (server_ != nullptr) server_->report(event);
@@ -212,6 +234,7 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
     std::vector<std::uint8_t> out = session_.take_output();
     if (!out.empty()) {
       tx_bytes_ += out.size();
+      server_->backlog_changed(static_cast<std::ptrdiff_t>(out.size()));
       // The front buffer is being written while writing_ (the stream keeps
       // its span); later output is appended to the last buffer that is
       // not, one write per burst.
@@ -222,10 +245,13 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
       }
     }
     if (tx_bytes_ > server_->options_.max_write_backlog) {
+      ++server_->counters_.backlog_cuts;
       cut(make_error_code(Errc::write_timeout), "write_backlog", "device does not read; write backlog full");
       return false;
     }
-    return true;
+    // The server's total may have been over as well, and this the longest queue.
+    if (server_->total_backlog_ > server_->options_.max_total_write_backlog) server_->cut_largest_backlog();
+    return !finished_;
   }
 
   // ---- net::StreamHandler ----
@@ -279,6 +305,7 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
     tx_offset_ += size;
     if (tx_offset_ >= tx_.front().size()) {
       tx_bytes_ -= tx_.front().size();
+      server_->backlog_changed(-static_cast<std::ptrdiff_t>(tx_.front().size()));
       tx_.pop_front();
       tx_offset_ = 0;
     }
@@ -370,6 +397,7 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
     asio::error_code ignored;
     socket_.close(ignored);
     timer_.cancel();
+    if (server_ != nullptr) server_->backlog_changed(-static_cast<std::ptrdiff_t>(tx_bytes_));
     tx_.clear();
     tx_bytes_ = 0;
     Server* server = server_;
@@ -379,6 +407,8 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
 
   Server* server_;
   std::uint64_t id_;
+  std::string source_;
+  bool pending_hello_ = true;
   net::TcpSocket socket_;
   asio::steady_timer timer_;
   ServerSession session_;
@@ -475,21 +505,72 @@ void Server::handle_accept(const asio::error_code& error, net::TcpSocket socket)
   ++counters_.accepted;
   asio::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);  // small frames: latency over batching
+  if (options_.socket_send_buffer != 0) {
+    socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(options_.socket_send_buffer)), ignored);
+  }
+  const asio::ip::tcp::endpoint peer = socket.remote_endpoint(ignored);
+  std::string source = ignored ? std::string("unknown") : peer.address().to_string();
   const std::uint64_t id = ++next_connection_id_;
-  auto connection = std::make_shared<Connection>(*this, std::move(socket), id, now());
+  auto connection = std::make_shared<Connection>(*this, std::move(socket), id, now(), source);
   connections_.emplace(id, connection);
-  if (connections_.size() > options_.max_connections) {
+  ++pending_hello_;
+  const std::size_t from_source = ++pending_by_source_[source];
+  const auto refuse = [&](const char* detail) {
     ++counters_.refused;
     ErrorEvent event;
     event.error = std::make_error_code(std::errc::resource_unavailable_try_again);
     event.reason = "overloaded";
-    event.detail = "too many connections";
+    event.detail = detail;
     event.connection_id = id;
     report(event);
-    connection->session().close(CloseReason::overloaded, options_.overload_retry_after_ms, "too many connections");
+    connection->session().close(CloseReason::overloaded, options_.overload_retry_after_ms, detail);
+  };
+  if (connections_.size() > options_.max_connections) {
+    refuse("too many connections");
+  } else if (options_.max_pending_hello_per_source != 0 && from_source > options_.max_pending_hello_per_source) {
+    refuse("too many connections without HELLO from this address");
+  } else if (pending_hello_ > options_.max_pending_hello) {
+    evict_oldest_pending();
   }
   connection->start();
   start_accept();
+}
+
+void Server::hello_done(Connection& connection) {
+  if (!connection.pending_hello()) return;
+  connection.hello_taken();
+  --pending_hello_;
+  const auto it = pending_by_source_.find(connection.source());
+  if (it != pending_by_source_.end() && --it->second == 0) pending_by_source_.erase(it);
+}
+
+void Server::evict_oldest_pending() {
+  // Ids grow with accept time: the first pending connection in the map is
+  // the one that has waited longest without a HELLO.
+  for (const auto& [id, connection] : connections_) {
+    if (!connection->pending_hello() || connection->session().closed()) continue;
+    ++counters_.evicted;
+    ErrorEvent event;
+    event.error = std::make_error_code(std::errc::resource_unavailable_try_again);
+    event.reason = "hello_budget";
+    event.detail = "evicted: the oldest of too many connections without HELLO";
+    event.connection_id = id;
+    report(event);
+    connection->session().close(CloseReason::overloaded, options_.overload_retry_after_ms,
+                                "too many connections without HELLO");
+    connection->pump();
+    return;
+  }
+}
+
+void Server::cut_largest_backlog() {
+  Connection* largest = nullptr;
+  for (const auto& entry : connections_) {
+    if (largest == nullptr || entry.second->backlog() > largest->backlog()) largest = entry.second.get();
+  }
+  if (largest == nullptr) return;
+  ++counters_.backlog_cuts;
+  largest->cut_for_total_backlog();
 }
 
 std::shared_ptr<Server::Connection> Server::live_connection(std::string_view device_id) const {
@@ -611,7 +692,12 @@ std::size_t Server::online_count() const {
   return online;
 }
 
-void Server::forget(std::uint64_t connection_id) { connections_.erase(connection_id); }
+void Server::forget(std::uint64_t connection_id) {
+  const auto it = connections_.find(connection_id);
+  if (it == connections_.end()) return;
+  hello_done(*it->second);  // a connection that ends leaves the HELLO budget too
+  connections_.erase(it);
+}
 
 Millis Server::now() const {
   return static_cast<Millis>(

@@ -76,6 +76,23 @@ struct ServerOptions {
   std::uint32_t close_linger_ms = 1000;
   /// Bytes waiting for a device that does not read; beyond it the connection is cut.
   std::size_t max_write_backlog = 1u << 20;
+  /// Bytes waiting for devices that do not read, all connections together;
+  /// beyond it the connection with the largest backlog is cut, so many
+  /// non-readers cannot pin max_connections x max_write_backlog of memory.
+  std::size_t max_total_write_backlog = 64u << 20;
+  /// SO_SNDBUF of each accepted connection (the kernel doubles it); 0: the
+  /// system's default, which autotunes up to net.ipv4.tcp_wmem's maximum
+  /// (4 MiB on Debian) per connection that does not read.
+  std::size_t socket_send_buffer = 0;
+  /// Connections that have not completed HELLO yet (the TLS handshake
+  /// included), at once. A newcomer beyond it evicts the oldest of them
+  /// (CLOSE overloaded): a flood of connections that never send HELLO is
+  /// pushed out by newer ones instead of locking devices out, while a real
+  /// device is through HELLO within a round trip or two.
+  std::size_t max_pending_hello = 256;
+  /// Of those, at most this many from one source address; a newcomer
+  /// beyond it is refused at once (CLOSE overloaded). 0: no such limit.
+  std::size_t max_pending_hello_per_source = 64;
   /// 0 (the default): session ids are 64 random bits from the kernel's
   /// CSPRNG (getrandom), so no id can be derived from another. Non-zero:
   /// predictable ids from this seed, for tests only.
@@ -95,7 +112,9 @@ struct ServerOptions {
 /// Running totals since construction.
 struct ServerCounters {
   std::uint64_t accepted = 0;    ///< TCP connections accepted.
-  std::uint64_t refused = 0;     ///< Of those, closed at once: over max_connections.
+  std::uint64_t refused = 0;     ///< Of those, closed at once: over max_connections or the per-source HELLO budget.
+  std::uint64_t evicted = 0;     ///< Connections without HELLO closed to make room (max_pending_hello).
+  std::uint64_t backlog_cuts = 0;  ///< Connections cut for the write backlog (their own, or the total).
   std::uint64_t online = 0;      ///< Online events.
   std::uint64_t offline = 0;     ///< Offline events.
   std::uint64_t messages = 0;    ///< Uplink DATA delivered (exactly once each).
@@ -159,6 +178,12 @@ class Server {
   void handle_accept(const asio::error_code& error, net::TcpSocket socket);
   void wait_for_drain();
   void forget(std::uint64_t connection_id);
+  // The HELLO budget (max_pending_hello, max_pending_hello_per_source).
+  void hello_done(Connection& connection);
+  void evict_oldest_pending();
+  // The total write backlog (max_total_write_backlog).
+  void backlog_changed(std::ptrdiff_t delta) { total_backlog_ += static_cast<std::size_t>(delta); }
+  void cut_largest_backlog();
   std::shared_ptr<Connection> live_connection(std::string_view device_id) const;
   Millis now() const;
 
@@ -180,6 +205,9 @@ class Server {
   asio::steady_timer::time_point epoch_;
   std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   std::uint64_t next_connection_id_ = 0;
+  std::size_t pending_hello_ = 0;                            // connections without HELLO yet
+  std::map<std::string, std::size_t> pending_by_source_;     // of those, per source address
+  std::size_t total_backlog_ = 0;                            // bytes queued on every connection
   ServerCounters counters_;
   bool shutting_down_ = false;
   bool store_failed_ = false;

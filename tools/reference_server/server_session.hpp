@@ -52,8 +52,11 @@ struct SessionLimits {
   std::uint32_t heartbeat_max_ms = 300000;
   /// Read deadline = read_factor x accepted heartbeat (PROTOCOL.md 4.3: at least 2.5).
   double read_factor = 2.5;
-  /// A connection that has not sent HELLO after this long is closed.
-  std::uint32_t hello_timeout_ms = 10000;
+  /// A connection that has not sent HELLO after this long is closed
+  /// (CLOSE silent): short, so that connections that never speak cannot
+  /// hold the HELLO budget (ServerOptions::max_pending_hello) for long. A
+  /// device sends HELLO right after its TCP (and TLS) handshake.
+  std::uint32_t hello_timeout_ms = 5000;
 };
 
 /// Why `limits` cannot be used (names the field), or nullptr when they can.

@@ -23,12 +23,14 @@ constexpr unsigned char kServerAuth[] = {0x30, 0x0A, 0x06, 0x08, 0x2B, 0x06, 0x0
 constexpr unsigned char kClientAuth[] = {0x30, 0x0A, 0x06, 0x08, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
 static_assert(sizeof kServerAuth == sizeof kClientAuth, "one length for both purposes");
 
-// GeneralNames ::= SEQUENCE OF GeneralName, with a dNSName [2] and an
-// optional iPAddress [7] 127.0.0.1, in DER; every length below 128 (the
+// GeneralNames ::= SEQUENCE OF GeneralName, with a dNSName [2] and
+// optionally the loopback addresses as iPAddress [7] (127.0.0.1 and ::1), in DER; every length below 128 (the
 // short length form). Returns the length, or 0 if the name is too long.
 std::size_t encode_san(const char* dns_name, bool loopback_ip, unsigned char* out, std::size_t size) {
   const std::size_t dns_len = std::strlen(dns_name);
-  const std::size_t body = 2 + dns_len + (loopback_ip ? 6 : 0);
+  static constexpr unsigned char kLoopback[] = {0x87, 4,  127, 0, 0, 1,  // 127.0.0.1
+                                                0x87, 16, 0,   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};  // ::1
+  const std::size_t body = 2 + dns_len + (loopback_ip ? sizeof kLoopback : 0);
   if (body >= 128 || body + 2 > size) return 0;
   std::size_t n = 0;
   out[n++] = 0x30;
@@ -38,9 +40,8 @@ std::size_t encode_san(const char* dns_name, bool loopback_ip, unsigned char* ou
   std::memcpy(out + n, dns_name, dns_len);
   n += dns_len;
   if (loopback_ip) {
-    const unsigned char ip[] = {0x87, 4, 127, 0, 0, 1};
-    std::memcpy(out + n, ip, sizeof ip);
-    n += sizeof ip;
+    std::memcpy(out + n, kLoopback, sizeof kLoopback);
+    n += sizeof kLoopback;
   }
   return n;
 }

@@ -16,7 +16,7 @@
 //
 //   CA       self-signed, basicConstraints CA, keyUsage keyCertSign + cRLSign
 //   server   keyUsage digitalSignature, subjectAltName dNSName (and
-//            iPAddress 127.0.0.1 if asked), optionally extKeyUsage serverAuth
+//            iPAddress 127.0.0.1 and ::1 if asked), optionally extKeyUsage serverAuth
 //   device   keyUsage digitalSignature, CN = the device id, optionally
 //            extKeyUsage clientAuth (an identity for mutual TLS)
 //
@@ -59,7 +59,7 @@ struct CertificateSpec {
   const char* not_after = "20491231235959";   ///< End of validity.
   bool is_ca = false;                         ///< basicConstraints CA with path length 0, keyUsage for signing.
   const char* dns_name = nullptr;             ///< subjectAltName dNSName; nullptr: no subjectAltName.
-  bool loopback_ip = false;                   ///< With dns_name: also iPAddress 127.0.0.1.
+  bool loopback_ip = false;                   ///< With dns_name: also iPAddress 127.0.0.1 and ::1.
   ExtendedKeyUsage extended_key_usage = ExtendedKeyUsage::none;  ///< The extKeyUsage extension.
   std::uint32_t serial = 0;                   ///< Serial number; 0: a random positive 128-bit one.
 };
@@ -68,7 +68,7 @@ struct CertificateSpec {
 CertificateSpec ca_spec(const char* subject, std::uint32_t serial = 0);
 
 /// A server certificate for `host` (CN and subjectAltName dNSName), with
-/// iPAddress 127.0.0.1 as well when `loopback_ip`, issued by `issuer`.
+/// iPAddress 127.0.0.1 and ::1 as well when `loopback_ip`, issued by `issuer`.
 /// `subject` must name the same host ("CN=localhost,O=uplink").
 CertificateSpec server_spec(const char* subject, const char* host, bool loopback_ip, const char* issuer,
                             std::uint32_t serial = 0);

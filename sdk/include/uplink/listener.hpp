@@ -25,9 +25,22 @@ enum class ClientState : std::uint8_t {
 /// Stable lower-case name of a state ("online", ...).
 [[nodiscard]] const char* client_state_name(ClientState state) noexcept;
 
-/// A state change. `endpoint_index` is meaningful for connecting and
-/// handshaking; `backoff_delay_ms` and `attempt` for backing_off; `reason`
-/// for stopped (Errc::stopped or Errc::retries_exhausted).
+/// The session came online: what StateChange::online carries.
+struct OnlineInfo {
+  std::size_t endpoint_index = 0;  ///< Index into Options::endpoints of the endpoint now connected.
+  std::uint64_t session_id = 0;    ///< The session the server assigned or resumed in WELCOME.
+  bool resumed = false;             ///< The server kept the session of the HELLO.
+  std::uint32_t heartbeat_ms = 0;   ///< As accepted (maybe clamped) by the server.
+  std::uint32_t read_timeout_ms = 0;  ///< Effective silence bound for this connection.
+  /// Sequence number the next new message will carry on this session
+  /// (stored messages the server lacks are resent below it first).
+  std::uint64_t next_uplink_seq = 0;
+};
+
+/// A state change. `endpoint_index` is meaningful for connecting,
+/// handshaking and online; `online` for online; `backoff_delay_ms` and
+/// `attempt` for backing_off; `reason` for stopped (Errc::stopped or
+/// Errc::retries_exhausted).
 struct StateChange {
   ClientState state = ClientState::idle;  ///< The state just entered.
   std::size_t endpoint_index = 0;  ///< Index into Options::endpoints of the endpoint being tried.
@@ -38,18 +51,9 @@ struct StateChange {
   /// backoff); back to 0 once a connection stayed up for Options::stable_after_ms.
   std::uint32_t attempt = 0;
   std::error_code reason;  ///< Why the client stopped; empty for the other states.
-};
-
-/// The session came online.
-struct OnlineInfo {
-  std::size_t endpoint_index = 0;  ///< Index into Options::endpoints of the endpoint now connected.
-  std::uint64_t session_id = 0;    ///< The session the server assigned or resumed in WELCOME.
-  bool resumed = false;             ///< The server kept the session of the HELLO.
-  std::uint32_t heartbeat_ms = 0;   ///< As accepted (maybe clamped) by the server.
-  std::uint32_t read_timeout_ms = 0;  ///< Effective silence bound for this connection.
-  /// Sequence number the next new message will carry on this session
-  /// (stored messages the server lacks are resent below it first).
-  std::uint64_t next_uplink_seq = 0;
+  /// The connection that came online (session, heartbeat, silence bound);
+  /// all zero for the other states.
+  OnlineInfo online;
 };
 
 /// An online connection ended. Delivered exactly once per online connection.
@@ -68,6 +72,11 @@ struct DisconnectInfo {
 struct ConnectFailure {
   std::size_t endpoint_index = 0;  ///< Index into Options::endpoints of the endpoint that failed.
   std::error_code reason;  ///< connect_timeout, handshake_timeout, closed_by_server, a socket error, ...
+  /// What the system said where `reason` sums it up: for resolve_failed, the
+  /// resolver's own error ("Host not found (authoritative)", "Temporary
+  /// failure in name resolution", ...); empty otherwise. The host is
+  /// Options::endpoints[endpoint_index].host.
+  std::error_code cause;
 };
 
 /// Why a device gave up its session and asked the server for a new one.
@@ -97,10 +106,10 @@ enum class LogLevel : std::uint8_t { error, warning, info, debug };
 /// Client function; a stop() from a callback takes effect at once.
 class Listener {
  public:
-  /// The client entered another state (every transition, online and stopped included).
+  /// The client entered another state (every transition, online and stopped
+  /// included). Coming online is this call with `change.online` filled:
+  /// WELCOME accepted, messages flow from now on.
   virtual void on_state(const StateChange& /*change*/) {}
-  /// A connection came online: WELCOME accepted, messages flow from now on.
-  virtual void on_online(const OnlineInfo& /*info*/) {}
   /// An online connection ended, with the reason and how long detection took.
   virtual void on_disconnected(const DisconnectInfo& /*info*/) {}
   /// An attempt on one endpoint failed before coming online; the client

@@ -104,6 +104,7 @@ OptionsCheck Link::start(const Options& options, Millis now) {
 }
 
 void Link::stop(Millis now) {
+  if (closing_.active) finish_closing(now);  // the protocol error first, then the stop
   switch (state_) {
     case ClientState::stopped:
       return;
@@ -143,7 +144,7 @@ void Link::restore_heartbeat(const HeartbeatMemory& known) {
 }
 
 void Link::transmit_from_store(Millis now) {
-  while (state_ == ClientState::online && delivery_.can_transmit(options_.max_in_flight)) {
+  while (state_ == ClientState::online && !closing_.active && delivery_.can_transmit(options_.max_in_flight)) {
     const Data data = delivery_.next_data();
     const std::size_t room = kTxBufferSize - tx_size_;
     // Application data leaves room for control frames: a buffer full of
@@ -229,7 +230,7 @@ void Link::on_network_change(Millis now, const char* network_key) {
     begin_round(now);
     return;
   }
-  if (state_ != ClientState::online) return;
+  if (state_ != ClientState::online || closing_.active) return;
   log(LogLevel::info, "network changed: probing the link");
   if (keep_alive_.start_probe(now, options_.probe_timeout_ms) && queue_control(FrameType::ping)) {
     keep_alive_.on_ping_sent(now);
@@ -245,16 +246,18 @@ void Link::on_transport_open(Millis now, Generation generation) {
   queue_hello(now);
 }
 
-void Link::on_transport_failed(Millis now, Generation generation, std::error_code reason) {
+void Link::on_transport_failed(Millis now, Generation generation, std::error_code reason, std::error_code cause) {
   if (generation != generation_ || state_ != ClientState::connecting) return;
-  attempt_failed(now, reason);
+  attempt_failed(now, reason, cause);
 }
 
 std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan bytes) {
   if (message_pending_) message_delivered();
-  if (generation != generation_ || !transport_active_) return bytes.size;
+  if (generation != generation_ || !transport_active_ || closing_.active) return bytes.size;
   const std::size_t given = bytes.size;
-  while (!bytes.empty() && generation == generation_) {
+  // A frame may end this connection (a new generation) or start closing it:
+  // nothing after it in this read counts.
+  while (!bytes.empty() && generation == generation_ && !closing_.active) {
     const FrameDecoderBase::Result r = decoder_.feed(bytes);
     counters_.bytes_received += r.consumed;
     bytes = bytes.subspan(r.consumed);
@@ -274,7 +277,7 @@ std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan b
   }
   // Acknowledge everything this read delivered with one cumulative ACK:
   // batched per read, so promptly but without one ACK per message.
-  if (delivery_.ack_due() && generation == generation_ && state_ == ClientState::online) {
+  if (delivery_.ack_due() && generation == generation_ && state_ == ClientState::online && !closing_.active) {
     std::uint8_t ack[kFrameHeaderSize + wire::kAckBody];
     const EncodeResult r = encode(delivery_.ack(), ByteSpan{ack, sizeof ack});
     // Without room now, the ACK stays pending and goes with the next read.
@@ -307,11 +310,19 @@ void Link::on_write_complete(Millis now, Generation generation, std::size_t writ
   if (tx_size_ == 0) tx_mid_frame_ = false;
   tx_in_flight_ = 0;
   keep_alive_.on_write_completed(now);
+  if (closing_.active) {
+    finish_closing(now);
+    return;
+  }
   transmit_from_store(now);  // room freed: more messages may go
 }
 
 void Link::on_transport_error(Millis now, Generation generation, std::error_code reason) {
   if (generation != generation_ || !transport_active_) return;
+  if (closing_.active) {
+    finish_closing(now);  // the protocol error is the reason; no CLOSE follows a failed write
+    return;
+  }
   if (state_ == ClientState::online) {
     // The shell gives the kernel the write deadline too (TCP_USER_TIMEOUT =
     // write_timeout_ms, port/socket_tuning.hpp): when the kernel gives up on
@@ -327,6 +338,10 @@ void Link::on_transport_error(Millis now, Generation generation, std::error_code
 void Link::on_timer(Millis now) {
   delivery_.sync_spool(now);
   report_spool_failure();
+  if (closing_.active) {
+    if (now >= closing_.deadline) finish_closing(now);
+    return;
+  }
   switch (state_) {
     case ClientState::connecting:
     case ClientState::handshaking:
@@ -435,6 +450,7 @@ Millis Link::ack_deadline() const {
 }
 
 Millis Link::next_session_wakeup() const {
+  if (closing_.active) return closing_.deadline;
   switch (state_) {
     case ClientState::connecting:
     case ClientState::handshaking:
@@ -481,15 +497,23 @@ void Link::begin_attempt(Millis now) {
   io_.open_transport(endpoint_index_, options_.endpoints[endpoint_index_]);
 }
 
-void Link::attempt_failed(Millis now, std::error_code reason) {
+void Link::attempt_failed(Millis now, std::error_code reason, std::error_code cause) {
   end_transport({});
   ++counters_.connect_failures;
   ConnectFailure failure;
   failure.endpoint_index = endpoint_index_;
   failure.reason = reason;
-  log(LogLevel::warning, "connect to endpoint %u (%s:%u) failed: %s", static_cast<unsigned>(endpoint_index_),
-      options_.endpoints[endpoint_index_].host, static_cast<unsigned>(options_.endpoints[endpoint_index_].port),
-      reason_text(reason));
+  failure.cause = cause;
+  const Endpoint& endpoint = options_.endpoints[endpoint_index_];
+  if (cause) {
+    // The cause by category and number: its text would need a std::string.
+    log(LogLevel::warning, "connect to endpoint %u (%s:%u) failed: %s (%s %d)", static_cast<unsigned>(endpoint_index_),
+        endpoint.host, static_cast<unsigned>(endpoint.port), reason_text(reason), cause.category().name(),
+        cause.value());
+  } else {
+    log(LogLevel::warning, "connect to endpoint %u (%s:%u) failed: %s", static_cast<unsigned>(endpoint_index_),
+        endpoint.host, static_cast<unsigned>(endpoint.port), reason_text(reason));
+  }
   listener_.on_connect_failed(failure);
   if (state_ == ClientState::stopped) return;  // the listener stopped us
   ++endpoint_index_;
@@ -727,13 +751,6 @@ void Link::handle_welcome(Millis now, const Welcome& welcome) {
   ++counters_.connects;
   state_ = ClientState::online;
 
-  OnlineInfo info;
-  info.endpoint_index = endpoint_index_;
-  info.session_id = delivery_.session_id();
-  info.resumed = resumed;
-  info.heartbeat_ms = welcome.heartbeat_ms;
-  info.read_timeout_ms = timings.read_timeout_ms;
-  info.next_uplink_seq = delivery_.next_uplink_seq();
   log(LogLevel::info, "online: endpoint %u, session %llu%s, heartbeat %u ms, read timeout %u ms",
       static_cast<unsigned>(endpoint_index_), static_cast<unsigned long long>(delivery_.session_id()),
       resumed ? " (resumed)" : "", static_cast<unsigned>(timings.heartbeat_ms),
@@ -741,9 +758,14 @@ void Link::handle_welcome(Millis now, const Welcome& welcome) {
   StateChange change;
   change.state = ClientState::online;
   change.endpoint_index = endpoint_index_;
+  change.online.endpoint_index = endpoint_index_;
+  change.online.session_id = delivery_.session_id();
+  change.online.resumed = resumed;
+  change.online.heartbeat_ms = welcome.heartbeat_ms;  // as accepted: the adaptive interval may be shorter
+  change.online.read_timeout_ms = timings.read_timeout_ms;
+  change.online.next_uplink_seq = delivery_.next_uplink_seq();
   listener_.on_state(change);
   if (state_ != ClientState::online) return;  // the listener stopped us
-  listener_.on_online(info);
   transmit_from_store(now);  // resend what was unacknowledged, then the rest
 }
 
@@ -784,6 +806,27 @@ void Link::protocol_failure(Millis now, std::error_code reason, CloseReason clos
   log(LogLevel::error, "protocol error: %s (%s)", text, reason_text(reason));
   // The CLOSE tells the server why, before the connection goes.
   const ConstByteSpan farewell = make_farewell(close_reason, text);
+  if (tx_in_flight_ != 0 && !tx_mid_frame_ && !farewell.empty()) {
+    // The write in flight holds whole frames and has most likely reached
+    // the kernel already (its completion is on its way): closing now would
+    // drop the CLOSE. It follows that write instead, bounded by the write
+    // deadline.
+    closing_.active = true;
+    closing_.reason = reason;
+    closing_.farewell_size = farewell.size;
+    closing_.deadline = now + options_.write_timeout_ms;
+    return;
+  }
+  fail_connection(now, reason, farewell);
+}
+
+void Link::finish_closing(Millis now) {
+  closing_.active = false;
+  // end_transport() drops the CLOSE unless the write completed whole.
+  fail_connection(now, closing_.reason, ConstByteSpan{farewell_, closing_.farewell_size});
+}
+
+void Link::fail_connection(Millis now, std::error_code reason, ConstByteSpan farewell) {
   if (state_ == ClientState::online) {
     go_offline(now, reason, nullptr, farewell);
   } else {

@@ -2,6 +2,8 @@
 // TlsConfig: the shared mbedTLS configuration. See tls_config.hpp.
 #include "uplink/tls/tls_config.hpp"
 
+#include <cerrno>
+
 #include <mbedtls/cipher.h>
 #include <mbedtls/version.h>
 
@@ -58,6 +60,15 @@ int load_key(mbedtls_pk_context* key, const Credential& source, const char* pass
 #endif
 }
 
+// What a failed load means: a file that cannot be opened is reported with
+// the system's reason ("No such file or directory", "Permission denied"),
+// which mbedTLS reduces to "Read/write of file failed".
+std::error_code load_error(int ret, const Credential& source, int open_errno) {
+  const bool file_io = ret == MBEDTLS_ERR_PK_FILE_IO_ERROR || ret == MBEDTLS_ERR_X509_FILE_IO_ERROR;
+  if (file_io && source.path != nullptr && open_errno != 0) return {open_errno, std::generic_category()};
+  return mbedtls_error(ret);
+}
+
 int check_pair(const mbedtls_pk_context* pub, const mbedtls_pk_context* prv, mbedtls_ctr_drbg_context* drbg) {
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
   return mbedtls_pk_check_pair(pub, prv, mbedtls_ctr_drbg_random, drbg);
@@ -98,6 +109,7 @@ void TlsConfig::release() {
   init_contexts();
   initialized_ = false;
   verifies_peer_ = false;
+  has_certificate_ = false;
 }
 
 std::error_code TlsConfig::refuse(const char* field, std::error_code ec) {
@@ -169,8 +181,9 @@ std::error_code TlsConfig::init(const TlsSettings& s) {
 
   // --- Trust ---
   if (!s.ca.empty()) {
+    errno = 0;
     ret = load_certificates(&ca_, s.ca, /*partial_ok=*/true);
-    if (ret != 0) return refuse("ca", mbedtls_error(ret));
+    if (ret != 0) return refuse("ca", load_error(ret, s.ca, errno));
     mbedtls_ssl_conf_ca_chain(&conf_, &ca_, nullptr);
   }
   int authmode = MBEDTLS_SSL_VERIFY_REQUIRED;
@@ -183,15 +196,18 @@ std::error_code TlsConfig::init(const TlsSettings& s) {
 
   // --- Own identity ---
   if (!s.certificate.empty()) {
+    errno = 0;
     ret = load_certificates(&own_certificate_, s.certificate, /*partial_ok=*/false);
-    if (ret != 0) return refuse("certificate", mbedtls_error(ret));
+    if (ret != 0) return refuse("certificate", load_error(ret, s.certificate, errno));
+    errno = 0;
     ret = load_key(&own_key_, s.private_key, s.key_password, &drbg_);
-    if (ret != 0) return refuse("private_key", mbedtls_error(ret));
+    if (ret != 0) return refuse("private_key", load_error(ret, s.private_key, errno));
     if (check_pair(&own_certificate_.pk, &own_key_, &drbg_) != 0) {
       return refuse("private_key", TlsErrc::key_mismatch);
     }
     ret = mbedtls_ssl_conf_own_cert(&conf_, &own_certificate_, &own_key_);
     if (ret != 0) return refuse("certificate", mbedtls_error(ret));
+    has_certificate_ = true;
   }
 
   // --- Resumption ---

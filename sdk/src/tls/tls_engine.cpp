@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include <arpa/inet.h>
+
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/x509.h>
 
@@ -48,6 +50,48 @@ TlsResult error_of(std::error_code ec) {
   return r;
 }
 
+// True when `host` is a numeric IPv4 or IPv6 address that the certificate
+// names in an iPAddress subjectAltName (4 or 16 bytes, RFC 5280 4.2.1.6).
+bool names_address(const mbedtls_x509_crt& crt, const char* host) {
+  unsigned char address[16];
+  std::size_t length = 0;
+  if (inet_pton(AF_INET, host, address) == 1) {
+    length = 4;
+  } else if (inet_pton(AF_INET6, host, address) == 1) {
+    length = 16;
+  } else {
+    return false;
+  }
+  constexpr int kIpAddressTag = MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7;
+  for (const mbedtls_x509_sequence* san = &crt.subject_alt_names; san != nullptr; san = san->next) {
+    if (san->buf.tag == kIpAddressTag && san->buf.len == length && std::memcmp(san->buf.p, address, length) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The alert the peer's last record carried (its second byte).
+int received_alert(const mbedtls_ssl_context& ssl) {
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  const unsigned char* message = ssl.MBEDTLS_PRIVATE(in_msg);
+  const std::size_t length = ssl.MBEDTLS_PRIVATE(in_msglen);
+#else
+  const unsigned char* message = ssl.in_msg;
+  const std::size_t length = ssl.in_msglen;
+#endif
+  return message != nullptr && length >= 2 ? message[1] : -1;
+}
+
+// How far the handshake got (MBEDTLS_SSL_CLIENT_HELLO, ...).
+int handshake_progress(const mbedtls_ssl_context& ssl) {
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  return ssl.MBEDTLS_PRIVATE(state);
+#else
+  return ssl.state;
+#endif
+}
+
 #if MBEDTLS_VERSION_NUMBER < 0x03000000
 // Constant-time equality of two master secrets (their timing must not tell
 // how many leading bytes match).
@@ -84,6 +128,7 @@ void TlsEngine::clear_connection_state() {
   resumed_ = false;
   certificate_seen_ = false;
   verify_flags_ = 0;
+  last_alert_ = -1;
   stats_.handshake_bytes_sent = 0;
   stats_.handshake_bytes_received = 0;
 }
@@ -118,10 +163,9 @@ std::error_code TlsEngine::setup(const TlsConfig& config, const char* hostname) 
   // The BIO context is the engine itself: the transport can change between
   // connections without telling mbedTLS.
   mbedtls_ssl_set_bio(&ssl_, this, &TlsEngine::bio_send, &TlsEngine::bio_recv, nullptr);
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-  // The "resumed" signal of 3.x (see resumed()); kept by session resets.
+  // Numeric host names against iPAddress SANs, and the "resumed" signal of
+  // 3.x (see resumed()); kept by session resets.
   if (client) mbedtls_ssl_set_verify(&ssl_, &TlsEngine::on_verify, this);
-#endif
   config_ = &config;
   state_ = State::handshaking;
   return {};
@@ -348,6 +392,14 @@ const char* TlsEngine::ciphersuite() const {
 TlsResult TlsEngine::fail(int ret) {
   state_ = State::failed;
   pinned_ = PinnedWrite();
+  if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) last_alert_ = received_alert(ssl_);
+  if (ret == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) {
+    // mbedTLS 2.28 refuses a client without a certificate by closing, so
+    // the device could only guess why; RFC 5246 7.4.6 names the alert.
+    // Best effort: the connection is over whether or not it goes out.
+    (void)mbedtls_ssl_send_alert_message(&ssl_, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                         MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+  }
   error_ = translate(ret);
   return error_of(error_);
 }
@@ -363,7 +415,26 @@ std::error_code TlsEngine::translate(int ret) const {
     return ec ? ec : mbedtls_error(ret);
   }
   if (ret == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) return TlsErrc::certificate_missing;
+  if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && last_alert_ >= 0) return alert_error(last_alert_);
   return mbedtls_error(ret);
+}
+
+std::error_code TlsEngine::alert_error(int alert) const {
+  // RFC 5246 7.2.2 and RFC 8446 4.4.2.4: the alerts that mean "your
+  // certificate": bad_certificate (42) to certificate_unknown (46),
+  // unknown_ca (48), access_denied (49).
+  const bool about_certificate = (alert >= 42 && alert <= 46) || alert == 48 || alert == 49;
+  if (!is_client()) return about_certificate ? TlsErrc::server_certificate_rejected : TlsErrc::peer_alert;
+  const bool have_certificate = config_ != nullptr && config_->has_certificate();
+  if (have_certificate && about_certificate) return TlsErrc::client_certificate_rejected;
+  // Without a certificate: certificate_required (116, TLS 1.3), or
+  // handshake_failure (40) once the server's flight, whose
+  // CertificateRequest we could not answer, was read (before that, a 40
+  // means no common ciphersuite or curve).
+  if (!have_certificate && (alert == 116 || (alert == 40 && handshake_progress(ssl_) > MBEDTLS_SSL_SERVER_HELLO_DONE))) {
+    return TlsErrc::client_certificate_required;
+  }
+  return TlsErrc::peer_alert;
 }
 
 int TlsEngine::bio_send(void* self, const unsigned char* data, std::size_t size) {
@@ -387,14 +458,19 @@ int TlsEngine::bio_send(void* self, const unsigned char* data, std::size_t size)
   return static_cast<int>(n);  // n <= size, and mbedTLS never asks for more than INT_MAX
 }
 
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-int TlsEngine::on_verify(void* self, mbedtls_x509_crt*, int, std::uint32_t*) {
+int TlsEngine::on_verify(void* self, mbedtls_x509_crt* crt, int depth, std::uint32_t* flags) {
   // Called once per certificate of the peer's chain: only in a full
-  // handshake. The flags are left as mbedTLS computed them.
-  static_cast<TlsEngine*>(self)->certificate_seen_ = true;
+  // handshake. The flags stay as mbedTLS computed them, but for one case:
+  // mbedTLS 2.28 compares a numeric host name with the DNS names only, so
+  // "127.0.0.1" never matches a certificate that names it as an address
+  // (3.x matches it itself, and then never raises the flag).
+  auto* engine = static_cast<TlsEngine*>(self);
+  engine->certificate_seen_ = true;
+  if (depth == 0 && (*flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) != 0 && names_address(*crt, engine->hostname_)) {
+    *flags &= ~static_cast<std::uint32_t>(MBEDTLS_X509_BADCERT_CN_MISMATCH);
+  }
   return 0;
 }
-#endif
 
 int TlsEngine::bio_recv(void* self, unsigned char* data, std::size_t size) {
   auto* engine = static_cast<TlsEngine*>(self);

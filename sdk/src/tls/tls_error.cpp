@@ -41,6 +41,13 @@ ErrcInfo info_of(TlsErrc e) noexcept {
       return {"write_retry_mismatch", "TLS write retried with different arguments"};
     case TlsErrc::no_transport: return {"no_transport", "TLS engine has no transport"};
     case TlsErrc::handshake_timeout: return {"handshake_timeout", "TLS handshake timed out"};
+    case TlsErrc::client_certificate_rejected:
+      return {"client_certificate_rejected", "the server rejected our client certificate"};
+    case TlsErrc::client_certificate_required:
+      return {"client_certificate_required", "the server requires a client certificate and none is configured"};
+    case TlsErrc::server_certificate_rejected:
+      return {"server_certificate_rejected", "the client rejected our server certificate"};
+    case TlsErrc::peer_alert: return {"peer_alert", "the peer ended the handshake with a fatal TLS alert"};
   }
   return {"unknown", "unknown TLS error"};
 }

@@ -76,7 +76,7 @@ class EventQueue final : public Listener {
     std::uint8_t slot = 0;            ///< Where the text waits (internal; pop() copies it out).
   };
   /// One record.
-  using Event = std::variant<StateChange, OnlineInfo, DisconnectInfo, ConnectFailure, SessionReset, Message, Acked,
+  using Event = std::variant<StateChange, DisconnectInfo, ConnectFailure, SessionReset, Message, Acked,
                              Dropped, Heartbeat, Log>;
 
   EventQueue() = default;
@@ -85,7 +85,6 @@ class EventQueue final : public Listener {
 
   // ---- Listener: recording ----
   void on_state(const StateChange& change) override { push(change); }
-  void on_online(const OnlineInfo& info) override { push(info); }
   void on_disconnected(const DisconnectInfo& info) override { push(info); }
   void on_connect_failed(const ConnectFailure& failure) override { push(failure); }
   void on_message(std::uint64_t seq, ConstByteSpan payload) override { push(Message{seq, payload}); }

@@ -134,8 +134,9 @@ class Link {
   /// its own handshake done): the link queues HELLO.
   void on_transport_open(Millis now, Generation generation);
   /// The transport could not be opened: the link tries the next endpoint,
-  /// or backs off after the last.
-  void on_transport_failed(Millis now, Generation generation, std::error_code reason);
+  /// or backs off after the last. `cause` is the system's error where
+  /// `reason` sums it up (ConnectFailure::cause).
+  void on_transport_failed(Millis now, Generation generation, std::error_code reason, std::error_code cause = {});
   /// Bytes read from the transport, in order, split anywhere (the view is
   /// needed only during the call). Returns how many were taken: all of
   /// them, unless a downlink message was handed to the listener, after
@@ -237,7 +238,7 @@ class Link {
   [[nodiscard]] Millis ack_deadline() const;
   void begin_round(Millis now);
   void begin_attempt(Millis now);
-  void attempt_failed(Millis now, std::error_code reason);
+  void attempt_failed(Millis now, std::error_code reason, std::error_code cause = {});
   void go_offline(Millis now, std::error_code reason, const Close* server_close, ConstByteSpan farewell = {});
   void back_off(Millis now);
   void enter(ClientState state, Millis now, std::error_code reason = {});
@@ -249,6 +250,8 @@ class Link {
   void handle_data(Millis now, const Data& data);
   void handle_ack(Millis now, const Ack& ack);
   void protocol_failure(Millis now, std::error_code reason, CloseReason close_reason, const char* text);
+  void fail_connection(Millis now, std::error_code reason, ConstByteSpan farewell);
+  void finish_closing(Millis now);
   void resume_refused();
   void report_session_reset(const SessionReset& reset);
 
@@ -311,6 +314,18 @@ class Link {
   bool tx_mid_frame_ = false;
 
   std::uint8_t farewell_[kFrameHeaderSize + wire::kCloseFixedBody + 48] = {};
+  // A protocol error met a write of whole frames in flight: the CLOSE in
+  // farewell_ waits for that write to complete (it would otherwise be lost,
+  // or cut into the stream), until `deadline` at most. Nothing is read,
+  // queued or reported meanwhile; finish_closing() then fails the
+  // connection as protocol_failure() would have.
+  struct Closing {
+    bool active = false;
+    std::error_code reason;
+    std::size_t farewell_size = 0;
+    Millis deadline = kNever;
+  };
+  Closing closing_;
 };
 
 }  // namespace uplink

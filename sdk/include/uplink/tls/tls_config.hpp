@@ -184,6 +184,8 @@ class TlsConfig {
   ///    `ca`; a client-only option on a server or the reverse; a Credential
   ///    with both a path and data; a negative cache size;
   ///  - TlsErrc::key_mismatch: private_key is not the certificate's key;
+  ///  - generic category: a credential file that cannot be opened, with the
+  ///    system's reason (ENOENT "No such file or directory", EACCES, ...);
   ///  - mbedTLS category: the parser's or the DRBG's error (e.g.
   ///    MBEDTLS_ERR_X509_FILE_IO_ERROR, MBEDTLS_ERR_PK_PASSWORD_REQUIRED,
   ///    MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED, field "entropy_source"
@@ -199,6 +201,8 @@ class TlsConfig {
   [[nodiscard]] TlsRole role() const { return role_; }
   /// True when a bad peer certificate fails the handshake.
   [[nodiscard]] bool verifies_peer() const { return verifies_peer_; }
+  /// True when init() loaded an own certificate (a client identity for mutual TLS).
+  [[nodiscard]] bool has_certificate() const { return has_certificate_; }
   /// The setting init() refused last ("ca", "private_key", ...), or "".
   [[nodiscard]] const char* failed_field() const { return failed_field_; }
 
@@ -242,6 +246,7 @@ class TlsConfig {
 
   bool initialized_ = false;
   bool verifies_peer_ = false;
+  bool has_certificate_ = false;
   TlsRole role_ = TlsRole::client;
   const char* failed_field_ = "";
   std::atomic<std::uint64_t> tickets_accepted_{0};

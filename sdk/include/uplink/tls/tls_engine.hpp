@@ -159,9 +159,10 @@ class TlsEngine {
   /// Binds the engine to `config` (which must outlive it, or the next
   /// setup()) for a first connection. Client: `hostname` is sent as SNI and
   /// the server certificate must match it; required when the config
-  /// verifies the peer (TlsErrc::hostname_required). Host names only: with
-  /// mbedTLS 2.28 an IP address is matched against the certificate's DNS
-  /// names and CN, never against iPAddress SANs. Server: `hostname` must be
+  /// verifies the peer (TlsErrc::hostname_required). A numeric IPv4 or IPv6
+  /// address ("127.0.0.1", "::1") matches a certificate that names it in an
+  /// iPAddress subjectAltName (mbedTLS 3.x does that itself; with 2.28 the
+  /// engine does it in its verify callback). Server: `hostname` must be
   /// nullptr. Calling setup() again frees everything first (the saved
   /// session is forgotten). Allocates the record buffers.
   /// Errors: TlsErrc::not_initialized, invalid_settings, hostname_required;
@@ -259,6 +260,11 @@ class TlsEngine {
   /// handshake (non-zero only with insecure_skip_verify, where the
   /// handshake succeeds anyway). See describe_verify_flags().
   [[nodiscard]] std::uint32_t verify_flags() const { return verify_flags_; }
+  /// The description of the fatal alert the peer ended the last handshake
+  /// with (RFC 5246 7.2: 42 bad_certificate, 48 unknown_ca, 40
+  /// handshake_failure, ...), or -1 when it sent none. The connection's
+  /// error names what it means (TlsErrc::client_certificate_rejected, ...).
+  [[nodiscard]] int last_alert() const { return last_alert_; }
   /// True from a completed handshake until the connection fails or is reset:
   /// read() and write() move application data.
   [[nodiscard]] bool handshake_done() const { return state_ == State::open; }
@@ -287,14 +293,13 @@ class TlsEngine {
   };
 
   static int bio_send(void* self, const unsigned char* data, std::size_t size);
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
   static int on_verify(void* self, mbedtls_x509_crt* crt, int depth, std::uint32_t* flags);
-#endif
   static int bio_recv(void* self, unsigned char* data, std::size_t size);
 
   [[nodiscard]] bool is_client() const;
   [[nodiscard]] TlsResult fail(int ret);
   [[nodiscard]] std::error_code translate(int ret) const;
+  [[nodiscard]] std::error_code alert_error(int alert) const;
   [[nodiscard]] TlsResult refuse_use() const;
   [[nodiscard]] TlsResult flush_owed_output();
   void finish_handshake();
@@ -318,6 +323,7 @@ class TlsEngine {
   bool resumed_ = false;
   bool certificate_seen_ = false;  // mbedTLS 3.x: the peer sent a certificate (a full handshake)
   std::uint32_t verify_flags_ = 0;
+  int last_alert_ = -1;
   TlsStats stats_;
   char hostname_[256] = {};  // MBEDTLS_SSL_MAX_HOST_NAME_LEN (255) + NUL
 };

@@ -55,6 +55,12 @@ enum class TlsErrc : int {
 
   // --- Connection (reported by uplink::Client) ---
   handshake_timeout,          ///< The connect deadline passed during the TLS handshake.
+
+  // --- The peer ended the handshake with a fatal alert (TlsEngine::last_alert() has its number) ---
+  client_certificate_rejected,  ///< Client: the server refused our certificate (bad_certificate, unknown_ca, ...).
+  client_certificate_required,  ///< Client: the server requires a certificate and we have none configured.
+  server_certificate_rejected,  ///< Server: the client refused our certificate.
+  peer_alert,                   ///< Any other fatal alert (handshake_failure, protocol_version, ...).
 };
 
 /// The category of TlsErrc. Its name is "uplink.tls".
