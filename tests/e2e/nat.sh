@@ -331,6 +331,9 @@ scenario_nat_timeout_changes() {
   wait_until 45 "the adaptive heartbeat to settle again" has_settled 2
   check_settled 2 "$losses_before_change" 3
   [ "$dead_count" -gt "$losses_before_change" ] || fail "no link lost after the change"
+  # It settles on a loss: the reconnect after it comes first.
+  back_online() { [ "$(count_lines "$dev_log" '"event":"online"')" -gt "$(dead_links | grep -c . || true)" ]; }
+  wait_until 10 "the device to be online again after settling" back_online
   onlines=$(count_lines "$dev_log" '"event":"online"')
   # Three idle periods at the new interval on one connection.
   came_online_again() { [ "$(count_lines "$dev_log" '"event":"online"')" != "$onlines" ]; }
