@@ -54,7 +54,12 @@
 #       time taken; then NAT_BENCH_WINDOW_S (default 300) seconds of steady
 #       state: wake-ups (PINGs) and IP bytes through the NAT (both ways, the
 #       router's nft counter) per hour; and the same window with a fixed
-#       10 s heartbeat, for comparison.
+#       10 s heartbeat, for comparison; and, when mosquitto and
+#       mosquitto_sub are installed (Debian mosquitto, mosquitto-clients),
+#       for each timeout the same window with mosquitto_sub (libmosquitto) at
+#       its default keepalive (60 s) against a mosquitto broker beside
+#       uplink_server: wake-ups are its PINGREQs, losses its reconnects.
+#       NAT_BENCH_MODES (default "adaptive fixed mosquitto") picks the rows.
 #
 # Environment: UPLINK_TEST_SLOP_MS (default 300), UPLINK_E2E_KEEP=1 (keep logs).
 set -euo pipefail
@@ -106,7 +111,7 @@ if [ "$scenario" = bench ]; then
   bench_timeouts=${NAT_BENCH_TIMEOUTS:-20 40 90}
   bench_window_s=${NAT_BENCH_WINDOW_S:-300}
   budget_s=600
-  for t in $bench_timeouts; do budget_s=$((budget_s + 20 * t + 2 * bench_window_s)); done
+  for t in $bench_timeouts; do budget_s=$((budget_s + 20 * t + 3 * bench_window_s)); done
   e2e_init bench nat "$budget_s"
 else
   e2e_init "$scenario" nat 110
@@ -384,11 +389,50 @@ measure_window() {
   per_hour_bytes=$(( ($(forwarded bytes) - bytes0) * 3600000 / took_ms ))
 }
 
+# One row: mosquitto_sub (libmosquitto, default keepalive) through the NAT
+# for the window, against a mosquitto broker in the server's namespace.
+mosquitto_row() {
+  local t=$1 log=$work/mosquitto_sub-$1.log pings0 connects0
+  if [ -z "${broker_started:-}" ]; then
+    printf 'listener 1883 %s\nallow_anonymous true\nuser root\npersistence false\n' "$SERVER_ADDR" >"$work/mosquitto.conf"
+    spawn broker /dev/null ip netns exec "$SRV" mosquitto -c "$work/mosquitto.conf" >"$work/broker.log" 2>"$work/broker.err"
+    wait_line "$work/broker.err" "running" 10
+    watch broker
+    broker_started=1
+  fi
+  spawn mqtt /dev/null ip netns exec "$DEV" stdbuf -oL mosquitto_sub -d -h "$SERVER_ADDR" -i nat-bench -t nat/bench >"$log" 2>&1
+  watch mqtt
+  wait_line "$log" "received CONNACK" 10
+  pings0=$(count_lines "$log" "sending PINGREQ")
+  connects0=$(count_lines "$log" "sending CONNECT")
+  dev_log=$log
+  packets0=$(forwarded packets)
+  bytes0=$(forwarded bytes)
+  local start_ms took_ms
+  start_ms=$(now_ms)
+  never() { return 1; }
+  poll_until "$bench_window_s" never || true
+  took_ms=$(($(now_ms) - start_ms))
+  rows+=("| $t s | libmosquitto (mosquitto_sub), keepalive 60 s | - | - | - | $(( ($(count_lines "$log" "sending PINGREQ") - pings0) * 3600000 / took_ms )) | $(( ($(forwarded packets) - packets0) * 3600000 / took_ms )) | $(( ($(forwarded bytes) - bytes0) * 3600000 / took_ms )) | $(( $(count_lines "$log" "sending CONNECT") - connects0 )) |")
+  stop_process mqtt TERM
+}
+
 scenario_bench() {
-  local t rows=() start_ms settled losses lost_in_window fixed_row
+  local t rows=() start_ms settled losses lost_in_window fixed_row modes=${NAT_BENCH_MODES:-adaptive fixed mosquitto}
   device_duration_s=$((budget_s + 10))
   start_server
+  case " $modes " in
+    *" mosquitto "*)
+      if ! command -v mosquitto >/dev/null || ! command -v mosquitto_sub >/dev/null; then
+        say "no mosquitto or mosquitto_sub: the libmosquitto rows are left out"
+        modes=${modes/mosquitto/}
+      fi ;;
+  esac
   for t in $bench_timeouts; do
+    case " $modes " in
+      *" mosquitto "*) set_nat_timeout "$t"; mosquitto_row "$t" ;;
+    esac
+    case " $modes " in *" adaptive "*) ;; *) continue ;; esac
     set_nat_timeout "$t"
     dev_log=$work/device-adaptive-$t.log
     start_device 0 --rate 0 --verbose --heartbeat-ms 300000 --read-timeout-ms 600000 --probe-timeout-ms 2000 \
@@ -404,19 +448,25 @@ scenario_bench() {
     rows[-1]+=" | $per_hour_pings | $per_hour_packets | $per_hour_bytes | $lost_in_window |"
     stop_process device TERM
   done
-  dev_log=$work/device-fixed.log
-  start_device 0 --rate 0 --heartbeat-ms 10000 --read-timeout-ms 20000
-  wait_line "$dev_log" '"event":"online"' 10
-  measure_window
-  fixed_row="| ${t} s | fixed 10 s | 0 | - | - | $per_hour_pings | $per_hour_packets | $per_hour_bytes | $(dead_links | grep -c . || true) |"
-  stop_process device TERM
+  fixed_row=""
+  case " $modes " in
+    *" fixed "*)
+      dev_log=$work/device-fixed.log
+      start_device 0 --rate 0 --heartbeat-ms 10000 --read-timeout-ms 20000
+      wait_line "$dev_log" '"event":"online"' 10
+      measure_window
+      fixed_row="| ${t} s | fixed 10 s | 0 | - | - | $per_hour_pings | $per_hour_packets | $per_hour_bytes | $(dead_links | grep -c . || true) |"
+      stop_process device TERM ;;
+  esac
+  if alive broker; then stop_process broker TERM; fi
   stop_server
   echo
   echo "NAT testbed, steady state measured over $bench_window_s s per row (IP packets and bytes through the NAT, both ways)"
   echo
   echo "| NAT timeout | Heartbeat | Link losses to settle | Settled at (of the timeout) | Time to settle | Wake-ups/h | Packets/h | Bytes/h | Losses in the window |"
   echo "|---|---|---|---|---|---|---|---|---|"
-  printf '%s\n' "${rows[@]}" "$fixed_row"
+  printf '%s\n' "${rows[@]}"
+  [ -z "$fixed_row" ] || printf '%s\n' "$fixed_row"
 }
 
 build_testbed
