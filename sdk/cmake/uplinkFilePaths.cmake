@@ -12,6 +12,8 @@ set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/delivery.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/event_queue.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/keep_alive.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/heartbeat_learner.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/heartbeat_book.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/outbound_store.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/link.cpp
@@ -39,6 +41,8 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/time.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/backoff.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/keep_alive.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/heartbeat_learner.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/heartbeat_book.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/outbound_store.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/random_source.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/link.hpp

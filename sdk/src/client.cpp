@@ -37,6 +37,7 @@
 #include <cstdlib>
 
 #include "uplink/error.hpp"
+#include "uplink/port/network_identity.hpp"
 
 namespace uplink {
 namespace {
@@ -101,7 +102,13 @@ OptionsCheck Client::start(const Options& options) {
     tuning_.keepalive_idle_s = options.tcp_keepalive_idle_s;
     stop_requested_ = false;
     check = link_.start(options, now());
-    if (check) pump();
+    if (check) {
+      // The adaptive heartbeat resumes what it learned on this network.
+      char key[HeartbeatBook::kKeySize];
+      (void)port::network_identity(key, sizeof key);
+      link_.set_network(key);
+      pump();
+    }
   }
   deliver_events_soon();
   return check;
@@ -190,6 +197,16 @@ std::size_t Client::queued() const {
 ClientState Client::state() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return link_.state();
+}
+
+std::size_t Client::save_heartbeats(char* out, std::size_t size) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return link_.heartbeat_book().write(out, size);
+}
+
+bool Client::load_heartbeats(const char* text, std::size_t size) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return link_.heartbeat_book().read(text, size);
 }
 
 Counters Client::counters() const {
@@ -442,7 +459,11 @@ void Client::handle_timer(const asio::error_code& error) {
 
 void Client::pump() {
   if (stop_requested_.exchange(false)) link_.stop(now());
-  if (network_changed_.exchange(false)) link_.on_network_change(now());
+  if (network_changed_.exchange(false)) {
+    char key[HeartbeatBook::kKeySize];
+    (void)port::network_identity(key, sizeof key);
+    link_.on_network_change(now(), key);
+  }
   if (!writing_ && link_.transport_active()) start_write();
   arm_timer();
   const Counters& counters = link_.counters();

@@ -8,7 +8,9 @@
 #       deadline that bounds every wait (<seconds> from now) and the traps.
 #       At exit every process still running gets SIGTERM (SIGKILL 3 s
 #       later); $work is removed, or kept, with the end of every log printed,
-#       when the script failed (or UPLINK_E2E_KEEP=1).
+#       when the script failed (or UPLINK_E2E_KEEP=1). A script that made
+#       more to undo (network namespaces) defines e2e_undo: it runs after
+#       the processes are gone, before the work directory is removed.
 #   fail <message>         "FAIL [<name>]: <message>" and exit 1
 #   now_ms                 the wall clock in milliseconds
 #
@@ -91,6 +93,7 @@ e2e_cleanup() {
       wait "$pid" || true
     done
   } 2>/dev/null
+  if declare -F e2e_undo >/dev/null; then e2e_undo || true; fi
   if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then
     dump_logs
     echo "FAIL [$E2E_NAME]: logs kept in $work" >&2

@@ -13,6 +13,7 @@
 
 #include "uplink/port/device_identity.hpp"
 #include "uplink/port/linux/log_sink.hpp"
+#include "uplink/port/network_identity.hpp"
 #include "uplink/port/socket_tuning.hpp"
 
 #include <CppUTest/TestHarness.h>
@@ -60,6 +61,23 @@ TEST(LinuxPort, DeviceIdentityIsPrintableAsciiWithoutSpaces) {
   CHECK(n > 0);
   UNSIGNED_LONGS_EQUAL(n, std::strlen(id));
   for (std::size_t i = 0; i < n; ++i) CHECK(id[i] >= 0x21 && id[i] <= 0x7E);
+}
+
+TEST(LinuxPort, NetworkIdentityIsAStableKeyOrNothing) {
+  // Whatever this machine's routes: a key of printable ASCII without
+  // spaces, the same twice in a row, or nothing (no default route).
+  char key[64];
+  char again[64];
+  const std::size_t n = uplink::port::network_identity(key, sizeof key);
+  UNSIGNED_LONGS_EQUAL(n, std::strlen(key));
+  for (std::size_t i = 0; i < n; ++i) CHECK(key[i] >= 0x21 && key[i] <= 0x7E);
+  UNSIGNED_LONGS_EQUAL(n, uplink::port::network_identity(again, sizeof again));
+  STRCMP_EQUAL(key, again);
+  // Too small a buffer: nothing, never a cut key.
+  char tiny[2] = {'x', 'x'};
+  const std::size_t small = uplink::port::network_identity(tiny, sizeof tiny);
+  CHECK(small == 0 || small == 1);
+  if (small == 0) STRCMP_EQUAL("", tiny);
 }
 
 TEST(LinuxPort, StderrSinkWritesOneWholeLine) {

@@ -144,6 +144,20 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
   if (name == "server-heartbeat-max-ms") return number(o.server_heartbeat_max_ms);
   if (name == "max-retry-after-ms") return number(o.max_retry_after_ms);
   if (name == "ack-timeout-ms") return number(o.ack_timeout_ms);
+  if (name == "probe-timeout-ms") return number(o.probe_timeout_ms);
+  if (name == "heartbeat-state") return (c.heartbeat_state = value), true;
+  if (name == "adaptive-heartbeat") {
+    // "on" (automatic floor and start) or MIN_MS:START_MS.
+    o.adaptive_heartbeat.enabled = true;
+    if (value == "on") return true;
+    const auto colon = value.find(':');
+    if (colon == std::string::npos || !parse_u32(value.substr(0, colon), o.adaptive_heartbeat.min_ms) ||
+        !parse_u32(value.substr(colon + 1), o.adaptive_heartbeat.start_ms)) {
+      error = "--adaptive-heartbeat: expected on or MIN_MS:START_MS, got '" + value + "'";
+      return false;
+    }
+    return true;
+  }
   if (name == "size") {
     if (!number(c.size)) return false;
     if (c.size < 16 || c.size > kMaxDataPayload) {
@@ -281,6 +295,11 @@ const char* device_usage() {
          "  --max-retry-after-ms N  cap on a server's CLOSE retry-after (default 600000; 0 = ignore hints)\n"
          "  --ack-timeout-ms N      messages in flight and no acknowledgement for this long: reconnect\n"
          "                          (default 0 = twice the read timeout)\n"
+         "  --probe-timeout-ms N    a probe PING unanswered for this long: the link is dead (default 3000)\n"
+         "  --adaptive-heartbeat on|MIN_MS:START_MS   learn the heartbeat the path allows, from START_MS\n"
+         "                          (default 30000) within MIN_MS (default 10000) .. --heartbeat-ms (README:\n"
+         "                          \"Choosing a heartbeat\")\n"
+         "  --heartbeat-state FILE  keep what it learned per network in FILE (read at start, written at stop)\n"
          "  --rate R                messages per second (default 1)   --size N  payload bytes (default 64)\n"
          "  --payload pattern|temperature   'ID #N ....' padded to --size (default), or\n"
          "                          'ID #N soc_temp_c=48.312' read from the SoC (soc_temp_c=none without one)\n"
@@ -389,6 +408,10 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& er
     error = "--tls-cert: needs --tls-ca (or --tls-insecure-skip-verify)";
     return false;
   }
+  if (!c.heartbeat_state.empty() && c.fleet > 1) {
+    error = "--heartbeat-state: one state file per device; not with --fleet";
+    return false;
+  }
   if (!c.spool_path.empty() && c.fleet > 1) {
     error = "--spool: one spool file per device; not with --fleet";
     return false;
@@ -402,6 +425,7 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& er
     }
     if (flag.rfind("endpoints", 0) == 0) flag = "server";
     if (flag == "heartbeat-interval-ms") flag = "heartbeat-ms";
+    if (flag.rfind("adaptive-heartbeat", 0) == 0) flag = "adaptive-heartbeat";
     if (flag.rfind("backoff-", 0) == 0 && flag == "backoff-max-attempts") flag = "max-attempts";
     error = "--" + flag + ": " + check.reason;
     return false;

@@ -49,6 +49,10 @@ struct DeviceConfig {
   bool spool_reformat_damaged = false;     ///< --spool-reformat-damaged: format a spool whose headers are both damaged.
   bool strict_spool = false;  ///< --strict-spool: refuse to run (exit 3) when the spool lost messages to damage.
 
+  /// --heartbeat-state FILE: what the adaptive heartbeat learned per
+  /// network, read at start and written when the device stops (empty: none).
+  std::string heartbeat_state;
+
   [[nodiscard]] bool tls_enabled() const { return !tls_ca.empty() || tls_insecure; }
 };
 

@@ -5,6 +5,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "board_telemetry.hpp"
 #include "json_line.hpp"
@@ -88,6 +91,16 @@ bool EmulatedDevice::start() {
     }
     // Messages generated before the restart keep their numbers.
     generated_ = spool_.state().next_message_id - 1;
+  }
+  if (!config_.heartbeat_state.empty()) {
+    // A missing file is a first run; a file of another format is refused.
+    std::ifstream in(config_.heartbeat_state, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in && !text.empty() && !client_.load_heartbeats(text.data(), text.size())) {
+      std::fprintf(stderr, "uplink_device: --heartbeat-state %s: not a heartbeat state file\n",
+                   config_.heartbeat_state.c_str());
+      return false;
+    }
   }
   const OptionsCheck check = client_.start(options_);
   if (!check) {
@@ -173,7 +186,10 @@ void EmulatedDevice::on_state(const StateChange& change) {
   }
   if (change.state == ClientState::stopped && change.reason == Errc::retries_exhausted) gave_up_ = true;
   if (!print_events()) {
-    if (change.state == ClientState::stopped) finished_ = true;
+    if (change.state == ClientState::stopped) {
+      finished_ = true;
+      save_heartbeat_state();
+    }
     return;
   }
   JsonLine line(now_ms(), client_state_name(change.state));
@@ -192,11 +208,26 @@ void EmulatedDevice::on_state(const StateChange& change) {
     case ClientState::stopped:
       line.field("reason", reason_name(change.reason).c_str());
       finished_ = true;
+      save_heartbeat_state();
       break;
     default:
       break;
   }
   line.print();
+}
+
+void EmulatedDevice::save_heartbeat_state() {
+  if (config_.heartbeat_state.empty()) return;
+  char text[HeartbeatBook::kMaxTextSize];
+  const std::size_t n = client_.save_heartbeats(text, sizeof text);
+  // Written aside and renamed: a crash mid-write leaves the old file whole.
+  const std::string aside = config_.heartbeat_state + ".tmp";
+  std::FILE* f = std::fopen(aside.c_str(), "wb");
+  const bool written = f != nullptr && std::fwrite(text, 1, n, f) == n;
+  if (f != nullptr && std::fclose(f) != 0) f = nullptr;
+  if (!written || f == nullptr || std::rename(aside.c_str(), config_.heartbeat_state.c_str()) != 0) {
+    std::fprintf(stderr, "uplink_device: --heartbeat-state %s: cannot write it\n", config_.heartbeat_state.c_str());
+  }
 }
 
 void EmulatedDevice::came_online(const OnlineInfo& info) {

@@ -66,6 +66,7 @@ class EmulatedDevice final : public Listener {
   void arm_generator();
   void generate();
   bool try_send_next();
+  void save_heartbeat_state();
   std::uint64_t now_ms() const;
   bool print_events() const { return config_.json && config_.fleet == 1; }
 

@@ -141,6 +141,19 @@ class Client final : private LinkIo, private net::StreamHandler {
   /// backing off, it reconnects at once. Any thread.
   void network_changed();
 
+  /// What the adaptive heartbeat (Options::adaptive_heartbeat) learned per
+  /// network (core/heartbeat_book.hpp), as text for the application to keep
+  /// (a small file) and give back to load_heartbeats() after a restart.
+  /// Writes at most `size` bytes (HeartbeatBook::kMaxTextSize always
+  /// suffices); returns the length, 0 when `size` is too small. Any thread.
+  [[nodiscard]] std::size_t save_heartbeats(char* out, std::size_t size) const;
+  /// Gives back what save_heartbeats() wrote before a restart; call before
+  /// start(), which resumes from the memory of the network the port names
+  /// (port/network_identity.hpp). Returns false for text that is not of
+  /// this format (nothing is kept then; lines that do not parse are skipped).
+  /// Any thread.
+  [[nodiscard]] bool load_heartbeats(const char* text, std::size_t size);
+
   /// The state of the connection's life cycle at this moment. Any thread.
   [[nodiscard]] ClientState state() const;
   /// A consistent copy of the counters.

@@ -13,6 +13,7 @@
 #include "uplink/config_defaults.hpp"
 #include "uplink/core/backoff.hpp"
 #include "uplink/core/byte_span.hpp"
+#include "uplink/core/heartbeat_learner.hpp"
 
 namespace uplink {
 
@@ -26,6 +27,35 @@ struct Endpoint {
 enum class FullPolicy : std::uint8_t {
   refuse,       ///< send() fails with Errc::queue_full; the caller keeps the message (default).
   drop_oldest,  ///< The oldest message not yet transmitted is dropped (counted, reported) to make room.
+};
+
+/// The adaptive heartbeat (Options::adaptive_heartbeat; README "Choosing a
+/// heartbeat", docs/ARCHITECTURE.md "Adaptive heartbeat"). Off by default.
+///
+/// When enabled, heartbeat_interval_ms is the ceiling: HELLO requests it, so
+/// the server's read deadline (2.5 x the accepted interval) covers every
+/// interval the device may use; the interval the server accepts in WELCOME
+/// narrows the ceiling for that connection. Within [min_ms, ceiling] the
+/// device learns how long the path lets the connection idle (core/
+/// heartbeat_learner.hpp) and sends its write-idle and read-idle PINGs at
+/// the learned interval. Every such PING must be answered within
+/// probe_timeout_ms, else the link is dead (Errc::probe_failed): a mapping
+/// lost to a NAT is found one probe timeout after the PING, not after the
+/// read timeout (which stays as the backstop). Lengthened intervals are
+/// tried only while no message is queued or in flight.
+struct AdaptiveHeartbeat {
+  bool enabled = false;  ///< Learn the interval; false (default): heartbeat_interval_ms as negotiated.
+  /// Shortest interval ever used. 0 (default) means automatic: the smaller
+  /// of 10 s and the start.
+  std::uint32_t min_ms = 0;
+  /// The first interval, a safe guess for any path. 0 (default) means
+  /// automatic: the smaller of 30 s and heartbeat_interval_ms. Must lie
+  /// within [min_ms, heartbeat_interval_ms].
+  std::uint32_t start_ms = 0;
+  /// Survived idle periods at the settled interval after which one trial
+  /// checks whether the path's timeout grew (costs a reconnect when it did
+  /// not). 0 = never. Default 32.
+  std::uint32_t reprobe_after = 32;
 };
 
 /// Everything a client needs to know before start(). Defaults suit a real
@@ -109,6 +139,11 @@ struct Options {
   /// the application heartbeats for links where the kernel should also
   /// notice; 0 = off (default: the heartbeats already do the job faster).
   std::uint32_t tcp_keepalive_idle_s = 0;
+  /// Learn the heartbeat interval the path allows (off by default); see AdaptiveHeartbeat.
+  AdaptiveHeartbeat adaptive_heartbeat;
+  /// The learner's policy that adaptive_heartbeat stands for, automatic
+  /// values resolved (max_ms is heartbeat_interval_ms).
+  [[nodiscard]] HeartbeatLearnerPolicy heartbeat_learner_policy() const;
 
   /// Appends an endpoint. Errors: invalid_option (empty or too long host,
   /// port 0, list full).

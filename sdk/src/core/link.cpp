@@ -111,6 +111,11 @@ OptionsCheck Link::start(const Options& options, Millis now) {
   if (!check) return check;
   options_ = options;
   backoff_ = Backoff(options_.backoff);
+  // What the last run learned stays in the book; set_network() resumes it.
+  remember_heartbeat();
+  network_key_[0] = '\0';
+  if (options_.adaptive_heartbeat.enabled) learner_.reset(options_.heartbeat_learner_policy());
+  idle_probe_ms_ = 0;
   begin_round(now);
   return {};
 }
@@ -146,24 +151,97 @@ std::error_code Link::send(ConstByteSpan payload, Millis now, std::uint64_t* id)
   return {};
 }
 
+void Link::restore_heartbeat(const HeartbeatMemory& known) {
+  if (!options_.adaptive_heartbeat.enabled) return;
+  learner_.on_network_changed(&known);
+  idle_probe_ms_ = 0;
+  log(LogLevel::info, "adaptive heartbeat: resuming from what this network taught before: %u ms%s",
+      static_cast<unsigned>(learner_.confirmed()), learner_.phase() == HeartbeatPhase::settled ? " (settled)" : "");
+  refresh_heartbeat();
+}
+
 void Link::transmit_from_store(Millis now) {
   while (state_ == ClientState::online && !closing_.active && delivery_.can_transmit(options_.max_in_flight)) {
     const Data data = delivery_.next_data();
     const std::size_t room = kTxBufferSize - tx_size_;
     // Application data leaves room for control frames: a buffer full of
     // DATA must never hold back a PONG or a PING.
-    if (encoded_size(data) + kTxControlReserve > room) return;
+    if (encoded_size(data) + kTxControlReserve > room) break;
     const EncodeResult r = encode(data, ByteSpan{tx_ + tx_size_, room});
-    if (r.error) return;  // cannot happen: size checked, payload bounded by send()
+    if (r.error) break;  // cannot happen: size checked, payload bounded by send()
     tx_size_ += r.size;
     if (delivery_.in_flight() == 0) ack_wait_since_ = now;  // the first in flight starts the ack deadline
     delivery_.transmitted();
     ++counters_.frames_sent;
     keep_alive_.on_business_sent(now);
   }
+  refresh_heartbeat();
 }
 
-void Link::on_network_change(Millis now) {
+void Link::refresh_heartbeat() {
+  // The interval is picked while no PING is out; a trial (an interval
+  // longer than the confirmed one) only while no message is queued or in
+  // flight, so a trial that kills the link strands no message.
+  if (!options_.adaptive_heartbeat.enabled || state_ != ClientState::online || keep_alive_.ping_outstanding()) return;
+  keep_alive_.set_heartbeat(learner_.interval(delivery_.queued() == 0));
+}
+
+void Link::heartbeat_outcome(bool survived, std::error_code reason) {
+  const std::uint32_t tried = idle_probe_ms_;
+  idle_probe_ms_ = 0;
+  const bool was_settled = learner_.phase() == HeartbeatPhase::settled;
+  const std::uint32_t before = learner_.confirmed();
+  if (survived) {
+    const bool trial = tried > before;
+    learner_.on_idle_survived();
+    if (trial && learner_.phase() != HeartbeatPhase::settled) {
+      log(LogLevel::info, "adaptive heartbeat: an idle period of %u ms survived; next trial %u ms",
+          static_cast<unsigned>(tried), static_cast<unsigned>(learner_.interval(true)));
+    }
+  } else if (reason == Errc::server_silent || reason == Errc::probe_failed || reason == Errc::write_timeout) {
+    const bool trial = learner_.on_idle_failed();
+    log(LogLevel::warning, "adaptive heartbeat: an idle period of %u ms lost the link (%s); now %u ms",
+        static_cast<unsigned>(tried), trial ? "a trial" : "the confirmed interval: the path's timeout shortened",
+        static_cast<unsigned>(learner_.confirmed()));
+  } else {
+    learner_.on_connection_ended();  // a CLOSE, a stop: nothing learned about the path
+  }
+  if (learner_.phase() == HeartbeatPhase::settled && (!was_settled || learner_.confirmed() != before)) {
+    log(LogLevel::info, "adaptive heartbeat: settled at %u ms (%u link losses in this search)",
+        static_cast<unsigned>(learner_.confirmed()), static_cast<unsigned>(learner_.losses()));
+  }
+  remember_heartbeat();
+}
+
+void Link::set_network(const char* key) {
+  if (key == nullptr) key = "";
+  // The same network as before: a spurious event (the monitor may report
+  // those), nothing learned is thrown away.
+  if (key[0] != '\0' && std::strncmp(key, network_key_, sizeof network_key_ - 1) == 0) return;
+  remember_heartbeat();
+  std::snprintf(network_key_, sizeof network_key_, "%s", key);
+  if (!options_.adaptive_heartbeat.enabled) return;
+  // Another network, another path: what was learned there before, if
+  // anything, else a new search.
+  const HeartbeatMemory* known = book_.find(network_key_);
+  learner_.on_network_changed(known);
+  idle_probe_ms_ = 0;
+  log(LogLevel::info, "adaptive heartbeat: network '%s': %s %u ms", network_key_[0] != '\0' ? network_key_ : "unknown",
+      known == nullptr                                  ? "learning from"
+      : learner_.phase() == HeartbeatPhase::settled ? "settled before at"
+                                                    : "resuming the search at",
+      static_cast<unsigned>(learner_.confirmed()));
+  refresh_heartbeat();
+}
+
+void Link::remember_heartbeat() {
+  if (options_.adaptive_heartbeat.enabled && network_key_[0] != '\0') book_.put(network_key_, learner_.memory());
+}
+
+void Link::on_network_change(Millis now, const char* network_key) {
+  if (options_.adaptive_heartbeat.enabled && state_ != ClientState::idle && state_ != ClientState::stopped) {
+    set_network(network_key);
+  }
   if (state_ == ClientState::backing_off) {
     log(LogLevel::info, "network changed: reconnecting now instead of after the backoff");
     begin_round(now);
@@ -303,6 +381,7 @@ void Link::on_timer(Millis now) {
     stable_ = true;
     backoff_.reset();
   }
+  refresh_heartbeat();
   const bool tx_idle = tx_size_ == 0;
   const KeepAliveVerdict verdict = keep_alive_.poll(now, tx_idle);
   // A dead link is reported as such first (the keep-alive verdicts below);
@@ -320,6 +399,16 @@ void Link::on_timer(Millis now) {
       if (queue_control(FrameType::ping)) {
         keep_alive_.on_ping_sent(now);
         ++counters_.heartbeats_sent;
+        if (options_.adaptive_heartbeat.enabled) {
+          if (idle_probe_ms_ == 0) {
+            // The PING ends an idle period of the learned interval.
+            start_idle_probe(now, keep_alive_.timings().heartbeat_ms);
+          } else {
+            // DATA already ended the idle period (its ACK is awaited): this
+            // read-idle PING only hurries the verdict on that period.
+            (void)keep_alive_.start_probe(now, options_.probe_timeout_ms);
+          }
+        }
       }
       return;
     case KeepAliveVerdict::write_timeout:
@@ -346,7 +435,24 @@ ConstByteSpan Link::pending_write() const {
 
 void Link::on_write_started(Millis now) {
   tx_in_flight_ = tx_size_;
+  // DATA that ends an idle period longer than the confirmed interval (a
+  // message sent while a trial ran) tests the path as the trial's PING
+  // would have: its answer, or the link's death, is the trial's outcome,
+  // for an idle period of the length it really had.
+  if (options_.adaptive_heartbeat.enabled && state_ == ClientState::online && idle_probe_ms_ == 0 &&
+      !keep_alive_.ping_outstanding()) {
+    const Millis idle = now - keep_alive_.last_activity();
+    if (idle > learner_.confirmed()) start_idle_probe(now, idle > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(idle));
+  }
   keep_alive_.on_write_started(now);
+}
+
+void Link::start_idle_probe(Millis now, std::uint32_t idle_ms) {
+  // Answered within the probe timeout, or the link is dead: a mapping the
+  // path dropped is found then, not after the full read timeout.
+  idle_probe_ms_ = idle_ms;
+  learner_.on_ping_sent(idle_ms);
+  (void)keep_alive_.start_probe(now, options_.probe_timeout_ms);
 }
 
 Millis Link::next_wakeup() const {
@@ -444,6 +550,7 @@ void Link::go_offline(Millis now, std::error_code reason, const Close* server_cl
   info.reason = reason;
   info.since_last_rx_ms = now - keep_alive_.last_rx();
   info.online_ms = now - online_since_;
+  if (idle_probe_ms_ != 0) heartbeat_outcome(false, reason);
   if (server_close != nullptr) {
     info.closed_by_server = true;
     info.server_reason = server_close->reason;
@@ -554,12 +661,16 @@ ConstByteSpan Link::make_farewell(CloseReason reason, const char* text) {
 // --------------------------------------------------------------- frames
 
 void Link::handle_frame(Millis now, const Frame& frame) {
+  // Any frame after the idle period's first write shows the path kept the
+  // connection through it.
+  if (idle_probe_ms_ != 0) heartbeat_outcome(true, {});
   if (frame.type == FrameType::pong) {
     const std::int64_t rtt = keep_alive_.on_pong(now);
     if (rtt >= 0) {
       counters_.last_rtt_ms = static_cast<std::uint32_t>(rtt);
       listener_.on_heartbeat(counters_.last_rtt_ms);
     }
+    refresh_heartbeat();
     return;
   }
   keep_alive_.on_frame_received(now, is_business(frame.type));
@@ -636,6 +747,12 @@ void Link::handle_welcome(Millis now, const Welcome& welcome) {
 
   KeepAliveTimings timings;
   timings.heartbeat_ms = welcome.heartbeat_ms;
+  if (options_.adaptive_heartbeat.enabled) {
+    // The accepted interval is the ceiling of this connection: the server's
+    // read deadline covers it, so any shorter learned interval is safe.
+    learner_.set_ceiling(welcome.heartbeat_ms);
+    timings.heartbeat_ms = learner_.interval(false);
+  }
   timings.read_timeout_ms = welcome.heartbeat_ms == options_.heartbeat_interval_ms
                                 ? options_.read_timeout_ms
                                 : scaled_read_timeout(options_, welcome.heartbeat_ms);
@@ -665,7 +782,7 @@ void Link::handle_welcome(Millis now, const Welcome& welcome) {
   change.online.endpoint_index = endpoint_index_;
   change.online.session_id = delivery_.session_id();
   change.online.resumed = resumed;
-  change.online.heartbeat_ms = timings.heartbeat_ms;
+  change.online.heartbeat_ms = welcome.heartbeat_ms;  // as accepted: the adaptive interval may be shorter
   change.online.read_timeout_ms = timings.read_timeout_ms;
   change.online.next_uplink_seq = delivery_.next_uplink_seq();
   listener_.on_state(change);

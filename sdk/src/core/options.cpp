@@ -15,6 +15,11 @@ namespace {
 // that keeps silence detection within 20 minutes.
 constexpr std::uint32_t kAutomaticServerHeartbeatFloorMs = 500;
 constexpr std::uint32_t kAutomaticServerHeartbeatCeilingMs = 600000;
+// The automatic start and floor of the adaptive heartbeat: 30 s survives
+// every NAT measured in the field so far; 10 s is a floor below which a
+// path is better served by a fixed heartbeat.
+constexpr std::uint32_t kAutomaticAdaptiveStartMs = 30000;
+constexpr std::uint32_t kAutomaticAdaptiveFloorMs = 10000;
 
 std::size_t bounded_length(const char* text, std::size_t limit) {
   std::size_t n = 0;
@@ -83,6 +88,19 @@ std::uint32_t Options::accepted_server_heartbeat_max_ms() const {
                                                                     : kAutomaticServerHeartbeatCeilingMs;
 }
 
+HeartbeatLearnerPolicy Options::heartbeat_learner_policy() const {
+  HeartbeatLearnerPolicy p;
+  p.max_ms = heartbeat_interval_ms;
+  p.start_ms = adaptive_heartbeat.start_ms != 0 ? adaptive_heartbeat.start_ms
+               : heartbeat_interval_ms < kAutomaticAdaptiveStartMs ? heartbeat_interval_ms
+                                                                   : kAutomaticAdaptiveStartMs;
+  p.min_ms = adaptive_heartbeat.min_ms != 0 ? adaptive_heartbeat.min_ms
+             : p.start_ms < kAutomaticAdaptiveFloorMs ? p.start_ms
+                                                      : kAutomaticAdaptiveFloorMs;
+  p.reprobe_after = adaptive_heartbeat.reprobe_after;
+  return p;
+}
+
 OptionsCheck validate(const Options& o) {
   if (o.endpoint_count == 0) return refuse("endpoints", "at least one endpoint is required");
   if (o.endpoint_count > kMaxEndpoints) return refuse("endpoint_count", "more endpoints than UPLINK_MAX_ENDPOINTS");
@@ -116,6 +134,13 @@ OptionsCheck validate(const Options& o) {
   if (o.probe_timeout_ms == 0) return refuse("probe_timeout_ms", "must be greater than zero");
   if (o.max_in_flight == 0 || o.max_in_flight > kStoreMessages) {
     return refuse("max_in_flight", "must be within 1 .. UPLINK_STORE_MESSAGES");
+  }
+  if (o.adaptive_heartbeat.enabled) {
+    const HeartbeatLearnerPolicy p = o.heartbeat_learner_policy();
+    if (p.start_ms > o.heartbeat_interval_ms) {
+      return refuse("adaptive_heartbeat.start_ms", "must not exceed heartbeat_interval_ms (the ceiling)");
+    }
+    if (p.min_ms > p.start_ms) return refuse("adaptive_heartbeat.min_ms", "must not exceed adaptive_heartbeat.start_ms");
   }
   if (o.backoff.base_ms == 0) return refuse("backoff.base_ms", "must be greater than zero");
   if (o.backoff.cap_ms < o.backoff.base_ms) return refuse("backoff.cap_ms", "must not be below backoff.base_ms");

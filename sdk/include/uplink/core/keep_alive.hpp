@@ -57,6 +57,9 @@ class KeepAlive {
   void on_business_sent(Millis now);
   /// A PING was queued.
   void on_ping_sent(Millis now);
+  /// Changes the heartbeat interval of the running connection (the
+  /// adaptive heartbeat picks one per idle period); the other timings stay.
+  void set_heartbeat(std::uint32_t heartbeat_ms) { timings_.heartbeat_ms = heartbeat_ms; }
   /// The network changed under the connection (an address or link event):
   /// unless a frame arrives by `now + probe_timeout_ms`, the link counts as
   /// dead (server_silent) without waiting for the full read timeout.
@@ -73,6 +76,9 @@ class KeepAlive {
 
   /// When the last complete frame arrived (the connection start before any).
   [[nodiscard]] Millis last_rx() const { return last_rx_; }
+  /// When the connection last carried anything: the later of the last frame
+  /// received and the last write completed (the connection start before any).
+  [[nodiscard]] Millis last_activity() const { return last_rx_ > last_tx_ ? last_rx_ : last_tx_; }
   /// True while a PING waits for its PONG (at most one is outstanding).
   [[nodiscard]] bool ping_outstanding() const { return ping_outstanding_; }
   /// The timings given to start().

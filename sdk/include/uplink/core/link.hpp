@@ -39,6 +39,8 @@
 #include "uplink/core/byte_span.hpp"
 #include "uplink/core/counters.hpp"
 #include "uplink/core/delivery.hpp"
+#include "uplink/core/heartbeat_book.hpp"
+#include "uplink/core/heartbeat_learner.hpp"
 #include "uplink/core/keep_alive.hpp"
 #include "uplink/core/spool.hpp"
 #include "uplink/core/random_source.hpp"
@@ -114,8 +116,17 @@ class Link {
   /// a PING probes the link now, and without an answer within
   /// probe_timeout_ms it is declared dead (server_silent). Backing off: the
   /// wait is cut short and the next round starts now (the network may just
-  /// have come back). Other states: nothing to do.
-  void on_network_change(Millis now);
+  /// have come back). Other states: nothing to do. With the adaptive
+  /// heartbeat, `network_key` (port/network_identity.hpp) goes to
+  /// set_network() while running.
+  void on_network_change(Millis now, const char* network_key = nullptr);
+  /// The adaptive heartbeat's network: `key` names the network the device
+  /// is on now (port/network_identity.hpp; empty or null: unknown). The
+  /// same known key as before changes nothing (a spurious event). Another
+  /// key keeps what was learned for the old one in the heartbeat book and
+  /// resumes from what the book holds for the new one, or learns afresh;
+  /// an unknown key always learns afresh. Call after start().
+  void set_network(const char* key);
 
   // ---- Transport events (ignored unless `generation` is current) ----
 
@@ -188,6 +199,22 @@ class Link {
   [[nodiscard]] std::uint64_t last_downlink_seq() const { return delivery_.last_downlink_seq(); }
   /// The keep-alive state of the current connection (timings in effect, last frame received).
   [[nodiscard]] const KeepAlive& keep_alive() const { return keep_alive_; }
+  /// The adaptive heartbeat's learner (Options::adaptive_heartbeat); idle
+  /// and unused when the option is off.
+  [[nodiscard]] const HeartbeatLearner& heartbeat_learner() const { return learner_; }
+  /// What the adaptive heartbeat learned, to keep per network across
+  /// restarts (see restore_heartbeat()).
+  [[nodiscard]] HeartbeatMemory heartbeat_memory() const { return learner_.memory(); }
+  /// Resumes the adaptive heartbeat from what was learned on this network
+  /// before (a saved heartbeat_memory()). Call after start(); ignored when
+  /// the option is off.
+  void restore_heartbeat(const HeartbeatMemory& known);
+  /// What the adaptive heartbeat learned per network, the current one's
+  /// progress included: for the application to keep across restarts
+  /// (HeartbeatBook::write()), and to fill before start() (HeartbeatBook::read()).
+  [[nodiscard]] const HeartbeatBook& heartbeat_book() const { return book_; }
+  /// See heartbeat_book() const.
+  [[nodiscard]] HeartbeatBook& heartbeat_book() { return book_; }
 
   // ---- Settling (Client::flush) ----
 
@@ -233,6 +260,10 @@ class Link {
   void report_session_reset(const SessionReset& reset);
 
   void transmit_from_store(Millis now);
+  void refresh_heartbeat();
+  void start_idle_probe(Millis now, std::uint32_t idle_ms);
+  void heartbeat_outcome(bool survived, std::error_code reason);
+  void remember_heartbeat();
   void report_spool_failure();
   bool queue_frame_bytes(ConstByteSpan frame, bool control);
   bool queue_control(FrameType type);
@@ -267,6 +298,15 @@ class Link {
   // kNever while nothing is in flight.
   Millis ack_wait_since_ = kNever;
   std::uint32_t ack_timeout_ms_ = 0;  // in effect on this connection
+
+  // Adaptive heartbeat (Options::adaptive_heartbeat): the learner picks the
+  // interval of each idle period. idle_probe_ms_ is the length of the idle
+  // period whose first write (the heartbeat PING, or DATA that cut a trial
+  // short) awaits an answer (0: none); the learner hears its fate.
+  HeartbeatLearner learner_;
+  std::uint32_t idle_probe_ms_ = 0;
+  HeartbeatBook book_;
+  char network_key_[HeartbeatBook::kKeySize] = {};  // the network learned on; "" = unknown
 
   // Encoded frames waiting for the socket, oldest first. The first
   // tx_in_flight_ bytes are being written; new frames are appended after.
