@@ -8,6 +8,8 @@
 
 #include <CppUTest/TestHarness.h>
 
+#include "support/xorshift32.hpp"
+
 using namespace uplink;
 
 namespace {
@@ -23,17 +25,6 @@ BackoffPolicy policy(std::uint32_t base, std::uint32_t cap, std::uint32_t max_at
   p.max_attempts = max_attempts;
   return p;
 }
-
-// Deterministic xorshift32: varied random values, reproducible failures.
-struct XorShift32 {
-  std::uint32_t state = 0x12345678u;
-  std::uint32_t next() {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    return state;
-  }
-};
 
 }  // namespace
 
@@ -145,7 +136,7 @@ TEST(Backoff, DelayGrowsWithTheRandomValue) {
 
 TEST(Backoff, DelaysSpreadOverTheWholeWindow) {
   // Full jitter: varied random values land in every quarter of [0, ceiling].
-  XorShift32 rng;
+  test::XorShift32 rng;
   bool quarter_seen[4] = {false, false, false, false};
   for (int i = 0; i < 1000; ++i) {
     Backoff b(policy(1000, 60000));
@@ -158,7 +149,7 @@ TEST(Backoff, DelaysSpreadOverTheWholeWindow) {
 }
 
 TEST(Backoff, DelaysNeverExceedTheCeilingOverManyAttemptsWithVariedRandomValues) {
-  XorShift32 rng;
+  test::XorShift32 rng;
   Backoff b(policy(1000, 60000));
   for (int i = 0; i < 5000; ++i) {
     const std::uint32_t ceiling = b.ceiling_ms();
@@ -171,7 +162,7 @@ TEST(Backoff, DelaysNeverExceedTheCeilingOverManyAttemptsWithVariedRandomValues)
 }
 
 TEST(Backoff, DelaysNeverExceedTheCeilingForOddBasesAndCaps) {
-  XorShift32 rng;
+  test::XorShift32 rng;
   const BackoffPolicy policies[] = {policy(1, 1), policy(1, 2), policy(3, 1000), policy(7, 0xFFFFFFFFu),
                                     policy(999, 1001), policy(0x7FFFFFFFu, 0xFFFFFFFEu)};
   for (const BackoffPolicy& p : policies) {
@@ -229,7 +220,7 @@ TEST(Backoff, MaxAttemptsOfOneAllowsASingleDelay) {
 
 TEST(Backoff, ZeroMaxAttemptsRetriesForeverWithTheCeilingStayingAtTheCap) {
   Backoff b(policy(1000, 60000, 0));
-  XorShift32 rng;
+  test::XorShift32 rng;
   for (std::uint32_t i = 0; i < 10000; ++i) {
     std::uint32_t delay = 0xFFFFFFFFu;
     CHECK(b.next(rng.next(), delay));

@@ -9,22 +9,9 @@
 
 #include <CppUTest/TestHarness.h>
 
+#include "support/xorshift32.hpp"
+
 using namespace uplink;
-
-namespace {
-
-// A small deterministic generator (xorshift32) for the acknowledgement order.
-struct Xorshift {
-  std::uint32_t state = 0x2545F491u;
-  std::uint32_t next() {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    return state;
-  }
-};
-
-}  // namespace
 
 TEST_GROUP(PacketIdAllocator) {
   PacketIdAllocator ids;
@@ -144,7 +131,7 @@ TEST(InFlightTable, ResetForgetsEverythingAndSetsTheMark) {
 
 TEST(InFlightTable, SeventyThousandMessagesAcknowledgedOutOfOrderNeverReuseAnOpenId) {
   InFlightTable<20> window;
-  Xorshift random;
+  test::XorShift32 random{0x2545F491u};
   std::uint64_t next_seq = 1;
   std::uint32_t wrapped = 0;
   std::uint16_t previous = 0;

@@ -9,6 +9,8 @@
 
 #include <CppUTest/TestHarness.h>
 
+#include "support/xorshift32.hpp"
+
 using namespace uplink;
 
 namespace {
@@ -37,18 +39,6 @@ const char* verdict_name(KeepAliveVerdict v) {
 #define VERDICT_EQUAL(expected, actual) STRCMP_EQUAL(verdict_name(expected), verdict_name(actual))
 
 Millis earliest(Millis a, Millis b) { return a < b ? a : b; }
-
-// Deterministic xorshift32 for reproducible pseudo-random traffic.
-struct XorShift32 {
-  std::uint32_t state = 0x9E3779B9u;
-  std::uint32_t next() {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    return state;
-  }
-  std::uint32_t below(std::uint32_t n) { return next() % n; }
-};
 
 // ---------------------------------------------------------------------------
 // Detection-bound simulation.
@@ -576,7 +566,7 @@ TEST(KeepAlive, HeartbeatsDoNotExtendTheIdleTimeout) {
 TEST(KeepAlive, NextDeadlineIsTheEarliestPendingTimeAfterAnySequenceOfEvents) {
   // Random events with small timings; after each, every millisecond up to
   // next_deadline() is checked: nothing due before it, a verdict at it.
-  XorShift32 rng;
+  test::XorShift32 rng{0x9E3779B9u};
   const KeepAliveTimings variants[] = {timings(20, 50, 15, 0), timings(20, 50, 15, 35), timings(10, 11, 1, 0),
                                        timings(1, 2, 30, 3)};
   for (const KeepAliveTimings& t : variants) {
