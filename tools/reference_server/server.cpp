@@ -567,17 +567,20 @@ void Server::evict_oldest_pending() {
     event.detail = "evicted: the oldest of too many connections without HELLO";
     event.connection_id = id;
     report(event);
-    connection->session().close(CloseReason::overloaded, options_.overload_retry_after_ms,
-                                "too many connections without HELLO");
-    connection->pump();
+    // Held here: pumping may end it, which erases it from the map.
+    const std::shared_ptr<Connection> victim = connection;
+    victim->session().close(CloseReason::overloaded, options_.overload_retry_after_ms,
+                            "too many connections without HELLO");
+    victim->pump();
     return;
   }
 }
 
 void Server::cut_largest_backlog() {
-  Connection* largest = nullptr;
+  // Held here: the cut erases it from the map.
+  std::shared_ptr<Connection> largest;
   for (const auto& entry : connections_) {
-    if (largest == nullptr || entry.second->backlog() > largest->backlog()) largest = entry.second.get();
+    if (largest == nullptr || entry.second->backlog() > largest->backlog()) largest = entry.second;
   }
   if (largest == nullptr) return;
   ++counters_.backlog_cuts;
