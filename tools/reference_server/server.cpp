@@ -149,6 +149,15 @@ class Server::Connection final : public std::enable_shared_from_this<Connection>
   void hello_taken() { pending_hello_ = false; }
   /// Bytes queued for the device.
   [[nodiscard]] std::size_t backlog() const { return tx_bytes_; }
+  /// Pushed out of the HELLO budget: CLOSE overloaded, written straight into
+  /// the kernel (the connection has sent nothing and been sent nothing), and
+  /// closed at once instead of lingering: a flood must not fill
+  /// max_connections with connections it was pushed out of.
+  void evict(std::uint32_t retry_after_ms) {
+    session_.close(CloseReason::overloaded, retry_after_ms, "too many connections without HELLO");
+    pump();
+    finish();
+  }
   /// Cut for the server's total write backlog.
   void cut_for_total_backlog() {
     cut(make_error_code(Errc::write_timeout), "write_backlog",
@@ -567,11 +576,9 @@ void Server::evict_oldest_pending() {
     event.detail = "evicted: the oldest of too many connections without HELLO";
     event.connection_id = id;
     report(event);
-    // Held here: pumping may end it, which erases it from the map.
+    // Held here: the eviction erases it from the map.
     const std::shared_ptr<Connection> victim = connection;
-    victim->session().close(CloseReason::overloaded, options_.overload_retry_after_ms,
-                            "too many connections without HELLO");
-    victim->pump();
+    victim->evict(options_.overload_retry_after_ms);
     return;
   }
 }
