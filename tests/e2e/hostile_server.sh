@@ -219,6 +219,12 @@ stale_state_refuses_resume() {
   start_server server3 "$fixed_port" "${flags[@]}"
   wait_line "$work/dev.log" '"event":"session_reset"' 15
   say "device: $(cut -c 1-200 <<<"$line")"
+  [ "$(field cause "$line")" = resume_refused ] || fail "session reset for another cause: $line"
+  # The resume was refused twice (the device closes with sequence_error)
+  # before the device gave the session up.
+  [ "$(count_lines "$work/server3.log" '"close_reason":"sequence_error"')" -ge 2 ] ||
+    fail "server3 saw fewer than two refused resumes"
+  wait_line "$work/dev.log" '"resumed":false' 10 2
   wait_until 30 "dev to finish its 100 messages" eval '! alive dev'
   collect dev
   [ "${exit_of[dev]}" = 0 ] || fail "dev exited with ${exit_of[dev]}"
