@@ -197,7 +197,7 @@ close_retry_after_3_days() {
 stale_state_refuses_resume() {
   mkdir -p "$work/state"
   local flags=(--state-dir "$work/state" --shutdown-retry-after-ms 200)
-  start_server server 0 "${flags[@]}"
+  start_server server pick "${flags[@]}"
   local fixed_port=$port
   run_device dev stale --rate 10 --count 100 --duration-s 40
   watch dev
