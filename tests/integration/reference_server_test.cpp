@@ -1030,7 +1030,9 @@ TEST(ReferenceServer, TheTotalWriteBacklogCutsTheDeviceWithTheLongestQueue) {
 }
 
 TEST(ReferenceServer, ShutdownSendsGoingAwayToEveryoneAndEnds) {
-  start(options());
+  ServerOptions o = options();
+  o.shutdown_reconnect_rate = 0;  // one hint for all (the spread has its own test)
+  start(o);
   RawDevice& a = device();
   RawDevice& b = device();
   (void)online(a, "a");
@@ -1051,6 +1053,29 @@ TEST(ReferenceServer, ShutdownSendsGoingAwayToEveryoneAndEnds) {
   RawDevice late(io);
   const bool connected = late.connect(server->port());
   CHECK_FALSE(connected);
+}
+
+TEST(ReferenceServer, ShutdownSpreadsTheRetryAfterHintsByTheReconnectRate) {
+  ServerOptions o = options();
+  o.shutdown_reconnect_rate = 2;  // 2 devices per second: 4 connections spread over 2 s
+  start(o);
+  std::vector<RawDevice*> fleet;
+  for (const char* id : {"a", "b", "c", "d"}) {
+    fleet.push_back(&device());
+    (void)online(*fleet.back(), id);
+  }
+  bool done = false;
+  server->shutdown(CloseReason::going_away, 1000, [&] { done = true; });
+  CHECK_TRUE(run_until([&] { return done; }));
+  std::vector<std::uint32_t> hints;
+  for (RawDevice* d : fleet) {
+    const Owned close = d->first(FrameType::close);
+    CHECK(close.reason == CloseReason::going_away);
+    CHECK_TEXT(close.retry_after_ms >= 1000 && close.retry_after_ms <= 3000, std::to_string(close.retry_after_ms).c_str());
+    hints.push_back(close.retry_after_ms);
+  }
+  // Four draws from 2001 values all equal: about 1 in 8 * 10^9.
+  CHECK_FALSE(hints[0] == hints[1] && hints[1] == hints[2] && hints[2] == hints[3]);
 }
 
 TEST(ReferenceServer, StartFailsOnAnAddressInUse) {

@@ -143,6 +143,8 @@ constexpr const char* kUsage =
     "  --max-pending-hello-per-source N  of those, from one address; beyond it CLOSE overloaded\n"
     "                               (default 64; 0 = no such limit)\n"
     "  --shutdown-retry-after-ms N  retry hint of the CLOSE going_away sent on exit (default 1000)\n"
+    "  --shutdown-reconnect-rate N  on exit, spread those hints so devices return at about N per second\n"
+    "                               (default 500; 0 = the same hint for all)\n"
     "  --print-payloads             add \"payload\" to message events\n"
     "  --events LEVEL               which JSON lines go to stdout: all (default); connections (all but the\n"
     "                               per-message message, duplicate and downlink lines); none (only error,\n"
@@ -258,7 +260,8 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
     const bool known = flag == "--listen" || flag == "--heartbeat-min-ms" || flag == "--heartbeat-max-ms" ||
                        flag == "--read-factor" || flag == "--max-connections" || flag == "--hello-timeout-ms" ||
                        flag == "--max-pending-hello" || flag == "--max-pending-hello-per-source" ||
-                       flag == "--shutdown-retry-after-ms" || flag == "--tls-cert" || flag == "--tls-key" ||
+                       flag == "--shutdown-retry-after-ms" || flag == "--shutdown-reconnect-rate" ||
+                       flag == "--tls-cert" || flag == "--tls-key" ||
                        flag == "--tls-ca" || flag == "--state-dir" || flag == "--events" ||
                        flag == "--stats-interval-ms" || flag == "--credentials" || flag == "--client-cert-id";
     if (!known) return bad_flag(flag, "unknown flag");
@@ -324,6 +327,10 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
     } else if (flag == "--tls-cert" || flag == "--tls-key" || flag == "--tls-ca") {
       if (value.empty()) return bad_flag(flag, "expected a file name");
       (flag == "--tls-cert" ? config.tls_cert : flag == "--tls-key" ? config.tls_key : config.tls_ca) = value;
+    } else if (flag == "--shutdown-reconnect-rate") {
+      if (!parse_number(value, config.server.shutdown_reconnect_rate)) {
+        return bad_flag(flag, "expected devices per second, 0..4294967295 (0 = no spreading)");
+      }
     } else {  // --shutdown-retry-after-ms
       if (!parse_number(value, config.shutdown_retry_after_ms)) {
         return bad_flag(flag, "expected milliseconds, 0..4294967295");

@@ -645,7 +645,8 @@ std::error_code Server::close_device(std::string_view device_id, CloseReason rea
   return {};
 }
 
-std::size_t Server::close_all(CloseReason reason, std::uint32_t retry_after_ms, std::string_view text) {
+std::size_t Server::close_all(CloseReason reason, std::uint32_t retry_after_ms, std::string_view text,
+                              std::uint32_t spread_ms) {
   // A snapshot: pumping may end connections, which erases them from the map.
   std::vector<std::shared_ptr<Connection>> snapshot;
   snapshot.reserve(connections_.size());
@@ -653,7 +654,12 @@ std::size_t Server::close_all(CloseReason reason, std::uint32_t retry_after_ms, 
   std::size_t closed = 0;
   for (const std::shared_ptr<Connection>& connection : snapshot) {
     if (connection->session().closed()) continue;
-    connection->session().close(reason, retry_after_ms, text.empty() ? default_close_text(reason) : text);
+    std::uint32_t hint = retry_after_ms;
+    if (spread_ms > 0) {
+      const std::uint32_t share = kernel_random().next_u32() % (spread_ms + 1);
+      hint = share > 0xFFFFFFFFu - hint ? 0xFFFFFFFFu : hint + share;
+    }
+    connection->session().close(reason, hint, text.empty() ? default_close_text(reason) : text);
     connection->pump();
     ++closed;
   }
@@ -667,7 +673,15 @@ void Server::shutdown(CloseReason reason, std::uint32_t retry_after_ms, std::fun
   asio::error_code ignored;
   acceptor_.close(ignored);  // no newcomers during the farewell
   accept_retry_timer_.cancel();
-  close_all(reason, retry_after_ms);
+  // Spread the hints so that the server that comes back (this one
+  // restarted, or another) takes its devices at about the configured rate.
+  std::uint64_t spread_ms = 0;
+  if (options_.shutdown_reconnect_rate != 0 && retry_after_ms != 0) {
+    constexpr std::uint64_t kMaxSpreadMs = 600000;
+    spread_ms = static_cast<std::uint64_t>(connections_.size()) * 1000 / options_.shutdown_reconnect_rate;
+    if (spread_ms > kMaxSpreadMs) spread_ms = kMaxSpreadMs;
+  }
+  close_all(reason, retry_after_ms, {}, static_cast<std::uint32_t>(spread_ms));
   // A little beyond the connections' own linger, which cuts them anyway.
   drain_deadline_ = now() + options_.close_linger_ms + 100;
   wait_for_drain();

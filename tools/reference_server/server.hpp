@@ -89,6 +89,11 @@ struct ServerOptions {
   /// beyond it the connection with the largest backlog is cut, so many
   /// non-readers cannot pin max_connections x max_write_backlog of memory.
   std::size_t max_total_write_backlog = 64u << 20;
+  /// A graceful shutdown spreads the retry-after hints of its CLOSE over
+  /// connections / rate seconds (at most 10 minutes), so the server that
+  /// comes back takes about this many devices per second instead of all at
+  /// once. 0: every device gets the same hint.
+  std::uint32_t shutdown_reconnect_rate = 500;
   /// SO_SNDBUF of each accepted connection (the kernel doubles it); 0: the
   /// system's default, which autotunes up to net.ipv4.tcp_wmem's maximum
   /// (4 MiB on Debian) per connection that does not read.
@@ -166,9 +171,14 @@ class Server {
   [[nodiscard]] std::error_code close_device(std::string_view device_id, CloseReason reason,
                                              std::uint32_t retry_after_ms, std::string_view text = {});
   /// Sends CLOSE to every connection (also those still before HELLO).
-  /// Returns how many were closed. The server keeps accepting.
-  std::size_t close_all(CloseReason reason, std::uint32_t retry_after_ms, std::string_view text = {});
-  /// Graceful end: stops accepting, close_all(), waits (bounded by
+  /// Returns how many were closed. The server keeps accepting. With
+  /// `spread_ms` > 0 each connection's retry-after is `retry_after_ms` plus
+  /// its own random share of 0 .. spread_ms, so the devices return spread
+  /// out instead of together.
+  std::size_t close_all(CloseReason reason, std::uint32_t retry_after_ms, std::string_view text = {},
+                        std::uint32_t spread_ms = 0);
+  /// Graceful end: stops accepting, close_all() with the retry-after hints
+  /// spread by ServerOptions::shutdown_reconnect_rate, waits (bounded by
   /// close_linger_ms) until every connection is gone, then stop() and `done`.
   /// A second call while one is running does nothing.
   void shutdown(CloseReason reason, std::uint32_t retry_after_ms, std::function<void()> done);
