@@ -96,12 +96,15 @@ TEST(ToolFlagValues, HostPortTakesNamesIPv4AndBracketedIPv6) {
   CHECK_TRUE(uplink::tools::split_host_port("[::1]:65535", endpoint));
   STRCMP_EQUAL("::1", endpoint.host.c_str());
   UNSIGNED_LONGS_EQUAL(65535, endpoint.port);
+  CHECK_TRUE(uplink::tools::split_host_port("::1:7400", endpoint));  // the last colon ends the host
+  STRCMP_EQUAL("::1", endpoint.host.c_str());
+  UNSIGNED_LONGS_EQUAL(7400, endpoint.port);
 }
 
 TEST(ToolFlagValues, HostPortRefusesWhatIsNotOne) {
   HostPort endpoint;
-  for (const char* bad : {"", "host", ":7400", "host:", "host:65536", "host:-1", "host:+1", "host:7400x", "::1:7400",
-                          "[::1]7400", "[::1", "host: 7400"}) {
+  for (const char* bad :
+       {"", "host", ":7400", "host:", "host:65536", "host:-1", "host:+1", "host:7400x", "[::1]7400", "[::1", "host: 7400"}) {
     CHECK_FALSE_TEXT(uplink::tools::split_host_port(bad, endpoint), bad);
   }
 }

@@ -34,7 +34,6 @@
 #include "emulated_device.hpp"
 #include "json_line.hpp"
 #include "service_notifier.hpp"
-#include "tool_version.hpp"
 #include "uplink/tls/tls_config.hpp"
 #if defined(__linux__)
 #include "uplink/port/linux/netlink_monitor.hpp"

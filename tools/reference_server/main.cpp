@@ -110,7 +110,6 @@
 #include "json_events.hpp"
 #include "server.hpp"
 #include "service_notifier.hpp"
-#include "tool_version.hpp"
 #include "uplink/error.hpp"
 
 #if UPLINK_REFERENCE_SERVER_TLS

@@ -64,7 +64,10 @@ CommandLine::CommandLine(std::string program, std::string description)
   // Unknown arguments are collected and refused by parse(), with their name.
   app_.allow_extras();
   app_.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app_.set_version_flag("--version", std::function<std::string()>([this] { return version_line(program_.c_str()); }),
+  // A subcommand's version is its program's ("uplink_server provision": uplink_server).
+  app_.set_version_flag("--version",
+                        std::function<std::string()>(
+                            [this] { return version_line(program_.substr(0, program_.find(' ')).c_str()); }),
                         "print the version (and whether TLS and systemd support are built in), exit");
   app_.set_help_flag("-h,--help", "print this help, exit");
   app_.get_formatter()->column_width(34);

@@ -18,9 +18,9 @@ bool split_host_port(std::string_view text, HostPort& out) {
     const std::size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) return false;
     host = text.substr(0, colon);
+    // The last colon: "::1:7400" is ::1, port 7400 (brackets are clearer,
+    // but the tools have always taken this form).
     port_text = text.substr(colon + 1);
-    // An IPv6 address has colons of its own: it comes in brackets.
-    if (host.find(':') != std::string_view::npos) return false;
   }
   std::uint64_t port = 0;
   if (host.empty() || !parse_unsigned(port_text, port) || port > 65535) return false;

@@ -16,9 +16,10 @@ struct HostPort {
   std::uint16_t port = 0;  ///< 0..65535.
 };
 
-/// "host:port", "192.0.2.1:7400" or "[::1]:7400" into `out`; false for
-/// anything else (no port, a port beyond 65535, an empty host, an IPv6
-/// address without brackets). The host is neither resolved nor checked.
+/// "host:port", "192.0.2.1:7400" or "[::1]:7400" into `out` (without
+/// brackets, the last colon ends the host: "::1:7400" is ::1 port 7400);
+/// false for anything else (no port, a port beyond 65535, an empty host).
+/// The host is neither resolved nor checked.
 [[nodiscard]] bool split_host_port(std::string_view text, HostPort& out);
 
 /// A decimal unsigned number, digits only (no sign, no space, no 0x);
