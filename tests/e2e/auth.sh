@@ -78,10 +78,14 @@ run_device() {
     --duration-s 120 "$@"
 }
 
-# The server's "online" line of <device>, the n-th: into $line; its session into $session.
+# The server's "online" line of <device>, the n-th: into $line; its session
+# into $session, as the 16 hex digits a HELLO carries (the line has it in
+# decimal; bash's arithmetic wraps a u64 above 2^63 to the same 64 bits).
 server_online() {
   wait_line "$work/server.log" "\"event\":\"online\",\"device\":\"$1\"" 10 "${2:-1}"
-  session=$(field session "$line")
+  local decimal
+  decimal=$(field session "$line")
+  session=$(printf '%016x' "$((10#$decimal))")
 }
 
 # refused_device <name>: the device reported CLOSE unauthorized and was never online.

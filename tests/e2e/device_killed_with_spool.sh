@@ -72,7 +72,7 @@ if [ "$policy" = no_spool ]; then
   run_device "$work/device2.log" 100
   wait_device_done "$work/device2.log"
   stop_server
-  sessions=$(grep '"event":"message"' "$work/server.log" | grep -o '"session":"[0-9a-f]*"' | uniq)
+  sessions=$(grep '"event":"message"' "$work/server.log" | grep -o '"session":"[0-9]*"' | uniq)
   [ "$(wc -l <<<"$sessions")" = 2 ] || fail "expected two sessions (killed run, restart), got: $sessions"
   first=$(head -n 1 <<<"$sessions")
   second=$(tail -n 1 <<<"$sessions")

@@ -14,6 +14,7 @@ add_library(uplink_untrusted_fuzz STATIC
   ${PROJECT_SOURCE_DIR}/tools/reference_server/session_journal.cpp
   ${PROJECT_SOURCE_DIR}/tools/emulated_device/device_config.cpp
   ${PROJECT_SOURCE_DIR}/tools/emulated_device/board_telemetry.cpp
+  ${PROJECT_SOURCE_DIR}/tools/service/flag_values.cpp
   ${PROJECT_SOURCE_DIR}/ports/raspberrypi/src/board_files.cpp
   ${PROJECT_SOURCE_DIR}/ports/raspberrypi/src/identity.cpp
   ${PROJECT_SOURCE_DIR}/ports/raspberrypi/src/thermal.cpp
@@ -21,6 +22,7 @@ add_library(uplink_untrusted_fuzz STATIC
 target_include_directories(uplink_untrusted_fuzz PUBLIC
   ${PROJECT_SOURCE_DIR}/tools/reference_server
   ${PROJECT_SOURCE_DIR}/tools/emulated_device
+  ${PROJECT_SOURCE_DIR}/tools/service
   ${PROJECT_SOURCE_DIR}/ports/raspberrypi/include
   ${PROJECT_SOURCE_DIR}/ports/raspberrypi/src
   ${PROJECT_SOURCE_DIR}/sdk/include)

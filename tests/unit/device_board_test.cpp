@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "board_telemetry.hpp"
-#include "device_config.hpp"
+#include "device_command_line.hpp"
 #include "support/temp_dir.hpp"
 
 #include <sys/stat.h>
@@ -27,7 +27,7 @@ bool parse(DeviceConfig& config, std::vector<std::string> args, std::string& err
   args.insert(args.begin(), {"uplink_device", "--server", "127.0.0.1:7000"});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
-  return uplink::samples::parse_device_config(static_cast<int>(argv.size()), argv.data(), config, error);
+  return !uplink::samples::parse_device_command_line(static_cast<int>(argv.size()), argv.data(), config, error);
 }
 
 }  // namespace
@@ -225,4 +225,39 @@ TEST(DeviceBoard, ARateThatIsNotANumberIsRefused) {
   DeviceConfig config;
   std::string error;
   CHECK_TEXT(parse(config, {"--device-id", "d1", "--rate", "0.5"}, error), error.c_str());
+}
+
+TEST(DeviceBoard, EverySettingIsAFlagAndAConfigFileLine) {
+  for (const uplink::samples::DeviceSetting& setting : uplink::samples::device_settings()) {
+    DeviceConfig config;
+    std::string error;
+    // "x" is a bad value for most settings: refused by name, never as unknown.
+    const std::string line = std::string(setting.name) + " = x\n";
+    (void)uplink::samples::parse_config_text(config, line, "t.conf", error);
+    CHECK_TEXT(error.find("unknown setting") == std::string::npos, error.c_str());
+    CHECK_TEXT(error.empty() || error.find(std::string("--") + setting.name) != std::string::npos, error.c_str());
+  }
+}
+
+TEST(DeviceBoard, AFlagGivenAfterDemoOverridesItAndBeforeItIsReset) {
+  DeviceConfig after;
+  std::string error;
+  CHECK_TEXT(parse(after, {"--device-id", "d1", "--demo", "--heartbeat-ms", "1500", "--read-timeout-ms=4000"}, error),
+             error.c_str());
+  UNSIGNED_LONGS_EQUAL(1500, after.options.heartbeat_interval_ms);
+  UNSIGNED_LONGS_EQUAL(4000, after.options.read_timeout_ms);
+  DeviceConfig before;
+  CHECK_TEXT(parse(before, {"--device-id", "d1", "--heartbeat-ms", "1500", "--demo"}, error), error.c_str());
+  UNSIGNED_LONGS_EQUAL(uplink::Options::demo().heartbeat_interval_ms, before.options.heartbeat_interval_ms);
+  STRCMP_EQUAL("d1", before.options.device_id);
+}
+
+TEST(DeviceBoard, RepeatedServersAreFallbacksInOrder) {
+  DeviceConfig config;
+  std::string error;
+  CHECK_TEXT(parse(config, {"--device-id", "d1", "--server", "[::1]:7001", "--server=b.example:7002"}, error),
+             error.c_str());
+  UNSIGNED_LONGS_EQUAL(3, config.options.endpoint_count);  // parse() gives 127.0.0.1:7000 first
+  STRCMP_EQUAL("::1", config.options.endpoints[1].host);
+  UNSIGNED_LONGS_EQUAL(7002, config.options.endpoints[2].port);
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "board_telemetry.hpp"
+#include "flag_values.hpp"
 #include "uplink/codec/frame.hpp"
 
 namespace uplink::samples {
@@ -29,27 +30,14 @@ bool parse_u32(const std::string& text, std::uint32_t& out) {
 }
 
 bool parse_endpoint(const std::string& text, Options& options) {
-  // host:port, or [v6-address]:port
-  std::string host;
-  std::string port;
-  if (!text.empty() && text[0] == '[') {
-    const auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  std::uint32_t p = 0;
-  if (!parse_u32(port, p) || p == 0 || p > 65535) return false;
-  return !options.add_endpoint(host.c_str(), static_cast<std::uint16_t>(p));
+  tools::HostPort endpoint;
+  if (!tools::split_host_port(text, endpoint) || endpoint.port == 0) return false;
+  return !options.add_endpoint(endpoint.host.c_str(), endpoint.port);
 }
 
-// Applies one setting; `name` is without the leading dashes.
-bool apply(DeviceConfig& c, const std::string& name, const std::string& value, std::string& error) {
+}  // namespace
+
+bool apply_device_setting(DeviceConfig& c, const std::string& name, const std::string& value, std::string& error) {
   std::uint32_t n = 0;
   const auto number = [&](std::uint32_t& target) {
     if (!parse_u32(value, n)) {
@@ -205,11 +193,15 @@ bool apply(DeviceConfig& c, const std::string& name, const std::string& value, s
   return false;
 }
 
+namespace {
+
 // A config file larger than this is refused (it is a few lines; a device
 // or a FIFO named by mistake must not be read forever).
 constexpr std::size_t kMaxConfigFileBytes = 1 << 20;
 
-bool load_file(DeviceConfig& c, const std::string& path, std::string& error) {
+}  // namespace
+
+bool load_device_config_file(DeviceConfig& c, const std::string& path, std::string& error) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
     error = "--config: cannot read '" + path + "' (not a regular file)";
@@ -234,7 +226,6 @@ bool load_file(DeviceConfig& c, const std::string& path, std::string& error) {
   return parse_config_text(c, text, path, error);
 }
 
-}  // namespace
 
 bool parse_config_text(DeviceConfig& c, const std::string& text, const std::string& path, std::string& error) {
   std::istringstream in(text);
@@ -258,7 +249,7 @@ bool parse_config_text(DeviceConfig& c, const std::string& text, const std::stri
     }
     std::string message;
     const std::string name = trim(line.substr(0, eq));
-    if (!apply(c, name, trim(line.substr(eq + 1)), message)) {
+    if (!apply_device_setting(c, name, trim(line.substr(eq + 1)), message)) {
       error = path + ":" + std::to_string(line_no) + ": " + message;
       return false;
     }
@@ -277,124 +268,59 @@ bool parse_config_text(DeviceConfig& c, const std::string& text, const std::stri
   return true;
 }
 
-const char* device_usage() {
-  return "usage: uplink_device --server HOST:PORT [--server HOST:PORT ...] [options]\n"
-         "  --device-id ID          default: the board serial (ports/raspberrypi), else this machine's identity\n"
-         "  --token-file FILE       authentication token, read from FILE (one trailing newline dropped;\n"
-         "                          warns when the file is readable by its group or others)\n"
-         "  --token TEXT            the same on the command line (warns: ps shows it; never printed)\n"
-         "  --heartbeat-ms N        heartbeat interval (default 30000; --demo: 1000)\n"
-         "  --read-timeout-ms N     silence bound, > heartbeat (default 60000; --demo: 2000)\n"
-         "  --write-timeout-ms N    (default 10000)   --connect-timeout-ms N (default 10000)\n"
-         "  --idle-timeout-ms N     0 = off (default) --stable-after-ms N    (default 30000)\n"
-         "  --backoff-base-ms N     (default 1000)    --backoff-cap-ms N     (default 60000)\n"
-         "  --max-attempts N        0 = forever (default)\n"
-         "  --server-heartbeat-min-ms N --server-heartbeat-max-ms N   heartbeats a server may name in\n"
-         "                          WELCOME; outside them the WELCOME is refused (0 = automatic: 500 ms and\n"
-         "                          10 min, widened to include --heartbeat-ms)\n"
-         "  --max-retry-after-ms N  cap on a server's CLOSE retry-after (default 600000; 0 = ignore hints)\n"
-         "  --ack-timeout-ms N      messages in flight and no acknowledgement for this long: reconnect\n"
-         "                          (default 0 = twice the read timeout)\n"
-         "  --probe-timeout-ms N    a probe PING unanswered for this long: the link is dead (default 3000)\n"
-         "  --adaptive-heartbeat on|MIN_MS:START_MS   learn the heartbeat the path allows, from START_MS\n"
-         "                          (default 30000) within MIN_MS (default 10000) .. --heartbeat-ms (README:\n"
-         "                          \"Choosing a heartbeat\")\n"
-         "  --heartbeat-state FILE  keep what it learned per network in FILE (read at start, written at stop)\n"
-         "  --rate R                messages per second (default 1)   --size N  payload bytes (default 64)\n"
-         "  --payload pattern|temperature   'ID #N ....' padded to --size (default), or\n"
-         "                          'ID #N soc_temp_c=48.312' read from the SoC (soc_temp_c=none without one)\n"
-         "  --board-root DIR        read the board files (serial, model, temperature) under DIR\n"
-         "  --count N               exit once N messages are acknowledged\n"
-         "  --duration-s N          exit after N seconds\n"
-         "  --fleet N               run N devices in this process (ids ID-0001 ...)\n"
-         "  --demo                  short timings: heartbeat 1 s, read timeout 2 s, backoff 0.2..2 s\n"
-         "  --config FILE           'name = value' lines with the flag names above\n"
-         "  --quiet                 no JSON event lines   --status  live status line on stderr\n"
-         "  --verbose               also print the client's info and warning log lines as log events\n"
-         "  --no-network-monitor    do not watch the network (Linux netlink): by default a link or\n"
-         "                          address change makes every device probe its connection at once\n"
-         "  --tls-ca FILE           use TLS, verifying the server against this CA bundle\n"
-         "  --tls-cert FILE --tls-key FILE   this device's certificate and key (mutual TLS)\n"
-         "  --tls-server-name NAME  host name to verify (default: the --server host)\n"
-         "  --tls-insecure-skip-verify       TLS without verifying the server (INSECURE)\n"
-         "  --spool FILE            keep queued messages on disk across crashes and restarts\n"
-         "  --spool-size BYTES      spool file size   --spool-sync every_write|interval|none\n"
-         "  --spool-reformat-damaged  format a spool file whose headers are both damaged (its messages\n"
-         "                          are lost); without it such a file is refused and left untouched\n"
-         "  --strict-spool          exit with status 3 when the spool lost messages to damage (they are\n"
-         "                          always reported on stderr and counted; without it the device runs on)\n"
-         "  --version               print the version (and whether TLS and systemd support are built in)\n";
-}
+namespace {
+// The --help text of each setting, in --help order (an array: nothing is
+// allocated when it is first used).
+constexpr DeviceSetting kSettings[] = {
+    {"server", "HOST:PORT", "the server (repeat for fallbacks, tried in turn)"},
+    {"device-id", "ID", "default: the board serial (ports/raspberrypi), else this machine's identity"},
+    {"token-file", "FILE",
+     "authentication token, read from FILE (one trailing newline dropped; warns when the file is readable by its "
+     "group or others)"},
+    {"token", "TEXT", "the same on the command line (warns: ps shows it; never printed)"},
+    {"heartbeat-ms", "N", "heartbeat interval (default 30000; --demo: 1000)"},
+    {"read-timeout-ms", "N", "silence bound, > heartbeat (default 60000; --demo: 2000)"},
+    {"write-timeout-ms", "N", "(default 10000)"},
+    {"connect-timeout-ms", "N", "(default 10000)"},
+    {"idle-timeout-ms", "N", "0 = off (default)"},
+    {"stable-after-ms", "N", "(default 30000)"},
+    {"backoff-base-ms", "N", "(default 1000)"},
+    {"backoff-cap-ms", "N", "(default 60000)"},
+    {"max-attempts", "N", "0 = forever (default)"},
+    {"server-heartbeat-min-ms", "N",
+     "heartbeats a server may name in WELCOME, with --server-heartbeat-max-ms; outside them the WELCOME is refused "
+     "(0 = automatic: 500 ms and 10 min, widened to include --heartbeat-ms)"},
+    {"server-heartbeat-max-ms", "N", "see --server-heartbeat-min-ms"},
+    {"max-retry-after-ms", "N", "cap on a server's CLOSE retry-after (default 600000; 0 = ignore hints)"},
+    {"ack-timeout-ms", "N",
+     "messages in flight and no acknowledgement for this long: reconnect (default 0 = twice the read timeout)"},
+    {"probe-timeout-ms", "N", "a probe PING unanswered for this long: the link is dead (default 3000)"},
+    {"adaptive-heartbeat", "on|MIN_MS:START_MS",
+     "learn the heartbeat the path allows, from START_MS (default 30000) within MIN_MS (default 10000) .. "
+     "--heartbeat-ms (README: \"Choosing a heartbeat\")"},
+    {"heartbeat-state", "FILE", "keep what it learned per network in FILE (read at start, written at stop)"},
+    {"rate", "R", "messages per second (default 1)"},
+    {"size", "N", "payload bytes (default 64)"},
+    {"payload", "pattern|temperature",
+     "'ID #N ....' padded to --size (default), or 'ID #N soc_temp_c=48.312' read from the SoC (soc_temp_c=none "
+     "without one)"},
+    {"board-root", "DIR", "read the board files (serial, model, temperature) under DIR"},
+    {"count", "N", "exit once N messages are acknowledged"},
+    {"duration-s", "N", "exit after N seconds"},
+    {"fleet", "N", "run N devices in this process (ids ID-0001 ...)"},
+    {"tls-ca", "FILE", "use TLS, verifying the server against this CA bundle"},
+    {"tls-cert", "FILE", "this device's certificate (mutual TLS), with --tls-key"},
+    {"tls-key", "FILE", "its private key"},
+    {"tls-server-name", "NAME", "host name to verify (default: the --server host)"},
+    {"spool", "FILE", "keep queued messages on disk across crashes and restarts"},
+    {"spool-size", "BYTES", "spool file size"},
+    {"spool-sync", "every_write|interval|none", "when the spool reaches the disk (default every_write)"},
+};
+}  // namespace
 
-bool parse_device_config(int argc, char** argv, DeviceConfig& c, std::string& error) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      error = device_usage();
-      return false;
-    }
-    if (arg == "--demo") {
-      Options demo = Options::demo();
-      // Keep what was already given (endpoints, id, token).
-      for (std::size_t e = 0; e < c.options.endpoint_count; ++e) demo.endpoints[e] = c.options.endpoints[e];
-      demo.endpoint_count = c.options.endpoint_count;
-      std::memcpy(demo.device_id, c.options.device_id, sizeof demo.device_id);
-      std::memcpy(demo.token, c.options.token, sizeof demo.token);
-      demo.token_size = c.options.token_size;
-      c.options = demo;
-      continue;
-    }
-    if (arg == "--tls-insecure-skip-verify") {
-      c.tls_insecure = true;
-      continue;
-    }
-    if (arg == "--no-network-monitor") {
-      c.network_monitor = false;
-      continue;
-    }
-    if (arg == "--spool-reformat-damaged") {
-      c.spool_reformat_damaged = true;
-      continue;
-    }
-    if (arg == "--strict-spool") {
-      c.strict_spool = true;
-      continue;
-    }
-    if (arg == "--verbose") {
-      c.verbose = true;
-      continue;
-    }
-    if (arg == "--quiet") {
-      c.json = false;
-      continue;
-    }
-    if (arg == "--status") {
-      c.status = true;
-      c.status_forced = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      error = "unexpected argument '" + arg + "' (see --help)";
-      return false;
-    }
-    std::string name = arg.substr(2);
-    std::string value;
-    const auto eq = name.find('=');
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.erase(eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      error = "--" + name + ": missing value";
-      return false;
-    }
-    if (name == "config") {
-      if (!load_file(c, value, error)) return false;
-      continue;
-    }
-    if (!apply(c, name, value, error)) return false;
-  }
+DeviceSettings device_settings() { return {std::begin(kSettings), std::end(kSettings)}; }
+
+bool finish_device_config(DeviceConfig& c, std::string& error) {
   if (c.options.device_id[0] == '\0') {
     char id[kMaxDeviceIdLength + 1];
     c.id_source = board_device_id(id, sizeof id, c.board_root);

@@ -56,9 +56,31 @@ struct DeviceConfig {
   [[nodiscard]] bool tls_enabled() const { return !tls_ca.empty() || tls_insecure; }
 };
 
-/// Parses argv. On failure returns false and puts a one-line message naming
-/// the flag (or file line) into `error`. `--help` sets `error` to the usage.
-bool parse_device_config(int argc, char** argv, DeviceConfig& config, std::string& error);
+/// A setting that takes a value: the flag "--NAME VALUE" (or --NAME=VALUE)
+/// and the config-file line "NAME = VALUE".
+struct DeviceSetting {
+  const char* name;        ///< Without the dashes, e.g. "heartbeat-ms".
+  const char* value_name;  ///< What --help shows for the value, e.g. "N".
+  const char* help;        ///< Its line in --help.
+};
+
+/// Every setting apply_device_setting() knows, in --help order. A new
+/// setting is a row here and a branch in apply_device_setting(); the
+/// command line (device_command_line.cpp) and the config file both follow.
+struct DeviceSettings {
+  const DeviceSetting* first;
+  const DeviceSetting* last;
+  [[nodiscard]] const DeviceSetting* begin() const { return first; }
+  [[nodiscard]] const DeviceSetting* end() const { return last; }
+};
+DeviceSettings device_settings();
+
+/// Applies one setting (`name` without the dashes). On failure returns
+/// false and puts a message naming the flag ("--rate: ...") into `error`.
+bool apply_device_setting(DeviceConfig& config, const std::string& name, const std::string& value, std::string& error);
+
+/// Reads the config file at `path` (what --config reads) and applies it.
+bool load_device_config_file(DeviceConfig& config, const std::string& path, std::string& error);
 
 /// Applies the settings of a config file's `text` (lines "name = value",
 /// '#' comments; what --config reads), naming `origin` and the line in
@@ -66,7 +88,9 @@ bool parse_device_config(int argc, char** argv, DeviceConfig& config, std::strin
 /// target drives it: tests/fuzz/device_config_fuzz.cpp).
 bool parse_config_text(DeviceConfig& config, const std::string& text, const std::string& origin, std::string& error);
 
-/// The usage text.
-const char* device_usage();
+/// The checks once every setting is in: the default device id (the
+/// board's), the TLS files that go together, one state file per device,
+/// and uplink::Options' own rules, each refused naming its flag.
+bool finish_device_config(DeviceConfig& config, std::string& error);
 
 }  // namespace uplink::samples

@@ -10,10 +10,13 @@
 #include <string>
 
 #include "board_telemetry.hpp"
-#include "json_line.hpp"
+#include "json_line.hpp"  // tools/service: the tools' one JSON event writer
 #include "uplink/port/random.hpp"
 
 namespace uplink::samples {
+
+using tools::JsonLine;
+
 namespace {
 constexpr std::uint32_t kGeneratorTickMs = 20;
 }
@@ -236,7 +239,7 @@ void EmulatedDevice::came_online(const OnlineInfo& info) {
   if (!print_events()) return;
   JsonLine line(now_ms(), "online");
   line.field("device", options_.device_id)
-      .field("session", info.session_id)
+      .id("session", info.session_id)
       .field("resumed", info.resumed)
       .field("heartbeat_ms", static_cast<std::uint64_t>(info.heartbeat_ms))
       .field("read_timeout_ms", static_cast<std::uint64_t>(info.read_timeout_ms));
@@ -297,7 +300,7 @@ void EmulatedDevice::on_session_reset(const SessionReset& reset) {
   if (!print_events()) return;
   JsonLine(now_ms(), "session_reset")
       .field("device", options_.device_id)
-      .field("abandoned_session", reset.abandoned_session_id)
+      .id("abandoned_session", reset.abandoned_session_id)
       .field("cause", reset.cause == SessionResetCause::resume_refused  ? "resume_refused"
                       : reset.cause == SessionResetCause::spool_damaged ? "spool_damaged"
                                                                         : "sequence_limit")

@@ -7,8 +7,8 @@
 // (retries exhausted, --max-attempts), 2 on a bad flag or config value, or
 // a --fleet larger than the descriptor limit allows (the soft limit is
 // raised to the hard one first; the message says what to change), 3 when
-// --strict-spool and the spool lost messages to damage.
-// --version: the version line, exit 0. Under systemd
+// --strict-spool and the spool lost messages to damage. Flags, --help and
+// --version as every tool has them (tools/service/command_line.hpp). Under systemd
 // (uplink-device@.service, Type=notify): READY=1 once its devices are
 // started, WATCHDOG=1 from a timer on the io loop, STOPPING=1
 // (tools/service/service_notifier.hpp).
@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,11 +30,10 @@
 
 #include "board_telemetry.hpp"
 #include "descriptor_limit.hpp"
-#include "device_config.hpp"
+#include "device_command_line.hpp"
 #include "emulated_device.hpp"
 #include "json_line.hpp"
 #include "service_notifier.hpp"
-#include "tool_version.hpp"
 #include "uplink/tls/tls_config.hpp"
 #if defined(__linux__)
 #include "uplink/port/linux/netlink_monitor.hpp"
@@ -43,11 +43,7 @@ namespace {
 
 using uplink::samples::EmulatedDevice;
 
-std::uint64_t wall_ms() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
+using uplink::tools::wall_clock_ms;
 
 struct Totals {
   std::uint64_t generated = 0, acked = 0, deferred = 0, reconnects = 0, detections = 0, max_detection_ms = 0;
@@ -79,18 +75,10 @@ Totals totals_of(const std::vector<std::unique_ptr<EmulatedDevice>>& devices) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--version") {
-      uplink::tools::print_version("uplink_device");
-      return 0;
-    }
-  }
   uplink::samples::DeviceConfig config;
-  std::string error;
-  if (!uplink::samples::parse_device_config(argc, argv, config, error)) {
-    const bool help = error == uplink::samples::device_usage();
-    std::fprintf(help ? stdout : stderr, help ? "%s" : "uplink_device: %s\n", error.c_str());
-    return help ? 0 : 2;
+  std::string refusal;
+  if (const std::optional<int> status = uplink::samples::parse_device_command_line(argc, argv, config, refusal)) {
+    return *status;
   }
   for (const std::string& warning : config.warnings) std::fprintf(stderr, "uplink_device: warning: %s\n", warning.c_str());
   if (!config.status_forced) config.status = isatty(STDERR_FILENO) != 0;
@@ -118,7 +106,7 @@ int main(int argc, char** argv) {
   }
 
   if (config.json) {
-    uplink::samples::JsonLine(wall_ms(), "board")
+    uplink::tools::JsonLine(wall_clock_ms(), "board")
         .field("model", uplink::samples::board_model_name(config.board_root).c_str())
         .field("device", config.options.device_id)
         .field("id_source", config.id_source.c_str())
@@ -144,7 +132,7 @@ int main(int argc, char** argv) {
     devices.push_back(std::make_unique<EmulatedDevice>(io, config, i, config.tls_enabled() ? &tls : nullptr));
     if (!devices.back()->start()) return devices.back()->spool_lost_messages() ? 3 : 2;
   }
-  const std::uint64_t started = wall_ms();
+  const std::uint64_t started = wall_clock_ms();
   uplink::tools::ServiceNotifier notifier(io);
   notifier.ready(std::to_string(devices.size()) + (devices.size() == 1 ? " device started" : " devices started"));
 
@@ -161,7 +149,7 @@ int main(int argc, char** argv) {
         const auto* m = static_cast<const Monitoring*>(context);
         for (auto& d : *m->devices) d->network_changed();
         if (m->json) {
-          uplink::samples::JsonLine(wall_ms(), "network_changed")
+          uplink::tools::JsonLine(wall_clock_ms(), "network_changed")
               .field("devices", static_cast<std::uint64_t>(m->devices->size()))
               .print();
         }
@@ -170,7 +158,7 @@ int main(int argc, char** argv) {
   if (config.network_monitor) {
     if (const std::error_code e = monitor.start()) {
       // The devices work without it (a sandbox without netlink): say so once.
-      if (config.json) uplink::samples::JsonLine(wall_ms(), "network_monitor").field("error", e.message().c_str()).print();
+      if (config.json) uplink::tools::JsonLine(wall_clock_ms(), "network_monitor").field("error", e.message().c_str()).print();
     }
   }
   const auto monitor_quiescent = [&] { return monitor.quiescent(); };
@@ -231,7 +219,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr,
                      "\r[%-11s] up %llus  online %llu/%zu  rtt %llu ms  sent %llu  acked %llu  waiting %llu  "
                      "reconnects %llu   ",
-                     state, static_cast<unsigned long long>((wall_ms() - started) / 1000),
+                     state, static_cast<unsigned long long>((wall_clock_ms() - started) / 1000),
                      static_cast<unsigned long long>(t.online), devices.size(),
                      static_cast<unsigned long long>(t.rtt_ms), static_cast<unsigned long long>(t.generated),
                      static_cast<unsigned long long>(t.acked),
@@ -252,7 +240,7 @@ int main(int argc, char** argv) {
   const Totals t = totals_of(devices);
   bool gave_up = false;
   for (const auto& d : devices) gave_up = gave_up || d->gave_up();
-  uplink::samples::JsonLine summary(wall_ms(), "summary");
+  uplink::tools::JsonLine summary(wall_clock_ms(), "summary");
   summary.field("devices", static_cast<std::uint64_t>(devices.size()))
       .field("sent", t.generated)
       .field("acked", t.acked)

@@ -27,18 +27,21 @@
 //   stats {accepted, live, bytes_up, bytes_down, dropped_up, dropped_down}
 //
 // Exit: 0 on SIGINT/SIGTERM, 1 if it cannot listen, 2 for a bad flag.
+// Flags, --help and --version as every tool has them
+// (tools/service/command_line.hpp); JSON lines from the tools' one writer
+// (tools/service/json_line.hpp).
 
 // First, before any standard header: Asio's configuration depends on it.
 #include "uplink/net/asio.hpp"
 
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -52,7 +55,8 @@
 #include <asio/signal_set.hpp>
 
 #include "fault_proxy.hpp"
-#include "tool_version.hpp"
+#include "command_line.hpp"
+#include "json_line.hpp"
 
 namespace {
 
@@ -60,79 +64,58 @@ using uplink::tools::FaultProxy;
 using tcp = asio::ip::tcp;
 
 constexpr int kExitListenFailed = 1;
-constexpr int kExitUsage = 2;
 constexpr std::size_t kMaxLine = 4096;
 // A regular file on stdin (it cannot be watched by epoll) is read at start,
 // up to this much.
 constexpr std::size_t kMaxFileInput = std::size_t{1} << 20;
 
-constexpr const char* kUsage =
-    "usage: uplink_proxy --upstream IP:PORT [--listen IP:PORT] [--schedule \"<seconds>s <command>; ...\"]\n"
-    "       uplink_proxy --version\n"
+constexpr const char* kDescription =
+    "uplink_proxy: a TCP proxy that injects faults between devices and a server. One JSON line per event on\n"
+    "stdout. Exit status: 0 on SIGINT/SIGTERM, 1 if it cannot listen, 2 on a bad flag.";
+
+constexpr const char* kFooter =
     "commands (stdin, --schedule): forward | blackhole up|down|both | latency <ms> [up|down|both] |\n"
     "  bytewise on|off | reset | close device|server | stall on|off | refuse on|off |\n"
     "  inject up|down <hex bytes...>   (e.g. inject down ff ff ff ff: raw bytes into every live connection)\n"
-    "stdin only: schedule <spec> | stats\n";
+    "stdin only: schedule <spec> | stats";
 
 // --- JSON output -----------------------------------------------------------------
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      std::array<char, 8> escaped{};
-      std::snprintf(escaped.data(), escaped.size(), "\\u%04x", static_cast<unsigned>(c));
-      out += escaped.data();
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string head(std::string_view event) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
-  return "{\"ts_ms\":" + std::to_string(ms.count()) + ",\"event\":" + json_string(event);
-}
-
-void print_line(const std::string& json) {
-  std::fputs(json.c_str(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);  // a script waits for each line
-}
+using uplink::tools::JsonLine;
+using uplink::tools::wall_clock_ms;
 
 void print_error(std::string_view message, std::uint64_t connection = 0) {
-  std::string line = head("error") + ",\"message\":" + json_string(message);
-  if (connection != 0) line += ",\"conn\":" + std::to_string(connection);
-  print_line(line + "}");
+  JsonLine line(wall_clock_ms(), "error");
+  line.field("message", message);
+  if (connection != 0) line.field("conn", connection);
+  line.print();
 }
-
-const char* json_bool(bool b) { return b ? "true" : "false"; }
 
 std::string mode_json(const FaultProxy::Mode& m) {
   const char* blackhole = m.blackhole_up ? (m.blackhole_down ? "both" : "up") : (m.blackhole_down ? "down" : "none");
+  const auto flag = [](bool b) { return b ? "true" : "false"; };
   return std::string("{\"blackhole\":\"") + blackhole + "\",\"latency_up_ms\":" + std::to_string(m.latency_up.count()) +
-         ",\"latency_down_ms\":" + std::to_string(m.latency_down.count()) + ",\"bytewise\":" + json_bool(m.bytewise) +
-         ",\"stall\":" + json_bool(m.stall_device) + ",\"refuse\":" + json_bool(m.refusing) + "}";
+         ",\"latency_down_ms\":" + std::to_string(m.latency_down.count()) + ",\"bytewise\":" + flag(m.bytewise) +
+         ",\"stall\":" + flag(m.stall_device) + ",\"refuse\":" + flag(m.refusing) + "}";
 }
 
 void print_event(const FaultProxy::Event& e, const FaultProxy* proxy) {
   using Type = FaultProxy::EventType;
   switch (e.type) {
-    case Type::listening: print_line(head("listening") + ",\"port\":" + std::to_string(e.port) + "}"); break;
-    case Type::accepted: print_line(head("accepted") + ",\"conn\":" + std::to_string(e.connection) + "}"); break;
+    case Type::listening:
+      JsonLine(wall_clock_ms(), "listening").field("port", std::uint64_t{e.port}).print();
+      break;
+    case Type::accepted:
+      JsonLine(wall_clock_ms(), "accepted").field("conn", std::uint64_t{e.connection}).print();
+      break;
     case Type::closed:
-      print_line(head("closed") + ",\"conn\":" + std::to_string(e.connection) + ",\"reason\":" + json_string(e.text) +
-                 "}");
+      JsonLine(wall_clock_ms(), "closed").field("conn", std::uint64_t{e.connection}).field("reason", e.text).print();
       break;
     case Type::mode: {
-      std::string line = head("mode") + ",\"command\":" + json_string(e.text);
-      if (proxy != nullptr) line += ",\"mode\":" + mode_json(proxy->mode());
-      print_line(line + "}");
+      JsonLine line(wall_clock_ms(), "mode");
+      line.field("command", e.text);
+      if (proxy != nullptr) line.raw("mode", mode_json(proxy->mode()));
+      line.print();
       break;
     }
     case Type::error: print_error(e.text, e.connection); break;
@@ -140,92 +123,62 @@ void print_event(const FaultProxy::Event& e, const FaultProxy* proxy) {
 }
 
 void print_stats(const FaultProxy::Counters& c) {
-  print_line(head("stats") + ",\"accepted\":" + std::to_string(c.accepted) + ",\"live\":" + std::to_string(c.live) +
-             ",\"bytes_up\":" + std::to_string(c.bytes_up) + ",\"bytes_down\":" + std::to_string(c.bytes_down) +
-             ",\"dropped_up\":" + std::to_string(c.dropped_up) + ",\"dropped_down\":" + std::to_string(c.dropped_down) +
-             "}");
+  JsonLine(wall_clock_ms(), "stats")
+      .field("accepted", std::uint64_t{c.accepted})
+      .field("live", std::uint64_t{c.live})
+      .field("bytes_up", std::uint64_t{c.bytes_up})
+      .field("bytes_down", std::uint64_t{c.bytes_down})
+      .field("dropped_up", std::uint64_t{c.dropped_up})
+      .field("dropped_down", std::uint64_t{c.dropped_down})
+      .print();
 }
 
 // --- Flags -----------------------------------------------------------------------
 
-// "IP:PORT" or "[IPv6]:PORT"; IP literals only (no name resolution).
-bool parse_endpoint(std::string_view text, tcp::endpoint& out) {
-  const std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  std::string_view host = text.substr(0, colon);
-  const std::string_view port_text = text.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  std::error_code error;
-  const asio::ip::address address = asio::ip::make_address(std::string(host), error);
-  if (error) return false;
-  std::uint16_t port = 0;
-  const auto [end, parse_error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || parse_error != std::errc() || end != port_text.data() + port_text.size()) return false;
-  out = tcp::endpoint(address, port);
-  return true;
-}
-
 struct Args {
   tcp::endpoint listen{asio::ip::address_v4::loopback(), 0};
   tcp::endpoint upstream;
-  bool has_upstream = false;
   std::string schedule;
 };
 
-int usage_error(const std::string& message) {
-  std::fprintf(stderr, "uplink_proxy: %s\n%s", message.c_str(), kUsage);
-  return kExitUsage;
+tcp::endpoint endpoint_of(const std::string& text) {
+  uplink::tools::HostPort endpoint;
+  (void)uplink::tools::split_host_port(text, endpoint);  // checked by numeric_host_port()
+  return tcp::endpoint(asio::ip::make_address(endpoint.host), endpoint.port);
 }
 
-// Returns -1 to go on, or the exit status.
-int parse_args(int argc, char** argv, Args& args) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag = argv[i];
-    if (flag == "-h" || flag == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (flag == "--version") {
-      uplink::tools::print_version("uplink_proxy");
-      return 0;
-    }
-    std::string_view value;
-    bool has_value = false;
-    const std::size_t eq = flag.find('=');
-    if (flag.substr(0, 2) == "--" && eq != std::string_view::npos) {  // --flag=value
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-      has_value = true;
-    }
-    if (flag != "--listen" && flag != "--upstream" && flag != "--schedule") {
-      return usage_error("unknown flag '" + std::string(flag) + "'");
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) return usage_error(std::string(flag) + " needs a value");
-      value = argv[++i];
-    }
-    if (flag == "--schedule") {
-      std::string error = FaultProxy::check_schedule(value);
-      constexpr std::string_view kPrefix = "schedule: ";  // the flag names it already
-      if (error.compare(0, kPrefix.size(), kPrefix) == 0) error.erase(0, kPrefix.size());
-      if (!error.empty()) return usage_error("--schedule: " + error);
-      args.schedule = std::string(value);
-      continue;
-    }
-    tcp::endpoint endpoint;
-    if (!parse_endpoint(value, endpoint)) {
-      return usage_error(std::string(flag) + ": expected IP:PORT, got '" + std::string(value) + "'");
-    }
-    if (flag == "--listen") {
-      args.listen = endpoint;
-    } else {
-      if (endpoint.port() == 0) return usage_error("--upstream: port 0 is not a server");
-      args.upstream = endpoint;
-      args.has_upstream = true;
-    }
-  }
-  if (!args.has_upstream) return usage_error("--upstream is required");
-  return -1;
+// Returns nothing to run, or the exit status.
+std::optional<int> parse_args(int argc, char** argv, Args& args) {
+  uplink::tools::CommandLine command_line("uplink_proxy", kDescription);
+  CLI::App& app = command_line.app();
+  app.footer(kFooter);
+  std::string listen;
+  std::string upstream;
+  app.add_option("--upstream", upstream, "the server each device connection is relayed to (required)")
+      ->type_name("IP:PORT")
+      ->required()
+      ->check(uplink::tools::numeric_host_port());
+  app.add_option("--listen", listen,
+                 "where devices connect (default 127.0.0.1:0, an ephemeral port: read it from the \"listening\" "
+                 "event)")
+      ->type_name("IP:PORT")
+      ->check(uplink::tools::numeric_host_port());
+  app.add_option("--schedule", args.schedule,
+                 "\"<seconds>s <command>; ...\" relative to start, e.g. \"3s blackhole both; 9s forward\"")
+      ->type_name("SPEC")
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            std::string error = FaultProxy::check_schedule(value);
+            constexpr std::string_view kPrefix = "schedule: ";  // the flag names it already
+            if (error.compare(0, kPrefix.size(), kPrefix) == 0) error.erase(0, kPrefix.size());
+            return error;
+          },
+          "", ""));
+  if (const std::optional<int> status = command_line.parse(argc, argv)) return status;
+  if (!listen.empty()) args.listen = endpoint_of(listen);
+  args.upstream = endpoint_of(upstream);
+  if (args.upstream.port() == 0) return command_line.refuse("--upstream", "port 0 is not a server");
+  return std::nullopt;
 }
 
 // --- stdin -----------------------------------------------------------------------
@@ -324,8 +277,7 @@ void handle_line(FaultProxy& proxy, std::string_view line) {
 
 int main(int argc, char** argv) {
   Args args;
-  const int status = parse_args(argc, argv, args);
-  if (status >= 0) return status;
+  if (const std::optional<int> status = parse_args(argc, argv, args)) return *status;
 
   // A peer that vanishes must surface as an error code, not kill the proxy.
   std::signal(SIGPIPE, SIG_IGN);

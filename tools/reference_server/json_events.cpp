@@ -3,123 +3,15 @@
 #include "json_events.hpp"
 
 #include <cerrno>
-#include <charconv>
-#include <chrono>
 #include <cstring>
 
 #include <unistd.h>
 
+#include "json_line.hpp"
 #include "uplink/codec/frame.hpp"
 #include "uplink/error.hpp"
 
 namespace uplink::server {
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[0] (1..4), or 0 when
-// the bytes there are not one (overlong forms, surrogates and values above
-// U+10FFFF included), so that the output is always valid UTF-8.
-std::size_t utf8_sequence(const std::uint8_t* s, std::size_t n) {
-  const std::uint8_t b = s[0];
-  std::size_t length = 0;
-  std::uint8_t low = 0x80;
-  std::uint8_t high = 0xBF;  // range of the second byte
-  if (b >= 0xC2 && b <= 0xDF) {
-    length = 2;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    length = 3;
-    if (b == 0xE0) low = 0xA0;
-    if (b == 0xED) high = 0x9F;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    length = 4;
-    if (b == 0xF0) low = 0x90;
-    if (b == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (n < length || s[1] < low || s[1] > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (s[i] < 0x80 || s[i] > 0xBF) return 0;
-  }
-  return length;
-}
-
-std::uint64_t wall_clock_ms() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
-void append_session_hex(std::string& out, std::uint64_t session_id) {
-  static const char kHex[] = "0123456789abcdef";
-  char hex[16];
-  for (int i = 15; i >= 0; --i) {
-    hex[i] = kHex[session_id & 0x0F];
-    session_id >>= 4;
-  }
-  out.append(hex, sizeof hex);
-}
-
-}  // namespace
-
-void append_json_string(std::string& out, ConstByteSpan text) {
-  static const char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  std::size_t i = 0;
-  while (i < text.size) {  // every pass consumes at least one byte
-    // Printable ASCII but the quote and the backslash is copied as it is,
-    // a run at a time (device ids and most payloads are nothing else).
-    std::size_t run = i;
-    while (run < text.size && text.data[run] >= 0x20 && text.data[run] < 0x7F && text.data[run] != '"' &&
-           text.data[run] != '\\') {
-      ++run;
-    }
-    if (run != i) {
-      out.append(reinterpret_cast<const char*>(text.data + i), run - i);
-      i = run;
-      continue;
-    }
-    const std::uint8_t b = text.data[i];
-    if (b == '"' || b == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(b));
-      ++i;
-    } else if (b == '\n') {
-      out += "\\n";
-      ++i;
-    } else if (b == '\r') {
-      out += "\\r";
-      ++i;
-    } else if (b == '\t') {
-      out += "\\t";
-      ++i;
-    } else if (b < 0x20 || b == 0x7F) {  // DEL too: it is invisible on terminals
-      out += "\\u00";
-      out.push_back(kHex[b >> 4]);
-      out.push_back(kHex[b & 0x0F]);
-      ++i;
-    } else if (b < 0x80) {
-      out.push_back(static_cast<char>(b));
-      ++i;
-    } else if (const std::size_t length = utf8_sequence(text.data + i, text.size - i)) {
-      out.append(reinterpret_cast<const char*>(text.data + i), length);
-      i += length;
-    } else {
-      out += "\\ufffd";
-      ++i;
-    }
-  }
-  out.push_back('"');
-}
-
-void append_json_string(std::string& out, std::string_view text) {
-  append_json_string(out, ConstByteSpan{text.data(), text.size()});
-}
-
-std::string session_hex(std::uint64_t session_id) {
-  std::string hex;
-  append_session_hex(hex, session_id);
-  return hex;
-}
 
 bool parse_event_level(std::string_view text, EventLevel& level) {
   if (text == "all") {
@@ -152,47 +44,30 @@ StatsFigures StatsMeter::sample(std::uint64_t now_ms, std::uint64_t connections,
   return figures;
 }
 
-// Builds one line in the printer's scratch string:
-// {"ts_ms":...,"event":"...", fields...}
+// Builds one line in the printer's scratch string with the tools' JSON
+// writer (tools/service/json_line.hpp), plus the server's own fields.
 class JsonEventPrinter::Line {
  public:
-  Line(std::string& text, const char* event) : text_(text) {
-    text_.clear();
-    text_ += "{\"ts_ms\":";
-    append_number(wall_clock_ms());
-    // Event names are plain ASCII literals: no escaping needed.
-    text_ += ",\"event\":\"";
-    text_ += event;
-    text_.push_back('"');
-  }
+  Line(std::string& text, const char* event) : line_(text, tools::wall_clock_ms(), event) {}
   Line& str(const char* name, std::string_view value) {
-    key(name);
-    append_json_string(text_, value);
+    line_.field(name, value);
     return *this;
   }
   Line& bytes(const char* name, ConstByteSpan value) {
-    key(name);
-    append_json_string(text_, value);
+    line_.field(name, std::string_view(reinterpret_cast<const char*>(value.data), value.size));
     return *this;
   }
   Line& num(const char* name, std::uint64_t value) {
-    key(name);
-    append_number(value);
+    line_.field(name, value);
     return *this;
   }
   Line& flag(const char* name, bool value) {
-    key(name);
-    text_ += value ? "true" : "false";
+    line_.field(name, value);
     return *this;
   }
   Line& device(std::string_view device_id, std::uint64_t session_id) {
-    if (!device_id.empty()) str("device", device_id);
-    if (session_id != 0) {
-      key("session");
-      text_.push_back('"');
-      append_session_hex(text_, session_id);
-      text_.push_back('"');
-    }
+    if (!device_id.empty()) line_.field("device", device_id);
+    if (session_id != 0) line_.id("session", session_id);
     return *this;
   }
   /// A close reason by name, or by number when this build does not know it.
@@ -201,21 +76,10 @@ class JsonEventPrinter::Line {
     if (std::string_view(known) == "unknown") return num(name, static_cast<std::uint8_t>(reason));
     return str(name, known);
   }
-  void finish() { text_ += "}\n"; }
+  void finish() { (void)line_.finish(); }
 
  private:
-  // Field names are plain ASCII literals: no escaping needed.
-  void key(const char* name) {
-    text_ += ",\"";
-    text_ += name;
-    text_ += "\":";
-  }
-  void append_number(std::uint64_t value) {
-    char digits[20];  // 2^64 - 1 has 20 digits
-    const std::to_chars_result result = std::to_chars(digits, digits + sizeof digits, value);
-    text_.append(digits, static_cast<std::size_t>(result.ptr - digits));
-  }
-  std::string& text_;
+  tools::JsonLine line_;
 };
 
 JsonEventPrinter::JsonEventPrinter(std::FILE* out, bool print_payloads, EventLevel level)

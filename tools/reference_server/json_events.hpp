@@ -4,9 +4,11 @@
 //
 // Common fields: "ts_ms" (wall clock, ms since the Unix epoch) and "event"
 // (online, offline, message, duplicate, error, downlink, listening,
-// shutdown, state, stats, delivered). Then, when they apply: "device", "session" (16 hex digits, as
-// a string: a u64 does not survive every JSON parser as a number), "seq",
-// "reason", "bytes", and event-specific extras. Strings are escaped; bytes
+// shutdown, state, stats, delivered). Then, when they apply: "device",
+// "session" (decimal digits in a string, as uplink_device prints it: a u64
+// does not survive every JSON parser as a number), "seq", "reason",
+// "bytes", and event-specific extras. The lines are built by the tools'
+// one JSON writer (tools/service/json_line.hpp): strings are escaped; bytes
 // that are not valid UTF-8 become U+FFFD. A device's token is never printed
 // (it is not even kept by the server).
 //
@@ -57,12 +59,6 @@
 #include "uplink/core/byte_span.hpp"
 
 namespace uplink::server {
-
-/// Appends `text` as a JSON string literal, quotes included.
-void append_json_string(std::string& out, ConstByteSpan text);
-void append_json_string(std::string& out, std::string_view text);
-/// A session id as 16 lower-case hex digits.
-[[nodiscard]] std::string session_hex(std::uint64_t session_id);
 
 /// Which event lines a JsonEventPrinter writes.
 enum class EventLevel : std::uint8_t {

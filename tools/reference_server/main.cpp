@@ -41,8 +41,9 @@
 //
 // SIGINT / SIGTERM: CLOSE going_away to everyone, wait for them to hang up
 // (bounded), print {"event":"shutdown","received":N,"duplicates":M}, exit 0.
-// Bad flags: a message naming the flag on stderr, exit 2. Cannot listen: exit 1.
-// --version: the version line (tools/service/tool_version.hpp), exit 0.
+// Flags, --help and --version as every tool has them
+// (tools/service/command_line.hpp): a bad flag or value is refused with a
+// message naming the flag on stderr, exit 2. Cannot listen: exit 1.
 //
 // Under systemd (uplink-server.service, Type=notify): READY=1 once it
 // listens, WATCHDOG=1 from a timer on the io loop when WatchdogSec= is set,
@@ -95,6 +96,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -103,11 +105,11 @@
 #include <unistd.h>
 
 #include "authenticator.hpp"
+#include "command_line.hpp"
 #include "file_session_store.hpp"
 #include "json_events.hpp"
 #include "server.hpp"
 #include "service_notifier.hpp"
-#include "tool_version.hpp"
 #include "uplink/error.hpp"
 
 #if UPLINK_REFERENCE_SERVER_TLS
@@ -123,58 +125,19 @@ using uplink::server::JsonEventPrinter;
 using uplink::server::Server;
 using uplink::server::ServerOptions;
 
-constexpr const char* kUsage =
-    "usage: uplink_server [--listen host:port] [--heartbeat-min-ms N] [--heartbeat-max-ms N]\n"
-    "                     [--read-factor X] [--max-connections N] [--shutdown-retry-after-ms N]\n"
-    "                     [--hello-timeout-ms N] [--max-pending-hello N] [--max-pending-hello-per-source N]\n"
-    "                     [--print-payloads] [--state-dir DIR [--dump-delivered]]\n"
-    "                     [--events all|connections|none] [--stats-interval-ms N]\n"
-    "                     [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert [--client-cert-id cn|san]]\n"
-    "                      [--no-session-tickets]] [--credentials FILE] [--insecure-no-auth]\n"
-    "       uplink_server provision --credentials FILE --device ID [--token-file OUT] [--iterations N] [--revoke]\n"
-    "  --listen host:port           numeric IPv4 or [IPv6] address and port (default 127.0.0.1:7400; port 0 = any)\n"
-    "  --heartbeat-min-ms N         smallest heartbeat granted (default 1000)\n"
-    "  --heartbeat-max-ms N         largest heartbeat granted (default 300000)\n"
-    "  --read-factor X              read deadline = X x heartbeat, 1..100 (default 2.5)\n"
-    "  --max-connections N          beyond this, CLOSE overloaded (default 1000)\n"
-    "  --hello-timeout-ms N         a connection must send HELLO within this (default 5000)\n"
-    "  --max-pending-hello N        connections without HELLO at once; a newcomer beyond it evicts the\n"
-    "                               oldest of them (default 256)\n"
-    "  --max-pending-hello-per-source N  of those, from one address; beyond it CLOSE overloaded\n"
-    "                               (default 64; 0 = no such limit)\n"
-    "  --shutdown-retry-after-ms N  retry hint of the CLOSE going_away sent on exit (default 1000)\n"
-    "  --shutdown-reconnect-rate N  on exit, spread those hints so devices return at about N per second\n"
-    "                               (default 500; 0 = the same hint for all)\n"
-    "  --print-payloads             add \"payload\" to message events\n"
-    "  --events LEVEL               which JSON lines go to stdout: all (default); connections (all but the\n"
-    "                               per-message message, duplicate and downlink lines); none (only error,\n"
-    "                               listening, shutdown and stats)\n"
-    "  --stats-interval-ms N        a {\"event\":\"stats\"} line (connections, online, received, duplicates,\n"
-    "                               bytes, msgs_per_s) every N ms, 100..3600000; 0 = none (default 10000)\n"
-    "  --state-dir DIR              durable sessions in DIR (created if missing): a killed and restarted server\n"
-    "                               resumes them, exactly once both ways; a corrupt state file: exit 1\n"
-    "  --dump-delivered             print the uplink messages delivered into DIR's durable record, oldest\n"
-    "                               first, one \"delivered\" line each, and exit (needs --state-dir)\n"
-    "  --tls-cert FILE              TLS: the server certificate (chain), PEM or DER; needs --tls-key\n"
-    "  --tls-key FILE               TLS: its private key\n"
-    "  --tls-ca FILE                TLS: CA of device certificates, with --require-client-cert\n"
-    "  --require-client-cert        TLS: devices must present a certificate from --tls-ca (mutual TLS)\n"
-    "  --no-session-tickets         TLS: issue no session tickets (no resumption)\n"
-    "  --client-cert-id cn|san      mutual TLS: the device id must be the certificate's CN (default) or one of\n"
-    "                               its DNS subjectAltNames\n"
-    "  --credentials FILE           devices must send the token provisioned for them in FILE (salted PBKDF2\n"
-    "                               hashes; see provision); FILE must not be writable by group or others\n"
-    "  --insecure-no-auth           run WITHOUT device authentication: anyone who reaches the port can claim any\n"
-    "                               device id (tests only; warns at start). Without it, the server needs\n"
-    "                               --credentials or --require-client-cert (or both) and refuses to start\n"
-    "  provision                    adds a device to the credentials file (or rotates its token): prints a new\n"
+constexpr const char* kDescription =
+    "uplink_server: the reference server. One JSON line per event on stdout; commands on stdin.\n"
+    "Exit status: 0 after SIGINT, SIGTERM or quit; 1 when it cannot listen or keep its state; 2 on a bad flag.\n"
+    "  uplink_server provision --credentials FILE --device ID [--token-file OUT] [--iterations N] [--revoke]\n"
+    "                               adds a device to the credentials file (or rotates its token): prints a new\n"
     "                               random token once (or writes it, mode 0600, to --token-file OUT), stores\n"
-    "                               only its salted hash; --revoke removes the device\n"
-    "  --version                    print the version (and whether TLS and systemd support are built in)\n"
+    "                               only its salted hash; --revoke removes the device (see provision --help)";
+
+constexpr const char* kFooter =
     "stdin: send <device-id> <text> | close <device-id> <retry_after_ms> [reason] | close-all <retry_after_ms> | quit\n"
     "stdout: JSON lines, buffered: online, offline, error, listening, shutdown, state and stats lines are written\n"
     "        at once; message lines before the ACK that covers them; a command's lines once it is done; any\n"
-    "        other line (a duplicate) within 200 ms; everything at exit (SIGINT, SIGTERM, quit)\n";
+    "        other line (a duplicate) within 200 ms; everything at exit (SIGINT, SIGTERM, quit)";
 
 struct Config {
   ServerOptions server;
@@ -204,139 +167,115 @@ bool parse_number(std::string_view text, T& value) {
   return !text.empty() && result.ec == std::errc() && result.ptr == end;
 }
 
-// "127.0.0.1:7400", "[::1]:7400".
-bool parse_listen(std::string_view text, std::string& address, std::uint16_t& port) {
-  std::string_view host;
-  std::string_view port_text;
-  if (!text.empty() && text.front() == '[') {
-    const std::size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-  } else {
-    const std::size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
+// Returns nothing to run, or the exit status.
+std::optional<int> parse_args(int argc, char** argv, Config& config) {
+  using uplink::tools::unsigned_within;
+  uplink::tools::CommandLine command_line("uplink_server", kDescription);
+  CLI::App& app = command_line.app();
+  app.footer(kFooter);
+  ServerOptions& server = config.server;
+  std::string listen;
+  app.add_option("--listen", listen,
+                 "numeric IPv4 or [IPv6] address and port (default 127.0.0.1:7400; port 0 = any)")
+      ->type_name("host:port")
+      ->check(uplink::tools::numeric_host_port());
+  constexpr const char* kMs = "expected milliseconds, 1..4294967295";
+  command_line.number("--heartbeat-min-ms", server.session.heartbeat_min_ms, "smallest heartbeat granted (default 1000)",
+                      kMs, 1);
+  command_line.number("--heartbeat-max-ms", server.session.heartbeat_max_ms,
+                      "largest heartbeat granted (default 300000)", kMs, 1);
+  app.add_option("--read-factor", server.session.read_factor, "read deadline = X x heartbeat, 1..100 (default 2.5)")
+      ->type_name("X")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            double factor = 0;
+            if (parse_number(value, factor) && factor >= 1.0 && factor <= 100.0) return {};
+            return "expected a number within 1 .. 100, got '" + value + "'";
+          },
+          "", ""));
+  command_line.number("--max-connections", server.max_connections, "beyond this, CLOSE overloaded (default 1000)",
+                      "expected a count > 0", 1);
+  command_line.number("--hello-timeout-ms", server.session.hello_timeout_ms,
+                      "a connection must send HELLO within this (default 5000)", kMs, 1);
+  command_line.number("--max-pending-hello", server.max_pending_hello,
+                      "connections without HELLO at once; a newcomer beyond it evicts the oldest of them (default 256)",
+                      "expected a count > 0", 1);
+  command_line.number("--max-pending-hello-per-source", server.max_pending_hello_per_source,
+                      "of those, from one address; beyond it CLOSE overloaded (default 64; 0 = no such limit)",
+                      "expected a count (0 = no limit)");
+  command_line.number("--shutdown-retry-after-ms", config.shutdown_retry_after_ms,
+                      "retry hint of the CLOSE going_away sent on exit (default 1000)",
+                      "expected milliseconds, 0..4294967295");
+  command_line.number("--shutdown-reconnect-rate", server.shutdown_reconnect_rate,
+                      "on exit, spread those hints so devices return at about N per second (default 500; 0 = the "
+                      "same hint for all)",
+                      "expected devices per second, 0..4294967295 (0 = no spreading)");
+  app.add_flag("--print-payloads", config.print_payloads, "add \"payload\" to message events");
+  std::string events;
+  app.add_option("--events", events,
+                 "which JSON lines go to stdout: all (default); connections (all but the per-message message, "
+                 "duplicate and downlink lines); none (only error, listening, shutdown and stats)")
+      ->type_name("LEVEL")
+      ->check(uplink::tools::one_of({"all", "connections", "none"}));
+  app.add_option("--stats-interval-ms", config.stats_interval_ms,
+                 "a {\"event\":\"stats\"} line (connections, online, received, duplicates, bytes, msgs_per_s) every "
+                 "N ms, 100..3600000; 0 = none (default 10000)")
+      ->type_name("N")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            std::uint64_t ms = 0;
+            if (uplink::tools::parse_unsigned(value, ms) && (ms == 0 || (ms >= 100 && ms <= 3600000))) return {};
+            return "expected milliseconds, 100..3600000, or 0 for no stats lines, got '" + value + "'";
+          },
+          "", ""));
+  command_line.text("--state-dir", config.state_dir,
+                    "durable sessions in DIR (created if missing): a killed and restarted server resumes them, "
+                    "exactly once both ways; a corrupt state file: exit 1",
+                    "DIR", "expected a directory");
+  app.add_flag("--dump-delivered", config.dump_delivered,
+               "print the uplink messages delivered into DIR's durable record, oldest first, one \"delivered\" line "
+               "each, and exit (needs --state-dir)");
+  constexpr const char* kFile = "expected a file name";
+  command_line.text("--tls-cert", config.tls_cert, "TLS: the server certificate (chain), PEM or DER; needs --tls-key",
+                    "FILE", kFile);
+  command_line.text("--tls-key", config.tls_key, "TLS: its private key", "FILE", kFile);
+  command_line.text("--tls-ca", config.tls_ca, "TLS: CA of device certificates, with --require-client-cert", "FILE",
+                    kFile);
+  app.add_flag("--require-client-cert", config.require_client_cert,
+               "TLS: devices must present a certificate from --tls-ca (mutual TLS)");
+  bool no_session_tickets = false;
+  app.add_flag("--no-session-tickets", no_session_tickets, "TLS: issue no session tickets (no resumption)");
+  std::string client_cert_id;
+  app.add_option("--client-cert-id", client_cert_id,
+                 "mutual TLS: the device id must be the certificate's CN (default) or one of its DNS subjectAltNames")
+      ->type_name("cn|san")
+      ->check(uplink::tools::one_of({"cn", "san"}));
+  command_line.text("--credentials", config.credentials,
+                    "devices must send the token provisioned for them in FILE (salted PBKDF2 hashes; see provision); "
+                    "FILE must not be writable by group or others",
+                    "FILE", kFile);
+  app.add_flag("--insecure-no-auth", config.insecure_no_auth,
+               "run WITHOUT device authentication: anyone who reaches the port can claim any device id (tests only; "
+               "warns at start). Without it, the server needs --credentials or --require-client-cert (or both) and "
+               "refuses to start");
+
+  if (const std::optional<int> status = command_line.parse(argc, argv)) return status;
+  if (!listen.empty()) {
+    uplink::tools::HostPort endpoint;
+    (void)uplink::tools::split_host_port(listen, endpoint);  // checked by numeric_host_port()
+    server.address = endpoint.host;
+    server.port = endpoint.port;
   }
-  if (host.empty() || !parse_number(port_text, port)) return false;
-  asio::error_code error;
-  (void)asio::ip::make_address(std::string(host), error);  // numeric only: nothing is resolved
-  if (error) return false;
-  address = std::string(host);
-  return true;
-}
-
-enum class ParseResult { run, help, version, bad };
-
-ParseResult bad_flag(const std::string& flag, const char* problem) {
-  std::fprintf(stderr, "uplink_server: %s: %s (see --help)\n", flag.c_str(), problem);
-  return ParseResult::bad;
-}
-
-ParseResult parse_args(int argc, char** argv, Config& config) {
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    std::string value;
-    bool has_value = false;
-    // Both "--flag value" and "--flag=value".
-    if (const std::size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag.resize(eq);
-      has_value = true;
-    }
-    if (flag == "--help" || flag == "-h") return ParseResult::help;
-    if (flag == "--version") return ParseResult::version;
-    if (flag == "--print-payloads" || flag == "--require-client-cert" || flag == "--no-session-tickets" ||
-        flag == "--dump-delivered" || flag == "--insecure-no-auth") {
-      if (has_value) return bad_flag(flag, "takes no value");
-      if (flag == "--insecure-no-auth") config.insecure_no_auth = true;
-      if (flag == "--print-payloads") config.print_payloads = true;
-      if (flag == "--dump-delivered") config.dump_delivered = true;
-      if (flag == "--require-client-cert") config.require_client_cert = true;
-      if (flag == "--no-session-tickets") config.session_tickets = false;
-      continue;
-    }
-    const bool known = flag == "--listen" || flag == "--heartbeat-min-ms" || flag == "--heartbeat-max-ms" ||
-                       flag == "--read-factor" || flag == "--max-connections" || flag == "--hello-timeout-ms" ||
-                       flag == "--max-pending-hello" || flag == "--max-pending-hello-per-source" ||
-                       flag == "--shutdown-retry-after-ms" || flag == "--shutdown-reconnect-rate" ||
-                       flag == "--tls-cert" || flag == "--tls-key" ||
-                       flag == "--tls-ca" || flag == "--state-dir" || flag == "--events" ||
-                       flag == "--stats-interval-ms" || flag == "--credentials" || flag == "--client-cert-id";
-    if (!known) return bad_flag(flag, "unknown flag");
-    if (!has_value) {
-      if (i + 1 >= argc) return bad_flag(flag, "missing value");
-      value = argv[++i];
-    }
-    if (flag == "--listen") {
-      if (!parse_listen(value, config.server.address, config.server.port)) {
-        return bad_flag(flag, "expected host:port with a numeric IPv4 or [IPv6] address and a port 0..65535");
-      }
-    } else if (flag == "--heartbeat-min-ms") {
-      if (!parse_number(value, config.server.session.heartbeat_min_ms) || config.server.session.heartbeat_min_ms == 0) {
-        return bad_flag(flag, "expected milliseconds, 1..4294967295");
-      }
-    } else if (flag == "--heartbeat-max-ms") {
-      if (!parse_number(value, config.server.session.heartbeat_max_ms) || config.server.session.heartbeat_max_ms == 0) {
-        return bad_flag(flag, "expected milliseconds, 1..4294967295");
-      }
-    } else if (flag == "--read-factor") {
-      double factor = 0;
-      if (!parse_number(value, factor) || !(factor >= 1.0 && factor <= 100.0)) {
-        return bad_flag(flag, "expected a number within 1 .. 100");
-      }
-      config.server.session.read_factor = factor;
-    } else if (flag == "--max-connections") {
-      if (!parse_number(value, config.server.max_connections) || config.server.max_connections == 0) {
-        return bad_flag(flag, "expected a count > 0");
-      }
-    } else if (flag == "--hello-timeout-ms") {
-      if (!parse_number(value, config.server.session.hello_timeout_ms) || config.server.session.hello_timeout_ms == 0) {
-        return bad_flag(flag, "expected milliseconds, 1..4294967295");
-      }
-    } else if (flag == "--max-pending-hello") {
-      if (!parse_number(value, config.server.max_pending_hello) || config.server.max_pending_hello == 0) {
-        return bad_flag(flag, "expected a count > 0");
-      }
-    } else if (flag == "--max-pending-hello-per-source") {
-      if (!parse_number(value, config.server.max_pending_hello_per_source)) {
-        return bad_flag(flag, "expected a count (0 = no limit)");
-      }
-    } else if (flag == "--events") {
-      if (!uplink::server::parse_event_level(value, config.events)) {
-        return bad_flag(flag, "expected all, connections or none");
-      }
-    } else if (flag == "--stats-interval-ms") {
-      std::uint32_t ms = 0;
-      if (!parse_number(value, ms) || (ms != 0 && (ms < 100 || ms > 3600000))) {
-        return bad_flag(flag, "expected milliseconds, 100..3600000, or 0 for no stats lines");
-      }
-      config.stats_interval_ms = ms;
-    } else if (flag == "--credentials") {
-      if (value.empty()) return bad_flag(flag, "expected a file name");
-      config.credentials = value;
-    } else if (flag == "--client-cert-id") {
-      if (value != "cn" && value != "san") return bad_flag(flag, "expected cn or san");
-      config.client_cert_id =
-          value == "cn" ? uplink::server::CertificateIdField::common_name : uplink::server::CertificateIdField::dns_san;
-      config.client_cert_id_given = true;
-    } else if (flag == "--state-dir") {
-      if (value.empty()) return bad_flag(flag, "expected a directory");
-      config.state_dir = value;
-    } else if (flag == "--tls-cert" || flag == "--tls-key" || flag == "--tls-ca") {
-      if (value.empty()) return bad_flag(flag, "expected a file name");
-      (flag == "--tls-cert" ? config.tls_cert : flag == "--tls-key" ? config.tls_key : config.tls_ca) = value;
-    } else if (flag == "--shutdown-reconnect-rate") {
-      if (!parse_number(value, config.server.shutdown_reconnect_rate)) {
-        return bad_flag(flag, "expected devices per second, 0..4294967295 (0 = no spreading)");
-      }
-    } else {  // --shutdown-retry-after-ms
-      if (!parse_number(value, config.shutdown_retry_after_ms)) {
-        return bad_flag(flag, "expected milliseconds, 0..4294967295");
-      }
-    }
+  if (!events.empty()) (void)uplink::server::parse_event_level(events, config.events);  // checked by one_of()
+  config.session_tickets = !no_session_tickets;
+  if (!client_cert_id.empty()) {
+    config.client_cert_id_given = true;
+    config.client_cert_id = client_cert_id == "cn" ? uplink::server::CertificateIdField::common_name
+                                                   : uplink::server::CertificateIdField::dns_san;
   }
+  const auto bad_flag = [&command_line](std::string_view flag, std::string_view problem) {
+    return std::optional<int>(command_line.refuse(flag, problem));
+  };
   const bool tls = !config.tls_cert.empty() || !config.tls_key.empty();
   if (tls) {
 #if !UPLINK_REFERENCE_SERVER_TLS
@@ -377,7 +316,7 @@ ParseResult parse_args(int argc, char** argv, Config& config) {
   if (config.server.session.heartbeat_min_ms > config.server.session.heartbeat_max_ms) {
     return bad_flag("--heartbeat-min-ms", "must not exceed --heartbeat-max-ms");
   }
-  return ParseResult::run;
+  return std::nullopt;
 }
 
 bool parse_close_reason(std::string_view name, uplink::CloseReason& reason) {
@@ -676,12 +615,7 @@ int main(int argc, char** argv) {
 #endif
   }
   Config config;
-  switch (parse_args(argc, argv, config)) {
-    case ParseResult::help: std::fputs(kUsage, stdout); return 0;
-    case ParseResult::version: uplink::tools::print_version("uplink_server"); return 0;
-    case ParseResult::bad: return 2;
-    case ParseResult::run: break;
-  }
+  if (const std::optional<int> status = parse_args(argc, argv, config)) return *status;
   if (config.dump_delivered) return dump_delivered(config);
 #if UPLINK_REFERENCE_SERVER_TLS
   // Outlives the server (ServerOptions::tls is not owned).

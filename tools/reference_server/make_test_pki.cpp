@@ -42,6 +42,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <string>
 
 #include <fcntl.h>
@@ -49,7 +50,7 @@
 #include <unistd.h>
 
 #include "certificate_writer.hpp"
-#include "tool_version.hpp"
+#include "command_line.hpp"
 
 namespace {
 
@@ -111,16 +112,6 @@ bool write_file(const std::string& dir, const char* name, const char* text, mode
 
 constexpr const char* kFiles[] = {"ca.pem", "server.pem", "server.key", "client.pem", "client.key"};
 
-int usage() {
-  std::fputs("usage: uplink_make_test_pki [--force] [--device ID] [--second-device ID2] <dir> | --version\n"
-             "  writes ca.pem, server.pem, server.key (CN/SAN localhost, 127.0.0.1 and ::1),\n"
-             "  client.pem, client.key (CN=ID, default uplink-demo-device) into <dir>:\n"
-             "  throwaway certificates for the TLS demo; with --second-device, client2.pem and\n"
-             "  client2.key for a second device (CN=ID2)\n",
-             stderr);
-  return 2;
-}
-
 // A device id as HELLO carries it, that is also safe inside a subject
 // string (no ',', '=', '+', '\\' or quotes, which mbedTLS would parse).
 bool usable_device_id(const std::string& id) {
@@ -138,30 +129,30 @@ int main(int argc, char** argv) {
   std::string dir;
   std::string device = "uplink-demo-device";
   std::string second_device;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--force") {
-      force = true;
-    } else if (arg == "--device" || arg == "--second-device") {
-      if (i + 1 >= argc || !usable_device_id(argv[i + 1])) {
-        std::fprintf(stderr, "uplink_make_test_pki: %s: 1..64 printable ASCII characters, none of ,=+\\\"<>;#\n",
-                     arg.c_str());
-        return 2;
-      }
-      (arg == "--device" ? device : second_device) = argv[++i];
-    } else if (arg == "--help" || arg == "-h") {
-      usage();
-      return 0;
-    } else if (arg == "--version") {
-      uplink::tools::print_version("uplink_make_test_pki");
-      return 0;
-    } else if (!arg.empty() && arg[0] != '-' && dir.empty()) {
-      dir = arg;
-    } else {
-      return usage();
-    }
-  }
-  if (dir.empty()) return usage();
+  uplink::tools::CommandLine command_line(
+      "uplink_make_test_pki",
+      "uplink_make_test_pki: writes ca.pem, server.pem, server.key (CN/SAN localhost, 127.0.0.1 and ::1),\n"
+      "client.pem, client.key (CN=ID, default uplink-demo-device) into DIR: throwaway certificates for the TLS\n"
+      "demo; with --second-device, client2.pem and client2.key for a second device (CN=ID2).\n"
+      "Exit status: 0 done, 1 failed (the message names the step), 2 bad usage.");
+  CLI::App& app = command_line.app();
+  const CLI::Validator device_id(
+      [](std::string& id) -> std::string {
+        return usable_device_id(id) ? std::string() : "1..64 printable ASCII characters, none of ,=+\\\"<>;#";
+      },
+      "", "");
+  app.add_flag("--force", force, "replace existing files");
+  app.add_option("--device", device, "the device of client.pem (default uplink-demo-device)")
+      ->type_name("ID")
+      ->check(device_id);
+  app.add_option("--second-device", second_device, "also client2.pem and client2.key, for device ID2")
+      ->type_name("ID2")
+      ->check(device_id);
+  app.add_option("dir", dir, "where the files go (created with mode 0700 if missing)")
+      ->type_name("DIR")
+      ->required()
+      ->check(uplink::tools::not_empty("expected a directory"));
+  if (const std::optional<int> status = command_line.parse(argc, argv)) return *status;
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     std::fprintf(stderr, "uplink_make_test_pki: %s: %s\n", dir.c_str(), std::strerror(errno));
     return 1;

@@ -8,30 +8,23 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "command_line.hpp"
 #include "credentials_file.hpp"
 
 namespace uplink::server {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: uplink_server provision --credentials FILE --device ID [--token-file OUT] [--iterations N]\n"
-    "       uplink_server provision --credentials FILE --device ID --revoke\n"
-    "  adds ID to FILE (created 0600 if missing) with a new random token, or replaces its entry (rotation:\n"
-    "  the old token stops working at the server's next HELLO check); FILE keeps only a salted PBKDF2 hash.\n"
-    "  The token is printed once on stdout, or written to OUT (mode 0600) and not printed.\n"
-    "  --iterations N   PBKDF2 iterations of the new entry (default 10000, 1000..10000000)\n"
-    "  --revoke         remove ID from FILE instead\n";
-
-int usage_error(const char* flag, const char* problem) {
-  std::fprintf(stderr, "uplink_server provision: %s: %s\n%s", flag, problem, kUsage);
-  return 2;
-}
+constexpr const char* kDescription =
+    "uplink_server provision: adds device ID to the credentials FILE (created 0600 if missing) with a new random\n"
+    "token, or replaces its entry (rotation: the old token stops working at the server's next HELLO check); FILE\n"
+    "keeps only a salted PBKDF2 hash. The token is printed once on stdout, or written to OUT (mode 0600) and not\n"
+    "printed. Exit status: 0 done, 1 failed, 2 bad usage.";
 
 // The token into a new or replaced file only its owner can read.
 bool write_token_file(const std::string& path, const std::string& token) {
@@ -67,38 +60,19 @@ int run_provision(int argc, char** argv) {
   std::string token_file;
   std::uint32_t iterations = CredentialsFile::kDefaultIterations;
   bool revoke = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (flag == "--revoke") {
-      revoke = true;
-      continue;
-    }
-    if (flag != "--credentials" && flag != "--device" && flag != "--token-file" && flag != "--iterations") {
-      return usage_error(argv[i], "unknown flag");
-    }
-    if (i + 1 >= argc) return usage_error(argv[i], "missing value");
-    const std::string value = argv[++i];
-    if (flag == "--credentials") {
-      path = value;
-    } else if (flag == "--device") {
-      device = value;
-    } else if (flag == "--token-file") {
-      token_file = value;
-    } else {
-      const char* end = value.data() + value.size();
-      const std::from_chars_result parsed = std::from_chars(value.data(), end, iterations);
-      if (value.empty() || parsed.ec != std::errc() || parsed.ptr != end) {
-        return usage_error("--iterations", "expected a number");
-      }
-    }
-  }
-  if (path.empty()) return usage_error("--credentials", "missing");
-  if (device.empty()) return usage_error("--device", "missing");
-  if (revoke && !token_file.empty()) return usage_error("--token-file", "not with --revoke");
+  tools::CommandLine command_line("uplink_server provision", kDescription);
+  CLI::App& app = command_line.app();
+  command_line.text("--credentials", path, "the credentials file (uplink_server --credentials)", "FILE",
+                    "expected a file name")
+      ->required();
+  command_line.text("--device", device, "the device id", "ID", "expected a device id")->required();
+  command_line.text("--token-file", token_file, "write the token to OUT (mode 0600) instead of printing it", "OUT",
+                    "expected a file name");
+  command_line.number("--iterations", iterations, "PBKDF2 iterations of the new entry (default 10000, 1000..10000000)",
+                      "expected a number");
+  app.add_flag("--revoke", revoke, "remove ID from FILE instead");
+  if (const std::optional<int> status = command_line.parse(argc, argv)) return *status;
+  if (revoke && !token_file.empty()) return command_line.refuse("--token-file", "not with --revoke");
 
   CredentialsFile credentials;
   const std::error_code loaded = credentials.load(path);

@@ -14,7 +14,8 @@ namespace uplink::server {
 /// cleanly (CredentialsFile::load) and is replaced atomically. The new
 /// token is printed once on stdout (alone on its line), or written to OUT
 /// (created or replaced, mode 0600) and not printed. Exit status: 0 done,
-/// 1 failed (a message on stderr names the file and the problem), 2 bad usage.
+/// 1 failed (a message on stderr names the file and the problem), 2 bad usage
+/// (tools/service/command_line.hpp: --help, --version as every tool).
 int run_provision(int argc, char** argv);
 
 }  // namespace uplink::server
