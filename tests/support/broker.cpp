@@ -26,10 +26,8 @@
 extern char** environ;
 
 namespace uplink::test {
-namespace {
 
-// A port the kernel just handed out for 127.0.0.1 and that nobody holds now.
-// Another process may take it before the broker does: start() retries.
+// Another process may take the port before the broker does: start() retries.
 std::uint16_t free_loopback_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 0;
@@ -45,6 +43,8 @@ std::uint16_t free_loopback_port() {
   ::close(fd);
   return port;
 }
+
+namespace {
 
 bool accepts_connections(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -154,12 +154,31 @@ bool Broker::write_config() {
       out << "allow_anonymous true\n";
     }
   } else {
-    out << "server_name: uplink_test_" << ::getpid() << "_" << port_ << "\n"
-        << "host: 127.0.0.1\n"
+    if (cluster_.cluster_name.empty()) {
+      out << "server_name: uplink_test_" << ::getpid() << "_" << port_ << "\n";
+    } else {
+      // A cluster node: the routes name the other nodes (a node's own
+      // route would be harmless, but this is the config a user writes).
+      out << "server_name: " << cluster_.server_name << "\n"
+          << "http: \"127.0.0.1:" << cluster_.monitor_port << "\"\n"
+          << "cluster {\n  name: " << cluster_.cluster_name << "\n  listen: \"127.0.0.1:" << cluster_.route_port
+          << "\"\n  routes: [\n";
+      for (const std::uint16_t peer : cluster_.peer_route_ports) {
+        out << "    \"nats-route://127.0.0.1:" << peer << "\"\n";
+      }
+      out << "  ]\n}\n";
+    }
+    out << "host: 127.0.0.1\n"
         << "port: -1\n"  // the NATS client port: any free one, unused by the tests
         << "jetstream {\n  store_dir: \"" << dir_ << "/jetstream\"\n"
         << "  max_memory_store: 67108864\n  max_file_store: 268435456\n}\n"
-        << "mqtt {\n  listen: \"127.0.0.1:" << port_ << "\"\n}\n";
+        << "mqtt {\n  listen: \"127.0.0.1:" << port_ << "\"\n";
+    // The MQTT streams (sessions, messages, retained) are made on the first
+    // CONNECT with this many replicas (written out: surviving a node is
+    // what the cluster is for, so the recipe says it rather than trusting
+    // a default).
+    if (!cluster_.cluster_name.empty()) out << "  stream_replicas: " << cluster_.mqtt_stream_replicas << "\n";
+    out << "}\n";
     if (with_password) {
       out << "authorization {\n  user: \"" << user_ << "\"\n  password: \"" << password_ << "\"\n}\n";
     }
