@@ -9,14 +9,17 @@
 //     node 2 (CONNACK session present) after node 0 was killed with SIGKILL;
 //     node 0 restarted on its state rejoins and serves the session too;
 //   - every QoS 1 PUBLISH that node 0 acknowledged right before its SIGKILL
-//     reaches a subscriber on a surviving node.
+//     reaches a subscriber on a surviving node (a persistent session that
+//     was offline meanwhile, so the messages had to be kept by the cluster).
 //
-// Time: the cluster is healthy (JetStream meta leader elected) about 0.6 to
-// 1 s after the start; the first CONNECT makes the MQTT streams with 3
-// replicas (about 1 to 3 s); after a SIGKILL the surviving nodes elect new
-// stream and consumer leaders, during which a CONNECT or a SUBSCRIBE can
-// fail or go unanswered for up to about 10 s, so the test retries them
-// under a bound. Each test takes about 8 to 15 s; the CTest timeout is 60.
+// Time (measured, debug build, shared 2-core machine): the cluster is
+// healthy (JetStream meta leader elected) 0.25 to 1.3 s after the start;
+// the first CONNECT makes the MQTT streams with 3 replicas (2 to 3 s);
+// after a SIGKILL the surviving nodes elect new stream and consumer
+// leaders, meanwhile nats-server holds a CONNECT about 4 s and closes it
+// without CONNACK: the session was found 0.3 to 17.5 s after the kill, so
+// the test retries under a 30 s bound. Each test takes 4 to 24 s, typically
+// 10 to 15; the CTest timeout is 60.
 //
 // When nats-server is not installed, each test prints "IGNORED: ..." and
 // CTest reports it as skipped (scripts/setup test installs it).
@@ -47,7 +50,7 @@ namespace {
 // How long the cluster may take to start, and how long the survivors may
 // take to serve a session again after a kill (leader elections included).
 constexpr std::chrono::seconds kStartLimit{30};
-constexpr std::chrono::seconds kFailoverLimit{25};
+constexpr std::chrono::seconds kFailoverLimit{30};
 
 ConstByteSpan bytes_of(const std::string& s) { return ConstByteSpan{s.data(), s.size()}; }
 
@@ -198,16 +201,22 @@ TEST_GROUP(MqttNatsClusterSession) {
 
 TEST(MqttNatsClusterSession, ASessionAndItsQueuedMessagesAreFoundOnAnotherNodeAfterItsNodeWasKilled) {
   if (skipped_without_nats(cluster)) return;
-  CHECK_TEXT(start_cluster(cluster), cluster.why().c_str());
+  const bool started = start_cluster(cluster);
+  CHECK_TEXT(started, cluster.why().c_str());
   asio::io_context io;
   const std::string device_id = "uplink-cluster-" + std::to_string(::getpid());
   const std::string down = topic_for(literal_bytes(kDefaultDownlinkTopic), device_id);
   constexpr int kMessages = 20;
 
   // The device's persistent session on node 0, subscribed, then offline.
+  // The first CONNECT makes the MQTT streams with their 3 replicas.
   {
-    auto device = subscribed_session(io, cluster.mqtt_port(0), device_id, down, Clock::now() + kStartLimit);
+    const auto begin = Clock::now();
+    auto device = subscribed_session(io, cluster.mqtt_port(0), device_id, down, begin + kStartLimit);
     CHECK_TEXT(device != nullptr, "the device could not subscribe on node 0");
+    std::printf("; first CONNECT and SUBSCRIBE answered after %lld ms",
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count()));
     CHECK(device->send([](ByteSpan out) { return encode_disconnect(out); }));
   }
   // The application publishes for it on node 1, every message acknowledged.
@@ -242,7 +251,12 @@ TEST(MqttNatsClusterSession, ASessionAndItsQueuedMessagesAreFoundOnAnotherNodeAf
               kMessages, got.publishes, got.reconnects);
 
   // Node 0 restarted on its state rejoins the cluster and serves the session.
-  CHECK_TEXT(cluster.restart(0), cluster.why().c_str());
+  const auto restart_begin = Clock::now();
+  const bool restarted = cluster.restart(0);
+  CHECK_TEXT(restarted, cluster.why().c_str());
+  std::printf("; node 0 healthy again %lld ms after its restart",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - restart_begin).count()));
   CHECK(cluster.pid(0) != killed);
   auto again = connect_until(io, cluster.mqtt_port(0), device_id, false, Clock::now() + kFailoverLimit, present);
   CHECK_TEXT(again != nullptr, "the device could not connect to node 0 after its restart");
@@ -257,33 +271,48 @@ TEST_GROUP(MqttNatsClusterAcknowledged) {
 
 TEST(MqttNatsClusterAcknowledged, EveryPublishNode0AcknowledgedBeforeItsSigkillReachesASubscriberOnNode2) {
   if (skipped_without_nats(cluster)) return;
-  CHECK_TEXT(start_cluster(cluster), cluster.why().c_str());
+  const bool started = start_cluster(cluster);
+  CHECK_TEXT(started, cluster.why().c_str());
   asio::io_context io;
   const std::string device_id = "uplink-cluster-up-" + std::to_string(::getpid());
   const std::string up = topic_for(literal_bytes(kDefaultUplinkTopic), device_id);
   const std::string consumer_id = device_id + "-consumer";
   constexpr int kMessages = 50;
 
-  // The consumer: a persistent session on node 2, subscribed and online.
-  auto consumer = subscribed_session(io, cluster.mqtt_port(2), consumer_id, up, Clock::now() + kStartLimit);
-  CHECK_TEXT(consumer != nullptr, "the consumer could not subscribe on node 2");
+  // The consumer: a persistent session on node 2, subscribed, then offline,
+  // so that what it receives later was kept by the cluster, not in flight
+  // to a live connection.
+  {
+    auto consumer = subscribed_session(io, cluster.mqtt_port(2), consumer_id, up, Clock::now() + kStartLimit);
+    CHECK_TEXT(consumer != nullptr, "the consumer could not subscribe on node 2");
+    CHECK(consumer->send([](ByteSpan out) { return encode_disconnect(out); }));
+  }
 
   // The device publishes on node 0, each message awaited to its PUBACK; node
   // 0 is killed right after the last PUBACK.
   bool present = false;
   auto device = connect_until(io, cluster.mqtt_port(0), device_id, false, Clock::now() + kStartLimit, present);
   CHECK_TEXT(device != nullptr, "the device could not connect to node 0");
+  // Which node leads the message stream decides how much the kill costs
+  // (the leader's death means an election); reported, not chosen.
+  const std::string leader = cluster.stream_leader(2, "$MQTT_msgs");
   CHECK_EQUAL(kMessages, publish_acknowledged(*device, up, kMessages));
   cluster.kill(0);
   const auto killed_at = Clock::now();
   device.reset();
 
+  // The consumer comes back on node 2 and receives every acknowledged message.
+  auto consumer = connect_until(io, cluster.mqtt_port(2), consumer_id, false, killed_at + kFailoverLimit, present);
+  CHECK_TEXT(consumer != nullptr, "the consumer could not connect to node 2 after node 0 was killed");
+  CHECK_TEXT(present, "node 2 did not find the consumer's session (CONNACK session present = 0)");
   Received got;
   receive_all(io, std::move(consumer), cluster.mqtt_port(2), consumer_id, kMessages, killed_at + kFailoverLimit, got);
-  std::printf("\n  %d of %d acknowledged messages received on node 2 (%d publishes, %d reconnects) %lld ms after the kill",
+  std::printf("\n  %d of %d acknowledged messages received on node 2 (%d publishes, %d reconnects) %lld ms after "
+              "node 0 was killed ($MQTT_msgs leader before: %s)",
               static_cast<int>(got.distinct.size()), kMessages, got.publishes, got.reconnects,
               static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at).count()));
+                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at).count()),
+              leader.empty() ? "unknown" : leader.c_str());
   CHECK_EQUAL(kMessages, static_cast<int>(got.distinct.size()));
   CHECK(got.session_present_on_every_reconnect);
 }

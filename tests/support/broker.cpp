@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -189,20 +190,32 @@ bool Broker::write_config() {
 
 bool Broker::spawn(const std::string& program) {
   const std::string log = dir_ + "/broker.log";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   std::string flag = "-c";
   char* argv[] = {const_cast<char*>(program.c_str()), flag.data(), config_.data(), nullptr};
-  const int rc = ::posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    pid_ = -1;
-    why_ = std::string("cannot start ") + program + ": " + std::strerror(rc);
+  const pid_t parent = ::getpid();
+  // fork + exec rather than posix_spawn, for one thing posix_spawn cannot
+  // do: PR_SET_PDEATHSIG, so that a test process that dies without its
+  // teardown (a CTest timeout kills it) takes its brokers with it instead
+  // of leaving them running (the signal follows the thread that forked:
+  // the tests start brokers from their main thread). The child calls only
+  // async-signal-safe functions, with everything prepared before the fork.
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    why_ = std::string("cannot start ") + program + ": " + std::strerror(errno);
     return false;
   }
+  if (pid == 0) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
+    const int in = ::open("/dev/null", O_RDONLY);
+    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in < 0 || out < 0 || ::dup2(in, STDIN_FILENO) < 0 || ::dup2(out, STDOUT_FILENO) < 0 ||
+        ::dup2(out, STDERR_FILENO) < 0) {
+      ::_exit(127);
+    }
+    ::execve(program.c_str(), argv, environ);
+    ::_exit(127);
+  }
+  pid_ = pid;
   return true;
 }
 

@@ -2,9 +2,10 @@
 // Real MQTT brokers for loopback tests: mosquitto and nats-server (its MQTT
 // gateway, on JetStream), each started by the test on a free 127.0.0.1 port
 // with its own configuration and state in a fresh temporary directory,
-// waited for (bounded) until it listens, and stopped by its PID. A broker
-// the system may run as a service (Debian starts mosquitto on 1883 when it
-// is installed) is never used.
+// waited for (bounded) until it listens, and stopped by its PID; a test
+// process that dies without stopping it (a CTest timeout) takes it along
+// (PR_SET_PDEATHSIG). A broker the system may run as a service (Debian
+// starts mosquitto on 1883 when it is installed) is never used.
 #pragma once
 
 #include <sys/types.h>

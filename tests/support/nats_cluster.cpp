@@ -9,32 +9,33 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <thread>
 
 namespace uplink::test {
 namespace {
 
-// One HTTP/1.0 GET of the monitor's /healthz: nats-server answers 200 and
-// {"status":"ok"} once JetStream is up and, in a cluster, in contact with a
-// meta leader ("JetStream has not established contact with a meta leader"
-// before). Socket timeouts of 1 s bound every call; HTTP/1.0 makes the
-// server close after the answer, so reading to the end is bounded too.
-bool reports_healthy(std::uint16_t monitor_port) {
+// One HTTP/1.0 GET of `path` from the monitor on 127.0.0.1:`port`; the
+// whole answer (status line, headers, body), empty when there was none.
+// Socket timeouts of 1 s and a read count bound it; HTTP/1.0 makes the
+// server close after the answer.
+std::string http_get(std::uint16_t port, const std::string& path) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return {};
   const timeval one_second{1, 0};
   (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &one_second, sizeof one_second);
   (void)::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &one_second, sizeof one_second);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(monitor_port);
+  a.sin_port = htons(port);
   std::string answer;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    static const char kRequest[] = "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (::send(fd, kRequest, sizeof kRequest - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof kRequest - 1)) {
-      char buffer[512];
-      for (int reads = 0; reads < 16 && answer.size() < 4096; ++reads) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      for (int reads = 0; reads < 256 && answer.size() < (1u << 20); ++reads) {
         const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
         if (n <= 0) break;
         answer.append(buffer, static_cast<std::size_t>(n));
@@ -42,9 +43,19 @@ bool reports_healthy(std::uint16_t monitor_port) {
     }
   }
   ::close(fd);
-  return answer.compare(0, 12, "HTTP/1.1 200") == 0 || answer.compare(0, 12, "HTTP/1.0 200") == 0
-             ? answer.find("\"ok\"") != std::string::npos
-             : false;
+  return answer;
+}
+
+// nats-server's /healthz?js-server-only=true answers 200 and
+// {"status":"ok"} once JetStream is up and, in a cluster, in contact with a
+// meta leader (503 and "JetStream has not established contact with a meta
+// leader" before). Not the plain /healthz: it also wants every stream and
+// consumer replica current, and 2.9.10 reports an idle MQTT consumer's
+// replica on a restarted node "not current" for minutes.
+bool reports_healthy(std::uint16_t monitor_port) {
+  const std::string answer = http_get(monitor_port, "/healthz?js-server-only=true");
+  return answer.compare(0, 7, "HTTP/1.") == 0 && answer.compare(9, 3, "200") == 0 &&
+         answer.find("\"ok\"") != std::string::npos;
 }
 
 }  // namespace
@@ -57,7 +68,7 @@ bool NatsCluster::wait_healthy(std::size_t i, std::chrono::steady_clock::time_po
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   why_ = "nats-server node " + std::to_string(i) + " did not report JetStream healthy on 127.0.0.1:" +
-         std::to_string(monitor_ports_[i]) + "/healthz in time";
+         std::to_string(monitor_ports_[i]) + "/healthz?js-server-only=true in time";
   return false;
 }
 
@@ -123,6 +134,23 @@ bool NatsCluster::restart(std::size_t i, std::chrono::milliseconds limit) {
     return false;
   }
   return wait_healthy(i, deadline);
+}
+
+std::string NatsCluster::stream_leader(std::size_t i, const std::string& stream) const {
+  // /jsz lists each stream as {"name": ..., "cluster": {"name": ...,
+  // "leader": ...}}: the first "leader" after the stream's name is its own.
+  // The JSON is indented; names hold no blanks, so drop them all.
+  std::string answer = http_get(monitor_ports_[i], "/jsz?streams=true");
+  const auto blank = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  answer.erase(std::remove_if(answer.begin(), answer.end(), blank), answer.end());
+  const std::size_t named = answer.find("\"name\":\"" + stream + "\"");
+  if (named == std::string::npos) return {};
+  static const std::string kLeader = "\"leader\":\"";
+  const std::size_t leader = answer.find(kLeader, named);
+  if (leader == std::string::npos) return {};
+  const std::size_t begin = leader + kLeader.size();
+  const std::size_t end = answer.find('"', begin);
+  return end == std::string::npos ? std::string() : answer.substr(begin, end - begin);
 }
 
 void NatsCluster::stop() {

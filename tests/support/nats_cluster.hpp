@@ -4,7 +4,7 @@
 // and MQTT listener, the nodes routed to each other in one `cluster` block,
 // the MQTT streams replicated on all three. start() returns once every
 // node's MQTT listener accepts and its HTTP monitor reports JetStream
-// healthy (a meta leader elected); a node can be killed with SIGKILL and
+// healthy (/healthz?js-server-only=true: in contact with a meta leader); a node can be killed with SIGKILL and
 // restarted on its state; the destructor stops every node. Every wait is
 // bounded.
 #pragma once
@@ -53,6 +53,10 @@ class NatsCluster {
   [[nodiscard]] std::uint16_t monitor_port(std::size_t i) const { return monitor_ports_[i]; }
   /// Node `i`'s PID; -1 when it is not running.
   [[nodiscard]] pid_t pid(std::size_t i) const { return nodes_[i].pid(); }
+  /// The server name ("node0".."node2") of the JetStream leader of
+  /// `stream` (e.g. "$MQTT_msgs") as node `i`'s monitor reports it; empty
+  /// when it does not know. For reports: which node a kill hit.
+  [[nodiscard]] std::string stream_leader(std::size_t i, const std::string& stream) const;
   /// Why start() or restart() failed.
   [[nodiscard]] const std::string& why() const { return why_; }
 
