@@ -52,27 +52,32 @@ namespace {
 constexpr std::chrono::seconds kStartLimit{30};
 constexpr std::chrono::seconds kFailoverLimit{30};
 
+// Milliseconds since `start`, for the printed measurements.
+long long ms_since(Clock::time_point start) {
+  return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+}
+
 ConstByteSpan bytes_of(const std::string& s) { return ConstByteSpan{s.data(), s.size()}; }
 
 std::string topic_for(ConstByteSpan pattern, const std::string& device_id) {
   char topic[128];
-  const EncodeResult r = expand_topic(pattern, bytes_of(device_id),
-                                      ByteSpan{reinterpret_cast<std::uint8_t*>(topic), sizeof topic});
+  const EncodeResult r =
+      expand_topic(pattern, bytes_of(device_id), ByteSpan{reinterpret_cast<std::uint8_t*>(topic), sizeof topic});
   return r.error ? std::string() : std::string(topic, r.size);
 }
 
 bool skipped_without_nats(const NatsCluster& cluster) {
   if (cluster.installed()) return false;
-  std::printf("\n  IGNORED: nats-server is not installed (scripts/setup test installs it): the cluster was not checked\n");
+  std::printf(
+      "\n  IGNORED: nats-server is not installed (scripts/setup test installs it): the cluster was not checked\n");
   return true;
 }
 
 bool start_cluster(NatsCluster& cluster) {
   const auto begin = Clock::now();
   if (!cluster.start(kStartLimit)) return false;
-  std::printf("\n  cluster healthy after %lld ms (MQTT ports %u %u %u)",
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count()),
-              cluster.mqtt_port(0), cluster.mqtt_port(1), cluster.mqtt_port(2));
+  std::printf("\n  cluster healthy after %lld ms (MQTT ports %u %u %u)", ms_since(begin), cluster.mqtt_port(0),
+              cluster.mqtt_port(1), cluster.mqtt_port(2));
   return true;
 }
 
@@ -82,8 +87,9 @@ bool start_cluster(NatsCluster& cluster) {
 // nats-server closes the connection or answers nothing within the test
 // connection's limit. Null when the deadline passed; `session_present`
 // from the CONNACK that was accepted.
-std::unique_ptr<MqttTestConnection> connect_until(asio::io_context& io, std::uint16_t port, const std::string& client_id,
-                                                  bool clean, Clock::time_point deadline, bool& session_present) {
+std::unique_ptr<MqttTestConnection> connect_until(asio::io_context& io, std::uint16_t port,
+                                                  const std::string& client_id, bool clean, Clock::time_point deadline,
+                                                  bool& session_present) {
   for (int attempt = 0; attempt < 100 && Clock::now() < deadline; ++attempt) {
     auto c = std::make_unique<MqttTestConnection>(io);
     if (c->connect(port)) {
@@ -164,9 +170,8 @@ struct Received {
 // again to `port` and goes on.
 void receive_all(asio::io_context& io, std::unique_ptr<MqttTestConnection> c, std::uint16_t port,
                  const std::string& client_id, int count, Clock::time_point deadline, Received& got) {
-  for (int turns = 0; turns < 10 * count + 100 && Clock::now() < deadline &&
-                      static_cast<int>(got.distinct.size()) < count;
-       ++turns) {
+  for (int turns = 0;
+       turns < 10 * count + 100 && Clock::now() < deadline && static_cast<int>(got.distinct.size()) < count; ++turns) {
     if (c == nullptr) {
       bool present = false;
       c = connect_until(io, port, client_id, false, deadline, present);
@@ -214,9 +219,7 @@ TEST(MqttNatsClusterSession, ASessionAndItsQueuedMessagesAreFoundOnAnotherNodeAf
     const auto begin = Clock::now();
     auto device = subscribed_session(io, cluster.mqtt_port(0), device_id, down, begin + kStartLimit);
     CHECK_TEXT(device != nullptr, "the device could not subscribe on node 0");
-    std::printf("; first CONNECT and SUBSCRIBE answered after %lld ms",
-                static_cast<long long>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count()));
+    std::printf("; first CONNECT and SUBSCRIBE answered after %lld ms", ms_since(begin));
     CHECK(device->send([](ByteSpan out) { return encode_disconnect(out); }));
   }
   // The application publishes for it on node 1, every message acknowledged.
@@ -240,9 +243,7 @@ TEST(MqttNatsClusterSession, ASessionAndItsQueuedMessagesAreFoundOnAnotherNodeAf
   auto device = connect_until(io, cluster.mqtt_port(2), device_id, false, killed_at + kFailoverLimit, present);
   CHECK_TEXT(device != nullptr, "the device could not connect to node 2 after node 0 was killed");
   CHECK_TEXT(present, "node 2 did not find the device's session (CONNACK session present = 0)");
-  std::printf("\n  session found on node 2 %lld ms after node 0 was killed",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at).count()));
+  std::printf("\n  session found on node 2 %lld ms after node 0 was killed", ms_since(killed_at));
   Received got;
   receive_all(io, std::move(device), cluster.mqtt_port(2), device_id, kMessages, killed_at + kFailoverLimit, got);
   CHECK_EQUAL(kMessages, static_cast<int>(got.distinct.size()));
@@ -254,9 +255,7 @@ TEST(MqttNatsClusterSession, ASessionAndItsQueuedMessagesAreFoundOnAnotherNodeAf
   const auto restart_begin = Clock::now();
   const bool restarted = cluster.restart(0);
   CHECK_TEXT(restarted, cluster.why().c_str());
-  std::printf("; node 0 healthy again %lld ms after its restart",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - restart_begin).count()));
+  std::printf("; node 0 healthy again %lld ms after its restart", ms_since(restart_begin));
   CHECK(cluster.pid(0) != killed);
   auto again = connect_until(io, cluster.mqtt_port(0), device_id, false, Clock::now() + kFailoverLimit, present);
   CHECK_TEXT(again != nullptr, "the device could not connect to node 0 after its restart");
@@ -307,12 +306,11 @@ TEST(MqttNatsClusterAcknowledged, EveryPublishNode0AcknowledgedBeforeItsSigkillR
   CHECK_TEXT(present, "node 2 did not find the consumer's session (CONNACK session present = 0)");
   Received got;
   receive_all(io, std::move(consumer), cluster.mqtt_port(2), consumer_id, kMessages, killed_at + kFailoverLimit, got);
-  std::printf("\n  %d of %d acknowledged messages received on node 2 (%d publishes, %d reconnects) %lld ms after "
-              "node 0 was killed ($MQTT_msgs leader before: %s)",
-              static_cast<int>(got.distinct.size()), kMessages, got.publishes, got.reconnects,
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at).count()),
-              leader.empty() ? "unknown" : leader.c_str());
+  std::printf(
+      "\n  %d of %d acknowledged messages received on node 2 (%d publishes, %d reconnects) %lld ms after "
+      "node 0 was killed ($MQTT_msgs leader before: %s)",
+      static_cast<int>(got.distinct.size()), kMessages, got.publishes, got.reconnects, ms_since(killed_at),
+      leader.empty() ? "unknown" : leader.c_str());
   CHECK_EQUAL(kMessages, static_cast<int>(got.distinct.size()));
   CHECK(got.session_present_on_every_reconnect);
 }

@@ -67,8 +67,9 @@ bool NatsCluster::wait_healthy(std::size_t i, std::chrono::steady_clock::time_po
     if (reports_healthy(monitor_ports_[i])) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  why_ = "nats-server node " + std::to_string(i) + " did not report JetStream healthy on 127.0.0.1:" +
-         std::to_string(monitor_ports_[i]) + "/healthz?js-server-only=true in time";
+  why_ = "nats-server node " + std::to_string(i) +
+         " did not report JetStream healthy on 127.0.0.1:" + std::to_string(monitor_ports_[i]) +
+         "/healthz?js-server-only=true in time";
   return false;
 }
 
@@ -99,7 +100,8 @@ bool NatsCluster::start_once(std::chrono::steady_clock::time_point deadline) {
   // Each node listens for MQTT at once, before the cluster has formed:
   // start them one after the other, then wait for JetStream on each.
   for (std::size_t i = 0; i < kNodes; ++i) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || !nodes_[i].start(left)) {
       why_ = "node " + std::to_string(i) + ": " + (left.count() <= 0 ? std::string("out of time") : nodes_[i].why());
       return false;

@@ -4,9 +4,9 @@
 // and MQTT listener, the nodes routed to each other in one `cluster` block,
 // the MQTT streams replicated on all three. start() returns once every
 // node's MQTT listener accepts and its HTTP monitor reports JetStream
-// healthy (/healthz?js-server-only=true: in contact with a meta leader); a node can be killed with SIGKILL and
-// restarted on its state; the destructor stops every node. Every wait is
-// bounded.
+// healthy (/healthz?js-server-only=true: in contact with a meta leader); a
+// node can be killed with SIGKILL and restarted on its state; the
+// destructor stops every node. Every wait is bounded.
 #pragma once
 
 #include <array>
