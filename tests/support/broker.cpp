@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,10 +27,8 @@
 extern char** environ;
 
 namespace uplink::test {
-namespace {
 
-// A port the kernel just handed out for 127.0.0.1 and that nobody holds now.
-// Another process may take it before the broker does: start() retries.
+// Another process may take the port before the broker does: start() retries.
 std::uint16_t free_loopback_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 0;
@@ -45,6 +44,8 @@ std::uint16_t free_loopback_port() {
   ::close(fd);
   return port;
 }
+
+namespace {
 
 bool accepts_connections(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -154,8 +155,21 @@ bool Broker::write_config() {
       out << "allow_anonymous true\n";
     }
   } else {
-    out << "server_name: uplink_test_" << ::getpid() << "_" << port_ << "\n"
-        << "host: 127.0.0.1\n"
+    if (cluster_.cluster_name.empty()) {
+      out << "server_name: uplink_test_" << ::getpid() << "_" << port_ << "\n";
+    } else {
+      // A cluster node: the routes name the other nodes (a node's own
+      // route would be harmless, but this is the config a user writes).
+      out << "server_name: " << cluster_.server_name << "\n"
+          << "http: \"127.0.0.1:" << cluster_.monitor_port << "\"\n"
+          << "cluster {\n  name: " << cluster_.cluster_name << "\n  listen: \"127.0.0.1:" << cluster_.route_port
+          << "\"\n  routes: [\n";
+      for (const std::uint16_t peer : cluster_.peer_route_ports) {
+        out << "    \"nats-route://127.0.0.1:" << peer << "\"\n";
+      }
+      out << "  ]\n}\n";
+    }
+    out << "host: 127.0.0.1\n"
         << "port: -1\n"  // the NATS client port: any free one, unused by the tests
         << "jetstream {\n  store_dir: \"" << dir_ << "/jetstream\"\n"
         << "  max_memory_store: 67108864\n  max_file_store: 268435456\n}\n"
@@ -163,7 +177,13 @@ bool Broker::write_config() {
         // away as it was sent (nats-server handles a close asynchronously)
         // comes again after this long; the default, 30 s, outlasts a test.
         // Longer than any test subscriber lags behind, or it gets duplicates.
-        << "mqtt {\n  listen: \"127.0.0.1:" << port_ << "\"\n  ack_wait: \"10s\"\n}\n";
+        << "mqtt {\n  listen: \"127.0.0.1:" << port_ << "\"\n  ack_wait: \"10s\"\n";
+    // The MQTT streams (sessions, messages, retained) are made on the first
+    // CONNECT with this many replicas (written out: surviving a node is
+    // what the cluster is for, so the recipe says it rather than trusting
+    // a default).
+    if (!cluster_.cluster_name.empty()) out << "  stream_replicas: " << cluster_.mqtt_stream_replicas << "\n";
+    out << "}\n";
     if (with_password) {
       out << "authorization {\n  user: \"" << user_ << "\"\n  password: \"" << password_ << "\"\n}\n";
     }
@@ -174,20 +194,32 @@ bool Broker::write_config() {
 
 bool Broker::spawn(const std::string& program) {
   const std::string log = dir_ + "/broker.log";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   std::string flag = "-c";
   char* argv[] = {const_cast<char*>(program.c_str()), flag.data(), config_.data(), nullptr};
-  const int rc = ::posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    pid_ = -1;
-    why_ = std::string("cannot start ") + program + ": " + std::strerror(rc);
+  const pid_t parent = ::getpid();
+  // fork + exec rather than posix_spawn, for one thing posix_spawn cannot
+  // do: PR_SET_PDEATHSIG, so that a test process that dies without its
+  // teardown (a CTest timeout kills it) takes its brokers with it instead
+  // of leaving them running (the signal follows the thread that forked:
+  // the tests start brokers from their main thread). The child calls only
+  // async-signal-safe functions, with everything prepared before the fork.
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    why_ = std::string("cannot start ") + program + ": " + std::strerror(errno);
     return false;
   }
+  if (pid == 0) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
+    const int in = ::open("/dev/null", O_RDONLY);
+    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in < 0 || out < 0 || ::dup2(in, STDIN_FILENO) < 0 || ::dup2(out, STDOUT_FILENO) < 0 ||
+        ::dup2(out, STDERR_FILENO) < 0) {
+      ::_exit(127);
+    }
+    ::execve(program.c_str(), argv, environ);
+    ::_exit(127);
+  }
+  pid_ = pid;
   return true;
 }
 

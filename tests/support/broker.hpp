@@ -2,9 +2,10 @@
 // Real MQTT brokers for loopback tests: mosquitto and nats-server (its MQTT
 // gateway, on JetStream), each started by the test on a free 127.0.0.1 port
 // with its own configuration and state in a fresh temporary directory,
-// waited for (bounded) until it listens, and stopped by its PID. A broker
-// the system may run as a service (Debian starts mosquitto on 1883 when it
-// is installed) is never used.
+// waited for (bounded) until it listens, and stopped by its PID; a test
+// process that dies without stopping it (a CTest timeout) takes it along
+// (PR_SET_PDEATHSIG). A broker the system may run as a service (Debian
+// starts mosquitto on 1883 when it is installed) is never used.
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace uplink::test {
 
@@ -24,6 +26,23 @@ enum class BrokerKind : std::uint8_t {
 
 /// Stable lower-case name of a broker kind, for messages.
 const char* broker_name(BrokerKind kind);
+
+/// A port the kernel just handed out for 127.0.0.1 and that nobody holds
+/// now (another process may take it before the caller binds it); 0 when
+/// none could be had.
+std::uint16_t free_loopback_port();
+
+/// A nats-server's place in a cluster (`cluster { name, listen, routes }`),
+/// with the JetStream replica count of the MQTT streams and the port of
+/// its HTTP monitor (`/healthz` says when JetStream has a meta leader).
+struct NatsClusterRole {
+  std::string cluster_name;
+  std::string server_name;
+  std::uint16_t route_port = 0;                ///< this node's cluster listener on 127.0.0.1
+  std::vector<std::uint16_t> peer_route_ports; ///< the other nodes' cluster listeners
+  std::uint16_t monitor_port = 0;              ///< HTTP monitoring on 127.0.0.1
+  int mqtt_stream_replicas = 3;                ///< `mqtt { stream_replicas }`
+};
 
 /// The absolute path of `name` on PATH or in /usr/sbin, /usr/local/sbin;
 /// empty when it is not installed.
@@ -55,6 +74,10 @@ class Broker {
     tls_key_ = std::move(key_pem);
     tls_require_client_certificate_ = require_client_certificate;
   }
+
+  /// Makes the next start() run this nats-server as a cluster node
+  /// (nats only; NatsCluster in nats_cluster.hpp uses it).
+  void join_cluster(NatsClusterRole role) { cluster_ = std::move(role); }
 
   /// True when the broker's program is installed (start() can work).
   [[nodiscard]] bool installed() const;
@@ -108,6 +131,7 @@ class Broker {
   std::string tls_certificate_;
   std::string tls_key_;
   bool tls_require_client_certificate_ = false;
+  NatsClusterRole cluster_;
 };
 
 }  // namespace uplink::test
