@@ -22,6 +22,8 @@ inline ConstByteSpan text_span(const std::string& s) { return ConstByteSpan{s.da
 class MqttApplication {
  public:
   explicit MqttApplication(asio::io_context& io) : connection_(io) {}
+  /// Over `stream` (e.g. a TlsStream), which must outlive the application.
+  MqttApplication(asio::io_context& io, net::Stream& stream) : connection_(io, stream) {}
 
   /// CONNECT as `client_id` (clean session or not), then SUBSCRIBE to
   /// `filter` at QoS 1 unless it is empty. False on any failure (error()).
