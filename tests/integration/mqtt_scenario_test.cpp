@@ -201,6 +201,24 @@ void read_rest(MqttApplication& app, UplinkLedger& ledger, milliseconds quiet, m
 }
 
 
+// PUBLISHes with DUP set the broker received from `client_id` on `topic`,
+// from its log (mosquitto logs every packet's flags; nats-server when
+// tracing, which the scenarios that count turn on).
+std::size_t dup_publishes_received(const test::Broker& broker, const std::string& client_id,
+                                   const std::string& topic) {
+  const std::string log = broker.log_text();
+  const std::string dup = broker.kind() == BrokerKind::mosquitto ? "Received PUBLISH from " + client_id + " (d1,"
+                                                                 : "<<- [PUBLISH " + topic + " dup=true";
+  std::size_t dups = 0;
+  for (std::size_t at = log.find(dup); at != std::string::npos && dups < 1000000; at = log.find(dup, at + 1)) ++dups;
+  return dups;
+}
+
+void trace_packets(test::Broker& broker) {
+  if (broker.kind() == BrokerKind::nats) broker.add_config("trace: true\n");
+}
+
+
 // ------------------------------------------------- 1 and 7: many in one session
 
 // `count` messages in order, each exactly once with the envelope, all
@@ -457,6 +475,7 @@ void run_killed_and_restarted(test::Broker& broker) {
     // not every second.
     broker.add_config("autosave_on_changes true\n");
   }
+  trace_packets(broker);
   CHECK_TEXT(broker.start(), broker.why().c_str());
   asio::io_context io;
   const std::string id = unique_id("killed");
@@ -506,6 +525,12 @@ void run_killed_and_restarted(test::Broker& broker) {
               which.c_str());
   CHECK_TRUE(device.listener.online.at(1).resumed);
   CHECK(in_flight_at_kill > 0);
+  // The brokers log the flags of every PUBLISH they receive: the resends
+  // came with DUP set. (A broker sets the DUP of what it forwards itself,
+  // so the application cannot see it.)
+  const std::size_t dups = dup_publishes_received(broker, id, up);
+  std::printf("  %s received %zu PUBLISHes with DUP from the device\n", test::broker_name(broker.kind()), dups);
+  CHECK_TEXT(dups >= 1 && dups <= in_flight_at_kill, std::to_string(dups).c_str());
   // The unacknowledged ones went again (with DUP: session present).
   CHECK(c.data_frames_sent > sent);
   CHECK_TEXT(missing == 0, which.c_str());
@@ -524,6 +549,7 @@ void run_killed_and_restarted(test::Broker& broker) {
 // application's subscription).
 void run_state_wiped(test::Broker& broker) {
   if (skipped(broker, "a broker whose state was wiped")) return;
+  trace_packets(broker);
   CHECK_TEXT(broker.start(), broker.why().c_str());
   asio::io_context io;
   FaultProxy proxy(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), broker.port()));
@@ -570,6 +596,9 @@ void run_state_wiped(test::Broker& broker) {
               which.c_str());
   CHECK_TEXT(missing == 0, which.c_str());
   CHECK_TEXT(ledger.in_order, ledger.problem.c_str());
+  // The resends after session present = 0 are new PUBLISHes: no DUP.
+  CHECK(device.client->counters().data_frames_sent > sent);
+  UNSIGNED_LONGS_EQUAL(0, dup_publishes_received(broker, id, up));
   stop(io, device);
   app.close();
 }

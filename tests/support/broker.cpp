@@ -303,4 +303,9 @@ bool Broker::wipe_state() {
   return ::stat((dir_ + "/jetstream").c_str(), &st) != 0;
 }
 
+std::string Broker::log_text() const {
+  std::ifstream in(dir_ + "/broker.log");
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 }  // namespace uplink::test

@@ -96,6 +96,9 @@ class Broker {
   /// port: restart() then starts a broker that forgot every session. Only
   /// while it is not running (after terminate() or kill()); false otherwise.
   [[nodiscard]] bool wipe_state();
+  /// Everything the broker logged so far, across restarts (mosquitto logs
+  /// every packet with its flags: "Received PUBLISH from ID (d1, q1, ...").
+  [[nodiscard]] std::string log_text() const;
 
  private:
   bool write_config();
