@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <set>
 #include <string>
@@ -642,7 +643,9 @@ void run_duplicate_client_id(test::Broker& broker) {
                "the device did not come back");
     // The device's return kicked the twin.
     bool twin_closed = false;
-    for (int i = 0; i < 100 && !twin_closed; ++i) twin_closed = !twin.read(milliseconds(50), [](const mqtt::Publish&) {});
+    for (int i = 0; i < 100 && !twin_closed; ++i) {
+      twin_closed = !twin.read(milliseconds(50), [](const mqtt::Publish&) {});
+    }
     CHECK_TEXT(twin_closed, "the twin was not kicked");
     twin.close();
   }
