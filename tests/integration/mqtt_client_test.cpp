@@ -26,7 +26,7 @@
 
 #include "support/broker.hpp"
 #include "support/link_fakes.hpp"
-#include "support/mqtt_test_client.hpp"
+#include "support/mqtt_application.hpp"
 #include "support/run_until.hpp"
 #include "uplink/client.hpp"
 #include "uplink/codec/mqtt_encoder.hpp"
@@ -36,13 +36,13 @@
 
 using namespace uplink;
 using test::BrokerKind;
-using test::MqttTestConnection;
+using test::MqttApplication;
 
 namespace {
 
 constexpr std::chrono::milliseconds kLimit{20000};
 
-ConstByteSpan bytes_of(const std::string& s) { return ConstByteSpan{s.data(), s.size()}; }
+ConstByteSpan bytes_of(const std::string& s) { return test::text_span(s); }
 
 Options mqtt_options(std::uint16_t port, const std::string& device_id) {
   Options o;
@@ -58,36 +58,6 @@ Options mqtt_options(std::uint16_t port, const std::string& device_id) {
   o.max_in_flight = 20;  // mosquitto's default inflight limit
   o.mqtt.envelope = true;
   return o;
-}
-
-// The application's connection: clean session, subscribed to `filter` at QoS 1.
-bool application_connect(MqttTestConnection& c, std::uint16_t port, const std::string& client_id,
-                         const std::string& filter) {
-  if (!c.connect(port)) return false;
-  mqtt::Connect connect;
-  connect.client_id = bytes_of(client_id);
-  connect.clean_session = true;
-  connect.keepalive_s = 60;
-  if (!c.send([&](ByteSpan out) { return mqtt::encode(connect, out); })) return false;
-  const mqtt::Packet* p = c.receive();
-  if (p == nullptr || p->type != mqtt::PacketType::connack) return false;
-  if (filter.empty()) return true;
-  const mqtt::TopicFilter f{bytes_of(filter), mqtt::Qos::at_least_once};
-  if (!c.send([&](ByteSpan out) { return mqtt::encode(mqtt::Subscribe{1, &f, 1}, out); })) return false;
-  p = c.receive();
-  return p != nullptr && p->type == mqtt::PacketType::suback;
-}
-
-bool application_publish(MqttTestConnection& c, const std::string& topic, const std::string& payload,
-                         std::uint16_t id) {
-  mqtt::Publish publish;
-  publish.topic = bytes_of(topic);
-  publish.payload = bytes_of(payload);
-  publish.qos = mqtt::Qos::at_least_once;
-  publish.packet_id = id;
-  if (!c.send([&](ByteSpan out) { return mqtt::encode(publish, out); })) return false;
-  const mqtt::Packet* p = c.receive();
-  return p != nullptr && p->type == mqtt::PacketType::puback && p->packet_id == id;
 }
 
 bool skipped(test::Broker& broker, const char* what) {
@@ -114,8 +84,8 @@ void run_uplink(test::Broker& broker) {
   CHECK_TEXT(broker.start(), broker.why().c_str());
   asio::io_context io;
   const std::string id = "uplink-client-" + std::to_string(::getpid());
-  MqttTestConnection application(io);
-  CHECK_TEXT(application_connect(application, broker.port(), id + "-app", "devices/" + id + "/up"),
+  MqttApplication application(io);
+  CHECK_TEXT(application.connect(broker.port(), id + "-app", true, "devices/" + id + "/up"),
              application.error().message().c_str());
 
   Device device(io);
@@ -136,18 +106,19 @@ void run_uplink(test::Broker& broker) {
       if (device.client->send(bytes_of(payload))) break;  // store full: read first
       ++sent;
     }
-    const mqtt::Packet* p = application.receive();
-    CHECK_TEXT(p != nullptr, application.error().message().c_str());
-    if (p->type != mqtt::PacketType::publish) continue;
-    mqtt::Enveloped e;
-    CHECK_FALSE(mqtt::decode_envelope(p->publish.payload, e));
-    CHECK_TEXT(e.seq == next_expected, ("got seq " + std::to_string(e.seq) + ", expected " +
-                                        std::to_string(next_expected)).c_str());
-    const std::string expected = "reading " + std::to_string(next_expected);
-    CHECK(equal_bytes(bytes_of(expected), e.payload));
-    ++next_expected;
-    const std::uint16_t pid = p->publish.packet_id;
-    CHECK(application.send([&](ByteSpan out) { return mqtt::encode_puback(pid, out); }));
+    CHECK_TEXT(application.read(std::chrono::milliseconds(50),
+                                [&](const mqtt::Publish& p) {
+                                  mqtt::Enveloped e;
+                                  CHECK_FALSE(mqtt::decode_envelope(p.payload, e));
+                                  CHECK_TEXT(e.seq == next_expected,
+                                             ("got seq " + std::to_string(e.seq) + ", expected " +
+                                              std::to_string(next_expected))
+                                                 .c_str());
+                                  const std::string expected = "reading " + std::to_string(next_expected);
+                                  CHECK(equal_bytes(bytes_of(expected), e.payload));
+                                  ++next_expected;
+                                }),
+               application.error().message().c_str());
   }
   CHECK_EQUAL(kMessages + 1, next_expected);
   CHECK_TEXT(test::run_until(io, [&] { return device.listener.acks.size() == kMessages; }, kLimit),
@@ -165,8 +136,8 @@ void run_downlink(test::Broker& broker) {
   asio::io_context io;
   const std::string id = "uplink-down-" + std::to_string(::getpid());
   const std::string down = "devices/" + id + "/down";
-  MqttTestConnection application(io);
-  CHECK_TEXT(application_connect(application, broker.port(), id + "-app", ""), application.error().message().c_str());
+  MqttApplication application(io);
+  CHECK_TEXT(application.connect(broker.port(), id + "-app", true, ""), application.error().message().c_str());
 
   constexpr int kEach = 50;
   {
@@ -178,7 +149,7 @@ void run_downlink(test::Broker& broker) {
     // round trip after CONNACK shows that (the SUBACK comes first).
     CHECK(test::run_until(io, [&] { return !device.listener.heartbeats.empty(); }, kLimit));
     for (int i = 1; i <= kEach; ++i) {
-      CHECK(application_publish(application, down, "online " + std::to_string(i), static_cast<std::uint16_t>(i)));
+      CHECK(application.publish(down, "online " + std::to_string(i), static_cast<std::uint16_t>(i)));
     }
     CHECK_TEXT(test::run_until(io, [&] { return device.listener.messages.size() == kEach; }, kLimit),
                std::to_string(device.listener.messages.size()).c_str());
@@ -189,7 +160,7 @@ void run_downlink(test::Broker& broker) {
   }
   // Offline: the broker keeps them for the persistent session.
   for (int i = 1; i <= kEach; ++i) {
-    CHECK(application_publish(application, down, "offline " + std::to_string(i),
+    CHECK(application.publish(down, "offline " + std::to_string(i),
                               static_cast<std::uint16_t>(100 + i)));
   }
   Device device(io);

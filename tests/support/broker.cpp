@@ -188,6 +188,7 @@ bool Broker::write_config() {
       out << "authorization {\n  user: \"" << user_ << "\"\n  password: \"" << password_ << "\"\n}\n";
     }
   }
+  out << extra_config_;
   out.close();
   return static_cast<bool>(out);
 }
@@ -320,6 +321,23 @@ std::string Broker::log_tail() const {
   std::ifstream in(dir_ + "/broker.log");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
+}
+
+bool Broker::wipe_state() {
+  if (pid_ > 0 || dir_.empty()) return false;
+  if (kind_ == BrokerKind::mosquitto) {
+    // mosquitto keeps everything in one file in persistence_location.
+    const std::string db = dir_ + "/mosquitto.db";
+    return ::remove(db.c_str()) == 0 || errno == ENOENT;
+  }
+  remove_tree(dir_ + "/jetstream");
+  struct stat st {};
+  return ::stat((dir_ + "/jetstream").c_str(), &st) != 0;
+}
+
+std::string Broker::log_text() const {
+  std::ifstream in(dir_ + "/broker.log");
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 }  // namespace uplink::test

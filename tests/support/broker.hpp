@@ -111,6 +111,18 @@ class Broker {
   /// Which broker this is.
   [[nodiscard]] BrokerKind kind() const { return kind_; }
 
+  /// Lines appended to the configuration the next start() writes, in the
+  /// broker's own syntax (e.g. mosquitto's "autosave_on_changes true").
+  void add_config(std::string lines) { extra_config_ += lines; }
+  /// Deletes what the broker keeps between runs (mosquitto's database,
+  /// nats-server's JetStream store), keeping the configuration and the
+  /// port: restart() then starts a broker that forgot every session. Only
+  /// while it is not running (after terminate() or kill()); false otherwise.
+  [[nodiscard]] bool wipe_state();
+  /// Everything the broker logged so far, across restarts (mosquitto logs
+  /// every packet with its flags: "Received PUBLISH from ID (d1, q1, ...").
+  [[nodiscard]] std::string log_text() const;
+
  private:
   bool write_config();
   bool spawn(const std::string& program);
@@ -132,6 +144,7 @@ class Broker {
   std::string tls_key_;
   bool tls_require_client_certificate_ = false;
   NatsClusterRole cluster_;
+  std::string extra_config_;
 };
 
 }  // namespace uplink::test

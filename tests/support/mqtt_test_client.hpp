@@ -41,19 +41,23 @@ class MqttTestConnection final : private net::StreamHandler {
   /// false on failure (see error()) or timeout.
   bool connect(std::uint16_t port) {
     bool done = false;
+    // Connecting again after close(): nothing of the last connection stays.
+    error_ = {};
+    decoder_.reset();
+    pending_bytes_ = ConstByteSpan{};
     const asio::ip::tcp::endpoint endpoint(asio::ip::make_address_v4("127.0.0.1"), port);
     ++pending_;
     // The socket is the connection's: the completion cannot outlive it (close() drains).
     socket_.async_connect(endpoint, [&done, this](const std::error_code& ec) {
       --pending_;
-      error_ = ec;
+      if (ec && !error_) error_ = ec;
       done = true;
     });
-    if (!run_until(io_, [&] { return done; }, kLimit) || error_) return fail_timeout_or_error(done);
+    if (!run_until_prompt(io_, [&] { return done; }, kLimit) || error_) return fail_timeout_or_error(done);
     opened_ = false;
     ++pending_;
     stream_.async_open(socket_, *this, 1, nullptr);
-    if (!run_until(io_, [&] { return opened_; }, kLimit) || error_) return fail_timeout_or_error(opened_);
+    if (!run_until_prompt(io_, [&] { return opened_; }, kLimit) || error_) return fail_timeout_or_error(opened_);
     return true;
   }
 
@@ -70,7 +74,7 @@ class MqttTestConnection final : private net::StreamHandler {
       wrote_ = false;
       ++pending_;
       stream_.async_write_some(ConstByteSpan{bytes + sent, r.size - sent});
-      if (!run_until(io_, [&] { return wrote_; }, kLimit) || error_) return fail_timeout_or_error(wrote_);
+      if (!run_until_prompt(io_, [&] { return wrote_; }, kLimit) || error_) return fail_timeout_or_error(wrote_);
       sent += written_;
     }
     return true;
@@ -78,28 +82,40 @@ class MqttTestConnection final : private net::StreamHandler {
 
   /// Reads until the decoder yields a packet; null on timeout, a closed
   /// connection or a decoding error (see error()).
-  const mqtt::Packet* receive() {
+  const mqtt::Packet* receive() { return receive_within(kLimit, true); }
+
+  /// Like receive(), waiting at most `limit`; on a timeout returns null
+  /// with error() empty and the connection open when `close_on_timeout` is
+  /// false (the read stays pending, the next call continues it).
+  const mqtt::Packet* receive_within(std::chrono::milliseconds limit, bool close_on_timeout) {
     for (int reads = 0; reads < 1000; ++reads) {
-      if (pending_bytes_.size != 0) {
-        const mqtt::DecoderBase::Result r = decoder_.feed(pending_bytes_);
-        pending_bytes_ = pending_bytes_.subspan(r.consumed);
-        if (r.status == DecodeStatus::frame_ready) return &decoder_.packet();
-        if (r.status == DecodeStatus::error) {
-          error_ = decoder_.error();
-          return nullptr;
-        }
+      if (const mqtt::Packet* p = receive_buffered(); p != nullptr || error_) return p;
+      if (!reading_) {
+        got_ = 0;
+        read_ = false;
+        reading_ = true;
+        ++pending_;
+        // rx_ is the connection's: pending_bytes_ views it once the read completed.
+        stream_.async_read_some(ByteSpan{rx_, sizeof rx_});
       }
-      got_ = 0;
-      read_ = false;
-      ++pending_;
-      // rx_ is the connection's: pending_bytes_ views it once the read completed.
-      stream_.async_read_some(ByteSpan{rx_, sizeof rx_});
-      if (!run_until(io_, [&] { return read_; }, kLimit) || error_) {
+      if (!run_until_prompt(io_, [&] { return read_; }, limit) || error_) {
+        if (!read_ && !close_on_timeout) return nullptr;
         fail_timeout_or_error(read_);
         return nullptr;
       }
-      pending_bytes_ = ConstByteSpan{rx_, got_};
     }
+    return nullptr;
+  }
+
+  /// The next packet among the bytes already read, without reading more;
+  /// null when they hold no complete packet (or on a decoding error, see
+  /// error()). Lets a reader take every packet of one read in one go.
+  const mqtt::Packet* receive_buffered() {
+    if (pending_bytes_.size == 0) return nullptr;
+    const mqtt::DecoderBase::Result r = decoder_.feed(pending_bytes_);
+    pending_bytes_ = pending_bytes_.subspan(r.consumed);
+    if (r.status == DecodeStatus::frame_ready) return &decoder_.packet();
+    if (r.status == DecodeStatus::error) error_ = decoder_.error();
     return nullptr;
   }
 
@@ -117,18 +133,22 @@ class MqttTestConnection final : private net::StreamHandler {
  private:
   void on_stream_open(std::uint32_t, std::error_code error) override {
     --pending_;
-    error_ = error;
+    if (error && !error_) error_ = error;  // the first error stays: a close() aborts the rest
     opened_ = true;
   }
   void on_stream_read(std::uint32_t, std::error_code error, std::size_t bytes) override {
     --pending_;
-    error_ = error;
+    reading_ = false;
+    if (error && !error_) error_ = error;
     got_ = bytes;
     read_ = true;
+    // A read starts only once the bytes before were all decoded; these are
+    // taken even when the reader stopped waiting (receive_within()).
+    pending_bytes_ = ConstByteSpan{rx_, error ? 0 : bytes};
   }
   void on_stream_written(std::uint32_t, std::error_code error, std::size_t bytes) override {
     --pending_;
-    error_ = error;
+    if (error && !error_) error_ = error;
     written_ = bytes;
     wrote_ = true;
   }
@@ -144,12 +164,14 @@ class MqttTestConnection final : private net::StreamHandler {
   net::Stream& stream_;
   net::TcpSocket socket_;
   mqtt::Decoder<4096> decoder_;
-  std::uint8_t rx_[512] = {};
+  // Large enough to take many small packets per read (a fast reader).
+  std::uint8_t rx_[16384] = {};
   ConstByteSpan pending_bytes_;
   std::error_code error_;
   int pending_ = 0;
   bool opened_ = false;
   bool read_ = false;
+  bool reading_ = false;  // a read is pending (receive_within() may leave one)
   bool wrote_ = false;
   std::size_t got_ = 0;
   std::size_t written_ = 0;
