@@ -56,6 +56,11 @@ class Broker {
     tls_require_client_certificate_ = require_client_certificate;
   }
 
+  /// Makes the next start() log only errors and warnings (mosquitto; by
+  /// default it logs every packet, which the tests read when they fail, and
+  /// which would cost the broker more than the clients a benchmark compares).
+  void log_errors_only() { log_errors_only_ = true; }
+
   /// True when the broker's program is installed (start() can work).
   [[nodiscard]] bool installed() const;
   /// Writes the configuration, starts the broker on a free loopback port and
@@ -108,6 +113,7 @@ class Broker {
   std::string tls_certificate_;
   std::string tls_key_;
   bool tls_require_client_certificate_ = false;
+  bool log_errors_only_ = false;
 };
 
 }  // namespace uplink::test
