@@ -120,7 +120,8 @@ for r in $(seq "$runs"); do
     name="tp-$c-$r"
     args=(--server "127.0.0.1:$broker_port" --client-id "bench-$c-$r" --count "$count" --size "$size"
       --window "$window" --keepalive-s 30 --limit-s "$limit_s")
-    tp_cmd[$c]="${program[$c]} ${args[*]/127.0.0.1:$broker_port/127.0.0.1:PORT}"
+    shown=("${args[@]/127.0.0.1:$broker_port/127.0.0.1:PORT}")
+    tp_cmd[$c]="${program[$c]} ${shown[*]/bench-$c-$r/ID}"
     say "throughput, run $r of $runs: $c"
     b0=$(cpu_ns "$broker_pid")
     start "$name" /dev/null "${program[$c]}" "${args[@]}"
@@ -216,7 +217,8 @@ for c in "${active[@]}"; do
     if poll_until 30 has_line "$work/$name.log" '"offline"' 1; then
       det=$(( $(field ts_ms "$line") - blackhole_ms ))
       echo "$det $(field since_last_rx_ms "$line")" >>"$work/detect-$c.txt"
-      say "  $c trial $k: $det ms after the blackhole ($(field reason "$line"))"
+      rc=$(field rc "$line")
+      say "  $c trial $k: $det ms after the blackhole ($(field reason "$line")${rc:+, rc $rc})"
     else
       say "  $c trial $k: no disconnect reported within 30 s"
       echo "trial $k" >>"$work/detect-$c.missed"
