@@ -16,6 +16,8 @@ set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/heartbeat_book.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/outbound_store.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/native_profile.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/mqtt_profile.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/link.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/spool.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame.cpp
@@ -45,6 +47,9 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/heartbeat_book.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/outbound_store.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/random_source.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/wire_profile.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/native_profile.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/mqtt_profile.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/link.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/spool.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/spool_damage.hpp

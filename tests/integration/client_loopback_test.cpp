@@ -710,7 +710,10 @@ TEST(ClientFootprint, ClientStaysWithinItsStaticMemoryBudget) {
   // Budget for the default configuration (16 KiB outbound store, 4 KiB
   // frames, 8 KiB transmit buffer, 1 KiB receive chunk, ~3 KiB handler
   // memory, ~4.5 KiB event queue): growth must be a decision, not an
-  // accident. Raised from 40 KiB when events left the lock (event_queue.hpp).
-  constexpr std::size_t kBudget = 44 * 1024;
+  // accident. Raised from 40 KiB when events left the lock (event_queue.hpp),
+  // and from 44 KiB for the MQTT profile (the larger of the two wire
+  // profiles is held in place: its in-flight table, its record of PUBACKs
+  // owed and the expanded topics; and Options::mqtt).
+  constexpr std::size_t kBudget = 46 * 1024;
   CHECK_TEXT(sizeof(Client) <= kBudget, std::to_string(sizeof(Client)).c_str());
 }

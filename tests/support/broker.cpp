@@ -159,7 +159,11 @@ bool Broker::write_config() {
         << "port: -1\n"  // the NATS client port: any free one, unused by the tests
         << "jetstream {\n  store_dir: \"" << dir_ << "/jetstream\"\n"
         << "  max_memory_store: 67108864\n  max_file_store: 268435456\n}\n"
-        << "mqtt {\n  listen: \"127.0.0.1:" << port_ << "\"\n}\n";
+        // ack_wait: a QoS 1 message pushed to a connection that was going
+        // away as it was sent (nats-server handles a close asynchronously)
+        // comes again after this long; the default, 30 s, outlasts a test.
+        // Longer than any test subscriber lags behind, or it gets duplicates.
+        << "mqtt {\n  listen: \"127.0.0.1:" << port_ << "\"\n  ack_wait: \"10s\"\n}\n";
     if (with_password) {
       out << "authorization {\n  user: \"" << user_ << "\"\n  password: \"" << password_ << "\"\n}\n";
     }

@@ -30,7 +30,7 @@ enum class ClientState : std::uint8_t {
 struct OnlineInfo {
   std::size_t endpoint_index = 0;  ///< Index into Options::endpoints of the endpoint now connected.
   std::uint64_t session_id = 0;    ///< The session the server assigned or resumed in WELCOME.
-  bool resumed = false;             ///< The server kept the session of the HELLO.
+  bool resumed = false;             ///< The server kept the session of the HELLO (MQTT: CONNACK session present).
   std::uint32_t heartbeat_ms = 0;   ///< As accepted (maybe clamped) by the server.
   std::uint32_t read_timeout_ms = 0;  ///< Effective silence bound for this connection.
   /// Sequence number the next new message will carry on this session

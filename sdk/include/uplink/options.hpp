@@ -58,6 +58,63 @@ struct AdaptiveHeartbeat {
   std::uint32_t reprobe_after = 32;
 };
 
+/// The wire protocol a client speaks (Options::protocol).
+enum class WireProtocol : std::uint8_t {
+  native,  ///< uplink's own protocol v1 to the reference server (docs/PROTOCOL.md). Default.
+  mqtt,    ///< MQTT 3.1.1 to a broker (docs/MQTT.md): QoS 1 up and down, persistent session.
+};
+
+/// Stable lower-case name of a wire protocol ("native", "mqtt").
+[[nodiscard]] const char* wire_protocol_name(WireProtocol protocol) noexcept;
+
+/// How the client speaks MQTT 3.1.1 (Options::mqtt; used when
+/// Options::protocol is WireProtocol::mqtt). docs/MQTT.md has the mapping.
+///
+/// The client connects with clean session 0 and the device id as client
+/// id; the token, if any, is the password. Each message is one PUBLISH at
+/// QoS 1 to the uplink topic; downlink messages arrive on the downlink
+/// topic (subscribed at QoS 1 after every CONNACK). The keepalive sent in
+/// CONNECT is derived from heartbeat_interval_ms and read_timeout_ms so that
+/// the broker's cut (1.5 x keepalive) never comes before the device's own
+/// detection (core/mqtt_keepalive.hpp).
+struct MqttOptions {
+  /// Longest topic template, user name and will topic, in bytes.
+  static constexpr std::size_t kMaxTopicLength = 128;
+  /// Longest will message, in bytes.
+  static constexpr std::size_t kMaxWillMessage = 128;
+
+  /// Where messages are published; "{device_id}" is replaced by the device
+  /// id. Default "devices/{device_id}/up".
+  char uplink_topic[kMaxTopicLength + 1] = "devices/{device_id}/up";
+  /// What the device subscribes to for downlink messages (a topic name, no
+  /// wildcard); "" subscribes to nothing. Default "devices/{device_id}/down".
+  char downlink_topic[kMaxTopicLength + 1] = "devices/{device_id}/down";
+  /// Put the message's 8-byte sequence number (big endian) before each
+  /// payload, so a consumer can drop QoS 1's duplicates exactly
+  /// (codec/mqtt_envelope.hpp). Default off.
+  bool envelope = false;
+  /// The CONNECT user name; "" (default) sends the device id when a token
+  /// is set, and no user name without one (mutual TLS or an open broker).
+  char username[kMaxTopicLength + 1] = {};
+  /// A will: what the broker publishes when the connection ends without
+  /// DISCONNECT (a dead link, a crash). Off when will_topic is "".
+  /// "{device_id}" is replaced as in the topics.
+  char will_topic[kMaxTopicLength + 1] = {};
+  std::uint8_t will_message[kMaxWillMessage] = {};  ///< The will's payload.
+  std::size_t will_message_size = 0;                ///< Bytes of will_message in use.
+  std::uint8_t will_qos = 1;                        ///< 0 or 1.
+  bool will_retain = false;                         ///< Ask the broker to retain the will.
+  /// The broker's largest keepalive in seconds (AWS IoT Core 1200, Azure IoT
+  /// Hub 1177), so a heartbeat and read timeout it cannot honour are refused
+  /// at start instead of being lowered by the broker. 0: MQTT's own limit.
+  std::uint32_t broker_max_keepalive_s = 0;
+
+  /// Sets a text field (one of the char arrays above). Errors: invalid_option (too long).
+  [[nodiscard]] static std::error_code set_text(char (&field)[kMaxTopicLength + 1], const char* text);
+  /// Sets the will's message. Errors: invalid_option (too long).
+  [[nodiscard]] std::error_code set_will_message(ConstByteSpan message);
+};
+
 /// Everything a client needs to know before start(). Defaults suit a real
 /// device on a real network; Options::demo() is tuned for a quick look.
 struct Options {
@@ -141,6 +198,13 @@ struct Options {
   std::uint32_t tcp_keepalive_idle_s = 0;
   /// Learn the heartbeat interval the path allows (off by default); see AdaptiveHeartbeat.
   AdaptiveHeartbeat adaptive_heartbeat;
+  /// The wire protocol: the native protocol (default) or MQTT 3.1.1.
+  WireProtocol protocol = WireProtocol::native;
+  /// MQTT topics, envelope, user name and will; used with WireProtocol::mqtt.
+  /// With MQTT, max_in_flight is also the window of packet identifiers:
+  /// keep it within the broker's limit (mosquitto 20 for what it sends;
+  /// AWS IoT Core 100, HiveMQ 10, EMQX 32).
+  MqttOptions mqtt;
   /// The learner's policy that adaptive_heartbeat stands for, automatic
   /// values resolved (max_ms is heartbeat_interval_ms).
   [[nodiscard]] HeartbeatLearnerPolicy heartbeat_learner_policy() const;

@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "uplink/codec/frame_encoder.hpp"
 
 namespace uplink {
 namespace {
@@ -110,6 +109,12 @@ OptionsCheck Link::start(const Options& options, Millis now) {
   const OptionsCheck check = validate(options);
   if (!check) return check;
   options_ = options;
+  if (options_.protocol == WireProtocol::mqtt) {
+    profile_ = &profiles_.emplace<MqttProfile>();
+  } else {
+    profile_ = &profiles_.emplace<NativeProfile>();
+  }
+  if (const OptionsCheck fits = profile_->configure(options_); !fits) return fits;
   backoff_ = Backoff(options_.backoff);
   // What the last run learned stays in the book; set_network() resumes it.
   remember_heartbeat();
@@ -142,6 +147,7 @@ void Link::stop(Millis now) {
 }
 
 std::error_code Link::send(ConstByteSpan payload, Millis now, std::uint64_t* id) {
+  if (payload.size > profile_->max_payload()) return Errc::field_too_long;
   const std::error_code error = delivery_.accept(payload, options_.when_full, id, [this](std::uint64_t dropped) {
     listener_.on_dropped(dropped, make_error_code(Errc::queue_full));
   });
@@ -163,11 +169,12 @@ void Link::restore_heartbeat(const HeartbeatMemory& known) {
 void Link::transmit_from_store(Millis now) {
   while (state_ == ClientState::online && !closing_.active && delivery_.can_transmit(options_.max_in_flight)) {
     const Data data = delivery_.next_data();
+    if (!profile_->can_transmit(data.seq)) break;  // the wire's own window (MQTT packet ids) is full
     const std::size_t room = kTxBufferSize - tx_size_;
     // Application data leaves room for control frames: a buffer full of
     // DATA must never hold back a PONG or a PING.
-    if (encoded_size(data) + kTxControlReserve > room) break;
-    const EncodeResult r = encode(data, ByteSpan{tx_ + tx_size_, room});
+    if (profile_->data_size(data) + kTxControlReserve > room) break;
+    const EncodeResult r = profile_->encode_data(data, ByteSpan{tx_ + tx_size_, room});
     if (r.error) break;  // cannot happen: size checked, payload bounded by send()
     tx_size_ += r.size;
     if (delivery_.in_flight() == 0) ack_wait_since_ = now;  // the first in flight starts the ack deadline
@@ -249,7 +256,7 @@ void Link::on_network_change(Millis now, const char* network_key) {
   }
   if (state_ != ClientState::online || closing_.active) return;
   log(LogLevel::info, "network changed: probing the link");
-  if (keep_alive_.start_probe(now, options_.probe_timeout_ms) && queue_control(FrameType::ping)) {
+  if (keep_alive_.start_probe(now, options_.probe_timeout_ms) && queue_ping()) {
     keep_alive_.on_ping_sent(now);
     ++counters_.heartbeats_sent;
   }
@@ -275,35 +282,43 @@ std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan b
   // A frame may end this connection (a new generation) or start closing it:
   // nothing after it in this read counts.
   while (!bytes.empty() && generation == generation_ && !closing_.active) {
-    const FrameDecoderBase::Result r = decoder_.feed(bytes);
+    // A wire that acknowledges each message keeps a bounded record of those
+    // owed: before it fills, they go without waiting for the read's end.
+    if (delivery_.ack_due() && profile_->downlink_ack_urgent()) queue_downlink_ack(now);
+    const ProfileFeed r = profile_->feed(bytes);
     counters_.bytes_received += r.consumed;
     bytes = bytes.subspan(r.consumed);
     if (r.status == DecodeStatus::error) {
-      const std::error_code ec = decoder_.error();
+      const std::error_code ec = profile_->error();
       CloseReason close_reason = CloseReason::protocol_error;
       if (ec == Errc::frame_too_large) close_reason = CloseReason::frame_too_large;
       if (ec == Errc::unsupported_version) close_reason = CloseReason::unsupported_version;
-      protocol_failure(now, ec, close_reason, errc_name(static_cast<Errc>(ec.value())));
+      protocol_failure(now, ec, close_reason, profile_->error_text());
       return given;
     }
     if (r.status == DecodeStatus::frame_ready) {
       ++counters_.frames_received;
-      handle_frame(now, decoder_.frame());
+      handle_frame(now, profile_->frame());
       if (message_pending_) return given - bytes.size;
     }
   }
   // Acknowledge everything this read delivered with one cumulative ACK:
   // batched per read, so promptly but without one ACK per message.
-  if (delivery_.ack_due() && generation == generation_ && state_ == ClientState::online && !closing_.active) {
-    std::uint8_t ack[kFrameHeaderSize + wire::kAckBody];
-    const EncodeResult r = encode(delivery_.ack(), ByteSpan{ack, sizeof ack});
-    // Without room now, the ACK stays pending and goes with the next read.
-    if (!r.error && queue_frame_bytes(ConstByteSpan{ack, r.size}, true)) {
-      delivery_.ack_queued();
-      keep_alive_.on_business_sent(now);
-    }
-  }
+  if (generation == generation_) queue_downlink_ack(now);
   return given;
+}
+
+void Link::queue_downlink_ack(Millis now) {
+  if (!delivery_.ack_due() || state_ != ClientState::online || closing_.active) return;
+  std::uint8_t ack[MqttProfile::kMaxPendingPubacks * 4 > kFrameHeaderSize + wire::kAckBody
+                       ? MqttProfile::kMaxPendingPubacks * 4
+                       : kFrameHeaderSize + wire::kAckBody];
+  const EncodeResult r = profile_->encode_downlink_ack(delivery_.ack(), ByteSpan{ack, sizeof ack});
+  // Without room now, the ACK stays pending and goes with the next read.
+  if (!r.error && queue_frame_bytes(ConstByteSpan{ack, r.size}, true)) {
+    delivery_.ack_queued();
+    keep_alive_.on_business_sent(now);
+  }
 }
 
 void Link::message_delivered() {
@@ -396,7 +411,7 @@ void Link::on_timer(Millis now) {
     case KeepAliveVerdict::none:
       return;
     case KeepAliveVerdict::send_ping:
-      if (queue_control(FrameType::ping)) {
+      if (queue_ping()) {
         keep_alive_.on_ping_sent(now);
         ++counters_.heartbeats_sent;
         if (options_.adaptive_heartbeat.enabled) {
@@ -501,7 +516,6 @@ void Link::begin_round(Millis now) {
 void Link::begin_attempt(Millis now) {
   ++generation_;
   transport_active_ = true;
-  decoder_.reset();
   tx_size_ = 0;
   tx_in_flight_ = 0;
   tx_mid_frame_ = false;
@@ -649,12 +663,7 @@ void Link::end_transport(ConstByteSpan farewell) {
 }
 
 ConstByteSpan Link::make_farewell(CloseReason reason, const char* text) {
-  Close close;
-  close.reason = reason;
-  const std::size_t text_len = std::strlen(text);
-  const std::size_t room = sizeof farewell_ - kFrameHeaderSize - wire::kCloseFixedBody;
-  close.text = ConstByteSpan{text, text_len < room ? text_len : room};
-  const EncodeResult r = encode(close, ByteSpan{farewell_, sizeof farewell_});
+  const EncodeResult r = profile_->encode_farewell(reason, text, ByteSpan{farewell_, sizeof farewell_});
   return r.error ? ConstByteSpan{} : ConstByteSpan{farewell_, r.size};
 }
 
@@ -676,9 +685,12 @@ void Link::handle_frame(Millis now, const Frame& frame) {
   keep_alive_.on_frame_received(now, is_business(frame.type));
 
   switch (frame.type) {
-    case FrameType::ping:
-      if (queue_control(FrameType::pong)) ++counters_.heartbeats_answered;
+    case FrameType::ping: {
+      std::uint8_t pong[kControlFrameSize];
+      const EncodeResult r = profile_->encode_pong(ByteSpan{pong, sizeof pong});
+      if (!r.error && queue_frame_bytes(ConstByteSpan{pong, r.size}, true)) ++counters_.heartbeats_answered;
       return;
+    }
     case FrameType::welcome:
       if (state_ != ClientState::handshaking) {
         protocol_failure(now, make_error_code(Errc::protocol_error), CloseReason::protocol_error,
@@ -688,9 +700,7 @@ void Link::handle_frame(Millis now, const Frame& frame) {
       handle_welcome(now, frame.welcome);
       return;
     case FrameType::close:
-      // A reason this build does not know is logged by its number.
-      log(LogLevel::info, "server closed: %s (0x%02x), retry after %u ms", close_reason_name(frame.close.reason),
-          static_cast<unsigned>(frame.close.reason), static_cast<unsigned>(frame.close.retry_after_ms));
+      log_server_close(frame.close);
       if (state_ == ClientState::online) {
         go_offline(now, make_error_code(Errc::closed_by_server), &frame.close);
       } else {
@@ -743,7 +753,7 @@ void Link::handle_welcome(Millis now, const Welcome& welcome) {
     protocol_failure(now, verdict.error, CloseReason::sequence_error, verdict.why);
     return;
   }
-  const bool resumed = verdict.resumed;
+  const bool resumed = profile_->session_kept(verdict.resumed);
 
   KeepAliveTimings timings;
   timings.heartbeat_ms = welcome.heartbeat_ms;
@@ -771,6 +781,17 @@ void Link::handle_welcome(Millis now, const Welcome& welcome) {
   retry_after_hint_ms_ = 0;  // a hint from a failed attempt of this round is spent
   ++counters_.connects;
   state_ = ClientState::online;
+  // What the wire asks right after its handshake (MQTT: the downlink
+  // SUBSCRIBE), before any DATA.
+  const EncodeResult after = profile_->encode_after_welcome(ByteSpan{tx_ + tx_size_, kTxBufferSize - tx_size_});
+  if (after.error) {  // cannot happen: topics checked at start(), the buffer holds little yet
+    protocol_failure(now, after.error, CloseReason::protocol_error, "cannot encode what follows the handshake");
+    return;
+  }
+  if (after.size != 0) {
+    tx_size_ += after.size;
+    ++counters_.frames_sent;
+  }
 
   log(LogLevel::info, "online: endpoint %u, session %llu%s, heartbeat %u ms, read timeout %u ms",
       static_cast<unsigned>(endpoint_index_), static_cast<unsigned long long>(delivery_.session_id()),
@@ -887,10 +908,9 @@ bool Link::queue_frame_bytes(ConstByteSpan frame, bool control) {
   return true;
 }
 
-bool Link::queue_control(FrameType type) {
+bool Link::queue_ping() {
   std::uint8_t bytes[kControlFrameSize];
-  const EncodeResult r = type == FrameType::ping ? encode_ping(ByteSpan{bytes, sizeof bytes})
-                                                 : encode_pong(ByteSpan{bytes, sizeof bytes});
+  const EncodeResult r = profile_->encode_ping(ByteSpan{bytes, sizeof bytes});
   return !r.error && queue_frame_bytes(ConstByteSpan{bytes, r.size}, true);
 }
 
@@ -902,13 +922,29 @@ void Link::queue_hello(Millis now) {
   hello.heartbeat_ms = options_.heartbeat_interval_ms;
   hello.session_id = delivery_.session_id();
   hello.last_downlink_seq = delivery_.last_downlink_seq();
-  const EncodeResult r = encode(hello, ByteSpan{tx_ + tx_size_, kTxBufferSize - tx_size_});
+  profile_->connection_started(
+      SessionPosition{delivery_.session_id(), delivery_.last_acked_seq(), delivery_.last_downlink_seq()});
+  const EncodeResult r = profile_->encode_hello(hello, ByteSpan{tx_ + tx_size_, kTxBufferSize - tx_size_});
   if (r.error) {  // cannot happen with validated options; fail loudly rather than hang
     attempt_failed(now, r.error);
     return;
   }
   tx_size_ += r.size;
   ++counters_.frames_sent;
+}
+
+void Link::log_server_close(const Close& close) {
+  // The text comes from the wire: only printable ASCII reaches the log.
+  char text[49];
+  std::size_t n = 0;
+  for (; n < close.text.size && n + 1 < sizeof text; ++n) {
+    const std::uint8_t c = close.text.data[n];
+    text[n] = c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '?';
+  }
+  text[n] = '\0';
+  // A reason this build does not know is logged by its number.
+  log(LogLevel::info, "server closed: %s (0x%02x)%s%s, retry after %u ms", close_reason_name(close.reason),
+      static_cast<unsigned>(close.reason), n != 0 ? ": " : "", text, static_cast<unsigned>(close.retry_after_ms));
 }
 
 void Link::log(LogLevel level, const char* format, ...) {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "uplink/core/device_id.hpp"
+#include "uplink/core/mqtt_profile.hpp"
 #include "uplink/error.hpp"
 
 namespace uplink {
@@ -53,6 +54,30 @@ std::error_code Options::set_device_id(const char* id) {
   }
   std::memcpy(device_id, id, n);
   device_id[n] = '\0';
+  return {};
+}
+
+const char* wire_protocol_name(WireProtocol protocol) noexcept {
+  switch (protocol) {
+    case WireProtocol::native: return "native";
+    case WireProtocol::mqtt: return "mqtt";
+  }
+  return "unknown";
+}
+
+std::error_code MqttOptions::set_text(char (&field)[kMaxTopicLength + 1], const char* text) {
+  if (text == nullptr) return Errc::invalid_option;
+  const std::size_t n = bounded_length(text, kMaxTopicLength);
+  if (n > kMaxTopicLength) return Errc::invalid_option;
+  std::memcpy(field, text, n);
+  field[n] = '\0';
+  return {};
+}
+
+std::error_code MqttOptions::set_will_message(ConstByteSpan message) {
+  if (message.size > kMaxWillMessage) return Errc::invalid_option;
+  if (message.size != 0) std::memcpy(will_message, message.data, message.size);
+  will_message_size = message.size;
   return {};
 }
 
@@ -144,7 +169,11 @@ OptionsCheck validate(const Options& o) {
   }
   if (o.backoff.base_ms == 0) return refuse("backoff.base_ms", "must be greater than zero");
   if (o.backoff.cap_ms < o.backoff.base_ms) return refuse("backoff.cap_ms", "must not be below backoff.base_ms");
-  return {};
+  switch (o.protocol) {
+    case WireProtocol::native: return {};
+    case WireProtocol::mqtt: return validate_mqtt(o);
+  }
+  return refuse("protocol", "not a WireProtocol");
 }
 
 }  // namespace uplink

@@ -32,8 +32,9 @@
 #include <cstdint>
 #include <system_error>
 
+#include <variant>
+
 #include "uplink/codec/frame.hpp"
-#include "uplink/codec/frame_decoder.hpp"
 #include "uplink/config_defaults.hpp"
 #include "uplink/core/backoff.hpp"
 #include "uplink/core/byte_span.hpp"
@@ -42,6 +43,8 @@
 #include "uplink/core/heartbeat_book.hpp"
 #include "uplink/core/heartbeat_learner.hpp"
 #include "uplink/core/keep_alive.hpp"
+#include "uplink/core/mqtt_profile.hpp"
+#include "uplink/core/native_profile.hpp"
 #include "uplink/core/spool.hpp"
 #include "uplink/core/random_source.hpp"
 #include "uplink/error.hpp"
@@ -266,8 +269,10 @@ class Link {
   void remember_heartbeat();
   void report_spool_failure();
   bool queue_frame_bytes(ConstByteSpan frame, bool control);
-  bool queue_control(FrameType type);
+  bool queue_ping();
+  void queue_downlink_ack(Millis now);
   void queue_hello(Millis now);
+  void log_server_close(const Close& close);
   void log(LogLevel level, const char* format, ...);
 
   LinkIo& io_;
@@ -276,7 +281,10 @@ class Link {
   Options options_;
   Backoff backoff_{BackoffPolicy{}};
   KeepAlive keep_alive_;
-  FrameDecoder<> decoder_;
+  // The wire format (Options::protocol), chosen at start(): only one is
+  // built at a time, and profile_ points at it.
+  std::variant<NativeProfile, MqttProfile> profiles_;
+  WireProfile* profile_ = std::get_if<NativeProfile>(&profiles_);
   Counters counters_;
 
   ClientState state_ = ClientState::idle;
@@ -317,7 +325,7 @@ class Link {
   // cannot be slipped in without corrupting the stream.
   bool tx_mid_frame_ = false;
 
-  std::uint8_t farewell_[kFrameHeaderSize + wire::kCloseFixedBody + 48] = {};
+  std::uint8_t farewell_[kFrameHeaderSize + wire::kCloseFixedBody + 48] = {};  // CLOSE, DISCONNECT
   // A protocol error met a write of whole frames in flight: the CLOSE in
   // farewell_ waits for that write to complete (it would otherwise be lost,
   // or cut into the stream), until `deadline` at most. Nothing is read,

@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: Apache-2.0
+// MQTT 3.1.1 as a wire profile. See the mapping in mqtt_profile.hpp and
+// docs/MQTT.md.
+//
+// Rules that are easy to get wrong and why they are here:
+//  - The broker numbers nothing, so the WELCOME the link hears is made up
+//    from the ledger: every message up to the last acknowledged one is at
+//    the broker (next_uplink_seq), and the session id stays the device's
+//    when the broker kept the session and becomes a new one when it did
+//    not. The link's Delivery then resumes or starts over exactly as with
+//    the native protocol, and the listener hears which (OnlineInfo::resumed).
+//  - Sequence numbers never restart over MQTT: a new session sends what is
+//    stored under the same numbers, so a consumer reading the envelope
+//    keeps dropping duplicates across a broker that forgot the session.
+//  - PUBACK goes only after the application has had the message (and the
+//    spool recorded it): the link asks for it then, never at decode time.
+#include "uplink/core/mqtt_profile.hpp"
+
+#include <cstring>
+
+#include "uplink/codec/mqtt_encoder.hpp"
+#include "uplink/codec/mqtt_envelope.hpp"
+#include "uplink/codec/mqtt_error.hpp"
+#include "uplink/codec/mqtt_topic.hpp"
+#include "uplink/core/mqtt_keepalive.hpp"
+#include "uplink/error.hpp"
+
+namespace uplink {
+namespace {
+
+OptionsCheck refuse(const char* field, const char* reason) {
+  return {make_error_code(Errc::invalid_option), field, reason};
+}
+
+ConstByteSpan text_of(const char* text) { return ConstByteSpan{text, std::strlen(text)}; }
+
+// Expands one topic template into `out` (NUL-terminated); an empty template
+// expands to nothing. Refused with the field named.
+OptionsCheck expand(const char* field, const char* topic_template, const Options& o, char* out, std::size_t out_size,
+                    std::size_t* size) {
+  *size = 0;
+  out[0] = '\0';
+  if (topic_template[0] == '\0') return {};
+  const EncodeResult r =
+      mqtt::expand_topic(text_of(topic_template), text_of(o.device_id),
+                          ByteSpan{reinterpret_cast<std::uint8_t*>(out), out_size - 1});
+  if (r.error == mqtt::Errc::invalid_topic_template) return refuse(field, "an unknown {placeholder} or a lone brace");
+  if (r.error == mqtt::Errc::invalid_utf8) return refuse(field, "not UTF-8");
+  if (r.error == mqtt::Errc::invalid_topic) {
+    return refuse(field, "not a topic name: empty, a wildcard, or a device id with '/', '+' or '#'");
+  }
+  if (r.error) return refuse(field, "too long once {device_id} is replaced");
+  out[r.size] = '\0';
+  *size = r.size;
+  return {};
+}
+
+// The largest payload whose PUBLISH (fixed header of up to 5 bytes, topic,
+// packet id, envelope) fits the link's send buffer beside the control
+// reserve, and the store's own limit.
+std::size_t max_payload_for(std::size_t topic_size, bool envelope) {
+  const std::size_t overhead = mqtt::kMaxFixedHeaderSize + 2 + topic_size + 2 + (envelope ? mqtt::kEnvelopeSize : 0);
+  const std::size_t room = kTxBufferSize - kTxControlReserve;
+  const std::size_t fits = room > overhead ? room - overhead : 0;
+  return fits < kMaxDataPayload ? fits : kMaxDataPayload;
+}
+
+// Everything configure() and validate_mqtt() both derive from the options.
+struct Derived {
+  char uplink[MqttProfile::kMaxExpandedTopic + 1] = {};
+  std::size_t uplink_size = 0;
+  char downlink[sizeof uplink] = {};
+  std::size_t downlink_size = 0;
+  char will[sizeof uplink] = {};
+  std::size_t will_size = 0;
+  std::uint16_t keepalive_s = 0;
+};
+
+OptionsCheck derive(const Options& o, Derived& d) {
+  const MqttOptions& m = o.mqtt;
+  if (o.mqtt.uplink_topic[0] == '\0') return refuse("mqtt.uplink_topic", "a topic to publish to is required");
+  if (OptionsCheck c = expand("mqtt.uplink_topic", m.uplink_topic, o, d.uplink, sizeof d.uplink, &d.uplink_size); !c) {
+    return c;
+  }
+  if (OptionsCheck c = expand("mqtt.downlink_topic", m.downlink_topic, o, d.downlink, sizeof d.downlink,
+                              &d.downlink_size);
+      !c) {
+    return c;
+  }
+  if (OptionsCheck c = expand("mqtt.will_topic", m.will_topic, o, d.will, sizeof d.will, &d.will_size); !c) return c;
+  if (m.will_qos > 1) return refuse("mqtt.will_qos", "0 or 1 (this client speaks no QoS 2)");
+  if (m.will_message_size > MqttOptions::kMaxWillMessage) {
+    return refuse("mqtt.will_message_size", "longer than MqttOptions::kMaxWillMessage");
+  }
+  if (mqtt::check_utf8(text_of(m.username))) return refuse("mqtt.username", "not UTF-8");
+  const MqttKeepalive k = mqtt_keepalive(o.heartbeat_interval_ms, o.read_timeout_ms, m.broker_max_keepalive_s);
+  if (k.error) {
+    return refuse("read_timeout_ms",
+                  "with heartbeat_interval_ms, needs a keepalive (ceil((read + heartbeat) / 1.5 s)) above "
+                  "mqtt.broker_max_keepalive_s or 65535 s");
+  }
+  d.keepalive_s = k.seconds;
+  if (max_payload_for(d.uplink_size, m.envelope) == 0) {
+    return refuse("mqtt.uplink_topic", "too long for a PUBLISH to fit UPLINK_TX_BUFFER_SIZE");
+  }
+  return {};
+}
+
+CloseReason close_reason_of(mqtt::ConnectReturnCode code) {
+  switch (code) {
+    case mqtt::ConnectReturnCode::unacceptable_protocol_version: return CloseReason::unsupported_version;
+    case mqtt::ConnectReturnCode::server_unavailable: return CloseReason::overloaded;
+    case mqtt::ConnectReturnCode::identifier_rejected:
+    case mqtt::ConnectReturnCode::bad_username_or_password:
+    case mqtt::ConnectReturnCode::not_authorized:
+    case mqtt::ConnectReturnCode::accepted: break;
+  }
+  return CloseReason::unauthorized;
+}
+
+}  // namespace
+
+OptionsCheck validate_mqtt(const Options& options) {
+  Derived d;
+  return derive(options, d);
+}
+
+// ------------------------------------------------------------- configure
+
+OptionsCheck MqttProfile::configure(const Options& options) {
+  Derived d;
+  if (OptionsCheck c = derive(options, d); !c) return c;
+  options_ = &options;
+  std::memcpy(uplink_topic_, d.uplink, sizeof uplink_topic_);
+  uplink_topic_size_ = d.uplink_size;
+  std::memcpy(downlink_topic_, d.downlink, sizeof downlink_topic_);
+  downlink_topic_size_ = d.downlink_size;
+  std::memcpy(will_topic_, d.will, sizeof will_topic_);
+  will_topic_size_ = d.will_size;
+  keepalive_s_ = d.keepalive_s;
+  envelope_ = options.mqtt.envelope;
+  max_payload_ = max_payload_for(uplink_topic_size_, envelope_);
+  (void)table_.set_window(options.max_in_flight);  // validated: 1 .. kStoreMessages, the table's capacity
+  return {};
+}
+
+// ------------------------------------------------------------ connection
+
+void MqttProfile::connection_started(const SessionPosition& position) {
+  decoder_.reset();
+  error_ = {};
+  error_text_ = "";
+  position_ = position;
+  session_present_ = false;
+  connack_seen_ = false;
+  subscribe_id_ = 0;
+  dup_through_ = 0;
+  // The broker sends again what it has not seen acknowledged.
+  pending_pubacks_ = 0;
+  pubacks_head_ = 0;
+  // The ledger moved without the table (a spool recovered at start, a
+  // session given up): the table starts over from where the ledger is.
+  if (table_.acked_through() != position.last_acked_seq) table_.reset(position.last_acked_seq);
+}
+
+EncodeResult MqttProfile::encode_hello(const Hello& hello, ByteSpan out) {
+  const MqttOptions& m = options_->mqtt;
+  mqtt::Connect connect;
+  connect.client_id = hello.device_id;
+  connect.clean_session = false;
+  connect.keepalive_s = keepalive_s_;
+  if (m.username[0] != '\0') {
+    connect.has_username = true;
+    connect.username = text_of(m.username);
+  } else if (!hello.token.empty()) {
+    connect.has_username = true;
+    connect.username = hello.device_id;
+  }
+  if (!hello.token.empty()) {
+    connect.has_password = true;
+    connect.password = hello.token;
+  }
+  if (will_topic_size_ != 0) {
+    connect.has_will = true;
+    connect.will.topic = ConstByteSpan{will_topic_, will_topic_size_};
+    connect.will.message = ConstByteSpan{m.will_message, m.will_message_size};
+    connect.will.qos = static_cast<mqtt::Qos>(m.will_qos);
+    connect.will.retain = m.will_retain;
+  }
+  return mqtt::encode(connect, out);
+}
+
+EncodeResult MqttProfile::encode_after_welcome(ByteSpan out) {
+  if (downlink_topic_size_ == 0) return {};
+  // The SUBSCRIBE's identifier only has to differ from those in flight: its
+  // SUBACK comes back within one round trip, long before the table's ids
+  // could wrap around to it.
+  PacketIdAllocator ids;
+  const std::uint16_t id = ids.next([this](std::uint16_t candidate) { return table_.in_use(candidate); });
+  mqtt::TopicFilter filter;
+  filter.filter = ConstByteSpan{downlink_topic_, downlink_topic_size_};
+  filter.qos = mqtt::Qos::at_least_once;
+  mqtt::Subscribe subscribe;
+  subscribe.packet_id = id;
+  subscribe.filters = &filter;
+  subscribe.count = 1;
+  const EncodeResult r = mqtt::encode(subscribe, out);
+  if (!r.error) subscribe_id_ = id;
+  return r;
+}
+
+// --------------------------------------------------------------- uplink
+
+bool MqttProfile::dup_resend(std::uint64_t seq) const { return seq <= dup_through_; }
+
+bool MqttProfile::can_transmit(std::uint64_t seq) const {
+  const std::uint64_t held_through = table_.acked_through() + table_.size();
+  return (seq > table_.acked_through() && seq <= held_through) || !table_.full();
+}
+
+std::size_t MqttProfile::data_size(const Data& data) const {
+  mqtt::Publish publish;
+  publish.topic = ConstByteSpan{uplink_topic_, uplink_topic_size_};
+  publish.qos = mqtt::Qos::at_least_once;
+  publish.packet_id = 1;
+  return mqtt::encoded_size(publish, data.payload.size + (envelope_ ? mqtt::kEnvelopeSize : 0));
+}
+
+EncodeResult MqttProfile::encode_data(const Data& data, ByteSpan out) {
+  const std::size_t size = data_size(data);
+  if (size == 0) return {make_error_code(Errc::field_too_long), 0};
+  if (size > out.size) return {make_error_code(Errc::buffer_too_small), 0};
+  mqtt::Publish publish;
+  publish.topic = ConstByteSpan{uplink_topic_, uplink_topic_size_};
+  publish.qos = mqtt::Qos::at_least_once;
+  if (data.seq > table_.acked_through() && data.seq <= table_.acked_through() + table_.size()) {
+    // Sent on an earlier connection: the same identifier again, DUP set when
+    // the broker kept the session (it may have seen it).
+    publish.packet_id = table_.at(static_cast<std::size_t>(data.seq - table_.acked_through() - 1)).packet_id;
+    publish.dup = dup_resend(data.seq);
+  } else {
+    const InFlightTableBase::Added added = table_.add(data.seq);
+    if (added.error) return {added.error, 0};
+    publish.packet_id = added.packet_id;
+  }
+  const std::size_t payload_size = data.payload.size + (envelope_ ? mqtt::kEnvelopeSize : 0);
+  const EncodeResult header = mqtt::encode_publish_header(publish, payload_size, out);
+  if (header.error) return header;  // cannot happen: the size was checked, the topic at configure()
+  std::size_t at = header.size;
+  if (envelope_) {
+    const EncodeResult env = mqtt::encode_envelope(data.seq, ByteSpan{out.data + at, out.size - at});
+    if (env.error) return env;
+    at += env.size;
+  }
+  if (!data.payload.empty()) std::memcpy(out.data + at, data.payload.data, data.payload.size);
+  return {{}, at + data.payload.size};
+}
+
+EncodeResult MqttProfile::encode_pong(ByteSpan) { return {make_error_code(Errc::protocol_error), 0}; }
+
+// ------------------------------------------------------------- downlink
+
+EncodeResult MqttProfile::encode_downlink_ack(const Ack& ack, ByteSpan out) {
+  constexpr std::size_t kPubackSize = 4;
+  std::size_t count = 0;
+  while (count < pending_pubacks_ && pubacks_[(pubacks_head_ + count) % kMaxPendingPubacks].seq <= ack.seq) ++count;
+  if (count * kPubackSize > out.size) return {make_error_code(Errc::buffer_too_small), 0};
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const EncodeResult r = mqtt::encode_puback(pubacks_[pubacks_head_].packet_id, ByteSpan{out.data + at, out.size - at});
+    if (r.error) return r;  // cannot happen: room checked, packet ids are never 0
+    at += r.size;
+    pubacks_head_ = (pubacks_head_ + 1) % kMaxPendingPubacks;
+    --pending_pubacks_;
+  }
+  return {{}, at};
+}
+
+EncodeResult MqttProfile::encode_farewell(CloseReason reason, const char*, ByteSpan out) {
+  if (reason != CloseReason::normal) return {};
+  return mqtt::encode_disconnect(out);
+}
+
+// ---------------------------------------------------------------- input
+
+ProfileFeed MqttProfile::feed(ConstByteSpan input) {
+  ProfileFeed result;
+  while (true) {
+    const mqtt::DecoderBase::Result r = decoder_.feed(input.subspan(result.consumed));
+    result.consumed += r.consumed;
+    if (r.status == DecodeStatus::need_more) {
+      result.status = DecodeStatus::need_more;
+      return result;
+    }
+    if (r.status == DecodeStatus::error) {
+      error_ = decoder_.error();
+      error_text_ = error_.category() == mqtt::error_category() ? mqtt::errc_name(static_cast<mqtt::Errc>(error_.value()))
+                    : error_.category() == uplink::error_category() ? errc_name(static_cast<Errc>(error_.value()))
+                                                                  : "malformed packet";
+      result.status = DecodeStatus::error;
+      return result;
+    }
+    switch (interpret(decoder_.packet())) {
+      case Meaning::frame:
+        result.status = DecodeStatus::frame_ready;
+        return result;
+      case Meaning::error:
+        result.status = DecodeStatus::error;
+        return result;
+      case Meaning::nothing:
+        break;  // a packet the link need not hear of: on to the next (each takes at least 2 bytes)
+    }
+  }
+}
+
+MqttProfile::Meaning MqttProfile::fail(std::error_code error, const char* text) {
+  error_ = error;
+  error_text_ = text;
+  return Meaning::error;
+}
+
+MqttProfile::Meaning MqttProfile::interpret(const mqtt::Packet& packet) {
+  if (!connack_seen_ && packet.type != mqtt::PacketType::connack) {
+    return fail(make_error_code(Errc::protocol_error), "a packet before CONNACK");
+  }
+  switch (packet.type) {
+    case mqtt::PacketType::connack: return connack(packet.connack);
+    case mqtt::PacketType::puback: return puback(packet.packet_id);
+    case mqtt::PacketType::publish: return publish(packet.publish);
+    case mqtt::PacketType::suback: return suback(packet.suback, packet.packet_id);
+    case mqtt::PacketType::pingresp:
+      frame_.type = FrameType::pong;
+      return Meaning::frame;
+    case mqtt::PacketType::unsuback: return Meaning::nothing;
+    default: break;  // the decoder refuses what a server never sends a client
+  }
+  return fail(make_error_code(mqtt::Errc::unexpected_packet_type), "unexpected packet");
+}
+
+MqttProfile::Meaning MqttProfile::connack(const mqtt::Connack& connack) {
+  if (connack_seen_) return fail(make_error_code(Errc::protocol_error), "a second CONNACK");
+  connack_seen_ = true;
+  if (connack.return_code != mqtt::ConnectReturnCode::accepted) {
+    // The link hears a CLOSE: the attempt failed, for the reason the broker gave.
+    frame_.type = FrameType::close;
+    frame_.close.reason = close_reason_of(connack.return_code);
+    frame_.close.retry_after_ms = 0;
+    frame_.close.text = text_of(mqtt::errc_name(static_cast<mqtt::Errc>(mqtt::connack_error(connack.return_code).value())));
+    return Meaning::frame;
+  }
+  session_present_ = connack.session_present;
+  const bool ledger_resumes = session_present_ && position_.session_id != 0;
+  if (session_present_) {
+    // What is still in the table may have reached the broker: DUP when sent again.
+    dup_through_ = table_.acked_through() + table_.size();
+  } else {
+    // The broker forgot the session and its identifiers: new ones.
+    table_.renumber();
+  }
+  next_downlink_seq_ = ledger_resumes ? position_.last_downlink_seq + 1 : 1;
+  frame_.type = FrameType::welcome;
+  frame_.welcome.heartbeat_ms = options_->heartbeat_interval_ms;
+  frame_.welcome.next_uplink_seq = position_.last_acked_seq + 1;
+  frame_.welcome.session_id = ledger_resumes ? position_.session_id : position_.session_id + 1;
+  return Meaning::frame;
+}
+
+MqttProfile::Meaning MqttProfile::puback(std::uint16_t packet_id) {
+  if (table_.acknowledge(packet_id) != InFlightTableBase::AckResult::advanced) {
+    // Out of order (recorded; the mark moves when the gap closes), or an
+    // identifier not in flight (a late duplicate): nothing for the link.
+    return Meaning::nothing;
+  }
+  frame_.type = FrameType::ack;
+  frame_.ack.seq = table_.acked_through();
+  return Meaning::frame;
+}
+
+MqttProfile::Meaning MqttProfile::publish(const mqtt::Publish& publish) {
+  if (publish.qos == mqtt::Qos::at_least_once) {
+    if (pending_pubacks_ == kMaxPendingPubacks) {
+      // The link flushes PUBACKs long before (downlink_ack_urgent()); only
+      // a connection whose writes are stuck gets here.
+      return fail(make_error_code(Errc::write_timeout), "downlink messages outran their acknowledgements");
+    }
+    PendingPuback& slot = pubacks_[(pubacks_head_ + pending_pubacks_) % kMaxPendingPubacks];
+    slot.seq = next_downlink_seq_;
+    slot.packet_id = publish.packet_id;
+    ++pending_pubacks_;
+  }
+  // Every message the broker sends is this session's: the subscriptions it
+  // holds are the device's (an older downlink topic's included).
+  frame_.type = FrameType::data;
+  frame_.data.seq = next_downlink_seq_++;
+  frame_.data.payload = publish.payload;
+  return Meaning::frame;
+}
+
+MqttProfile::Meaning MqttProfile::suback(const mqtt::Suback& suback, std::uint16_t packet_id) {
+  if (packet_id != subscribe_id_) return Meaning::nothing;  // not the subscription of this connection
+  subscribe_id_ = 0;
+  if (suback.return_codes.size != 1 || suback.return_codes.data[0] == mqtt::kSubackFailure) {
+    // Online without downlink would fail silently; the operator sees this
+    // reason on every attempt instead (or sets mqtt.downlink_topic to "").
+    return fail(make_error_code(Errc::protocol_error), "the broker refused the downlink subscription (SUBACK 0x80)");
+  }
+  return Meaning::nothing;
+}
+
+}  // namespace uplink
