@@ -97,6 +97,18 @@ ctx_switches() {
   awk '/^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { n += $2 } END { print v + 0, n + 0 }' \
     /proc/"$1"/task/*/status 2>/dev/null
 }
+# Memory of a live process in KiB: "anonymous private file", i.e. RssAnon
+# (heap, stacks, anonymous maps), Private_Clean + Private_Dirty (pages no
+# other process maps: its own program text, written library data, all of
+# the anonymous memory) and RssFile (file pages, including the C and C++
+# runtime that every process on the machine shares).
+memory_kib() {
+  local anon file private
+  anon=$(awk '/^RssAnon:/ { print $2 }' /proc/"$1"/status)
+  file=$(awk '/^RssFile:/ { print $2 }' /proc/"$1"/status)
+  private=$(awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s + 0 }' /proc/"$1"/smaps_rollup 2>/dev/null)
+  echo "${anon:-0} ${private:-0} ${file:-0}"
+}
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s + 0 }'; }
 exited() { ! alive "$1"; }
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
@@ -167,7 +179,7 @@ for c in "${active[@]}"; do
 done
 t0=$(now_ms)
 sleep "$idle_s"
-declare -A idle_wake=() idle_vol=() idle_cpu=() idle_threads=() idle_rss=()
+declare -A idle_wake=() idle_vol=() idle_cpu=() idle_threads=() idle_rss=() idle_memory=()
 t1=$(now_ms)
 secs=$(calc "($t1 - $t0) / 1000")
 for c in "${active[@]}"; do
@@ -177,6 +189,8 @@ for c in "${active[@]}"; do
   idle_vol[$c]=$((v1 - ${v0[$c]}))
   idle_cpu[$c]=$(calc "($c1 - ${c0[$c]}) / 1e6 * 3600 / $secs")
   idle_threads[$c]=$(awk '/^Threads:/ { print $2 }' /proc/"${idle_pid[$c]}"/status)
+  read -r a p f <<<"$(memory_kib "${idle_pid[$c]}")"
+  idle_memory[$c]="$a / $p / $f KiB"
 done
 for c in "${active[@]}"; do
   offline=$(count_lines "$work/idle-$c.log" '"offline"')
@@ -288,7 +302,7 @@ for c in "${active[@]}"; do
   wake_txt[$c]="$(fmt "${idle_wake[$c]}" 1) (${idle_vol[$c]} voluntary in $(fmt "$secs") s)"
   cpu_idle_txt[$c]="$(fmt "${idle_cpu[$c]}" 1) ms"
   rss_idle_txt[$c]=${idle_rss[$c]:-?}
-  threads_txt[$c]="${idle_threads[$c]} threads; ${cpu_idle_txt[$c]}"
+  threads_txt[$c]="threads: ${idle_threads[$c]}; ${cpu_idle_txt[$c]}"
 done
 since[mosquitto]="-"; since[paho]="-"
 row "Throughput, QoS 1, $size-byte messages, window $window (msg/s, median of $runs runs of $count)" "-" "${tp[uplink]:-}" "${tp[mosquitto]:-}" "${tp[paho]:-}"
@@ -297,6 +311,7 @@ row "  of which user / sys" "-" "${ucpu[uplink]:-}" "${ucpu[mosquitto]:-}" "${uc
 row "  for comparison: broker (mosquitto) CPU per message in the same runs" "-" "${bcpu[uplink]:-}" "${bcpu[mosquitto]:-}" "${bcpu[paho]:-}"
 row "Peak RSS of the client process after a throughput run (ru_maxrss; median)" "uplink <= 1/4 libmosquitto" "${rss[uplink]:-}" "${rss[mosquitto]:-}" "${rss[paho]:-}"
 row "Peak RSS of the client process, idle (ru_maxrss)" "-" "${rss_idle_txt[uplink]:-}" "${rss_idle_txt[mosquitto]:-}" "${rss_idle_txt[paho]:-}"
+row "  idle client at the end of the window: anonymous (heap, stacks) / private (RssAnon + its own program and written library pages) / file-backed (RssFile, shared C and C++ runtime included)" "-" "${idle_memory[uplink]:-}" "${idle_memory[mosquitto]:-}" "${idle_memory[paho]:-}"
 row "Idle wake-ups per minute at a 30 s keepalive (context switches of all threads, /proc/PID/task/*/status)" "-" "${wake_txt[uplink]:-}" "${wake_txt[mosquitto]:-}" "${wake_txt[paho]:-}"
 row "  threads in the client process; idle CPU time per hour (schedstat)" "-" "${threads_txt[uplink]:-}" "${threads_txt[mosquitto]:-}" "${threads_txt[paho]:-}"
 row "Blackholed link: from the blackhole to the disconnect reported, keepalive 5 s, min / median / max (x keepalive)" "uplink: at the read timeout every time" "${det[uplink]:-}" "${det[mosquitto]:-}" "${det[paho]:-}"

@@ -3,8 +3,10 @@
 // output in mqtt_peer.hpp.
 //
 // One uplink::Client on one io_context on the main thread, as a device runs
-// it (README's device example): send() until the outbound store refuses,
-// more from on_acked; Options::max_in_flight = --window. The keepalive: the
+// it (README's device example), Options::protocol = WireProtocol::mqtt:
+// send() until the outbound store refuses, more from on_acked;
+// Options::max_in_flight = --window; no downlink topic (the other peers
+// subscribe to nothing either). The keepalive: the
 // heartbeat and read timeout given, or from --keepalive-s K a heartbeat of
 // K and a read timeout of 2 K (the defaults' ratio: 30 s and 60 s).
 //
@@ -124,7 +126,9 @@ int main(int argc, char** argv) {
   }
   o.heartbeat_interval_ms = args.heartbeat_ms != 0 ? args.heartbeat_ms : args.keepalive_s * 1000u;
   o.read_timeout_ms = args.read_timeout_ms != 0 ? args.read_timeout_ms : 2u * o.heartbeat_interval_ms;
-  o.max_in_flight = args.window;
+  o.max_in_flight = args.window;  // with MQTT also the window of packet identifiers
+  // No downlink: the other peers subscribe to nothing either.
+  o.mqtt.downlink_topic[0] = '\0';
 
   asio::io_context io(1);
   Peer peer(args, io);
