@@ -5,6 +5,7 @@
 //
 // Timings (Options::demo()): heartbeat 1000 ms, read timeout 2000 ms, so
 // the keepalive in CONNECT is ceil(3000 / 1500) = 2 s.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -536,4 +537,45 @@ TEST(MqttOptionsCheck, TheNativeProtocolIgnoresTheMqttSettings) {
   o.protocol = WireProtocol::native;
   (void)MqttOptions::set_text(o.mqtt.uplink_topic, "{bad}");
   CHECK_TRUE(static_cast<bool>(validate(o)));
+}
+
+TEST_GROUP_BASE(MqttLinkAdaptiveHeartbeat, MqttLinkFixture){};
+
+// Issue 14, item 4: the keepalive announced in CONNECT covers the longest
+// interval the adaptive heartbeat may reach (heartbeat_interval_ms is its
+// ceiling), so the broker's 1.5 x keepalive cut never comes before the
+// device's own detection, however far the learning goes.
+TEST(MqttLinkAdaptiveHeartbeat, TheKeepaliveCoversTheLongestIntervalTheLearningMayReach) {
+  options.heartbeat_interval_ms = 300000;  // the ceiling
+  options.read_timeout_ms = 600000;
+  options.adaptive_heartbeat.enabled = true;
+  options.adaptive_heartbeat.start_ms = 30000;
+  options.adaptive_heartbeat.min_ms = 10000;
+  CHECK_TRUE(static_cast<bool>(link.start(options, now)));
+  open();
+  const mb::ClientPacket connect = flush().at(0);
+  CHECK_EQUAL(600, connect.keepalive_s);  // ceil((600 + 300) / 1.5)
+  receive(mb::connack(false));
+  (void)flush();
+  receive(mb::suback(1, 0x01));
+  // Let the learner lengthen the interval as far as it goes: every idle
+  // period survives (a PINGRESP answers each PINGREQ).
+  std::uint32_t longest = 0;
+  Millis last_write = now;
+  for (int round = 0; round < 200 && link.state() == ClientState::online; ++round) {
+    now = link.next_wakeup();
+    link.on_timer(now);
+    if (!of_type(flush(), 12).empty()) {
+      longest = std::max<std::uint32_t>(longest, static_cast<std::uint32_t>(now - last_write));
+      last_write = now;
+      now += 5;
+      receive(mb::pingresp());
+    }
+  }
+  CHECK_TRUE(link.state() == ClientState::online);
+  CHECK_TEXT(longest > 30000, std::to_string(longest).c_str());  // it did learn longer intervals
+  // The broker cuts 1.5 x keepalive after the last packet it received; the
+  // device writes at least every `longest`, and gives up after its read timeout.
+  CHECK_TRUE(longest <= options.heartbeat_interval_ms);
+  CHECK_TRUE(1500u * connect.keepalive_s >= longest + options.read_timeout_ms);
 }

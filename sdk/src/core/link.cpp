@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <cstring>
 
-
 namespace uplink {
 namespace {
 
@@ -310,9 +309,9 @@ std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan b
 
 void Link::queue_downlink_ack(Millis now) {
   if (!delivery_.ack_due() || state_ != ClientState::online || closing_.active) return;
-  std::uint8_t ack[MqttProfile::kMaxPendingPubacks * 4 > kFrameHeaderSize + wire::kAckBody
-                       ? MqttProfile::kMaxPendingPubacks * 4
-                       : kFrameHeaderSize + wire::kAckBody];
+  // Room for the largest acknowledgement either profile writes at once.
+  constexpr std::size_t kNativeAck = kFrameHeaderSize + wire::kAckBody;
+  std::uint8_t ack[MqttProfile::kMaxDownlinkAck > kNativeAck ? MqttProfile::kMaxDownlinkAck : kNativeAck];
   const EncodeResult r = profile_->encode_downlink_ack(delivery_.ack(), ByteSpan{ack, sizeof ack});
   // Without room now, the ACK stays pending and goes with the next read.
   if (!r.error && queue_frame_bytes(ConstByteSpan{ack, r.size}, true)) {
@@ -922,6 +921,8 @@ void Link::queue_hello(Millis now) {
   hello.heartbeat_ms = options_.heartbeat_interval_ms;
   hello.session_id = delivery_.session_id();
   hello.last_downlink_seq = delivery_.last_downlink_seq();
+  // The ledger as this connection opens: what a profile that makes up the
+  // WELCOME from its wire's handshake starts from.
   profile_->connection_started(
       SessionPosition{delivery_.session_id(), delivery_.last_acked_seq(), delivery_.last_downlink_seq()});
   const EncodeResult r = profile_->encode_hello(hello, ByteSpan{tx_ + tx_size_, kTxBufferSize - tx_size_});

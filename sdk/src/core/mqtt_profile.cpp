@@ -261,7 +261,6 @@ EncodeResult MqttProfile::encode_pong(ByteSpan) { return {make_error_code(Errc::
 // ------------------------------------------------------------- downlink
 
 EncodeResult MqttProfile::encode_downlink_ack(const Ack& ack, ByteSpan out) {
-  constexpr std::size_t kPubackSize = 4;
   std::size_t count = 0;
   while (count < pending_pubacks_ && pubacks_[(pubacks_head_ + count) % kMaxPendingPubacks].seq <= ack.seq) ++count;
   if (count * kPubackSize > out.size) return {make_error_code(Errc::buffer_too_small), 0};

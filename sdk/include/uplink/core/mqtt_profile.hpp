@@ -47,6 +47,10 @@ class MqttProfile final : public WireProfile {
   /// has not been written yet; a broker that outruns the acknowledgements
   /// by more than this has a connection whose writes are stuck.
   static constexpr std::size_t kMaxPendingPubacks = 32;
+  /// Bytes of one PUBACK.
+  static constexpr std::size_t kPubackSize = 4;
+  /// The most encode_downlink_ack() writes at once: every PUBACK owed.
+  static constexpr std::size_t kMaxDownlinkAck = kMaxPendingPubacks * kPubackSize;
 
   /// Longest topic once "{device_id}" is replaced: room for the template
   /// and two device ids.
