@@ -132,7 +132,7 @@ bool Broker::write_config() {
         << "persistence_location " << dir_ << "/\n"
         << "autosave_interval 1\n"
         << "log_dest stderr\n"
-        << "log_type all\n";
+        << (log_errors_only_ ? "log_type error\nlog_type warning\n" : "log_type all\n");
     // As root, mosquitto switches to the `mosquitto` user, which cannot
     // write the test's state directory: stay who we are.
     if (::geteuid() == 0) out << "user root\n";

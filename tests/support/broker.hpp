@@ -78,6 +78,10 @@ class Broker {
   /// Makes the next start() run this nats-server as a cluster node
   /// (nats only; NatsCluster in nats_cluster.hpp uses it).
   void join_cluster(NatsClusterRole role) { cluster_ = std::move(role); }
+  /// Makes the next start() log only errors and warnings (mosquitto; by
+  /// default it logs every packet, which the tests read when they fail, and
+  /// which would cost the broker more than the clients a benchmark compares).
+  void log_errors_only() { log_errors_only_ = true; }
 
   /// True when the broker's program is installed (start() can work).
   [[nodiscard]] bool installed() const;
@@ -145,6 +149,7 @@ class Broker {
   bool tls_require_client_certificate_ = false;
   NatsClusterRole cluster_;
   std::string extra_config_;
+  bool log_errors_only_ = false;
 };
 
 }  // namespace uplink::test
