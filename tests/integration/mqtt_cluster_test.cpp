@@ -49,7 +49,7 @@ namespace {
 
 // How long the cluster may take to start, and how long the survivors may
 // take to serve a session again after a kill (leader elections included).
-constexpr std::chrono::seconds kStartLimit{30};
+constexpr std::chrono::seconds kStartLimit{90};  // three attempts of 30 s at most; about 1 s when all is well
 constexpr std::chrono::seconds kFailoverLimit{30};
 
 // Milliseconds since `start`, for the printed measurements.

@@ -120,9 +120,14 @@ bool NatsCluster::start(std::chrono::milliseconds limit) {
     why_ = "nats-server is not installed (scripts/setup test installs it)";
     return false;
   }
+  // Each attempt gets a third of the limit: a cluster that has not formed
+  // by then (seen once on a loaded machine: a node never reported
+  // JetStream healthy) is started afresh rather than waited for to the end.
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    if (start_once(deadline)) return true;
+  constexpr int kAttempts = 3;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    const auto attempt_deadline = std::min(deadline, std::chrono::steady_clock::now() + limit / kAttempts);
+    if (start_once(attempt_deadline)) return true;
     stop();
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
