@@ -44,22 +44,6 @@ constexpr std::chrono::milliseconds kLimit{20000};
 
 ConstByteSpan bytes_of(const std::string& s) { return test::text_span(s); }
 
-Options mqtt_options(std::uint16_t port, const std::string& device_id) {
-  Options o;
-  o.protocol = WireProtocol::mqtt;
-  (void)o.add_endpoint("127.0.0.1", port);
-  (void)o.set_device_id(device_id.c_str());
-  o.heartbeat_interval_ms = 1000;
-  o.read_timeout_ms = 3000;
-  o.connect_timeout_ms = 3000;
-  o.stable_after_ms = 1000;
-  o.backoff.base_ms = 50;
-  o.backoff.cap_ms = 500;
-  o.max_in_flight = 20;  // mosquitto's default inflight limit
-  o.mqtt.envelope = true;
-  return o;
-}
-
 bool skipped(test::Broker& broker, const char* what) {
   if (broker.installed()) return false;
   std::printf("\n  IGNORED: %s is not installed (scripts/setup test installs it): %s was not checked\n",
@@ -89,7 +73,7 @@ void run_uplink(test::Broker& broker) {
              application.error().message().c_str());
 
   Device device(io);
-  CHECK(static_cast<bool>(device.client->start(mqtt_options(broker.port(), id))));
+  CHECK(static_cast<bool>(device.client->start(test::loopback_mqtt_options(broker.port(), id))));
   CHECK_TEXT(test::run_until(io, [&] { return !device.listener.online.empty(); }, kLimit), "never online");
 
   constexpr std::uint64_t kMessages = 1000;
@@ -142,7 +126,7 @@ void run_downlink(test::Broker& broker) {
   constexpr int kEach = 50;
   {
     Device device(io);
-    CHECK(static_cast<bool>(device.client->start(mqtt_options(broker.port(), id))));
+    CHECK(static_cast<bool>(device.client->start(test::loopback_mqtt_options(broker.port(), id))));
     CHECK_TEXT(test::run_until(io, [&] { return !device.listener.online.empty(); }, kLimit), "never online");
     CHECK_FALSE(device.listener.online.at(0).resumed);
     // The subscription is in place once the broker has answered it; a PING
@@ -164,7 +148,7 @@ void run_downlink(test::Broker& broker) {
                               static_cast<std::uint16_t>(100 + i)));
   }
   Device device(io);
-  CHECK(static_cast<bool>(device.client->start(mqtt_options(broker.port(), id))));
+  CHECK(static_cast<bool>(device.client->start(test::loopback_mqtt_options(broker.port(), id))));
   if (!test::run_until(io, [&] { return device.listener.messages.size() == kEach; }, kLimit)) {
     for (const auto& l : device.listener.logs) std::printf("LOG %s\n", l.text.c_str());
   }

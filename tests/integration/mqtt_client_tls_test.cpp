@@ -54,21 +54,6 @@ struct TlsClientSide {
   }
 };
 
-Options mqtt_options(std::uint16_t port, const std::string& device_id) {
-  Options o;
-  o.protocol = WireProtocol::mqtt;
-  (void)o.add_endpoint("127.0.0.1", port);
-  (void)o.set_device_id(device_id.c_str());
-  o.heartbeat_interval_ms = 1000;
-  o.read_timeout_ms = 3000;
-  o.connect_timeout_ms = 3000;
-  o.backoff.base_ms = 50;
-  o.backoff.cap_ms = 500;
-  o.max_in_flight = 20;
-  o.mqtt.envelope = true;
-  return o;
-}
-
 }  // namespace
 
 // The broker belongs to the group, so that teardown() stops it even when a
@@ -111,7 +96,7 @@ TEST(MqttClientTls, TheClientSpeaksMqttThroughTlsToAVerifiedBroker) {
 
   device_tls = std::make_unique<TlsClientSide>(test::test_pki().ca.certificate_pem);
   client->use_stream(*device_tls->stream);
-  CHECK(static_cast<bool>(client->start(mqtt_options(broker.port(), id))));
+  CHECK(static_cast<bool>(client->start(test::loopback_mqtt_options(broker.port(), id))));
   CHECK_TEXT(test::run_until(io, [&] { return !listener.online.empty(); }, kLimit), "never online");
   CHECK(listener.connect_failures.empty());
   CHECK(test::run_until(io, [&] { return !listener.heartbeats.empty(); }, kLimit));  // subscribed by now
@@ -143,7 +128,7 @@ TEST(MqttClientTls, ABrokerWhoseCertificateIsFromAnotherCaIsRefusedWithTheTlsErr
   start_broker();
   device_tls = std::make_unique<TlsClientSide>(test::test_pki().other_ca.certificate_pem);
   client->use_stream(*device_tls->stream);
-  CHECK(static_cast<bool>(client->start(mqtt_options(broker.port(), id))));
+  CHECK(static_cast<bool>(client->start(test::loopback_mqtt_options(broker.port(), id))));
   CHECK(test::run_until(io, [&] { return !listener.connect_failures.empty(); }, kLimit));
   CHECK_TEXT(listener.connect_failures[0].reason == make_error_code(tls::TlsErrc::unknown_ca),
              listener.connect_failures[0].reason.message().c_str());

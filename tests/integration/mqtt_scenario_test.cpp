@@ -65,22 +65,6 @@ long long ms_since(Clock::time_point start) {
 
 std::string unique_id(const char* what) { return std::string("uplink-") + what + "-" + std::to_string(::getpid()); }
 
-Options mqtt_options(std::uint16_t port, const std::string& device_id) {
-  Options o;
-  o.protocol = WireProtocol::mqtt;
-  (void)o.add_endpoint("127.0.0.1", port);
-  (void)o.set_device_id(device_id.c_str());
-  o.heartbeat_interval_ms = 1000;
-  o.read_timeout_ms = kReadTimeoutMs;
-  o.connect_timeout_ms = 3000;
-  o.stable_after_ms = 1000;
-  o.backoff.base_ms = 50;
-  o.backoff.cap_ms = 500;
-  o.max_in_flight = 20;  // mosquitto's default inflight limit
-  o.mqtt.envelope = true;
-  return o;
-}
-
 bool skipped(const test::Broker& broker, const char* what) {
   if (broker.installed()) return false;
   std::printf("\n  IGNORED: %s is not installed (scripts/setup test installs it): %s was not checked\n",
@@ -233,7 +217,7 @@ void run_in_order(test::Broker& broker, std::uint64_t count, milliseconds limit)
   MqttApplication app(io);
   CHECK_TEXT(app.connect(broker.port(), id + "-app", true, "devices/" + id + "/up"), app.error().message().c_str());
   Device device(io);
-  CHECK(static_cast<bool>(device.client->start(mqtt_options(broker.port(), id))));
+  CHECK(static_cast<bool>(device.client->start(test::loopback_mqtt_options(broker.port(), id))));
   CHECK_TEXT(test::run_until(io, [&] { return !device.listener.online.empty(); }, kLimit), "never online");
 
   const auto begin = Clock::now();
@@ -275,7 +259,7 @@ void run_downlink_offline_and_after(test::Broker& broker) {
   {
     // The first connection makes the persistent session and its subscription.
     Device device(io);
-    CHECK(static_cast<bool>(device.client->start(mqtt_options(broker.port(), id))));
+    CHECK(static_cast<bool>(device.client->start(test::loopback_mqtt_options(broker.port(), id))));
     CHECK_TEXT(test::run_until(io, [&] { return !device.listener.online.empty(); }, kLimit), "never online");
     // The SUBACK comes before the answer to the first PINGREQ.
     CHECK(test::run_until(io, [&] { return !device.listener.heartbeats.empty(); }, kLimit));
@@ -287,7 +271,7 @@ void run_downlink_offline_and_after(test::Broker& broker) {
                app.error().message().c_str());
   }
   Device device(io);
-  CHECK(static_cast<bool>(device.client->start(mqtt_options(broker.port(), id))));
+  CHECK(static_cast<bool>(device.client->start(test::loopback_mqtt_options(broker.port(), id))));
   CHECK_TEXT(test::run_until_prompt(io, [&] { return device.listener.messages.size() >= kEach; }, kLimit),
              std::to_string(device.listener.messages.size()).c_str());
   CHECK_TRUE(device.listener.online.at(0).resumed);
@@ -335,7 +319,7 @@ void run_blackhole(test::Broker& broker) {
   MqttApplication app(io);
   CHECK_TEXT(app.connect(broker.port(), id + "-app", true, "devices/" + id + "/up"), app.error().message().c_str());
   Device device(io);
-  CHECK(static_cast<bool>(device.client->start(mqtt_options(proxy.port(), id))));
+  CHECK(static_cast<bool>(device.client->start(test::loopback_mqtt_options(proxy.port(), id))));
   CHECK_TEXT(test::run_until(io, [&] { return !device.listener.online.empty(); }, kLimit), "never online");
   UplinkLedger ledger;
   std::uint64_t sent = 0;
@@ -393,7 +377,7 @@ void run_reset_every_two_seconds(milliseconds duration) {
     const std::string id = unique_id(test::broker_name(kind)) + "-resets";
     CHECK_TEXT(lane->app.connect(lane->broker.port(), id + "-app", true, "devices/" + id + "/up"),
                lane->app.error().message().c_str());
-    CHECK(static_cast<bool>(lane->device.client->start(mqtt_options(lane->proxy->port(), id))));
+    CHECK(static_cast<bool>(lane->device.client->start(test::loopback_mqtt_options(lane->proxy->port(), id))));
     lanes.push_back(std::move(lane));
   }
   if (lanes.empty()) return;
@@ -484,7 +468,7 @@ void run_killed_and_restarted(test::Broker& broker) {
   MqttApplication app(io);
   CHECK_TEXT(app.connect(broker.port(), id + "-app", false, up), app.error().message().c_str());
   Device device(io);
-  CHECK(static_cast<bool>(device.client->start(mqtt_options(broker.port(), id))));
+  CHECK(static_cast<bool>(device.client->start(test::loopback_mqtt_options(broker.port(), id))));
   CHECK_TEXT(test::run_until(io, [&] { return !device.listener.online.empty(); }, kLimit), "never online");
   UplinkLedger ledger;
   std::uint64_t sent = 0;
@@ -584,7 +568,7 @@ void run_state_wiped(test::Broker& broker) {
   MqttApplication app(io);
   CHECK_TEXT(app.connect(broker.port(), id + "-app", true, up), app.error().message().c_str());
   Device device(io);
-  CHECK(static_cast<bool>(device.client->start(mqtt_options(proxy.port(), id))));
+  CHECK(static_cast<bool>(device.client->start(test::loopback_mqtt_options(proxy.port(), id))));
   CHECK_TEXT(test::run_until(io, [&] { return !device.listener.online.empty(); }, kLimit), "never online");
   UplinkLedger ledger;
   std::uint64_t sent = 0;
@@ -640,7 +624,7 @@ void run_duplicate_client_id(test::Broker& broker) {
   CHECK_TEXT(broker.start(), broker.why().c_str());
   asio::io_context io;
   const std::string id = unique_id("twin");
-  Options o = mqtt_options(broker.port(), id);
+  Options o = test::loopback_mqtt_options(broker.port(), id);
   o.stable_after_ms = 20000;  // every kick below comes well within it
   o.backoff.base_ms = 200;    // gives the twin time for its CONNACK
   o.backoff.cap_ms = 2000;

@@ -12,9 +12,29 @@
 #include <vector>
 
 #include "support/mqtt_test_client.hpp"
+#include "uplink/options.hpp"
 #include "uplink/codec/mqtt_encoder.hpp"
 
 namespace uplink::test {
+
+/// The options of a device that talks MQTT to a broker on 127.0.0.1:`port`
+/// in the broker tests: short timings (heartbeat 1 s, read timeout 3 s),
+/// a quick backoff, mosquitto's in-flight limit (20) and the envelope.
+inline Options loopback_mqtt_options(std::uint16_t port, const std::string& device_id) {
+  Options o;
+  o.protocol = WireProtocol::mqtt;
+  (void)o.add_endpoint("127.0.0.1", port);
+  (void)o.set_device_id(device_id.c_str());
+  o.heartbeat_interval_ms = 1000;
+  o.read_timeout_ms = 3000;
+  o.connect_timeout_ms = 3000;
+  o.stable_after_ms = 1000;
+  o.backoff.base_ms = 50;
+  o.backoff.cap_ms = 500;
+  o.max_in_flight = 20;  // mosquitto's default inflight limit
+  o.mqtt.envelope = true;
+  return o;
+}
 
 /// The bytes of a string, for payloads and topics.
 inline ConstByteSpan text_span(const std::string& s) { return ConstByteSpan{s.data(), s.size()}; }
