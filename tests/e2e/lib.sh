@@ -254,3 +254,76 @@ launch_listener() {
   done
   fail "$name found no free port in $((attempt - 1)) attempts"
 }
+
+# --- An MQTT broker and its clients ------------------------------------------------
+
+# Writes a random secret (24 characters) to a file only this user can read.
+random_secret() {
+  (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=\n' >"$1")
+}
+
+# launch_mosquitto USER...: mosquitto 2.0 with a configuration of its own on
+# a free loopback port (sets mosquitto_port), no anonymous clients, state in
+# memory. Each USER gets a random password in $work/USER.secret; the
+# broker's password file is hashed by mosquitto_passwd -U, so no secret is
+# ever on a command line. The process is named "broker".
+launch_mosquitto() {
+  local user attempt
+  mkdir -p "$work/mosquitto"
+  for user in "$@"; do
+    random_secret "$work/$user.secret"
+    (umask 077; printf '%s:%s\n' "$user" "$(cat "$work/$user.secret")" >>"$work/mosquitto/passwd")
+  done
+  mosquitto_passwd -U "$work/mosquitto/passwd" || fail "mosquitto_passwd could not hash the password file"
+  for ((attempt = 1; attempt <= 20; attempt++)); do
+    mosquitto_port=$(port_candidate)
+    [ "$mosquitto_port" != 0 ] || mosquitto_port=$((20000 + RANDOM % 10000))
+    {
+      echo "listener $mosquitto_port 127.0.0.1"
+      echo "allow_anonymous false"
+      echo "password_file $work/mosquitto/passwd"
+      # As root, mosquitto would switch to its own user, which cannot read
+      # this run's private files.
+      [ "$(id -u)" != 0 ] || echo "user root"
+    } >"$work/mosquitto/mosquitto.conf"
+    start broker /dev/null mosquitto -c "$work/mosquitto/mosquitto.conf"
+    broker_up_or_gone() { grep -q " running" "$work/broker.err" || ! alive broker; }
+    wait_until 10 "mosquitto to start on :$mosquitto_port" broker_up_or_gone
+    if alive broker; then
+      watch broker
+      return 0
+    fi
+    collect broker
+    grep -q "Address already in use" "$work/broker.err" ||
+      fail "mosquitto did not start: $(tail -n 3 "$work/broker.err")"
+  done
+  fail "mosquitto found no free port in 20 attempts"
+}
+
+# mosquitto_client NAME TOOL USER ARGS...: mosquitto_sub or mosquitto_pub as
+# USER (a user of launch_mosquitto), its password read from a config file of
+# its own (XDG_CONFIG_HOME), never given on the command line; stdout a line
+# at a time.
+mosquitto_client() {
+  local name=$1 tool=$2 user=$3
+  shift 3
+  mkdir -p "$work/$name.xdg"
+  (umask 077; printf -- '-u %s\n-P %s\n' "$user" "$(cat "$work/$user.secret")" >"$work/$name.xdg/$tool")
+  XDG_CONFIG_HOME="$work/$name.xdg" start "$name" /dev/null stdbuf -oL "$tool" -h 127.0.0.1 -p "$mosquitto_port" "$@"
+}
+
+# start_envelope_consumer NAME USER TOPIC: mosquitto_sub with a persistent
+# session (-c, client id NAME) at QoS 1, printing each payload in hex;
+# returns once subscribed.
+start_envelope_consumer() {
+  mosquitto_client "$1" mosquitto_sub "$2" -d -i "$1" -c -q 1 -t "$3" -F '%x'
+  wait_line "$work/$1.log" "received SUBACK" 10
+  watch "$1"
+}
+
+# envelope_sequences NAME: the sequence number of the envelope (the first 8
+# bytes of the payload, 16 hex digits) of every message consumer NAME
+# received, in decimal, one a line, duplicates included.
+envelope_sequences() {
+  grep -E '^[0-9a-f]{16,}$' "$work/$1.log" | cut -c1-16 | while read -r hex; do echo $((16#$hex)); done
+}

@@ -17,7 +17,8 @@ constexpr const char* kDescription =
     "Exit status: 0 after a clean stop, 1 if a device gave up, 2 on a bad flag or value, 3 with --strict-spool\n"
     "when the spool lost messages.";
 
-// --demo: short timings, keeping what was already given (endpoints, id, token).
+// --demo: short timings, keeping what was already given (endpoints, id,
+// token, the protocol and its MQTT settings: they are not timings).
 void apply_demo(DeviceConfig& c) {
   Options demo = Options::demo();
   for (std::size_t e = 0; e < c.options.endpoint_count; ++e) demo.endpoints[e] = c.options.endpoints[e];
@@ -25,6 +26,8 @@ void apply_demo(DeviceConfig& c) {
   std::memcpy(demo.device_id, c.options.device_id, sizeof demo.device_id);
   std::memcpy(demo.token, c.options.token, sizeof demo.token);
   demo.token_size = c.options.token_size;
+  demo.protocol = c.options.protocol;
+  demo.mqtt = c.options.mqtt;
   c.options = demo;
 }
 

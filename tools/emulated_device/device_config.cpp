@@ -146,6 +146,41 @@ bool apply_device_setting(DeviceConfig& c, const std::string& name, const std::s
     }
     return true;
   }
+  if (name == "in-flight") return number(o.max_in_flight);
+  if (name == "protocol") {
+    if (value == "native") return (o.protocol = WireProtocol::native), true;
+    if (value == "mqtt") return (o.protocol = WireProtocol::mqtt), true;
+    error = "--protocol: expected native or mqtt, got '" + value + "'";
+    return false;
+  }
+  MqttOptions& m = o.mqtt;
+  const auto text = [&](char(&field)[MqttOptions::kMaxTopicLength + 1]) {
+    if (MqttOptions::set_text(field, value.c_str())) {
+      error = "--" + name + ": longer than " + std::to_string(MqttOptions::kMaxTopicLength) + " bytes";
+      return false;
+    }
+    return true;
+  };
+  if (name == "mqtt-uplink-topic") return text(m.uplink_topic);
+  if (name == "mqtt-downlink-topic") return text(m.downlink_topic);
+  if (name == "mqtt-username") return text(m.username);
+  if (name == "mqtt-will-topic") return text(m.will_topic);
+  if (name == "mqtt-will-message") {
+    if (m.set_will_message(ConstByteSpan{value.data(), value.size()})) {
+      error = "--mqtt-will-message: longer than " + std::to_string(MqttOptions::kMaxWillMessage) + " bytes";
+      return false;
+    }
+    return true;
+  }
+  if (name == "mqtt-envelope") {
+    if (value != "on" && value != "off") {
+      error = "--mqtt-envelope: expected on or off, got '" + value + "'";
+      return false;
+    }
+    m.envelope = value == "on";
+    return true;
+  }
+  if (name == "mqtt-broker-max-keepalive-s") return number(m.broker_max_keepalive_s);
   if (name == "size") {
     if (!number(c.size)) return false;
     if (c.size < 16 || c.size > kMaxDataPayload) {
@@ -299,6 +334,19 @@ constexpr DeviceSetting kSettings[] = {
      "learn the heartbeat the path allows, from START_MS (default 30000) within MIN_MS (default 10000) .. "
      "--heartbeat-ms (README: \"Choosing a heartbeat\")"},
     {"heartbeat-state", "FILE", "keep what it learned per network in FILE (read at start, written at stop)"},
+    {"in-flight", "N",
+     "most messages transmitted and not yet acknowledged (default 32; with MQTT keep it within the broker's limit)"},
+    {"protocol", "native|mqtt", "the wire protocol: uplink's own (default) or MQTT 3.1.1 to a broker (docs/MQTT.md)"},
+    {"mqtt-uplink-topic", "TEMPLATE", "where messages are published ({device_id} replaced; default devices/{device_id}/up)"},
+    {"mqtt-downlink-topic", "TEMPLATE",
+     "subscribed to for downlink (default devices/{device_id}/down; empty: subscribe to nothing)"},
+    {"mqtt-envelope", "on|off",
+     "put the 8-byte sequence number before each payload so a consumer drops duplicates exactly (default off)"},
+    {"mqtt-username", "NAME", "the CONNECT user name (default: the device id when a token is set)"},
+    {"mqtt-will-topic", "TOPIC", "where the broker publishes the will when the link dies ({device_id} replaced)"},
+    {"mqtt-will-message", "TEXT", "the will's payload"},
+    {"mqtt-broker-max-keepalive-s", "N",
+     "the broker's largest keepalive (AWS IoT Core 1200): refuse timings it cannot honour (0 = MQTT's 65535)"},
     {"rate", "R", "messages per second (default 1)"},
     {"size", "N", "payload bytes (default 64)"},
     {"payload", "pattern|temperature",
@@ -351,6 +399,8 @@ bool finish_device_config(DeviceConfig& c, std::string& error) {
     }
     if (flag.rfind("endpoints", 0) == 0) flag = "server";
     if (flag == "heartbeat-interval-ms") flag = "heartbeat-ms";
+    if (flag == "max-in-flight") flag = "in-flight";
+    if (flag == "mqtt-will-message-size") flag = "mqtt-will-message";
     if (flag.rfind("adaptive-heartbeat", 0) == 0) flag = "adaptive-heartbeat";
     if (flag.rfind("backoff-", 0) == 0 && flag == "backoff-max-attempts") flag = "max-attempts";
     error = "--" + flag + ": " + check.reason;
