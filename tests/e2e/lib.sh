@@ -307,9 +307,19 @@ launch_mosquitto() {
 mosquitto_client() {
   local name=$1 tool=$2 user=$3
   shift 3
-  mkdir -p "$work/$name.xdg"
-  (umask 077; printf -- '-u %s\n-P %s\n' "$user" "$(cat "$work/$user.secret")" >"$work/$name.xdg/$tool")
+  mosquitto_client_config "$name" "$tool" "$user"
   XDG_CONFIG_HOME="$work/$name.xdg" start "$name" /dev/null stdbuf -oL "$tool" -h 127.0.0.1 -p "$mosquitto_port" "$@"
+}
+mosquitto_client_config() {  # name tool user
+  [ -f "$work/$1.xdg/$2" ] && return 0
+  mkdir -p "$work/$1.xdg"
+  (umask 077; printf -- '-u %s\n-P %s\n' "$3" "$(cat "$work/$3.secret")" >"$work/$1.xdg/$2")
+}
+
+# mosquitto_publish USER TOPIC MESSAGE: one QoS 1 message, as USER, waited for.
+mosquitto_publish() {
+  mosquitto_client_config "publish-$1" mosquitto_pub "$1"
+  XDG_CONFIG_HOME="$work/publish-$1.xdg" mosquitto_pub -h 127.0.0.1 -p "$mosquitto_port" -q 1 -t "$2" -m "$3"
 }
 
 # start_envelope_consumer NAME USER TOPIC: mosquitto_sub with a persistent
