@@ -21,7 +21,7 @@
 //                 unacknowledged mode: the store still waits for ACKs to
 //                 make room, so this is the pipelined rate with the largest
 //                 window, not a rate without acknowledgements.
-//   --mode acked  default options (max_in_flight 32); the rate is N / time
+//   --mode acked  default options (the automatic window, 128); the rate is N / time
 //                 until the server had acknowledged all N.
 //
 //   --tls         the same over TLS 1.2 (the server's TLS mode, an ECDSA
@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 #endif
-  if (in_flight == 0) in_flight = fire ? kStoreMessages : Options{}.max_in_flight;
+  if (in_flight == 0) in_flight = fire ? kStoreMessages : Options{}.in_flight_window();
 
   std::vector<double> rates, client_cpu, server_cpu;
   bool ok = true;

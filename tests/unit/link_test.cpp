@@ -239,7 +239,6 @@ TEST(SessionOptions, EveryInvalidOptionIsRefusedNamingItsFieldAndTheSessionStays
       {"write_timeout_ms", [](Options& o) { o.write_timeout_ms = 0; }},
       {"connect_timeout_ms", [](Options& o) { o.connect_timeout_ms = 0; }},
       {"idle_timeout_ms", [](Options& o) { o.idle_timeout_ms = o.heartbeat_interval_ms; }},
-      {"max_in_flight", [](Options& o) { o.max_in_flight = 0; }},
       {"max_in_flight", [](Options& o) { o.max_in_flight = kStoreMessages + 1; }},
       {"backoff.base_ms", [](Options& o) { o.backoff.base_ms = 0; }},
       {"backoff.cap_ms", [](Options& o) { o.backoff.cap_ms = o.backoff.base_ms - 1; }},

@@ -70,6 +70,28 @@ TEST(Options, DefaultsAreTheDocumentedValues) {
   UNSIGNED_LONGS_EQUAL(0u, o.backoff.max_attempts);
 }
 
+TEST(Options, TheAutomaticWindowIs128NativeAnd32OverMqttWithinTheStore) {
+  Options o = valid_options();
+  UNSIGNED_LONGS_EQUAL(0u, o.max_in_flight);
+  UNSIGNED_LONGS_EQUAL(kStoreMessages < 128 ? kStoreMessages : 128u, o.in_flight_window());
+  o.protocol = WireProtocol::mqtt;
+  UNSIGNED_LONGS_EQUAL(kStoreMessages < 32 ? kStoreMessages : 32u, o.in_flight_window());
+  o.max_in_flight = 20;  // a value set is the window, for either protocol
+  UNSIGNED_LONGS_EQUAL(20u, o.in_flight_window());
+  o.protocol = WireProtocol::native;
+  UNSIGNED_LONGS_EQUAL(20u, o.in_flight_window());
+}
+
+TEST(Options, AWindowLargerThanTheStoreIsRefusedNamingMaxInFlight) {
+  Options o = valid_options();
+  o.max_in_flight = static_cast<std::uint32_t>(kStoreMessages);
+  CHECK_TRUE(static_cast<bool>(validate(o)));
+  o.max_in_flight = static_cast<std::uint32_t>(kStoreMessages) + 1;
+  const OptionsCheck check = validate(o);
+  CHECK_FALSE(static_cast<bool>(check));
+  STRCMP_EQUAL("max_in_flight", check.field);
+}
+
 TEST(Options, DefaultsHaveNoEndpointNoDeviceIdAndNoToken) {
   const Options o;
   UNSIGNED_LONGS_EQUAL(0u, o.endpoint_count);

@@ -335,7 +335,8 @@ constexpr DeviceSetting kSettings[] = {
      "--heartbeat-ms (README: \"Choosing a heartbeat\")"},
     {"heartbeat-state", "FILE", "keep what it learned per network in FILE (read at start, written at stop)"},
     {"in-flight", "N",
-     "most messages transmitted and not yet acknowledged (default 32; with MQTT keep it within the broker's limit)"},
+     "most messages transmitted and not yet acknowledged (default 0 = automatic: 128, with MQTT 32; keep it within "
+     "the broker's limit)"},
     {"protocol", "native|mqtt", "the wire protocol: uplink's own (default) or MQTT 3.1.1 to a broker (docs/MQTT.md)"},
     {"mqtt-uplink-topic", "TEMPLATE", "where messages are published ({device_id} replaced; default devices/{device_id}/up)"},
     {"mqtt-downlink-topic", "TEMPLATE",

@@ -152,9 +152,17 @@ struct Options {
   std::uint32_t probe_timeout_ms = 3000;
   /// What send() does when the outbound store is full. Default: refuse.
   FullPolicy when_full = FullPolicy::refuse;
-  /// Most DATA frames transmitted and not yet acknowledged at once.
-  /// 1 .. UPLINK_STORE_MESSAGES; default 32.
-  std::uint32_t max_in_flight = 32;
+  /// Most DATA frames transmitted and not yet acknowledged at once (the
+  /// window), 1 .. UPLINK_STORE_MESSAGES, or 0 (the default) for automatic:
+  /// 128 with the native protocol, 32 with MQTT (brokers cap it), never more
+  /// than the store holds. A larger window batches more messages into each
+  /// write and each acknowledgement, so the device spends less CPU per
+  /// message (docs/PERFORMANCE.md); it also bounds what may be delivered
+  /// twice when the server lost the session (a session reset, or a broker
+  /// without the envelope). See in_flight_window().
+  std::uint32_t max_in_flight = 0;
+  /// The window max_in_flight stands for, automatic resolved.
+  [[nodiscard]] std::uint32_t in_flight_window() const;
   /// Bounds on the heartbeat a server may name in WELCOME (the server may
   /// clamp the requested interval; a hostile or broken one could name 1 ms,
   /// a PING storm, or 18 hours, silence detection switched off). A WELCOME

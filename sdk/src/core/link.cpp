@@ -166,7 +166,7 @@ void Link::restore_heartbeat(const HeartbeatMemory& known) {
 }
 
 void Link::transmit_from_store(Millis now) {
-  while (state_ == ClientState::online && !closing_.active && delivery_.can_transmit(options_.max_in_flight)) {
+  while (state_ == ClientState::online && !closing_.active && delivery_.can_transmit(options_.in_flight_window())) {
     const Data data = delivery_.next_data();
     if (!profile_->can_transmit(data.seq)) break;  // the wire's own window (MQTT packet ids) is full
     const std::size_t room = kTxBufferSize - tx_size_;

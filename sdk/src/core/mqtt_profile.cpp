@@ -140,7 +140,7 @@ OptionsCheck MqttProfile::configure(const Options& options) {
   keepalive_s_ = d.keepalive_s;
   envelope_ = options.mqtt.envelope;
   max_payload_ = max_payload_for(uplink_topic_size_, envelope_);
-  (void)table_.set_window(options.max_in_flight);  // validated: 1 .. kStoreMessages, the table's capacity
+  (void)table_.set_window(options.in_flight_window());  // validated: 1 .. kStoreMessages, the table's capacity
   return {};
 }
 

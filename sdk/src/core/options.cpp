@@ -16,6 +16,9 @@ namespace {
 // that keeps silence detection within 20 minutes.
 constexpr std::uint32_t kAutomaticServerHeartbeatFloorMs = 500;
 constexpr std::uint32_t kAutomaticServerHeartbeatCeilingMs = 600000;
+// The automatic windows (Options::max_in_flight = 0), per protocol.
+constexpr std::uint32_t kAutomaticNativeWindow = 128;
+constexpr std::uint32_t kAutomaticMqttWindow = 32;
 // The automatic start and floor of the adaptive heartbeat: 30 s survives
 // every NAT measured in the field so far; 10 s is a floor below which a
 // path is better served by a fixed heartbeat.
@@ -101,6 +104,16 @@ Options Options::demo() {
   return o;
 }
 
+std::uint32_t Options::in_flight_window() const {
+  if (max_in_flight != 0) return max_in_flight;
+  // The native server takes any window; 128 frames of 64 bytes is 8 KiB on
+  // the wire per round trip, and cuts the device's CPU per message to a
+  // third of what 32 cost (docs/PERFORMANCE.md). Brokers cap theirs (EMQX
+  // 32, AWS IoT Core 100, HiveMQ 10): 32 stays the MQTT default.
+  const std::uint32_t automatic = protocol == WireProtocol::mqtt ? kAutomaticMqttWindow : kAutomaticNativeWindow;
+  return automatic < kStoreMessages ? automatic : static_cast<std::uint32_t>(kStoreMessages);
+}
+
 std::uint32_t Options::accepted_server_heartbeat_min_ms() const {
   if (server_heartbeat_min_ms != 0) return server_heartbeat_min_ms;
   return heartbeat_interval_ms < kAutomaticServerHeartbeatFloorMs ? heartbeat_interval_ms
@@ -157,8 +170,8 @@ OptionsCheck validate(const Options& o) {
     return refuse("idle_timeout_ms", "must be 0 (off) or larger than heartbeat_interval_ms");
   }
   if (o.probe_timeout_ms == 0) return refuse("probe_timeout_ms", "must be greater than zero");
-  if (o.max_in_flight == 0 || o.max_in_flight > kStoreMessages) {
-    return refuse("max_in_flight", "must be within 1 .. UPLINK_STORE_MESSAGES");
+  if (o.max_in_flight > kStoreMessages) {
+    return refuse("max_in_flight", "must be 0 (automatic) or within 1 .. UPLINK_STORE_MESSAGES");
   }
   if (o.adaptive_heartbeat.enabled) {
     const HeartbeatLearnerPolicy p = o.heartbeat_learner_policy();
