@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -28,21 +29,48 @@ extern char** environ;
 
 namespace uplink::test {
 
-// Another process may take the port before the broker does: start() retries.
-std::uint16_t free_loopback_port() {
+namespace {
+
+// True when `port` (0: any) can be bound on 127.0.0.1 now; the port bound in `bound`.
+bool bindable(std::uint16_t port, std::uint16_t& bound) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
+  if (fd < 0) return false;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
   socklen_t len = sizeof a;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  if (ok) bound = ntohs(a.sin_port);
   ::close(fd);
-  return port;
+  return ok;
+}
+
+}  // namespace
+
+// A port below the kernel's ephemeral range when there is room for one
+// (as tests/e2e/lib.sh's port_candidate): a broker killed and restarted on
+// the same port cannot find it taken meanwhile by some connection's local
+// port, nor a connect to it while nobody listens end up connected to itself.
+// Another process may still take the port before the broker does: start()
+// retries.
+std::uint16_t free_loopback_port() {
+  unsigned low = 32768;
+  if (std::FILE* range = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    if (std::fscanf(range, "%u", &low) != 1) low = 32768;
+    std::fclose(range);
+  }
+  constexpr unsigned kFirst = 10000;
+  std::uint16_t port = 0;
+  if (low > kFirst + 2000) {
+    std::mt19937 pick(std::random_device{}());
+    std::uniform_int_distribution<unsigned> below_ephemeral(kFirst, low - 1);
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      if (bindable(static_cast<std::uint16_t>(below_ephemeral(pick)), port)) return port;
+    }
+  }
+  return bindable(0, port) ? port : 0;
 }
 
 namespace {

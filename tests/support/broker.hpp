@@ -27,9 +27,9 @@ enum class BrokerKind : std::uint8_t {
 /// Stable lower-case name of a broker kind, for messages.
 const char* broker_name(BrokerKind kind);
 
-/// A port the kernel just handed out for 127.0.0.1 and that nobody holds
-/// now (another process may take it before the caller binds it); 0 when
-/// none could be had.
+/// A port of 127.0.0.1 that nobody holds now, below the kernel's ephemeral
+/// range when there is room (else one the kernel hands out); another
+/// process may take it before the caller binds it. 0 when none could be had.
 std::uint16_t free_loopback_port();
 
 /// A nats-server's place in a cluster (`cluster { name, listen, routes }`),
