@@ -53,7 +53,7 @@ void run_exchange(test::Broker& broker) {
                 test::broker_name(kind));
     return;
   }
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
 
   asio::io_context io;
   const std::string device_id = "uplink-test-" + std::to_string(::getpid());
@@ -154,7 +154,7 @@ void run_restart(test::Broker& broker) {
                 test::broker_name(broker.kind()));
     return;
   }
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
   asio::io_context io;
   const std::string device_id = "uplink-restart-" + std::to_string(::getpid());
   char down[128];
@@ -191,7 +191,7 @@ void run_restart(test::Broker& broker) {
   }
 
   broker.terminate();
-  CHECK_TEXT(broker.restart(), broker.why().c_str());
+  CHECK_BROKER(broker.restart(), broker);
 
   MqttTestConnection device(io);
   const Packet* p = connect(device, broker.port(), device_id, false);
@@ -236,7 +236,7 @@ void run_password(test::Broker& broker) {
     return;
   }
   broker.require_password("device", "s3cret");
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
   asio::io_context io;
   const std::string id = "uplink-auth-" + std::to_string(::getpid());
 
@@ -285,12 +285,12 @@ TEST(MqttMosquitto, ABrokerKilledWithSigkillListensAgainOnItsPort) {
     std::printf("\n  IGNORED: mosquitto is not installed (scripts/setup test installs it)\n");
     return;
   }
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
   const std::uint16_t port = broker.port();
   const pid_t first = broker.pid();
   broker.kill();
   CHECK_EQUAL(-1, broker.pid());
-  CHECK_TEXT(broker.restart(), broker.why().c_str());
+  CHECK_BROKER(broker.restart(), broker);
   CHECK_EQUAL(port, broker.port());
   CHECK(broker.pid() != first);
   asio::io_context io;

@@ -99,7 +99,7 @@ TEST_GROUP(MqttMosquittoTls) {
     const test::TestPki& pki = test::test_pki();
     broker.enable_tls(pki.ca.certificate_pem, pki.server.certificate_pem, pki.server.key_pem,
                       require_client_certificate);
-    CHECK_TEXT(broker.start(), broker.why().c_str());
+    CHECK_BROKER(broker.start(), broker);
   }
 };
 

@@ -65,7 +65,7 @@ void stop(asio::io_context& io, Device& device) {
 
 void run_uplink(test::Broker& broker) {
   if (skipped(broker, "the MQTT client's uplink")) return;
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
   asio::io_context io;
   const std::string id = "uplink-client-" + std::to_string(::getpid());
   MqttApplication application(io);
@@ -116,7 +116,7 @@ void run_uplink(test::Broker& broker) {
 
 void run_downlink(test::Broker& broker) {
   if (skipped(broker, "the MQTT client's downlink")) return;
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
   asio::io_context io;
   const std::string id = "uplink-down-" + std::to_string(::getpid());
   const std::string down = "devices/" + id + "/down";

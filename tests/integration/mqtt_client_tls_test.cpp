@@ -83,7 +83,7 @@ TEST_GROUP(MqttClientTls) {
   void start_broker() {
     const test::TestPki& pki = test::test_pki();
     broker.enable_tls(pki.ca.certificate_pem, pki.server.certificate_pem, pki.server.key_pem, false);
-    CHECK_TEXT(broker.start(), broker.why().c_str());
+    CHECK_BROKER(broker.start(), broker);
   }
 };
 

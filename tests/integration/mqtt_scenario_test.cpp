@@ -211,7 +211,7 @@ void trace_packets(test::Broker& broker) {
 // packet identifiers wrap past 65,535 (a window of 20 takes each id in turn).
 void run_in_order(test::Broker& broker, std::uint64_t count, milliseconds limit) {
   if (skipped(broker, "messages in order")) return;
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
   asio::io_context io;
   const std::string id = unique_id("order");
   MqttApplication app(io);
@@ -249,7 +249,7 @@ void run_in_order(test::Broker& broker, std::uint64_t count, milliseconds limit)
 
 void run_downlink_offline_and_after(test::Broker& broker) {
   if (skipped(broker, "the downlink kept while offline")) return;
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
   asio::io_context io;
   const std::string id = unique_id("down500");
   const std::string down = "devices/" + id + "/down";
@@ -311,7 +311,7 @@ void run_downlink_offline_and_after(test::Broker& broker) {
 
 void run_blackhole(test::Broker& broker) {
   if (skipped(broker, "a blackholed link")) return;
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
   asio::io_context io;
   FaultProxy proxy(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), broker.port()));
   CHECK(!proxy.listen_error());
@@ -371,7 +371,7 @@ void run_reset_every_two_seconds(milliseconds duration) {
   for (const BrokerKind kind : {BrokerKind::mosquitto, BrokerKind::nats}) {
     auto lane = std::make_unique<ResetLane>(io, kind);
     if (skipped(lane->broker, "resets every 2 s")) continue;
-    CHECK_TEXT(lane->broker.start(), lane->broker.why().c_str());
+    CHECK_BROKER(lane->broker.start(), lane->broker);
     lane->proxy = std::make_unique<FaultProxy>(
         io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), lane->broker.port()));
     const std::string id = unique_id(test::broker_name(kind)) + "-resets";
@@ -461,7 +461,7 @@ void run_killed_and_restarted(test::Broker& broker) {
     broker.add_config("autosave_on_changes true\n");
   }
   trace_packets(broker);
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
   asio::io_context io;
   const std::string id = unique_id("killed");
   const std::string up = "devices/" + id + "/up";
@@ -490,7 +490,7 @@ void run_killed_and_restarted(test::Broker& broker) {
   read_rest(app, ledger, milliseconds(200), milliseconds(3000));
   app.close();
   const std::uint64_t received_before_restart = ledger.distinct;
-  CHECK_TEXT(broker.restart(), broker.why().c_str());
+  CHECK_BROKER(broker.restart(), broker);
   CHECK_TEXT(connect_retrying(io, app, broker.port(), id + "-app", false, up), app.error().message().c_str());
   const bool app_session_found = app.session_present();
   CHECK_TEXT(test::run_until(io, [&] { return device.listener.online.size() >= 2; }, kLimit), "never online again");
@@ -560,7 +560,7 @@ void run_killed_and_restarted(test::Broker& broker) {
 void run_state_wiped(test::Broker& broker) {
   if (skipped(broker, "a broker whose state was wiped")) return;
   trace_packets(broker);
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
   asio::io_context io;
   FaultProxy proxy(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), broker.port()));
   const std::string id = unique_id("wiped");
@@ -582,7 +582,7 @@ void run_state_wiped(test::Broker& broker) {
   CHECK(!proxy.forward());
   CHECK(!proxy.refuse(true));
   CHECK(broker.wipe_state());
-  CHECK_TEXT(broker.restart(), broker.why().c_str());
+  CHECK_BROKER(broker.restart(), broker);
   read_rest(app, ledger, milliseconds(100), milliseconds(2000));
   app.close();
   CHECK_TEXT(connect_retrying(io, app, broker.port(), id + "-app", true, up), app.error().message().c_str());
@@ -621,7 +621,7 @@ void run_state_wiped(test::Broker& broker) {
 // attempt counter keeps growing: no tight reconnect loop.
 void run_duplicate_client_id(test::Broker& broker) {
   if (skipped(broker, "a duplicate client id")) return;
-  CHECK_TEXT(broker.start(), broker.why().c_str());
+  CHECK_BROKER(broker.start(), broker);
   asio::io_context io;
   const std::string id = unique_id("twin");
   Options o = test::loopback_mqtt_options(broker.port(), id);

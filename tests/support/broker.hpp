@@ -16,6 +16,17 @@
 #include <utility>
 #include <vector>
 
+/// CHECKs a broker call that returns false with why() on failure
+/// (start(), restart()), quoting why() as it stands after the call:
+/// CHECK_TEXT(b.start(), b.why().c_str()) may read why() before start()
+/// runs (the order of a call's arguments is unspecified), and quote a stale
+/// message or a freed buffer. For test bodies that include CppUTest.
+#define CHECK_BROKER(call, broker)                    \
+  do {                                                \
+    const bool broker_call_ok = (call);               \
+    CHECK_TEXT(broker_call_ok, (broker).why().c_str()); \
+  } while (0)
+
 namespace uplink::test {
 
 /// Which broker to run.
