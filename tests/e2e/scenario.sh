@@ -746,7 +746,10 @@ check_durable_exactly_once_prefix() {
 
 scenario_server_restarted_repeatedly() {
   setup
-  start_device 120 --rate 20
+  # 12 s of messages: enough to outlast three restarts on a loaded machine
+  # (each takes 1.5 to 3 s there); with 6 s the device once had everything
+  # acknowledged and exited before the third restart.
+  start_device 240 --rate 20
   local k
   for k in 1 2 3; do
     wait_online "$k"
