@@ -51,7 +51,14 @@ downlink_numbers() {
 
 for round in 1 2; do
   run_device "$work/device.log"
-  [ "$round" = 1 ] && spawn feeder /dev/null feed_downlink
+  if [ "$round" = 1 ]; then
+    # Downlink only once the device's subscription exists: a message
+    # published before it reaches nobody. The device writes its SUBSCRIBE
+    # before its first PUBLISH, on one connection, so once the consumer has
+    # a message the broker has taken the subscription.
+    poll_until 15 unique_at_least 1 || fail "no message reached the consumer"
+    spawn feeder /dev/null feed_downlink
+  fi
   poll_until 15 unique_at_least $((round * 90)) || fail "the consumer got only $(unique_count) messages"
   stop_process device KILL
   echo "round $round: killed the device after $(unique_count) messages reached the consumer and" \
