@@ -39,7 +39,10 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/lib.sh"
 
-[ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: bench/mqtt_cluster_fleet.sh <build dir> [devices]" >&2; exit 2; }
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+  echo "usage: bench/mqtt_cluster_fleet.sh <build dir> [devices]" >&2
+  exit 2
+fi
 bin=$1
 devices=${2:-1000}
 hold_s=${BENCH_FLEET_HOLD_S:-60}
