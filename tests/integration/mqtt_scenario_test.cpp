@@ -29,18 +29,22 @@
 
 #include "fault_proxy.hpp"
 #include "support/broker.hpp"
+#include "support/device_under_test.hpp"
 #include "support/link_fakes.hpp"
 #include "support/mqtt_application.hpp"
 #include "support/run_until.hpp"
+#include "support/uplink_ledger.hpp"
 #include "uplink/client.hpp"
-#include "uplink/codec/mqtt_envelope.hpp"
 
 #include <CppUTest/TestHarness.h>
 
 using namespace uplink;
 using test::BrokerKind;
+using Device = test::DeviceUnderTest;
 using test::MqttApplication;
+using test::reading;
 using test::text_span;
+using test::UplinkLedger;
 using tools::FaultProxy;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -72,69 +76,10 @@ bool skipped(const test::Broker& broker, const char* what) {
   return true;
 }
 
-struct Device {
-  explicit Device(asio::io_context& io) : io_(io), client(std::make_unique<Client>(io, listener, random)) {}
-  // A failed check leaves a test early: stop the client, so that its
-  // destruction does not abort the whole run.
-  ~Device() {
-    client->stop();
-    test::run_until(io_, [&] { return client->quiescent(); }, kLimit);
-  }
-  asio::io_context& io_;
-  test::RecordingListener listener;
-  test::ScriptedRandom random{0x80000000u};
-  std::unique_ptr<Client> client;
-};
-
 void stop(asio::io_context& io, Device& device) {
   device.client->stop();
   CHECK_TEXT(test::run_until(io, [&] { return device.client->quiescent(); }, kLimit), "not quiescent after stop()");
 }
-
-std::string reading(std::uint64_t seq) { return "reading " + std::to_string(seq); }
-
-// What the application received of the uplink, by the envelope's sequence
-// number (which is the message's number: the k-th send() carries seq k).
-struct UplinkLedger {
-  std::vector<std::uint32_t> copies{0};  // copies[seq]
-  std::uint64_t distinct = 0;
-  std::uint64_t total = 0;
-  std::uint64_t next_in_order = 1;
-  bool in_order = true;
-  std::string problem;  // the first thing wrong, for the failure message
-
-  void record(const mqtt::Publish& p) {
-    mqtt::Enveloped e;
-    if (mqtt::decode_envelope(p.payload, e)) {
-      note("a PUBLISH without the envelope");
-      return;
-    }
-    if (!equal_bytes(text_span(reading(e.seq)), e.payload)) note("seq " + std::to_string(e.seq) + ": wrong payload");
-    if (copies.size() <= e.seq) copies.resize(e.seq + 1, 0);
-    ++total;
-    if (copies[e.seq]++ == 0) ++distinct;
-    if (e.seq == next_in_order) {
-      ++next_in_order;
-    } else if (in_order) {
-      in_order = false;
-      note("got seq " + std::to_string(e.seq) + ", expected " + std::to_string(next_in_order));
-    }
-  }
-  [[nodiscard]] std::uint64_t duplicates() const { return total - distinct; }
-  // Sequence numbers in 1..upto never received (the first few named).
-  [[nodiscard]] std::uint64_t missing(std::uint64_t upto, std::string* which = nullptr) const {
-    std::uint64_t n = 0;
-    for (std::uint64_t s = 1; s <= upto; ++s) {
-      if (s < copies.size() && copies[s] != 0) continue;
-      if (which != nullptr && n < 10) *which += std::to_string(s) + " ";
-      ++n;
-    }
-    return n;
-  }
-  void note(const std::string& what) {
-    if (problem.empty()) problem = what;
-  }
-};
 
 // The application's CONNECT, tried again for a while: a broker that just
 // restarted may accept TCP before its MQTT sessions are back (nats-server

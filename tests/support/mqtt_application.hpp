@@ -59,11 +59,18 @@ class MqttApplication {
     return_code_ = p->connack.return_code;
     if (p->connack.return_code != mqtt::ConnectReturnCode::accepted) return false;
     session_present_ = p->connack.session_present;
-    if (filter.empty()) return true;
+    return filter.empty() || subscribe(filter);
+  }
+
+  /// SUBSCRIBE to `filter` at QoS 1; true when the SUBACK grants it (not
+  /// 0x80: nats-server refuses when it cannot make the JetStream consumer,
+  /// e.g. while a cluster elects leaders).
+  bool subscribe(const std::string& filter) {
     const mqtt::TopicFilter f{text_span(filter), mqtt::Qos::at_least_once};
     if (!connection_.send([&](ByteSpan out) { return mqtt::encode(mqtt::Subscribe{1, &f, 1}, out); })) return false;
-    p = connection_.receive();
-    return p != nullptr && p->type == mqtt::PacketType::suback;
+    const mqtt::Packet* p = connection_.receive();
+    return p != nullptr && p->type == mqtt::PacketType::suback && p->suback.return_codes.size == 1 &&
+           p->suback.return_codes[0] != 0x80;
   }
 
   /// PUBLISH at QoS 1 with identifier `id` and wait for its PUBACK.
