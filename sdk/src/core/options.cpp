@@ -107,9 +107,9 @@ Options Options::demo() {
 std::uint32_t Options::in_flight_window() const {
   if (max_in_flight != 0) return max_in_flight;
   // The native server takes any window; 128 frames of 64 bytes is 8 KiB on
-  // the wire per round trip, and cuts the device's CPU per message to a
-  // third of what 32 cost (docs/PERFORMANCE.md). Brokers cap theirs (EMQX
-  // 32, AWS IoT Core 100, HiveMQ 10): 32 stays the MQTT default.
+  // the wire per round trip, and halves the device's CPU per message against
+  // a window of 32 (docs/PERFORMANCE.md). Brokers cap theirs (EMQX 32, AWS
+  // IoT Core 100, HiveMQ 10): 32 stays the MQTT default.
   const std::uint32_t automatic = protocol == WireProtocol::mqtt ? kAutomaticMqttWindow : kAutomaticNativeWindow;
   return automatic < kStoreMessages ? automatic : static_cast<std::uint32_t>(kStoreMessages);
 }
