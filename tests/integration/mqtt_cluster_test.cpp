@@ -550,7 +550,7 @@ void check_failover(const FailoverRun& run, const Options& o) {
              run.ledger.problem.c_str());
   // Duplicates: what the device sends again after a disconnect is at most
   // its window of unacknowledged PUBLISHes.
-  CHECK_TEXT(run.duplicates <= static_cast<std::uint64_t>(o.max_in_flight) * run.disconnects,
+  CHECK_TEXT(run.duplicates <= static_cast<std::uint64_t>(o.in_flight_window()) * run.disconnects,
              std::to_string(run.duplicates).c_str());
 }
 
