@@ -121,10 +121,19 @@ install(TARGETS ${UPLINK_INSTALL_TARGETS}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# Built without MQTT, the headers of the MQTT codec and profile stay out:
+# their code is not in the archives (options.hpp keeps MqttOptions, plain data).
+set(_uplink_header_exclusions "")
+if(NOT UPLINK_WITH_MQTT)
+  foreach(header IN LISTS UPLINK_MQTT_HEADERS)
+    get_filename_component(header_name "${header}" NAME)
+    list(APPEND _uplink_header_exclusions PATTERN "${header_name}" EXCLUDE)
+  endforeach()
+endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/sdk/include/uplink
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   COMPONENT sdk
-  FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
+  FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h" ${_uplink_header_exclusions})
 install(EXPORT uplinkTargets
   NAMESPACE uplink::
   DESTINATION ${UPLINK_INSTALL_CMAKEDIR}

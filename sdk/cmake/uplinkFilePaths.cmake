@@ -17,12 +17,19 @@ set(UPLINK_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/outbound_store.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/native_profile.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../src/core/mqtt_profile.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/wire_profiles.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/link.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/spool.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_encoder.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_decoder.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/frame_decoder.cpp)
+
+# The MQTT 3.1.1 profile and its codec, part of the core unless the SDK is
+# built without MQTT (UPLINK_WITH_MQTT=OFF; a build system of your own
+# compiles the core without these and defines UPLINK_WITH_MQTT=0 for the
+# SDK and everything built against it).
+set(UPLINK_MQTT_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/../src/core/mqtt_profile.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/core/in_flight_table.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/mqtt_error.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../src/codec/mqtt_encoder.cpp
@@ -49,7 +56,7 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/random_source.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/wire_profile.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/native_profile.hpp
-  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/mqtt_profile.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/wire_profiles.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/link.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/spool.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/spool_damage.hpp
@@ -59,6 +66,10 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame_encoder.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/frame_decoder.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/codec_result.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/big_endian.hpp)
+
+set(UPLINK_MQTT_HEADERS
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/mqtt_profile.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_packet.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_error.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_encoder.hpp
@@ -66,8 +77,7 @@ set(UPLINK_CORE_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_topic.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_envelope.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/in_flight_table.hpp
-  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/mqtt_keepalive.hpp
-  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/big_endian.hpp)
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/mqtt_keepalive.hpp)
 
 # Asio's compiled implementation, once for the client, the ports and the tools.
 set(UPLINK_ASIO_SOURCES

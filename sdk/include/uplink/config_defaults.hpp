@@ -78,6 +78,18 @@
 #define UPLINK_RX_CHUNK_SIZE 1024
 #endif
 
+/// Whether the SDK carries the MQTT 3.1.1 profile (Options::protocol =
+/// WireProtocol::mqtt; docs/MQTT.md). Without it (0) the MQTT codec and
+/// profile are neither compiled nor linked, the client is smaller by the
+/// profile's RAM, and start() refuses WireProtocol::mqtt (invalid_option,
+/// field "protocol"). Set with the CMake option of the same name, which
+/// leaves the MQTT sources out (sdk/cmake/uplinkFilePaths.cmake lists them
+/// apart for other build systems).
+/// Possible values: 0, 1. Default value: 1.
+#ifndef UPLINK_WITH_MQTT
+#define UPLINK_WITH_MQTT 1
+#endif
+
 namespace uplink {
 
 /// Size of the header of every length-prefixed frame: type, flags, u16 length.
@@ -122,6 +134,7 @@ static_assert(kTxBufferSize >= kMaxFrameSize + kTxControlReserve && kTxBufferSiz
 static_assert(kStoreBytes >= kMaxFrameSize && kStoreBytes <= (16u << 20),
               "UPLINK_STORE_BYTES must be within UPLINK_MAX_FRAME_SIZE .. 16 MiB");
 static_assert(kStoreMessages >= 1 && kStoreMessages <= 65535, "UPLINK_STORE_MESSAGES must be within 1 .. 65535");
+static_assert(UPLINK_WITH_MQTT == 0 || UPLINK_WITH_MQTT == 1, "UPLINK_WITH_MQTT must be 0 or 1");
 static_assert(kRxChunkSize >= 16 && kRxChunkSize <= 65536,
               "UPLINK_RX_CHUNK_SIZE must be within 16 .. 65536");
 
@@ -129,22 +142,23 @@ static_assert(kRxChunkSize >= 16 && kRxChunkSize <= 65536,
 
 // ---- The capacities an application and the libraries were built with must
 // agree: they size the structures both sides share (uplink::Client,
-// uplink::Options, ...). The libraries define one symbol named after their
+// uplink::Options, ...); so must UPLINK_WITH_MQTT, which sizes the link. The libraries define one symbol named after their
 // capacities (src/core/capacities.cpp); every translation unit that
 // includes this header refers to the symbol named after its own. A
 // mismatch is a link error that names both sets, e.g.
-//   undefined reference to `uplink_capacities_frame4096_id64_token255_endpoints4_host128_tx8192_store8192_msgs256_rx1024'
+//   undefined reference to `uplink_capacities_frame4096_id64_token255_endpoints4_host128_tx8192_store8192_msgs256_rx1024_mqtt1'
 // instead of memory corruption at run time. The installed CMake package and
 // uplink.pc carry the capacities the libraries were built with; values must
 // be plain decimal numbers (they become part of the symbol's name).
-#define UPLINK_DETAIL_CAPACITIES_PASTE(f, i, t, e, h, x, s, m, r)                                             \
-  uplink_capacities_frame##f##_id##i##_token##t##_endpoints##e##_host##h##_tx##x##_store##s##_msgs##m##_rx##r
-#define UPLINK_DETAIL_CAPACITIES_NAME(f, i, t, e, h, x, s, m, r) UPLINK_DETAIL_CAPACITIES_PASTE(f, i, t, e, h, x, s, m, r)
+#define UPLINK_DETAIL_CAPACITIES_PASTE(f, i, t, e, h, x, s, m, r, q)                                          \
+  uplink_capacities_frame##f##_id##i##_token##t##_endpoints##e##_host##h##_tx##x##_store##s##_msgs##m##_rx##r##_mqtt##q
+#define UPLINK_DETAIL_CAPACITIES_NAME(f, i, t, e, h, x, s, m, r, q)                                              \
+  UPLINK_DETAIL_CAPACITIES_PASTE(f, i, t, e, h, x, s, m, r, q)
 /// The name of the symbol that stands for this build's capacities.
 #define UPLINK_CAPACITIES_SYMBOL                                                                                 \
   UPLINK_DETAIL_CAPACITIES_NAME(UPLINK_MAX_FRAME_SIZE, UPLINK_MAX_DEVICE_ID_LENGTH, UPLINK_MAX_TOKEN_LENGTH,       \
                                 UPLINK_MAX_ENDPOINTS, UPLINK_MAX_HOST_LENGTH, UPLINK_TX_BUFFER_SIZE,              \
-                                UPLINK_STORE_BYTES, UPLINK_STORE_MESSAGES, UPLINK_RX_CHUNK_SIZE)
+                                UPLINK_STORE_BYTES, UPLINK_STORE_MESSAGES, UPLINK_RX_CHUNK_SIZE, UPLINK_WITH_MQTT)
 
 /// Defined only by libraries built with these capacities; its address is
 /// all that is used.

@@ -108,11 +108,7 @@ OptionsCheck Link::start(const Options& options, Millis now) {
   const OptionsCheck check = validate(options);
   if (!check) return check;
   options_ = options;
-  if (options_.protocol == WireProtocol::mqtt) {
-    profile_ = &profiles_.emplace<MqttProfile>();
-  } else {
-    profile_ = &profiles_.emplace<NativeProfile>();
-  }
+  profile_ = &profiles_.select(options_.protocol);
   if (const OptionsCheck fits = profile_->configure(options_); !fits) return fits;
   backoff_ = Backoff(options_.backoff);
   // What the last run learned stays in the book; set_network() resumes it.
@@ -309,9 +305,8 @@ std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan b
 
 void Link::queue_downlink_ack(Millis now) {
   if (!delivery_.ack_due() || state_ != ClientState::online || closing_.active) return;
-  // Room for the largest acknowledgement either profile writes at once.
-  constexpr std::size_t kNativeAck = kFrameHeaderSize + wire::kAckBody;
-  std::uint8_t ack[MqttProfile::kMaxDownlinkAck > kNativeAck ? MqttProfile::kMaxDownlinkAck : kNativeAck];
+  // Room for the largest acknowledgement a profile writes at once.
+  std::uint8_t ack[WireProfiles::kMaxDownlinkAck];
   const EncodeResult r = profile_->encode_downlink_ack(delivery_.ack(), ByteSpan{ack, sizeof ack});
   // Without room now, the ACK stays pending and goes with the next read.
   if (!r.error && queue_frame_bytes(ConstByteSpan{ack, r.size}, true)) {

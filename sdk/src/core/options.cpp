@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "uplink/core/device_id.hpp"
-#include "uplink/core/mqtt_profile.hpp"
+#include "uplink/core/wire_profiles.hpp"
 #include "uplink/error.hpp"
 
 namespace uplink {
@@ -182,11 +182,7 @@ OptionsCheck validate(const Options& o) {
   }
   if (o.backoff.base_ms == 0) return refuse("backoff.base_ms", "must be greater than zero");
   if (o.backoff.cap_ms < o.backoff.base_ms) return refuse("backoff.cap_ms", "must not be below backoff.base_ms");
-  switch (o.protocol) {
-    case WireProtocol::native: return {};
-    case WireProtocol::mqtt: return validate_mqtt(o);
-  }
-  return refuse("protocol", "not a WireProtocol");
+  return validate_wire_protocol(o);
 }
 
 }  // namespace uplink

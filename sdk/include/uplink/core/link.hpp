@@ -32,8 +32,6 @@
 #include <cstdint>
 #include <system_error>
 
-#include <variant>
-
 #include "uplink/codec/frame.hpp"
 #include "uplink/config_defaults.hpp"
 #include "uplink/core/backoff.hpp"
@@ -43,10 +41,9 @@
 #include "uplink/core/heartbeat_book.hpp"
 #include "uplink/core/heartbeat_learner.hpp"
 #include "uplink/core/keep_alive.hpp"
-#include "uplink/core/mqtt_profile.hpp"
-#include "uplink/core/native_profile.hpp"
-#include "uplink/core/spool.hpp"
 #include "uplink/core/random_source.hpp"
+#include "uplink/core/spool.hpp"
+#include "uplink/core/wire_profiles.hpp"
 #include "uplink/error.hpp"
 #include "uplink/listener.hpp"
 #include "uplink/options.hpp"
@@ -282,9 +279,10 @@ class Link {
   Backoff backoff_{BackoffPolicy{}};
   KeepAlive keep_alive_;
   // The wire format (Options::protocol), chosen at start(): only one is
-  // built at a time, and profile_ points at it.
-  std::variant<NativeProfile, MqttProfile> profiles_;
-  WireProfile* profile_ = std::get_if<NativeProfile>(&profiles_);
+  // built at a time, and profile_ points at it. Which profiles this build
+  // holds is WireProfiles' business (UPLINK_WITH_MQTT).
+  WireProfiles profiles_;
+  WireProfile* profile_ = &profiles_.current();
   Counters counters_;
 
   ClientState state_ = ClientState::idle;

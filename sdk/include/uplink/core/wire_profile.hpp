@@ -17,7 +17,9 @@
 //
 // A profile is a pure unit like the link: bytes and positions in, bytes and
 // frames out, no I/O, no time, no heap. Options::protocol picks one at
-// start(); the link holds both in place and talks to the chosen one.
+// start(); the link holds them in place (core/wire_profiles.hpp, which
+// also knows whether this build has MQTT: UPLINK_WITH_MQTT) and talks to
+// the chosen one.
 #pragma once
 
 #include <cstddef>
