@@ -16,7 +16,8 @@
 #               runs interleaved across the clients; msg/s from CONNACK to the
 #               last PUBACK, device CPU per message = the peer's user + sys
 #               time (getrusage RUSAGE_SELF: all its threads, the broker not
-#               included) over the same span / messages; peak RSS = ru_maxrss
+#               included) over the same span / messages; peak RSS = VmHWM (the
+#               process's own pages; ru_maxrss would count the forking shell's)
 #   idle        the clients connected side by side, nothing to send, pinging
 #               every 30 s (libmosquitto and paho: keepalive 30; uplink:
 #               heartbeat 30 s, read timeout 60 s); wake-ups = the voluntary +
@@ -31,7 +32,14 @@
 #               keepalive it sends in CONNECT 5 s too: docs/MQTT.md)
 #
 # Knobs (environment), with their defaults:
-#   BENCH_MQTT_CLIENTS="uplink mosquitto paho"   which columns
+#   BENCH_MQTT_CLIENTS="uplink uplink-firmware mosquitto paho"   which columns
+#   BENCH_MQTT_FIRMWARE_BUILD=<build dir>/../firmware  where uplink-firmware is:
+#                               the same uplink peer linked as firmware is
+#                               (-Os, static, unused sections dropped:
+#                               `cmake --preset firmware && cmake --build
+#                               --preset firmware`); Debian ships
+#                               libmosquitto and paho only as shared
+#                               libraries, so they have no such column
 #   BENCH_MQTT_COUNT=100000     messages per throughput run
 #   BENCH_MQTT_RUNS=3           throughput runs per client (the median is reported)
 #   BENCH_MQTT_IDLE_S=120       idle window, seconds
@@ -43,7 +51,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/lib.sh"
 
 [ $# -eq 1 ] || { echo "usage: bench/mqtt_clients.sh <build dir>" >&2; exit 2; }
 bin=$1
-clients=${BENCH_MQTT_CLIENTS:-uplink mosquitto paho}
+clients=${BENCH_MQTT_CLIENTS:-uplink uplink-firmware mosquitto paho}
+firmware_build=${BENCH_MQTT_FIRMWARE_BUILD:-$(dirname "$bin")/firmware}
 count=${BENCH_MQTT_COUNT:-100000}
 runs=${BENCH_MQTT_RUNS:-3}
 idle_s=${BENCH_MQTT_IDLE_S:-120}
@@ -58,26 +67,31 @@ say() { echo "[mqtt] $*" >&2; }
 
 declare -A program=(
   [uplink]=$bin/bench/uplink_bench_mqtt_uplink
+  [uplink-firmware]=$firmware_build/bench/uplink_bench_mqtt_uplink
   [mosquitto]=$bin/bench/uplink_bench_mqtt_mosquitto
   [paho]=$bin/bench/uplink_bench_mqtt_paho
 )
 version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
 declare -A title=(
   [uplink]="uplink (MQTT profile)"
+  [uplink-firmware]="uplink, linked as firmware (-Os, static, --gc-sections)"
   [mosquitto]="libmosquitto $(version libmosquitto1)"
   [paho]="paho.mqtt.c $(version libpaho-mqtt1.3) (MQTTAsync)"
 )
 # The flags that give each client the same keepalive (see the header).
-idle_flags() { [ "$1" = uplink ] && echo "--heartbeat-ms 30000 --read-timeout-ms 60000" || echo "--keepalive-s 30"; }
-detect_flags() { [ "$1" = uplink ] && echo "--heartbeat-ms 2500 --read-timeout-ms 5000" || echo "--keepalive-s $detect_keepalive_s"; }
+is_uplink() { case $1 in uplink | uplink-firmware) return 0 ;; *) return 1 ;; esac; }
+idle_flags() { is_uplink "$1" && echo "--heartbeat-ms 30000 --read-timeout-ms 60000" || echo "--keepalive-s 30"; }
+detect_flags() { is_uplink "$1" && echo "--heartbeat-ms 2500 --read-timeout-ms 5000" || echo "--keepalive-s $detect_keepalive_s"; }
 
 # Which clients can run: built, and (uplink) built with the MQTT profile.
 declare -A why_not=()
 active=()
 for c in $clients; do
   p=${program[$c]:-}
-  [ -n "$p" ] || { echo "bench/mqtt_clients.sh: unknown client '$c' (known: uplink mosquitto paho)" >&2; exit 2; }
-  if [ ! -x "$p" ]; then
+  [ -n "$p" ] || { echo "bench/mqtt_clients.sh: unknown client '$c' (known: uplink uplink-firmware mosquitto paho)" >&2; exit 2; }
+  if [ ! -x "$p" ] && [ "$c" = uplink-firmware ]; then
+    why_not[$c]="not built: cmake --preset firmware && cmake --build --preset firmware"
+  elif [ ! -x "$p" ]; then
     why_not[$c]="not built (scripts/setup bench installs its library)"
   else
     status=0
@@ -182,6 +196,7 @@ sleep "$idle_s"
 declare -A idle_wake=() idle_vol=() idle_cpu=() idle_threads=() idle_rss=() idle_memory=()
 t1=$(now_ms)
 secs=$(calc "($t1 - $t0) / 1000")
+# shellcheck disable=SC2034  # idle_memory is read by row(), by name
 for c in "${active[@]}"; do
   read -r v1 n1 <<<"$(ctx_switches "${idle_pid[$c]}")"
   c1=$(cpu_ns "${idle_pid[$c]}")
@@ -251,14 +266,11 @@ table="$work/table.md"
 cell() {  # cell <client> <text>: the text, or why the client has no figures
   if [ -n "${why_not[$1]:-}" ]; then printf '%s' "(${why_not[$1]})"; else printf '%s' "$2"; fi
 }
-row() {  # row <figure> <target> <uplink> <mosquitto> <paho> (only the requested columns)
-  local figure=$1 target=$2 line c i=3
-  shift 2
+row() {  # row <figure> <target> <array>: the array's figure for each requested client
+  local figure=$1 target=$2 line c
+  local -n figures=$3
   line="| $figure"
-  for c in $clients; do
-    case $c in uplink) i=1 ;; mosquitto) i=2 ;; paho) i=3 ;; esac
-    line+=" | $(cell "$c" "${!i}")"
-  done
+  for c in $clients; do line+=" | $(cell "$c" "${figures[$c]:--}")"; done
   echo "$line | $target |" >>"$table"
 }
 {
@@ -270,6 +282,7 @@ row() {  # row <figure> <target> <uplink> <mosquitto> <paho> (only the requested
 } >"$table"
 
 declare -A tp=() cpu=() rss=() bcpu=() ucpu=() det=() since=()
+# shellcheck disable=SC2034  # the figure arrays are read by row(), by name
 for c in "${active[@]}"; do
   f="$work/tp-$c.txt"
   failed=$( [ -f "$work/tp-$c.failed" ] && wc -l <"$work/tp-$c.failed" || echo 0)
@@ -289,7 +302,7 @@ for c in "${active[@]}"; do
     dmin=$(awk '{ print $1 }' "$f" | minimum); dmed=$(awk '{ print $1 }' "$f" | median); dmax=$(awk '{ print $1 }' "$f" | maximum)
     det[$c]="$dmin / $dmed / $dmax ms = $(fmt "$(calc "$dmin / 5000")" 2) / $(fmt "$(calc "$dmed / 5000")" 2) / $(fmt "$(calc "$dmax / 5000")" 2) x ($(wc -l <"$f") trials)"
     [ ! -s "$work/detect-$c.missed" ] || det[$c]+="; $(wc -l <"$work/detect-$c.missed") not detected within 30 s"
-    if [ "$c" = uplink ]; then
+    if is_uplink "$c"; then
       smin=$(awk '{ print $2 }' "$f" | minimum); smax=$(awk '{ print $2 }' "$f" | maximum)
       since[$c]="$smin .. $smax ms = $(fmt "$(calc "$smin / 5000")" 2) .. $(fmt "$(calc "$smax / 5000")" 2) x the read timeout"
     fi
@@ -298,24 +311,24 @@ for c in "${active[@]}"; do
   fi
 done
 declare -A wake_txt=() cpu_idle_txt=() rss_idle_txt=() threads_txt=()
+# shellcheck disable=SC2034  # read by row(), by name
 for c in "${active[@]}"; do
   wake_txt[$c]="$(fmt "${idle_wake[$c]}" 1) (${idle_vol[$c]} voluntary in $(fmt "$secs") s)"
   cpu_idle_txt[$c]="$(fmt "${idle_cpu[$c]}" 1) ms"
   rss_idle_txt[$c]=${idle_rss[$c]:-?}
   threads_txt[$c]="threads: ${idle_threads[$c]}; ${cpu_idle_txt[$c]}"
 done
-since[mosquitto]="-"; since[paho]="-"
-row "Throughput, QoS 1, $size-byte messages, window $window (msg/s, median of $runs runs of $count)" "-" "${tp[uplink]:-}" "${tp[mosquitto]:-}" "${tp[paho]:-}"
-row "Device CPU per message (the client process's user + sys time / messages; median)" "uplink <= libmosquitto" "${cpu[uplink]:-}" "${cpu[mosquitto]:-}" "${cpu[paho]:-}"
-row "  of which user / sys" "-" "${ucpu[uplink]:-}" "${ucpu[mosquitto]:-}" "${ucpu[paho]:-}"
-row "  for comparison: broker (mosquitto) CPU per message in the same runs" "-" "${bcpu[uplink]:-}" "${bcpu[mosquitto]:-}" "${bcpu[paho]:-}"
-row "Peak RSS of the client process after a throughput run (ru_maxrss; median)" "uplink <= 1/4 libmosquitto" "${rss[uplink]:-}" "${rss[mosquitto]:-}" "${rss[paho]:-}"
-row "Peak RSS of the client process, idle (ru_maxrss)" "-" "${rss_idle_txt[uplink]:-}" "${rss_idle_txt[mosquitto]:-}" "${rss_idle_txt[paho]:-}"
-row "  idle client at the end of the window: anonymous (heap, stacks) / private (RssAnon + its own program and written library pages) / file-backed (RssFile, shared C and C++ runtime included)" "-" "${idle_memory[uplink]:-}" "${idle_memory[mosquitto]:-}" "${idle_memory[paho]:-}"
-row "Idle wake-ups per minute at a 30 s keepalive (context switches of all threads, /proc/PID/task/*/status)" "-" "${wake_txt[uplink]:-}" "${wake_txt[mosquitto]:-}" "${wake_txt[paho]:-}"
-row "  threads in the client process; idle CPU time per hour (schedstat)" "-" "${threads_txt[uplink]:-}" "${threads_txt[mosquitto]:-}" "${threads_txt[paho]:-}"
-row "Blackholed link: from the blackhole to the disconnect reported, keepalive 5 s, min / median / max (x keepalive)" "uplink: at the read timeout every time" "${det[uplink]:-}" "${det[mosquitto]:-}" "${det[paho]:-}"
-row "  uplink: silence from the last byte received to the verdict (since_last_rx_ms)" "= the read timeout (5 s)" "${since[uplink]:-}" "${since[mosquitto]:-}" "${since[paho]:-}"
+row "Throughput, QoS 1, $size-byte messages, window $window (msg/s, median of $runs runs of $count)" "-" tp
+row "Device CPU per message (the client process's user + sys time / messages; median)" "uplink <= libmosquitto" cpu
+row "  of which user / sys" "-" ucpu
+row "  for comparison: broker (mosquitto) CPU per message in the same runs" "-" bcpu
+row "Peak RSS of the client process after a throughput run (VmHWM; median)" "uplink <= 1/4 libmosquitto" rss
+row "Peak RSS of the client process, idle (VmHWM)" "-" rss_idle_txt
+row "  idle client at the end of the window: anonymous (heap, stacks) / private (RssAnon + its own program and written library pages) / file-backed (RssFile, shared C and C++ runtime included)" "-" idle_memory
+row "Idle wake-ups per minute at a 30 s keepalive (context switches of all threads, /proc/PID/task/*/status)" "-" wake_txt
+row "  threads in the client process; idle CPU time per hour (schedstat)" "-" threads_txt
+row "Blackholed link: from the blackhole to the disconnect reported, keepalive 5 s, min / median / max (x keepalive)" "uplink: at the read timeout every time" det
+row "  uplink: silence from the last byte received to the verdict (since_last_rx_ms)" "= the read timeout (5 s)" since
 
 echo
 echo "## MQTT clients side by side, $(date -u '+%Y-%m-%d %H:%M UTC')"
