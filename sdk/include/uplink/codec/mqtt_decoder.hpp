@@ -94,7 +94,9 @@ class Decoder final : public DecoderBase {
   Decoder() : DecoderBase(storage_, MaxPacketSize) {}
 
  private:
-  std::uint8_t storage_[MaxPacketSize] = {};
+  // Written before it is read (a packet's bytes are stored, then parsed):
+  // no initialiser, which would cost a memset of MaxPacketSize bytes.
+  std::uint8_t storage_[MaxPacketSize];
 };
 
 /// Validates a complete packet given as its first byte and its body (the
