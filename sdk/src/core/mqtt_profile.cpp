@@ -96,6 +96,7 @@ OptionsCheck derive(const Options& o, detail::MqttSettings& d) {
                   "mqtt.broker_max_keepalive_s or 65535");
   }
   d.keepalive_s = k.seconds;
+  d.envelope = m.envelope;
   if (max_payload_for(d.uplink_topic_size, m.envelope) == 0) {
     return refuse("mqtt.uplink_topic", "too long for a PUBLISH to fit UPLINK_TX_BUFFER_SIZE");
   }
@@ -128,8 +129,7 @@ OptionsCheck MqttProfile::configure(const Options& options) {
   // (the next start() builds a new one).
   if (OptionsCheck c = derive(options, settings_); !c) return c;
   options_ = &options;
-  envelope_ = options.mqtt.envelope;
-  max_payload_ = max_payload_for(settings_.uplink_topic_size, envelope_);
+  max_payload_ = max_payload_for(settings_.uplink_topic_size, settings_.envelope);
   (void)table_.set_window(options.in_flight_window());  // validated: 1 .. kStoreMessages, the table's capacity
   return {};
 }
@@ -210,7 +210,7 @@ std::size_t MqttProfile::data_size(const Data& data) const {
   publish.topic = uplink_topic();
   publish.qos = mqtt::Qos::at_least_once;
   publish.packet_id = 1;
-  return mqtt::encoded_size(publish, data.payload.size + (envelope_ ? mqtt::kEnvelopeSize : 0));
+  return mqtt::encoded_size(publish, data.payload.size + (settings_.envelope ? mqtt::kEnvelopeSize : 0));
 }
 
 EncodeResult MqttProfile::encode_data(const Data& data, ByteSpan out) {
@@ -230,11 +230,11 @@ EncodeResult MqttProfile::encode_data(const Data& data, ByteSpan out) {
     if (added.error) return {added.error, 0};
     publish.packet_id = added.packet_id;
   }
-  const std::size_t payload_size = data.payload.size + (envelope_ ? mqtt::kEnvelopeSize : 0);
+  const std::size_t payload_size = data.payload.size + (settings_.envelope ? mqtt::kEnvelopeSize : 0);
   const EncodeResult header = mqtt::encode_publish_header(publish, payload_size, out);
   if (header.error) return header;  // cannot happen: the size was checked, the topic at configure()
   std::size_t at = header.size;
-  if (envelope_) {
+  if (settings_.envelope) {
     const EncodeResult env = mqtt::encode_envelope(data.seq, ByteSpan{out.data + at, out.size - at});
     if (env.error) return env;
     at += env.size;

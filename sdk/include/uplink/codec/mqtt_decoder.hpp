@@ -94,9 +94,7 @@ class Decoder final : public DecoderBase {
   Decoder() : DecoderBase(storage_, MaxPacketSize) {}
 
  private:
-  // Written before it is read (a packet's bytes are stored, then parsed):
-  // no initialiser, which would cost a memset of MaxPacketSize bytes.
-  std::uint8_t storage_[MaxPacketSize];
+  std::uint8_t storage_[MaxPacketSize] = {};
 };
 
 /// Validates a complete packet given as its first byte and its body (the

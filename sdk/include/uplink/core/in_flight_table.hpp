@@ -139,10 +139,8 @@ class InFlightTable final : public InFlightTableBase {
   InFlightTable() : InFlightTableBase(ids_, acked_, Capacity) {}
 
  private:
-  // Only the size() entries from the head are read, each written by add():
-  // no initialiser, which would cost two memsets per construction.
-  std::uint16_t ids_[Capacity];
-  bool acked_[Capacity];
+  std::uint16_t ids_[Capacity] = {};
+  bool acked_[Capacity] = {};
 };
 
 }  // namespace uplink

@@ -52,6 +52,7 @@ struct MqttSettings {
   char will_topic[kMaxExpandedMqttTopic + 1];
   std::size_t will_topic_size = 0;
   std::uint16_t keepalive_s = 0;  ///< What CONNECT announces, in seconds.
+  bool envelope = false;          ///< Options::mqtt.envelope: the sequence envelope before each payload.
 };
 }  // namespace detail
 
@@ -137,7 +138,6 @@ class MqttProfile final : public WireProfile {
   // From the options (configure()).
   const Options* options_ = nullptr;
   detail::MqttSettings settings_;
-  bool envelope_ = false;
   std::size_t max_payload_ = 0;
 
   // The connection.
@@ -152,11 +152,9 @@ class MqttProfile final : public WireProfile {
 
   // QoS 1 downlink messages handed to the link, oldest first, with the seq
   // the link knows them by: PUBACKed once the application has had them.
-  // Only the pending_pubacks_ entries from the head are read, each written
-  // by publish(): no initialisers.
   struct PendingPuback {
-    std::uint64_t seq;
-    std::uint16_t packet_id;
+    std::uint64_t seq = 0;
+    std::uint16_t packet_id = 0;
   };
   PendingPuback pubacks_[kMaxPendingPubacks];
   std::size_t pubacks_head_ = 0;
