@@ -2,47 +2,66 @@
 // The "uplink.mqtt" std::error_category, and the names of packet types.
 #include "uplink/codec/mqtt_error.hpp"
 
+#include <cstddef>
+
 namespace uplink::mqtt {
 namespace {
 
-// Indexed by the enum's value; entry 0 stands for values outside it. The
-// message is the name in words ("MQTT: invalid flags"): one string per code
-// keeps the category small on the device (every byte of the MQTT codec
-// counts against its footprint budget).
-constexpr const char* kNames[] = {
-    "unknown",
-    "remaining_length_too_long",
-    "reserved_packet_type",
-    "unexpected_packet_type",
-    "invalid_flags",
-    "invalid_qos",
-    "qos2_not_supported",
-    "dup_on_qos0",
-    "invalid_remaining_length",
-    "truncated_field",
-    "invalid_connack_flags",
-    "session_present_on_refusal",
-    "unknown_connack_return_code",
-    "zero_packet_id",
-    "invalid_suback_return_code",
-    "invalid_utf8",
-    "invalid_topic",
-    "invalid_client_id",
-    "password_without_username",
-    "empty_subscription",
-    "invalid_topic_template",
-    "invalid_envelope",
-    "unacceptable_protocol_version",
-    "identifier_rejected",
-    "server_unavailable",
-    "bad_username_or_password",
-    "not_authorized",
-};
+// Names are packed into one string, each ended by its NUL, in the enum's
+// order; the first stands for values outside it. A table of pointers would
+// cost 4 bytes an entry plus, in a position-independent program, a
+// relocation of 8 bytes an entry on armhf: every byte of the MQTT codec
+// counts against its footprint budget, and a name is looked up only when
+// something failed. The message is the name in words ("MQTT: invalid flags").
+constexpr char kNames[] =
+    "unknown\0"
+    "remaining_length_too_long\0"
+    "reserved_packet_type\0"
+    "unexpected_packet_type\0"
+    "invalid_flags\0"
+    "invalid_qos\0"
+    "qos2_not_supported\0"
+    "dup_on_qos0\0"
+    "invalid_remaining_length\0"
+    "truncated_field\0"
+    "invalid_connack_flags\0"
+    "session_present_on_refusal\0"
+    "unknown_connack_return_code\0"
+    "zero_packet_id\0"
+    "invalid_suback_return_code\0"
+    "invalid_utf8\0"
+    "invalid_topic\0"
+    "invalid_client_id\0"
+    "password_without_username\0"
+    "empty_subscription\0"
+    "invalid_topic_template\0"
+    "invalid_envelope\0"
+    "unacceptable_protocol_version\0"
+    "identifier_rejected\0"
+    "server_unavailable\0"
+    "bad_username_or_password\0"
+    "not_authorized";
 
-const char* name_of(int value) noexcept {
-  const bool known = value > 0 && static_cast<unsigned>(value) < sizeof kNames / sizeof kNames[0];
-  return kNames[known ? value : 0];
+// Names packed in `names` (each NUL-terminated, the last by the literal's own).
+constexpr unsigned count_names(const char* names, std::size_t size) {
+  unsigned count = 0;
+  for (std::size_t i = 0; i < size; ++i) count += names[i] == '\0' ? 1 : 0;
+  return count;
 }
+constexpr unsigned kNameCount = count_names(kNames, sizeof kNames);
+static_assert(kNameCount == static_cast<unsigned>(Errc::not_authorized) + 1,
+              "one name per mqtt::Errc, in order, after \"unknown\"");
+
+// The name at `index` of the `count` packed in `names`; the first when `index` is out of range.
+const char* nth_name(const char* names, unsigned count, int index) noexcept {
+  for (int i = index > 0 && static_cast<unsigned>(index) < count ? index : 0; i > 0; --i) {
+    while (*names++ != '\0') {
+    }
+  }
+  return names;
+}
+
+const char* name_of(int value) noexcept { return nth_name(kNames, kNameCount, value); }
 
 class MqttCategory final : public std::error_category {
  public:
@@ -72,11 +91,14 @@ std::error_code connack_error(ConnectReturnCode code) noexcept {
 }
 
 const char* packet_type_name(PacketType type) noexcept {
-  constexpr const char* kNames[] = {"UNKNOWN", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
-                                    "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP",
-                                    "DISCONNECT"};
-  const auto value = static_cast<unsigned>(type);
-  return kNames[value < sizeof kNames / sizeof kNames[0] ? value : 0];
+  // Packed as the error names are, indexed by the wire value (0 stands for any unknown one).
+  static constexpr char kPacketNames[] =
+      "UNKNOWN\0CONNECT\0CONNACK\0PUBLISH\0PUBACK\0PUBREC\0PUBREL\0PUBCOMP\0"
+      "SUBSCRIBE\0SUBACK\0UNSUBSCRIBE\0UNSUBACK\0PINGREQ\0PINGRESP\0DISCONNECT";
+  constexpr unsigned kPacketNameCount = count_names(kPacketNames, sizeof kPacketNames);
+  static_assert(kPacketNameCount == static_cast<unsigned>(PacketType::disconnect) + 1,
+                "one name per packet type, in wire order, after \"UNKNOWN\"");
+  return nth_name(kPacketNames, kPacketNameCount, static_cast<int>(type));
 }
 
 }  // namespace uplink::mqtt

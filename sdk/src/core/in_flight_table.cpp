@@ -40,6 +40,11 @@ InFlightEntry InFlightTableBase::at(std::size_t index) const {
   return {acked_through_ + 1 + index, ids_[slot(index)], acked_[slot(index)]};
 }
 
+std::uint16_t InFlightTableBase::packet_id_of(std::uint64_t seq) const {
+  if (seq <= acked_through_ || seq - acked_through_ > size_) return 0;
+  return ids_[slot(static_cast<std::size_t>(seq - acked_through_ - 1))];
+}
+
 bool InFlightTableBase::in_use(std::uint16_t packet_id) const {
   for (std::size_t i = 0; i < size_; ++i) {
     if (!acked_[slot(i)] && ids_[slot(i)] == packet_id) return true;

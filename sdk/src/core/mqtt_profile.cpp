@@ -28,7 +28,9 @@
 namespace uplink {
 namespace {
 
-OptionsCheck refuse(const char* field, const char* reason) {
+// Out of line: the dozen refusals below share one copy of building an
+// OptionsCheck instead of each carrying its own inline.
+[[gnu::noinline]] OptionsCheck refuse(const char* field, const char* reason) {
   return {make_error_code(Errc::invalid_option), field, reason};
 }
 
@@ -44,11 +46,9 @@ OptionsCheck expand(const char* field, const char* topic_template, const Options
   const EncodeResult r =
       mqtt::expand_topic(text_of(topic_template), text_of(o.device_id),
                           ByteSpan{reinterpret_cast<std::uint8_t*>(out), out_size - 1});
-  if (r.error == mqtt::Errc::invalid_topic_template) return refuse(field, "an unknown {placeholder} or a lone brace");
+  if (r.error == mqtt::Errc::invalid_topic_template) return refuse(field, "an unknown {placeholder} or lone brace");
   if (r.error == mqtt::Errc::invalid_utf8) return refuse(field, "not UTF-8");
-  if (r.error == mqtt::Errc::invalid_topic) {
-    return refuse(field, "not a topic name: empty, a wildcard, or a device id with '/', '+' or '#'");
-  }
+  if (r.error == mqtt::Errc::invalid_topic) return refuse(field, "empty, a wildcard, or a device_id with '/'");
   if (r.error) return refuse(field, "too long once {device_id} is replaced");
   out[r.size] = '\0';
   *size = r.size;
@@ -66,44 +66,38 @@ std::size_t max_payload_for(std::size_t topic_size, bool envelope) {
 }
 
 // Everything configure() and validate_mqtt() both derive from the options.
-// The topics are written by expand() (NUL-terminated) before anything reads
-// them, so they have no initialiser: zeroing 800 bytes on every call cost a
-// zero-filled image of them in flash.
-struct Derived {
-  char uplink[MqttProfile::kMaxExpandedTopic + 1];
-  std::size_t uplink_size = 0;
-  char downlink[sizeof uplink];
-  std::size_t downlink_size = 0;
-  char will[sizeof uplink];
-  std::size_t will_size = 0;
-  std::uint16_t keepalive_s = 0;
-};
-
-OptionsCheck derive(const Options& o, Derived& d) {
+OptionsCheck derive(const Options& o, detail::MqttSettings& d) {
   const MqttOptions& m = o.mqtt;
   if (o.mqtt.uplink_topic[0] == '\0') return refuse("mqtt.uplink_topic", "a topic to publish to is required");
-  if (OptionsCheck c = expand("mqtt.uplink_topic", m.uplink_topic, o, d.uplink, sizeof d.uplink, &d.uplink_size); !c) {
-    return c;
-  }
-  if (OptionsCheck c = expand("mqtt.downlink_topic", m.downlink_topic, o, d.downlink, sizeof d.downlink,
-                              &d.downlink_size);
+  if (OptionsCheck c = expand("mqtt.uplink_topic", m.uplink_topic, o, d.uplink_topic, sizeof d.uplink_topic,
+                              &d.uplink_topic_size);
       !c) {
     return c;
   }
-  if (OptionsCheck c = expand("mqtt.will_topic", m.will_topic, o, d.will, sizeof d.will, &d.will_size); !c) return c;
-  if (m.will_qos > 1) return refuse("mqtt.will_qos", "0 or 1 (this client speaks no QoS 2)");
+  if (OptionsCheck c = expand("mqtt.downlink_topic", m.downlink_topic, o, d.downlink_topic, sizeof d.downlink_topic,
+                              &d.downlink_topic_size);
+      !c) {
+    return c;
+  }
+  if (OptionsCheck c =
+          expand("mqtt.will_topic", m.will_topic, o, d.will_topic, sizeof d.will_topic, &d.will_topic_size);
+      !c) {
+    return c;
+  }
+  if (m.will_qos > 1) return refuse("mqtt.will_qos", "0 or 1 (no QoS 2)");
   if (m.will_message_size > MqttOptions::kMaxWillMessage) {
-    return refuse("mqtt.will_message_size", "longer than MqttOptions::kMaxWillMessage");
+    return refuse("mqtt.will_message_size", "over MqttOptions::kMaxWillMessage");
   }
   if (mqtt::check_utf8(text_of(m.username))) return refuse("mqtt.username", "not UTF-8");
   const MqttKeepalive k = mqtt_keepalive(o.heartbeat_interval_ms, o.read_timeout_ms, m.broker_max_keepalive_s);
   if (k.error) {
     return refuse("read_timeout_ms",
-                  "with heartbeat_interval_ms, needs a keepalive (ceil((read + heartbeat) / 1.5 s)) above "
-                  "mqtt.broker_max_keepalive_s or 65535 s");
+                  "the keepalive, ceil((this + heartbeat_interval_ms) / 1.5 s), is over "
+                  "mqtt.broker_max_keepalive_s or 65535");
   }
   d.keepalive_s = k.seconds;
-  if (max_payload_for(d.uplink_size, m.envelope) == 0) {
+  d.envelope = m.envelope;
+  if (max_payload_for(d.uplink_topic_size, m.envelope) == 0) {
     return refuse("mqtt.uplink_topic", "too long for a PUBLISH to fit UPLINK_TX_BUFFER_SIZE");
   }
   return {};
@@ -124,25 +118,18 @@ CloseReason close_reason_of(mqtt::ConnectReturnCode code) {
 }  // namespace
 
 OptionsCheck validate_mqtt(const Options& options) {
-  Derived d;
-  return derive(options, d);
+  detail::MqttSettings scratch;
+  return derive(options, scratch);
 }
 
 // ------------------------------------------------------------- configure
 
 OptionsCheck MqttProfile::configure(const Options& options) {
-  Derived d;
-  if (OptionsCheck c = derive(options, d); !c) return c;
+  // Derived straight into the profile: a refused start() leaves it unused
+  // (the next start() builds a new one).
+  if (OptionsCheck c = derive(options, settings_); !c) return c;
   options_ = &options;
-  std::memcpy(uplink_topic_, d.uplink, d.uplink_size + 1);  // with the NUL
-  uplink_topic_size_ = d.uplink_size;
-  std::memcpy(downlink_topic_, d.downlink, d.downlink_size + 1);
-  downlink_topic_size_ = d.downlink_size;
-  std::memcpy(will_topic_, d.will, d.will_size + 1);
-  will_topic_size_ = d.will_size;
-  keepalive_s_ = d.keepalive_s;
-  envelope_ = options.mqtt.envelope;
-  max_payload_ = max_payload_for(uplink_topic_size_, envelope_);
+  max_payload_ = max_payload_for(settings_.uplink_topic_size, settings_.envelope);
   (void)table_.set_window(options.in_flight_window());  // validated: 1 .. kStoreMessages, the table's capacity
   return {};
 }
@@ -171,7 +158,7 @@ EncodeResult MqttProfile::encode_hello(const Hello& hello, ByteSpan out) {
   mqtt::Connect connect;
   connect.client_id = hello.device_id;
   connect.clean_session = false;
-  connect.keepalive_s = keepalive_s_;
+  connect.keepalive_s = settings_.keepalive_s;
   if (m.username[0] != '\0') {
     connect.has_username = true;
     connect.username = text_of(m.username);
@@ -183,9 +170,9 @@ EncodeResult MqttProfile::encode_hello(const Hello& hello, ByteSpan out) {
     connect.has_password = true;
     connect.password = hello.token;
   }
-  if (will_topic_size_ != 0) {
+  if (settings_.will_topic_size != 0) {
     connect.has_will = true;
-    connect.will.topic = ConstByteSpan{will_topic_, will_topic_size_};
+    connect.will.topic = ConstByteSpan{settings_.will_topic, settings_.will_topic_size};
     connect.will.message = ConstByteSpan{m.will_message, m.will_message_size};
     connect.will.qos = static_cast<mqtt::Qos>(m.will_qos);
     connect.will.retain = m.will_retain;
@@ -194,14 +181,14 @@ EncodeResult MqttProfile::encode_hello(const Hello& hello, ByteSpan out) {
 }
 
 EncodeResult MqttProfile::encode_after_welcome(ByteSpan out) {
-  if (downlink_topic_size_ == 0) return {};
+  if (settings_.downlink_topic_size == 0) return {};
   // The SUBSCRIBE's identifier only has to differ from those in flight: its
   // SUBACK comes back within one round trip, long before the table's ids
   // could wrap around to it.
   PacketIdAllocator ids;
   const std::uint16_t id = ids.next([this](std::uint16_t candidate) { return table_.in_use(candidate); });
   mqtt::TopicFilter filter;
-  filter.filter = ConstByteSpan{downlink_topic_, downlink_topic_size_};
+  filter.filter = ConstByteSpan{settings_.downlink_topic, settings_.downlink_topic_size};
   filter.qos = mqtt::Qos::at_least_once;
   mqtt::Subscribe subscribe;
   subscribe.packet_id = id;
@@ -216,17 +203,14 @@ EncodeResult MqttProfile::encode_after_welcome(ByteSpan out) {
 
 bool MqttProfile::dup_resend(std::uint64_t seq) const { return seq <= dup_through_; }
 
-bool MqttProfile::can_transmit(std::uint64_t seq) const {
-  const std::uint64_t held_through = table_.acked_through() + table_.size();
-  return (seq > table_.acked_through() && seq <= held_through) || !table_.full();
-}
+bool MqttProfile::can_transmit(std::uint64_t seq) const { return table_.packet_id_of(seq) != 0 || !table_.full(); }
 
 std::size_t MqttProfile::data_size(const Data& data) const {
   mqtt::Publish publish;
-  publish.topic = ConstByteSpan{uplink_topic_, uplink_topic_size_};
+  publish.topic = uplink_topic();
   publish.qos = mqtt::Qos::at_least_once;
   publish.packet_id = 1;
-  return mqtt::encoded_size(publish, data.payload.size + (envelope_ ? mqtt::kEnvelopeSize : 0));
+  return mqtt::encoded_size(publish, data.payload.size + (settings_.envelope ? mqtt::kEnvelopeSize : 0));
 }
 
 EncodeResult MqttProfile::encode_data(const Data& data, ByteSpan out) {
@@ -234,23 +218,23 @@ EncodeResult MqttProfile::encode_data(const Data& data, ByteSpan out) {
   if (size == 0) return {make_error_code(Errc::field_too_long), 0};
   if (size > out.size) return {make_error_code(Errc::buffer_too_small), 0};
   mqtt::Publish publish;
-  publish.topic = ConstByteSpan{uplink_topic_, uplink_topic_size_};
+  publish.topic = uplink_topic();
   publish.qos = mqtt::Qos::at_least_once;
-  if (data.seq > table_.acked_through() && data.seq <= table_.acked_through() + table_.size()) {
-    // Sent on an earlier connection: the same identifier again, DUP set when
-    // the broker kept the session (it may have seen it).
-    publish.packet_id = table_.at(static_cast<std::size_t>(data.seq - table_.acked_through() - 1)).packet_id;
+  // Sent on an earlier connection: the same identifier again, DUP set when
+  // the broker kept the session (it may have seen it).
+  publish.packet_id = table_.packet_id_of(data.seq);
+  if (publish.packet_id != 0) {
     publish.dup = dup_resend(data.seq);
   } else {
     const InFlightTableBase::Added added = table_.add(data.seq);
     if (added.error) return {added.error, 0};
     publish.packet_id = added.packet_id;
   }
-  const std::size_t payload_size = data.payload.size + (envelope_ ? mqtt::kEnvelopeSize : 0);
+  const std::size_t payload_size = data.payload.size + (settings_.envelope ? mqtt::kEnvelopeSize : 0);
   const EncodeResult header = mqtt::encode_publish_header(publish, payload_size, out);
   if (header.error) return header;  // cannot happen: the size was checked, the topic at configure()
   std::size_t at = header.size;
-  if (envelope_) {
+  if (settings_.envelope) {
     const EncodeResult env = mqtt::encode_envelope(data.seq, ByteSpan{out.data + at, out.size - at});
     if (env.error) return env;
     at += env.size;

@@ -93,6 +93,10 @@ class InFlightTableBase {
   [[nodiscard]] bool full() const { return size_ >= window_; }
   /// The entry at `index` (0 = oldest, seq acked_through() + 1); index < size().
   [[nodiscard]] InFlightEntry at(std::size_t index) const;
+  /// The packet identifier of message `seq` when the table holds it (sent,
+  /// not yet released: acked_through() < seq <= acked_through() + size()); 0
+  /// when it does not.
+  [[nodiscard]] std::uint16_t packet_id_of(std::uint64_t seq) const;
   /// True when an unacknowledged entry carries `packet_id`.
   [[nodiscard]] bool in_use(std::uint16_t packet_id) const;
 

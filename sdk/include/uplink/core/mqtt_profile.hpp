@@ -35,6 +35,27 @@
 
 namespace uplink {
 
+namespace detail {
+/// Longest topic once "{device_id}" is replaced: room for the template and
+/// two device ids.
+inline constexpr std::size_t kMaxExpandedMqttTopic = MqttOptions::kMaxTopicLength + 2 * kMaxDeviceIdLength;
+
+/// What MqttProfile::configure() and validate_mqtt() derive from the options.
+/// The topics are written (NUL-terminated) before anything reads them, so
+/// they have no initialiser: zeroing them on every check cost an image of
+/// zeros in flash.
+struct MqttSettings {
+  char uplink_topic[kMaxExpandedMqttTopic + 1];
+  std::size_t uplink_topic_size = 0;
+  char downlink_topic[kMaxExpandedMqttTopic + 1];
+  std::size_t downlink_topic_size = 0;
+  char will_topic[kMaxExpandedMqttTopic + 1];
+  std::size_t will_topic_size = 0;
+  std::uint16_t keepalive_s = 0;  ///< What CONNECT announces, in seconds.
+  bool envelope = false;          ///< Options::mqtt.envelope: the sequence envelope before each payload.
+};
+}  // namespace detail
+
 /// Checks the MQTT part of `options` (Options::mqtt, and what MQTT asks of
 /// the rest: a keepalive within the broker's limit, topics that expand,
 /// payloads that fit a PUBLISH). Called by validate().
@@ -54,7 +75,7 @@ class MqttProfile final : public WireProfile {
 
   /// Longest topic once "{device_id}" is replaced: room for the template
   /// and two device ids.
-  static constexpr std::size_t kMaxExpandedTopic = MqttOptions::kMaxTopicLength + 2 * kMaxDeviceIdLength;
+  static constexpr std::size_t kMaxExpandedTopic = detail::kMaxExpandedMqttTopic;
 
   [[nodiscard]] const char* name() const override { return "mqtt"; }
   [[nodiscard]] OptionsCheck configure(const Options& options) override;
@@ -91,9 +112,11 @@ class MqttProfile final : public WireProfile {
   /// The in-flight table (packet identifiers of the unacknowledged PUBLISHes).
   [[nodiscard]] const InFlightTableBase& in_flight() const { return table_; }
   /// The keepalive CONNECT announces, in seconds.
-  [[nodiscard]] std::uint16_t keepalive_s() const { return keepalive_s_; }
+  [[nodiscard]] std::uint16_t keepalive_s() const { return settings_.keepalive_s; }
   /// The topic messages are published to (the template expanded).
-  [[nodiscard]] ConstByteSpan uplink_topic() const { return ConstByteSpan{uplink_topic_, uplink_topic_size_}; }
+  [[nodiscard]] ConstByteSpan uplink_topic() const {
+    return ConstByteSpan{settings_.uplink_topic, settings_.uplink_topic_size};
+  }
 
  private:
   // What a packet meant for the link: a frame, or nothing to tell.
@@ -114,14 +137,7 @@ class MqttProfile final : public WireProfile {
 
   // From the options (configure()).
   const Options* options_ = nullptr;
-  char uplink_topic_[kMaxExpandedTopic + 1] = {};
-  std::size_t uplink_topic_size_ = 0;
-  char downlink_topic_[sizeof uplink_topic_] = {};
-  std::size_t downlink_topic_size_ = 0;
-  char will_topic_[sizeof uplink_topic_] = {};
-  std::size_t will_topic_size_ = 0;
-  bool envelope_ = false;
-  std::uint16_t keepalive_s_ = 0;
+  detail::MqttSettings settings_;
   std::size_t max_payload_ = 0;
 
   // The connection.
