@@ -142,7 +142,8 @@ static_assert(kRxChunkSize >= 16 && kRxChunkSize <= 65536,
 
 // ---- The capacities an application and the libraries were built with must
 // agree: they size the structures both sides share (uplink::Client,
-// uplink::Options, ...); so must UPLINK_WITH_MQTT, which sizes the link. The libraries define one symbol named after their
+// uplink::Options, ...), and so must UPLINK_WITH_MQTT, which sizes the
+// link. The libraries define one symbol named after their
 // capacities (src/core/capacities.cpp); every translation unit that
 // includes this header refers to the symbol named after its own. A
 // mismatch is a link error that names both sets, e.g.
