@@ -63,7 +63,9 @@ namespace {
 // How long the cluster may take to start, and how long the survivors may
 // take to serve a session again after a kill (leader elections included).
 constexpr std::chrono::seconds kStartLimit{90};  // three attempts of 30 s at most; about 1 s when all is well
-constexpr std::chrono::seconds kFailoverLimit{30};
+// What nats-server may take to elect new leaders after a kill: 6 to 17 s
+// measured, past 30 s twice when the suite ran loaded on 2 cores.
+constexpr std::chrono::seconds kFailoverLimit{60};
 
 // Milliseconds since `start`, for the printed measurements.
 long long ms_since(Clock::time_point start) {
