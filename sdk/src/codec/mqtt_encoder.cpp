@@ -79,13 +79,17 @@ std::error_code check_publish(const Publish& p) {
   return check_topic_name(p.topic);
 }
 
-EncodeResult encode_subscription(const Subscribe& s, bool with_qos, ByteSpan out) {
-  if (s.count == 0 || s.filters == nullptr) return refuse(Errc::empty_subscription);
-  if (s.packet_id == 0) return refuse(Errc::zero_packet_id);
+std::error_code check_subscription(const Subscribe& s, bool with_qos) {
+  if (s.count == 0 || s.filters == nullptr) return make_error_code(Errc::empty_subscription);
+  if (s.packet_id == 0) return make_error_code(Errc::zero_packet_id);
   for (std::size_t i = 0; i < s.count; ++i) {
-    if (std::error_code ec = check_topic_filter(s.filters[i].filter)) return refuse(ec);
-    if (with_qos && static_cast<unsigned>(s.filters[i].qos) > 2) return refuse(Errc::invalid_qos);
+    if (std::error_code ec = check_topic_filter(s.filters[i].filter)) return ec;
+    if (with_qos && static_cast<unsigned>(s.filters[i].qos) > 2) return make_error_code(Errc::invalid_qos);
   }
+  return {};
+}
+
+EncodeResult write_subscription(const Subscribe& s, bool with_qos, ByteSpan out) {
   const std::size_t length = subscribe_length(s, with_qos);
   const std::size_t size = packet_size(length);
   if (size == 0) return refuse(uplink::Errc::field_too_long);
@@ -97,6 +101,29 @@ EncodeResult encode_subscription(const Subscribe& s, bool with_qos, ByteSpan out
     if (with_qos) w.u8(static_cast<std::uint8_t>(s.filters[i].qos));
   }
   return {{}, size};
+}
+
+EncodeResult encode_subscription(const Subscribe& s, bool with_qos, ByteSpan out) {
+  if (std::error_code ec = check_subscription(s, with_qos)) return refuse(ec);
+  return write_subscription(s, with_qos, out);
+}
+
+std::error_code check_connect(const Connect& c) {
+  if (c.client_id.size > kMaxStringLength || c.username.size > kMaxStringLength ||
+      c.password.size > kMaxStringLength || c.will.topic.size > kMaxStringLength ||
+      c.will.message.size > kMaxStringLength) {
+    return make_error_code(uplink::Errc::field_too_long);
+  }
+  if ((c.client_id.empty() && !c.clean_session) || check_utf8(c.client_id)) return make_error_code(Errc::invalid_client_id);
+  if (c.has_password && !c.has_username) return make_error_code(Errc::password_without_username);
+  if (c.has_username) {
+    if (std::error_code ec = check_utf8(c.username)) return ec;
+  }
+  if (c.has_will) {
+    if (std::error_code ec = check_topic_name(c.will.topic)) return ec;
+    if (static_cast<unsigned>(c.will.qos) > 2) return make_error_code(Errc::invalid_qos);
+  }
+  return {};
 }
 
 EncodeResult encode_empty(std::uint8_t first, ByteSpan out) {
@@ -125,20 +152,11 @@ std::size_t encoded_size(const Publish& publish, std::size_t payload_size) {
 std::size_t encoded_size(const Subscribe& subscribe) { return packet_size(subscribe_length(subscribe, true)); }
 
 EncodeResult encode(const Connect& c, ByteSpan out) {
-  if (c.client_id.size > kMaxStringLength || c.username.size > kMaxStringLength ||
-      c.password.size > kMaxStringLength || c.will.topic.size > kMaxStringLength ||
-      c.will.message.size > kMaxStringLength) {
-    return refuse(uplink::Errc::field_too_long);
-  }
-  if ((c.client_id.empty() && !c.clean_session) || check_utf8(c.client_id)) return refuse(Errc::invalid_client_id);
-  if (c.has_password && !c.has_username) return refuse(Errc::password_without_username);
-  if (c.has_username) {
-    if (std::error_code ec = check_utf8(c.username)) return refuse(ec);
-  }
-  if (c.has_will) {
-    if (std::error_code ec = check_topic_name(c.will.topic)) return refuse(ec);
-    if (static_cast<unsigned>(c.will.qos) > 2) return refuse(Errc::invalid_qos);
-  }
+  if (std::error_code ec = check_connect(c)) return refuse(ec);
+  return write_connect(c, out);
+}
+
+EncodeResult write_connect(const Connect& c, ByteSpan out) {
   const std::size_t length = connect_length(c);
   const std::size_t size = packet_size(length);
   if (out.size < size) return refuse(uplink::Errc::buffer_too_small);
@@ -166,6 +184,10 @@ EncodeResult encode(const Connect& c, ByteSpan out) {
 
 EncodeResult encode_publish_header(const Publish& p, std::size_t payload_size, ByteSpan out) {
   if (std::error_code ec = check_publish(p)) return refuse(ec);
+  return write_publish_header(p, payload_size, out);
+}
+
+EncodeResult write_publish_header(const Publish& p, std::size_t payload_size, ByteSpan out) {
   const std::size_t length = publish_length(p, payload_size);
   const std::size_t size = encoded_size(p, payload_size);
   if (size == 0) return refuse(uplink::Errc::field_too_long);
@@ -197,6 +219,7 @@ EncodeResult encode_puback(std::uint16_t packet_id, ByteSpan out) {
 }
 
 EncodeResult encode(const Subscribe& subscribe, ByteSpan out) { return encode_subscription(subscribe, true, out); }
+EncodeResult write_subscribe(const Subscribe& subscribe, ByteSpan out) { return write_subscription(subscribe, true, out); }
 EncodeResult encode_unsubscribe(const Subscribe& unsubscribe, ByteSpan out) {
   return encode_subscription(unsubscribe, false, out);
 }

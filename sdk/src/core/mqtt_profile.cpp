@@ -37,22 +37,24 @@ namespace {
 ConstByteSpan text_of(const char* text) { return ConstByteSpan{text, std::strlen(text)}; }
 
 // Expands one topic template into `out` (NUL-terminated); an empty template
-// expands to nothing. Refused with the field named.
-OptionsCheck expand(const char* field, const char* topic_template, const Options& o, char* out, std::size_t out_size,
-                    std::size_t* size) {
+// expands to nothing. Returns why it cannot, or nullptr.
+const char* expand(const char* topic_template, const char* device_id, char* out, std::size_t* size) {
   *size = 0;
   out[0] = '\0';
-  if (topic_template[0] == '\0') return {};
-  const EncodeResult r =
-      mqtt::expand_topic(text_of(topic_template), text_of(o.device_id),
-                          ByteSpan{reinterpret_cast<std::uint8_t*>(out), out_size - 1});
-  if (r.error == mqtt::Errc::invalid_topic_template) return refuse(field, "an unknown {placeholder} or lone brace");
-  if (r.error == mqtt::Errc::invalid_utf8) return refuse(field, "not UTF-8");
-  if (r.error == mqtt::Errc::invalid_topic) return refuse(field, "empty, a wildcard, or a device_id with '/'");
-  if (r.error) return refuse(field, "too long once {device_id} is replaced");
+  if (topic_template[0] == '\0') return nullptr;
+  const EncodeResult r = mqtt::expand_topic(text_of(topic_template), text_of(device_id),
+                                            ByteSpan{reinterpret_cast<std::uint8_t*>(out), detail::kMaxExpandedMqttTopic});
+  if (r.error.category() == mqtt::error_category()) {
+    switch (static_cast<mqtt::Errc>(r.error.value())) {
+      case mqtt::Errc::invalid_topic_template: return "an unknown {placeholder} or lone brace";
+      case mqtt::Errc::invalid_utf8: return "not UTF-8";
+      default: return "empty, a wildcard, or a device_id with '/'";  // invalid_topic
+    }
+  }
+  if (r.error) return "too long once {device_id} is replaced";
   out[r.size] = '\0';
   *size = r.size;
-  return {};
+  return nullptr;
 }
 
 // The largest payload whose PUBLISH (fixed header of up to 5 bytes, topic,
@@ -68,22 +70,18 @@ std::size_t max_payload_for(std::size_t topic_size, bool envelope) {
 // Everything configure() and validate_mqtt() both derive from the options.
 OptionsCheck derive(const Options& o, detail::MqttSettings& d) {
   const MqttOptions& m = o.mqtt;
-  if (o.mqtt.uplink_topic[0] == '\0') return refuse("mqtt.uplink_topic", "a topic to publish to is required");
-  if (OptionsCheck c = expand("mqtt.uplink_topic", m.uplink_topic, o, d.uplink_topic, sizeof d.uplink_topic,
-                              &d.uplink_topic_size);
-      !c) {
-    return c;
+  const char* field = "mqtt.uplink_topic";
+  const char* why = m.uplink_topic[0] == '\0' ? "a topic to publish to is required"
+                                               : expand(m.uplink_topic, o.device_id, d.uplink_topic, &d.uplink_topic_size);
+  if (why == nullptr) {
+    field = "mqtt.downlink_topic";
+    why = expand(m.downlink_topic, o.device_id, d.downlink_topic, &d.downlink_topic_size);
   }
-  if (OptionsCheck c = expand("mqtt.downlink_topic", m.downlink_topic, o, d.downlink_topic, sizeof d.downlink_topic,
-                              &d.downlink_topic_size);
-      !c) {
-    return c;
+  if (why == nullptr) {
+    field = "mqtt.will_topic";
+    why = expand(m.will_topic, o.device_id, d.will_topic, &d.will_topic_size);
   }
-  if (OptionsCheck c =
-          expand("mqtt.will_topic", m.will_topic, o, d.will_topic, sizeof d.will_topic, &d.will_topic_size);
-      !c) {
-    return c;
-  }
+  if (why != nullptr) return refuse(field, why);
   if (m.will_qos > 1) return refuse("mqtt.will_qos", "0 or 1 (no QoS 2)");
   if (m.will_message_size > MqttOptions::kMaxWillMessage) {
     return refuse("mqtt.will_message_size", "over MqttOptions::kMaxWillMessage");
@@ -177,7 +175,7 @@ EncodeResult MqttProfile::encode_hello(const Hello& hello, ByteSpan out) {
     connect.will.qos = static_cast<mqtt::Qos>(m.will_qos);
     connect.will.retain = m.will_retain;
   }
-  return mqtt::encode(connect, out);
+  return mqtt::write_connect(connect, out);  // every field checked at configure()
 }
 
 EncodeResult MqttProfile::encode_after_welcome(ByteSpan out) {
@@ -194,7 +192,7 @@ EncodeResult MqttProfile::encode_after_welcome(ByteSpan out) {
   subscribe.packet_id = id;
   subscribe.filters = &filter;
   subscribe.count = 1;
-  const EncodeResult r = mqtt::encode(subscribe, out);
+  const EncodeResult r = mqtt::write_subscribe(subscribe, out);  // the topic checked at configure()
   if (!r.error) subscribe_id_ = id;
   return r;
 }
@@ -231,8 +229,8 @@ EncodeResult MqttProfile::encode_data(const Data& data, ByteSpan out) {
     publish.packet_id = added.packet_id;
   }
   const std::size_t payload_size = data.payload.size + (settings_.envelope ? mqtt::kEnvelopeSize : 0);
-  const EncodeResult header = mqtt::encode_publish_header(publish, payload_size, out);
-  if (header.error) return header;  // cannot happen: the size was checked, the topic at configure()
+  const EncodeResult header = mqtt::write_publish_header(publish, payload_size, out);  // the topic checked at configure()
+  if (header.error) return header;  // cannot happen: the size was checked
   std::size_t at = header.size;
   if (settings_.envelope) {
     const EncodeResult env = mqtt::encode_envelope(data.seq, ByteSpan{out.data + at, out.size - at});

@@ -94,7 +94,9 @@ class Decoder final : public DecoderBase {
   Decoder() : DecoderBase(storage_, MaxPacketSize) {}
 
  private:
-  std::uint8_t storage_[MaxPacketSize] = {};
+  // No initialiser: a body byte is stored before any is read, and zeroing
+  // kMaxFrameSize bytes at every construction costs code and time for nothing.
+  std::uint8_t storage_[MaxPacketSize];
 };
 
 /// Validates a complete packet given as its first byte and its body (the

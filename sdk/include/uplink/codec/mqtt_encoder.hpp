@@ -68,6 +68,27 @@ namespace uplink::mqtt {
 /// sent). Errors: as encode(const Subscribe&), without invalid_qos.
 [[nodiscard]] EncodeResult encode_unsubscribe(const Subscribe& unsubscribe, ByteSpan out);
 
+// ---- Writers for fields already checked ----
+//
+// The same bytes as the encoders above without their validation of the
+// fields, for a caller that checked them once rather than on every packet
+// (MqttProfile checks its topics, names and QoS at configure()). The size
+// is still checked: nothing is written past `out`. Given fields the
+// encoders would refuse, they write a packet the peer will refuse.
+
+/// CONNECT, as encode(const Connect&). Errors: uplink::Errc::buffer_too_small.
+[[nodiscard]] EncodeResult write_connect(const Connect& connect, ByteSpan out);
+
+/// The PUBLISH up to its payload, as encode_publish_header(). Errors:
+/// uplink::Errc::field_too_long, uplink::Errc::buffer_too_small.
+[[nodiscard]] EncodeResult write_publish_header(const Publish& publish, std::size_t payload_size, ByteSpan out);
+
+/// SUBSCRIBE, as encode(const Subscribe&) (`count` >= 1 filters). Errors:
+/// uplink::Errc::field_too_long, uplink::Errc::buffer_too_small.
+[[nodiscard]] EncodeResult write_subscribe(const Subscribe& subscribe, ByteSpan out);
+
+// ---- Packets without fields ----
+
 /// Writes PINGREQ (0xC0 0x00). Errors: uplink::Errc::buffer_too_small.
 [[nodiscard]] EncodeResult encode_pingreq(ByteSpan out);
 

@@ -139,8 +139,10 @@ class InFlightTable final : public InFlightTableBase {
   InFlightTable() : InFlightTableBase(ids_, acked_, Capacity) {}
 
  private:
-  std::uint16_t ids_[Capacity] = {};
-  bool acked_[Capacity] = {};
+  // No initialisers: add() writes an entry before anything reads it (every
+  // reader stays below size()).
+  std::uint16_t ids_[Capacity];
+  bool acked_[Capacity];
 };
 
 }  // namespace uplink
