@@ -77,7 +77,8 @@ set(UPLINK_MQTT_HEADERS
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_topic.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/codec/mqtt_envelope.hpp
   ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/in_flight_table.hpp
-  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/mqtt_keepalive.hpp)
+  ${CMAKE_CURRENT_LIST_DIR}/../include/uplink/core/mqtt_keepalive.hpp
+  ${CMAKE_CURRENT_LIST_DIR}/../src/codec/mqtt_fault.hpp)
 
 # Asio's compiled implementation, once for the client, the ports and the tools.
 set(UPLINK_ASIO_SOURCES

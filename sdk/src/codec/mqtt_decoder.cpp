@@ -15,7 +15,8 @@
 
 #include <cstring>
 
-#include "big_endian.hpp"
+#include "mqtt_fault.hpp"
+#include "uplink/core/byte_order.hpp"
 #include "uplink/codec/mqtt_error.hpp"
 #include "uplink/codec/mqtt_topic.hpp"
 #include "uplink/error.hpp"
@@ -26,114 +27,117 @@ namespace {
 constexpr std::uint8_t kQosMask = 0x06;
 constexpr std::uint8_t kDupFlag = 0x08;
 
+// What this client accepts of each packet type, indexed by the type (bits
+// 7-4 of the first byte): the least length of the body, and whether it may
+// be longer (kLonger; otherwise it is exactly that long); kUnexpected for
+// what a server never sends a client (or a QoS 2 packet this client never
+// asked for), kReserved for types 0 and 15 (spec 2.2.1).
+constexpr std::uint8_t kLonger = 0x80;
+constexpr std::uint8_t kUnexpected = 0x40;
+constexpr std::uint8_t kReserved = 0x20;
+constexpr std::uint8_t kLeastLength = 0x1F;
+constexpr std::uint8_t kBodyRule[16] = {
+    kReserved,
+    kUnexpected,  // CONNECT
+    2,            // CONNACK: acknowledge flags, return code
+    3 | kLonger,  // PUBLISH: topic length and at least one byte of topic (the packet id at QoS 1: 2 more)
+    2,            // PUBACK: packet id
+    kUnexpected,  // PUBREC
+    kUnexpected,  // PUBREL
+    kUnexpected,  // PUBCOMP
+    kUnexpected,  // SUBSCRIBE
+    3 | kLonger,  // SUBACK: packet id and at least one return code
+    kUnexpected,  // UNSUBSCRIBE
+    2,            // UNSUBACK: packet id
+    kUnexpected,  // PINGREQ
+    0,            // PINGRESP
+    kUnexpected,  // DISCONNECT
+    kReserved,
+};
+
+bool is_publish(std::uint8_t first) { return static_cast<PacketType>(first >> 4) == PacketType::publish; }
+
 // Type and flags (spec 2.2.1, 2.2.2), from the first byte alone. Packets
 // this client may receive all have flags 0000 but PUBLISH.
-std::error_code check_first_byte(std::uint8_t first) {
-  const unsigned type = first >> 4;
+Errc first_byte_fault(std::uint8_t first) {
+  const std::uint8_t rule = kBodyRule[first >> 4];
+  if ((rule & kReserved) != 0) return Errc::reserved_packet_type;
+  if ((rule & kUnexpected) != 0) return Errc::unexpected_packet_type;
   const unsigned flags = first & 0x0Fu;
-  switch (static_cast<PacketType>(type)) {
-    case PacketType::publish: {
-      const unsigned qos = (flags & kQosMask) >> 1;
-      if (qos == 3) return make_error_code(Errc::invalid_qos);
-      if (qos == 2) return make_error_code(Errc::qos2_not_supported);
-      if (qos == 0 && (flags & kDupFlag) != 0) return make_error_code(Errc::dup_on_qos0);
-      return {};
-    }
-    case PacketType::connack:
-    case PacketType::puback:
-    case PacketType::suback:
-    case PacketType::unsuback:
-    case PacketType::pingresp:
-      return flags == 0 ? std::error_code{} : make_error_code(Errc::invalid_flags);
-    case PacketType::connect:
-    case PacketType::pubrec:
-    case PacketType::pubrel:
-    case PacketType::pubcomp:
-    case PacketType::subscribe:
-    case PacketType::unsubscribe:
-    case PacketType::pingreq:
-    case PacketType::disconnect:
-      return make_error_code(Errc::unexpected_packet_type);
-  }
-  return make_error_code(Errc::reserved_packet_type);  // 0 and 15
+  if (!is_publish(first)) return flags == 0 ? kNoFault : Errc::invalid_flags;
+  const unsigned qos = (flags & kQosMask) >> 1;
+  if (qos == 3) return Errc::invalid_qos;
+  if (qos == 2) return Errc::qos2_not_supported;
+  if (qos == 0 && (flags & kDupFlag) != 0) return Errc::dup_on_qos0;
+  return kNoFault;
 }
 
 // The body's length against what the type allows, known before the body.
-std::error_code check_length(std::uint8_t first, std::size_t length) {
-  std::size_t min = 2;
-  std::size_t max = 2;  // CONNACK, PUBACK, UNSUBACK
-  switch (static_cast<PacketType>(first >> 4)) {
-    case PacketType::pingresp: min = max = 0; break;
-    case PacketType::suback: min = 3; max = kMaxRemainingLength; break;
-    case PacketType::publish:
-      // Topic length, a topic of at least one byte, the packet id at QoS 1.
-      min = ((first & kQosMask) != 0) ? 5 : 3;
-      max = kMaxRemainingLength;
+Errc length_fault(std::uint8_t first, std::size_t length) {
+  const std::uint8_t rule = kBodyRule[first >> 4];
+  std::size_t least = rule & kLeastLength;
+  if (is_publish(first) && (first & kQosMask) != 0) least += 2;  // the packet id
+  const bool fits = (rule & kLonger) != 0 ? length >= least && length <= kMaxRemainingLength : length == least;
+  return fits ? kNoFault : Errc::invalid_remaining_length;
+}
+
+// Fills `packet` from a body whose type, flags and length were checked.
+Errc parse_body(std::uint8_t first, ConstByteSpan body, Packet& packet) {
+  const std::uint8_t* b = body.data;
+  std::size_t id_at = 0;  // where the packet identifier is, for the packets that have one
+  packet.type = static_cast<PacketType>(first >> 4);
+  packet.packet_id = 0;
+  switch (packet.type) {
+    case PacketType::connack: {
+      if ((b[0] & 0xFE) != 0) return Errc::invalid_connack_flags;
+      if (b[1] > 5) return Errc::unknown_connack_return_code;
+      packet.connack.session_present = (b[0] & 0x01) != 0;
+      packet.connack.return_code = static_cast<ConnectReturnCode>(b[1]);
+      return packet.connack.session_present && b[1] != 0 ? Errc::session_present_on_refusal : kNoFault;
+    }
+    case PacketType::publish: {
+      Publish& p = packet.publish;
+      p.retain = (first & 0x01) != 0;
+      p.dup = (first & kDupFlag) != 0;
+      p.qos = static_cast<Qos>((first & kQosMask) >> 1);
+      p.packet_id = 0;
+      const std::size_t topic_size = detail::load_be16(b);
+      const std::size_t id_size = p.qos != Qos::at_most_once ? 2 : 0;
+      // The length check left at least 2 bytes (3, or 5 at QoS 1) in the body.
+      if (topic_size + id_size > body.size - 2) return Errc::truncated_field;
+      p.topic = ConstByteSpan{b + 2, topic_size};
+      if (const Errc fault = topic_name_fault(p.topic); fault != kNoFault) return fault;
+      id_at = 2 + topic_size;
+      p.payload = body.subspan(id_at + id_size);
+      if (id_size == 0) return kNoFault;
       break;
-    default: break;
+    }
+    case PacketType::suback:
+      packet.suback.return_codes = body.subspan(2);
+      for (std::uint8_t code : packet.suback.return_codes) {
+        if (code > 2 && code != kSubackFailure) return Errc::invalid_suback_return_code;
+      }
+      break;
+    case PacketType::puback:
+    case PacketType::unsuback: break;
+    default: return kNoFault;  // PINGRESP: nothing to read
   }
-  return (length < min || length > max) ? make_error_code(Errc::invalid_remaining_length) : std::error_code{};
+  packet.packet_id = detail::load_be16(b + id_at);
+  packet.publish.packet_id = packet.packet_id;  // meaningful when the packet is a PUBLISH
+  return packet.packet_id == 0 ? Errc::zero_packet_id : kNoFault;
 }
 
-std::error_code check_packet_id(std::uint16_t id) {
-  return id == 0 ? make_error_code(Errc::zero_packet_id) : std::error_code{};
-}
-
-std::error_code parse_connack(detail::BigEndianReader& r, Connack& out) {
-  const std::uint8_t flags = r.u8();
-  const std::uint8_t code = r.u8();
-  if ((flags & 0xFE) != 0) return make_error_code(Errc::invalid_connack_flags);
-  if (code > 5) return make_error_code(Errc::unknown_connack_return_code);
-  out.session_present = (flags & 0x01) != 0;
-  out.return_code = static_cast<ConnectReturnCode>(code);
-  if (out.session_present && code != 0) return make_error_code(Errc::session_present_on_refusal);
-  return {};
-}
-
-std::error_code parse_publish(std::uint8_t first, detail::BigEndianReader& r, Packet& out) {
-  Publish& p = out.publish;
-  p.retain = (first & 0x01) != 0;
-  p.dup = (first & kDupFlag) != 0;
-  p.qos = static_cast<Qos>((first & kQosMask) >> 1);
-  p.topic = r.bytes(r.u16());
-  if (r.failed()) return make_error_code(Errc::truncated_field);
-  if (std::error_code ec = check_topic_name(p.topic)) return ec;
-  p.packet_id = 0;
-  if (p.qos != Qos::at_most_once) {
-    p.packet_id = r.u16();
-    if (r.failed()) return make_error_code(Errc::truncated_field);
-    if (std::error_code ec = check_packet_id(p.packet_id)) return ec;
-  }
-  out.packet_id = p.packet_id;
-  p.payload = r.rest();
-  return {};
-}
-
-std::error_code parse_suback(detail::BigEndianReader& r, Packet& out) {
-  out.packet_id = r.u16();
-  out.suback.return_codes = r.rest();
-  for (std::uint8_t code : out.suback.return_codes) {
-    if (code > 2 && code != kSubackFailure) return make_error_code(Errc::invalid_suback_return_code);
-  }
-  return check_packet_id(out.packet_id);
+Errc packet_fault(std::uint8_t first, ConstByteSpan body, Packet& packet) {
+  Errc fault = first_byte_fault(first);
+  if (fault == kNoFault) fault = length_fault(first, body.size);
+  if (fault == kNoFault) fault = parse_body(first, body, packet);
+  return fault;
 }
 
 }  // namespace
 
 std::error_code parse_packet_body(std::uint8_t first_byte, ConstByteSpan body, Packet& packet) {
-  if (std::error_code ec = check_first_byte(first_byte)) return ec;
-  if (std::error_code ec = check_length(first_byte, body.size)) return ec;
-  packet.type = static_cast<PacketType>(first_byte >> 4);
-  packet.packet_id = 0;
-  detail::BigEndianReader r(body);
-  switch (packet.type) {
-    case PacketType::connack: return parse_connack(r, packet.connack);
-    case PacketType::publish: return parse_publish(first_byte, r, packet);
-    case PacketType::suback: return parse_suback(r, packet);
-    case PacketType::puback:
-    case PacketType::unsuback: packet.packet_id = r.u16(); return check_packet_id(packet.packet_id);
-    default: return {};  // PINGRESP: nothing to read
-  }
+  return to_error(packet_fault(first_byte, body, packet));
 }
 
 void DecoderBase::reset() {
@@ -152,8 +156,8 @@ DecoderBase::Result DecoderBase::fail(std::error_code error, std::size_t consume
 
 DecoderBase::Result DecoderBase::complete(std::size_t consumed) {
   state_ = State::start;
-  if (std::error_code ec = parse_packet_body(first_byte_, ConstByteSpan{storage_, remaining_}, packet_)) {
-    return fail(ec, consumed);
+  if (const Errc fault = parse_body(first_byte_, ConstByteSpan{storage_, remaining_}, packet_); fault != kNoFault) {
+    return fail(make_error_code(fault), consumed);
   }
   return {DecodeStatus::frame_ready, consumed};
 }
@@ -167,7 +171,7 @@ DecoderBase::Result DecoderBase::feed(ConstByteSpan input) {
       case State::start:
         ++used;
         // Type and flags are checked as soon as they arrive: no reason to read on.
-        if (std::error_code ec = check_first_byte(byte)) return fail(ec, used);
+        if (const Errc fault = first_byte_fault(byte); fault != kNoFault) return fail(make_error_code(fault), used);
         first_byte_ = byte;
         length_bytes_ = 0;
         remaining_ = 0;
@@ -187,7 +191,9 @@ DecoderBase::Result DecoderBase::feed(ConstByteSpan input) {
         if (1u + length_bytes_ + remaining_ > capacity_) {
           return fail(make_error_code(uplink::Errc::frame_too_large), used);
         }
-        if (std::error_code ec = check_length(first_byte_, remaining_)) return fail(ec, used);
+        if (const Errc fault = length_fault(first_byte_, remaining_); fault != kNoFault) {
+          return fail(make_error_code(fault), used);
+        }
         if (remaining_ == 0) return complete(used);
         state_ = State::body;
         break;

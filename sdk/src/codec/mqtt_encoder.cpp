@@ -4,6 +4,7 @@
 #include "uplink/codec/mqtt_encoder.hpp"
 
 #include "big_endian.hpp"
+#include "mqtt_fault.hpp"
 #include "uplink/codec/mqtt_error.hpp"
 #include "uplink/codec/mqtt_topic.hpp"
 #include "uplink/error.hpp"
@@ -24,14 +25,21 @@ constexpr std::uint8_t kDisconnect = 0xE0;
 constexpr std::uint8_t kProtocolName[] = {0x00, 0x04, 'M', 'Q', 'T', 'T', kProtocolLevel};
 constexpr std::size_t kConnectVariableHeader = sizeof kProtocolName + 1 + 2;  // + flags + keepalive
 
-EncodeResult refuse(std::error_code e) { return {e, 0}; }
-EncodeResult refuse(uplink::Errc e) { return {make_error_code(e), 0}; }
-EncodeResult refuse(Errc e) { return {make_error_code(e), 0}; }
+// A refusal of the fields (the checks below report a fault, see mqtt_fault.hpp).
+[[gnu::noinline]] EncodeResult refused(Errc fault) { return {make_error_code(fault), 0}; }
 
 // Whole packet for a remaining length of `length`; 0 when MQTT cannot carry it.
 std::size_t packet_size(std::size_t length) {
   const std::size_t n = remaining_length_size(length);
   return n == 0 ? 0 : 1 + n + length;
+}
+
+// Whether a packet of `size` bytes (0: more than MQTT can carry) fits `out`:
+// the result every writer returns, its size or why not.
+[[gnu::noinline]] EncodeResult room(std::size_t size, ByteSpan out) {
+  if (size == 0) return {make_error_code(uplink::Errc::field_too_long), 0};
+  if (out.size < size) return {make_error_code(uplink::Errc::buffer_too_small), 0};
+  return {{}, size};
 }
 
 // A string or binary field: its 16-bit length and its bytes.
@@ -71,78 +79,70 @@ std::size_t subscribe_length(const Subscribe& s, bool with_qos) {
   return length;
 }
 
-std::error_code check_publish(const Publish& p) {
-  if (static_cast<unsigned>(p.qos) > 2) return make_error_code(Errc::invalid_qos);
-  if (p.qos == Qos::exactly_once) return make_error_code(Errc::qos2_not_supported);
-  if (p.qos == Qos::at_most_once && p.dup) return make_error_code(Errc::dup_on_qos0);
-  if (p.qos == Qos::at_least_once && p.packet_id == 0) return make_error_code(Errc::zero_packet_id);
-  return check_topic_name(p.topic);
+Errc connect_fault(const Connect& c) {
+  if ((c.client_id.empty() && !c.clean_session) || utf8_fault(c.client_id) != kNoFault) return Errc::invalid_client_id;
+  if (c.has_password && !c.has_username) return Errc::password_without_username;
+  Errc fault = c.has_username ? utf8_fault(c.username) : kNoFault;
+  if (fault == kNoFault && c.has_will) fault = topic_name_fault(c.will.topic);
+  if (fault == kNoFault && c.has_will && static_cast<unsigned>(c.will.qos) > 2) fault = Errc::invalid_qos;
+  return fault;
 }
 
-std::error_code check_subscription(const Subscribe& s, bool with_qos) {
-  if (s.count == 0 || s.filters == nullptr) return make_error_code(Errc::empty_subscription);
-  if (s.packet_id == 0) return make_error_code(Errc::zero_packet_id);
+Errc publish_fault(const Publish& p) {
+  if (static_cast<unsigned>(p.qos) > 2) return Errc::invalid_qos;
+  if (p.qos == Qos::exactly_once) return Errc::qos2_not_supported;
+  if (p.qos == Qos::at_most_once && p.dup) return Errc::dup_on_qos0;
+  if (p.qos == Qos::at_least_once && p.packet_id == 0) return Errc::zero_packet_id;
+  return topic_name_fault(p.topic);
+}
+
+Errc subscription_fault(const Subscribe& s, bool with_qos) {
+  if (s.count == 0 || s.filters == nullptr) return Errc::empty_subscription;
+  if (s.packet_id == 0) return Errc::zero_packet_id;
   for (std::size_t i = 0; i < s.count; ++i) {
-    if (std::error_code ec = check_topic_filter(s.filters[i].filter)) return ec;
-    if (with_qos && static_cast<unsigned>(s.filters[i].qos) > 2) return make_error_code(Errc::invalid_qos);
+    if (const Errc fault = topic_filter_fault(s.filters[i].filter); fault != kNoFault) return fault;
+    if (with_qos && static_cast<unsigned>(s.filters[i].qos) > 2) return Errc::invalid_qos;
   }
-  return {};
+  return kNoFault;
 }
 
 EncodeResult write_subscription(const Subscribe& s, bool with_qos, ByteSpan out) {
   const std::size_t length = subscribe_length(s, with_qos);
-  const std::size_t size = packet_size(length);
-  if (size == 0) return refuse(uplink::Errc::field_too_long);
-  if (out.size < size) return refuse(uplink::Errc::buffer_too_small);
+  const EncodeResult r = room(packet_size(length), out);
+  if (!r) return r;
   BigEndianWriter w = start_packet(out, with_qos ? kSubscribe : kUnsubscribe, length);
   w.u16(s.packet_id);
   for (std::size_t i = 0; i < s.count; ++i) {
     put_field(w, s.filters[i].filter);
     if (with_qos) w.u8(static_cast<std::uint8_t>(s.filters[i].qos));
   }
-  return {{}, size};
+  return r;
 }
 
 EncodeResult encode_subscription(const Subscribe& s, bool with_qos, ByteSpan out) {
-  if (std::error_code ec = check_subscription(s, with_qos)) return refuse(ec);
+  if (const Errc fault = subscription_fault(s, with_qos); fault != kNoFault) return refused(fault);
   return write_subscription(s, with_qos, out);
 }
 
-std::error_code check_connect(const Connect& c) {
-  if (c.client_id.size > kMaxStringLength || c.username.size > kMaxStringLength ||
-      c.password.size > kMaxStringLength || c.will.topic.size > kMaxStringLength ||
-      c.will.message.size > kMaxStringLength) {
-    return make_error_code(uplink::Errc::field_too_long);
-  }
-  if ((c.client_id.empty() && !c.clean_session) || check_utf8(c.client_id)) return make_error_code(Errc::invalid_client_id);
-  if (c.has_password && !c.has_username) return make_error_code(Errc::password_without_username);
-  if (c.has_username) {
-    if (std::error_code ec = check_utf8(c.username)) return ec;
-  }
-  if (c.has_will) {
-    if (std::error_code ec = check_topic_name(c.will.topic)) return ec;
-    if (static_cast<unsigned>(c.will.qos) > 2) return make_error_code(Errc::invalid_qos);
-  }
-  return {};
-}
-
 EncodeResult encode_empty(std::uint8_t first, ByteSpan out) {
-  if (out.size < 2) return refuse(uplink::Errc::buffer_too_small);
-  out.data[0] = first;
-  out.data[1] = 0;
-  return {{}, 2};
+  const EncodeResult r = room(2, out);
+  if (r) {
+    out.data[0] = first;
+    out.data[1] = 0;
+  }
+  return r;
 }
 
 }  // namespace
 
 EncodeResult encode_remaining_length(std::size_t value, ByteSpan out) {
-  const std::size_t n = remaining_length_size(value);
-  if (n == 0) return refuse(uplink::Errc::field_too_long);
-  if (out.size < n) return refuse(uplink::Errc::buffer_too_small);
-  std::uint8_t header[kMaxFixedHeaderSize];
-  start_packet(ByteSpan{header, sizeof header}, 0, value);
-  for (std::size_t i = 0; i < n; ++i) out.data[i] = header[1 + i];
-  return {{}, n};
+  const EncodeResult r = room(remaining_length_size(value), out);
+  if (r) {
+    std::uint8_t header[kMaxFixedHeaderSize];
+    start_packet(ByteSpan{header, sizeof header}, 0, value);
+    for (std::size_t i = 0; i < r.size; ++i) out.data[i] = header[1 + i];
+  }
+  return r;
 }
 
 std::size_t encoded_size(const Connect& connect) { return packet_size(connect_length(connect)); }
@@ -152,14 +152,19 @@ std::size_t encoded_size(const Publish& publish, std::size_t payload_size) {
 std::size_t encoded_size(const Subscribe& subscribe) { return packet_size(subscribe_length(subscribe, true)); }
 
 EncodeResult encode(const Connect& c, ByteSpan out) {
-  if (std::error_code ec = check_connect(c)) return refuse(ec);
+  if (c.client_id.size > kMaxStringLength || c.username.size > kMaxStringLength ||
+      c.password.size > kMaxStringLength || c.will.topic.size > kMaxStringLength ||
+      c.will.message.size > kMaxStringLength) {
+    return room(0, out);  // field_too_long
+  }
+  if (const Errc fault = connect_fault(c); fault != kNoFault) return refused(fault);
   return write_connect(c, out);
 }
 
 EncodeResult write_connect(const Connect& c, ByteSpan out) {
   const std::size_t length = connect_length(c);
-  const std::size_t size = packet_size(length);
-  if (out.size < size) return refuse(uplink::Errc::buffer_too_small);
+  const EncodeResult r = room(packet_size(length), out);
+  if (!r) return r;
 
   std::uint8_t flags = c.clean_session ? 0x02 : 0x00;
   if (c.has_will) {
@@ -179,25 +184,25 @@ EncodeResult write_connect(const Connect& c, ByteSpan out) {
   }
   if (c.has_username) put_field(w, c.username);
   if (c.has_password) put_field(w, c.password);
-  return {{}, size};
+  return r;
 }
 
 EncodeResult encode_publish_header(const Publish& p, std::size_t payload_size, ByteSpan out) {
-  if (std::error_code ec = check_publish(p)) return refuse(ec);
+  if (const Errc fault = publish_fault(p); fault != kNoFault) return refused(fault);
   return write_publish_header(p, payload_size, out);
 }
 
 EncodeResult write_publish_header(const Publish& p, std::size_t payload_size, ByteSpan out) {
   const std::size_t length = publish_length(p, payload_size);
-  const std::size_t size = encoded_size(p, payload_size);
-  if (size == 0) return refuse(uplink::Errc::field_too_long);
-  if (out.size < size) return refuse(uplink::Errc::buffer_too_small);
+  EncodeResult r = room(encoded_size(p, payload_size), out);
+  if (!r) return r;
   const auto first = static_cast<std::uint8_t>(kPublish | (p.dup ? 0x08 : 0) |
                                                (static_cast<unsigned>(p.qos) << 1) | (p.retain ? 0x01 : 0));
   BigEndianWriter w = start_packet(out, first, length);
   put_field(w, p.topic);
   if (p.qos != Qos::at_most_once) w.u16(p.packet_id);
-  return {{}, size - payload_size};
+  r.size -= payload_size;
+  return r;
 }
 
 EncodeResult encode(const Publish& p, ByteSpan out) {
@@ -211,11 +216,10 @@ EncodeResult encode(const Publish& p, ByteSpan out) {
 }
 
 EncodeResult encode_puback(std::uint16_t packet_id, ByteSpan out) {
-  if (packet_id == 0) return refuse(Errc::zero_packet_id);
-  if (out.size < 4) return refuse(uplink::Errc::buffer_too_small);
-  BigEndianWriter w = start_packet(out, kPuback, 2);
-  w.u16(packet_id);
-  return {{}, 4};
+  if (packet_id == 0) return refused(Errc::zero_packet_id);
+  const EncodeResult r = room(4, out);
+  if (r) start_packet(out, kPuback, 2).u16(packet_id);
+  return r;
 }
 
 EncodeResult encode(const Subscribe& subscribe, ByteSpan out) { return encode_subscription(subscribe, true, out); }

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 
+#include "mqtt_fault.hpp"
+
 namespace uplink::mqtt {
 namespace {
 
@@ -80,6 +82,8 @@ const std::error_category& error_category() noexcept {
   static const MqttCategory category;
   return category;
 }
+
+std::error_code to_error(Errc fault) noexcept { return fault == kNoFault ? std::error_code{} : make_error_code(fault); }
 
 const char* errc_name(Errc e) noexcept { return name_of(static_cast<int>(e)); }
 

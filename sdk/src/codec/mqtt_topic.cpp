@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "mqtt_fault.hpp"
 #include "uplink/codec/mqtt_error.hpp"
 #include "uplink/codec/mqtt_packet.hpp"
 #include "uplink/error.hpp"
@@ -12,17 +13,15 @@
 namespace uplink::mqtt {
 namespace {
 
-std::error_code bad_topic() { return make_error_code(Errc::invalid_topic); }
-
 bool is_wildcard(std::uint8_t c) { return c == '+' || c == '#'; }
 
 }  // namespace
 
-std::error_code check_utf8(ConstByteSpan text) noexcept {
+Errc utf8_fault(ConstByteSpan text) noexcept {
   const std::size_t n = text.size;
   for (std::size_t i = 0; i < n;) {
     const std::uint8_t b = text[i++];
-    if (b == 0) return make_error_code(Errc::invalid_utf8);
+    if (b == 0) return Errc::invalid_utf8;
     if (b < 0x80) continue;
     // The lead byte fixes how many continuation bytes follow and the range
     // of the first one: that range is what excludes overlong forms (E0, F0),
@@ -30,7 +29,7 @@ std::error_code check_utf8(ConstByteSpan text) noexcept {
     std::size_t extra = 0;
     std::uint8_t lo = 0x80;
     std::uint8_t hi = 0xBF;
-    if (b < 0xC2) return make_error_code(Errc::invalid_utf8);  // continuation byte or overlong C0/C1
+    if (b < 0xC2) return Errc::invalid_utf8;  // continuation byte or overlong C0/C1
     if (b < 0xE0) {
       extra = 1;
     } else if (b < 0xF0) {
@@ -42,38 +41,42 @@ std::error_code check_utf8(ConstByteSpan text) noexcept {
       if (b == 0xF0) lo = 0x90;
       if (b == 0xF4) hi = 0x8F;
     } else {
-      return make_error_code(Errc::invalid_utf8);
+      return Errc::invalid_utf8;
     }
-    if (n - i < extra || text[i] < lo || text[i] > hi) return make_error_code(Errc::invalid_utf8);
+    if (n - i < extra || text[i] < lo || text[i] > hi) return Errc::invalid_utf8;
     for (std::size_t k = 1; k < extra; ++k) {
-      if ((text[i + k] & 0xC0) != 0x80) return make_error_code(Errc::invalid_utf8);
+      if ((text[i + k] & 0xC0) != 0x80) return Errc::invalid_utf8;
     }
     i += extra;
   }
-  return {};
+  return kNoFault;
 }
 
-std::error_code check_topic_name(ConstByteSpan topic) noexcept {
-  if (topic.empty() || topic.size > kMaxStringLength) return bad_topic();
+Errc topic_name_fault(ConstByteSpan topic) noexcept {
+  if (topic.empty() || topic.size > kMaxStringLength) return Errc::invalid_topic;
   for (std::uint8_t c : topic) {
-    if (is_wildcard(c)) return bad_topic();
+    if (is_wildcard(c)) return Errc::invalid_topic;
   }
-  return check_utf8(topic);
+  return utf8_fault(topic);
 }
 
-std::error_code check_topic_filter(ConstByteSpan filter) noexcept {
+Errc topic_filter_fault(ConstByteSpan filter) noexcept {
   const std::size_t n = filter.size;
-  if (n == 0 || n > kMaxStringLength) return bad_topic();
+  if (n == 0 || n > kMaxStringLength) return Errc::invalid_topic;
   for (std::size_t i = 0; i < n; ++i) {
     if (!is_wildcard(filter[i])) continue;
     // A wildcard is a whole level: a separator (or the start) before it,
     // and for '+' a separator (or the end) after it; '#' only at the end.
     const bool starts_level = i == 0 || filter[i - 1] == '/';
     const bool ends_level = i + 1 == n || (filter[i] == '+' && filter[i + 1] == '/');
-    if (!starts_level || !ends_level) return bad_topic();
+    if (!starts_level || !ends_level) return Errc::invalid_topic;
   }
-  return check_utf8(filter);
+  return utf8_fault(filter);
 }
+
+std::error_code check_utf8(ConstByteSpan text) noexcept { return to_error(utf8_fault(text)); }
+std::error_code check_topic_name(ConstByteSpan topic) noexcept { return to_error(topic_name_fault(topic)); }
+std::error_code check_topic_filter(ConstByteSpan filter) noexcept { return to_error(topic_filter_fault(filter)); }
 
 EncodeResult expand_topic(ConstByteSpan topic_template, ConstByteSpan device_id, ByteSpan out) noexcept {
   const ConstByteSpan placeholder = literal_bytes(kDeviceIdPlaceholder);
@@ -98,9 +101,9 @@ EncodeResult expand_topic(ConstByteSpan topic_template, ConstByteSpan device_id,
     }
   }
   if (uses_id) {
-    if (device_id.empty()) return {bad_topic(), 0};
+    if (device_id.empty()) return {make_error_code(Errc::invalid_topic), 0};
     for (std::uint8_t c : device_id) {
-      if (c == '/' || is_wildcard(c)) return {bad_topic(), 0};
+      if (c == '/' || is_wildcard(c)) return {make_error_code(Errc::invalid_topic), 0};
     }
   }
   if (size > kMaxStringLength) return {make_error_code(uplink::Errc::field_too_long), 0};
@@ -115,8 +118,8 @@ EncodeResult expand_topic(ConstByteSpan topic_template, ConstByteSpan device_id,
       out.data[at++] = t[i++];
     }
   }
-  if (std::error_code ec = check_topic_name(ConstByteSpan{out.data, size})) return {ec, 0};
-  return {{}, size};
+  const Errc fault = topic_name_fault(ConstByteSpan{out.data, size});
+  return {to_error(fault), fault == kNoFault ? size : 0};
 }
 
 }  // namespace uplink::mqtt
