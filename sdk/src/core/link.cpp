@@ -284,16 +284,16 @@ std::size_t Link::on_received(Millis now, Generation generation, ConstByteSpan b
     counters_.bytes_received += r.consumed;
     bytes = bytes.subspan(r.consumed);
     if (r.status == DecodeStatus::error) {
-      const std::error_code ec = profile_->error();
+      const std::error_code ec = r.error;
       CloseReason close_reason = CloseReason::protocol_error;
       if (ec == Errc::frame_too_large) close_reason = CloseReason::frame_too_large;
       if (ec == Errc::unsupported_version) close_reason = CloseReason::unsupported_version;
-      protocol_failure(now, ec, close_reason, profile_->error_text());
+      protocol_failure(now, ec, close_reason, r.error_text);
       return given;
     }
     if (r.status == DecodeStatus::frame_ready) {
       ++counters_.frames_received;
-      handle_frame(now, profile_->frame());
+      handle_frame(now, *r.frame);
       if (message_pending_) return given - bytes.size;
     }
   }

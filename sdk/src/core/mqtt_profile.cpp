@@ -272,24 +272,25 @@ ProfileFeed MqttProfile::feed(ConstByteSpan input) {
   while (true) {
     const mqtt::DecoderBase::Result r = decoder_.feed(input.subspan(result.consumed));
     result.consumed += r.consumed;
-    if (r.status == DecodeStatus::need_more) {
-      result.status = DecodeStatus::need_more;
-      return result;
-    }
+    result.status = r.status;
+    if (r.status == DecodeStatus::need_more) return result;
+    Meaning meaning = Meaning::error;
     if (r.status == DecodeStatus::error) {
       error_ = decoder_.error();
       error_text_ = error_.category() == mqtt::error_category() ? mqtt::errc_name(static_cast<mqtt::Errc>(error_.value()))
                     : error_.category() == uplink::error_category() ? errc_name(static_cast<Errc>(error_.value()))
                                                                   : "malformed packet";
-      result.status = DecodeStatus::error;
-      return result;
+    } else {
+      meaning = interpret(decoder_.packet());
     }
-    switch (interpret(decoder_.packet())) {
+    switch (meaning) {
       case Meaning::frame:
-        result.status = DecodeStatus::frame_ready;
+        result.frame = &frame_;
         return result;
       case Meaning::error:
         result.status = DecodeStatus::error;
+        result.error = error_;
+        result.error_text = error_text_;
         return result;
       case Meaning::nothing:
         break;  // a packet the link need not hear of: on to the next (each takes at least 2 bytes)

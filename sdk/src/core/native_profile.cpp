@@ -22,12 +22,16 @@ EncodeResult NativeProfile::encode_farewell(CloseReason reason, const char* text
 
 ProfileFeed NativeProfile::feed(ConstByteSpan input) {
   const FrameDecoderBase::Result r = decoder_.feed(input);
-  return ProfileFeed{r.status, r.consumed};
-}
-
-const char* NativeProfile::error_text() const {
-  const std::error_code ec = decoder_.error();
-  return ec.category() == error_category() ? errc_name(static_cast<Errc>(ec.value())) : "decoder error";
+  ProfileFeed result;
+  result.status = r.status;
+  result.consumed = r.consumed;
+  if (r.status == DecodeStatus::frame_ready) result.frame = &decoder_.frame();
+  if (r.status == DecodeStatus::error) {
+    result.error = decoder_.error();
+    result.error_text = result.error.category() == error_category() ? errc_name(static_cast<Errc>(result.error.value()))
+                                                                     : "decoder error";
+  }
+  return result;
 }
 
 }  // namespace uplink

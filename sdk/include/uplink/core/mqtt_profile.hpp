@@ -77,7 +77,6 @@ class MqttProfile final : public WireProfile {
   /// and two device ids.
   static constexpr std::size_t kMaxExpandedTopic = detail::kMaxExpandedMqttTopic;
 
-  [[nodiscard]] const char* name() const override { return "mqtt"; }
   [[nodiscard]] OptionsCheck configure(const Options& options) override;
   [[nodiscard]] std::size_t max_payload() const override { return max_payload_; }
 
@@ -101,9 +100,6 @@ class MqttProfile final : public WireProfile {
   [[nodiscard]] EncodeResult encode_farewell(CloseReason reason, const char* text, ByteSpan out) override;
 
   [[nodiscard]] ProfileFeed feed(ConstByteSpan input) override;
-  [[nodiscard]] const Frame& frame() const override { return frame_; }
-  [[nodiscard]] std::error_code error() const override { return error_; }
-  [[nodiscard]] const char* error_text() const override { return error_text_; }
 
   // ---- observation (tests, logs) ----
 

@@ -13,7 +13,6 @@ namespace uplink {
 /// The native protocol v1 as a WireProfile (see core/wire_profile.hpp).
 class NativeProfile final : public WireProfile {
  public:
-  [[nodiscard]] const char* name() const override { return "native"; }
   [[nodiscard]] OptionsCheck configure(const Options& options) override;
   [[nodiscard]] std::size_t max_payload() const override { return kMaxDataPayload; }
 
@@ -33,9 +32,6 @@ class NativeProfile final : public WireProfile {
   [[nodiscard]] EncodeResult encode_farewell(CloseReason reason, const char* text, ByteSpan out) override;
 
   [[nodiscard]] ProfileFeed feed(ConstByteSpan input) override;
-  [[nodiscard]] const Frame& frame() const override { return decoder_.frame(); }
-  [[nodiscard]] std::error_code error() const override { return decoder_.error(); }
-  [[nodiscard]] const char* error_text() const override;
 
  private:
   FrameDecoder<> decoder_;

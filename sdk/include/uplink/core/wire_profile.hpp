@@ -46,8 +46,12 @@ struct SessionPosition {
 
 /// What one WireProfile::feed() call did with its input.
 struct ProfileFeed {
-  DecodeStatus status = DecodeStatus::need_more;  ///< frame_ready: frame() holds the next frame for the link.
+  DecodeStatus status = DecodeStatus::need_more;  ///< Why feed() returned.
   std::size_t consumed = 0;                       ///< Bytes of the input taken by this call.
+  /// frame_ready: the next frame for the link; its views stay valid until the next feed().
+  const Frame* frame = nullptr;
+  std::error_code error;        ///< error: why the input was refused.
+  const char* error_text = "";  ///< error: a short text for the log and the CLOSE, a static string.
 };
 
 /// A wire format for the link's conversation. Encoders write a whole unit
@@ -59,8 +63,6 @@ class WireProfile {
   WireProfile(const WireProfile&) = delete;
   WireProfile& operator=(const WireProfile&) = delete;
 
-  /// Short name for logs ("native", "mqtt").
-  [[nodiscard]] virtual const char* name() const = 0;
   /// Takes what the profile needs of `options` (validated), at the link's
   /// start(). Refused with the field named when the options cannot work
   /// over this wire (a topic template that does not expand, say).
@@ -103,16 +105,11 @@ class WireProfile {
   /// The last words before the device closes the connection (may be nothing).
   [[nodiscard]] virtual EncodeResult encode_farewell(CloseReason reason, const char* text, ByteSpan out) = 0;
 
-  /// Consumes bytes until one frame for the link is ready, an error is
-  /// found, or the input ends (as the decoders' feed()). The frame's views
-  /// stay valid until the next feed().
+  /// Consumes bytes until one frame for the link is ready (returned with
+  /// it), an error is found (returned with why), or the input ends, as the
+  /// decoders' feed(). After an error it consumes nothing until the next
+  /// connection_started().
   [[nodiscard]] virtual ProfileFeed feed(ConstByteSpan input) = 0;
-  /// The frame completed by the last feed() that returned frame_ready.
-  [[nodiscard]] virtual const Frame& frame() const = 0;
-  /// Why feed() failed; empty while it has not.
-  [[nodiscard]] virtual std::error_code error() const = 0;
-  /// A short text for the log and the CLOSE that explains error(), a static string.
-  [[nodiscard]] virtual const char* error_text() const = 0;
 
  protected:
   ~WireProfile() = default;
