@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// In-flight table: a ring of (packet id, acknowledged) in sequence order.
+// In-flight table: (packet id, acknowledged) in sequence order, the oldest
+// at index 0. Releasing the acknowledged run at the front moves the rest
+// down (at most a window of three-byte entries, once per PUBACK that moves
+// the mark): the table needs no ring arithmetic, and every lookup is a
+// plain index.
 #include "uplink/core/in_flight_table.hpp"
+
+#include <cstring>
 
 #include "uplink/error.hpp"
 
@@ -12,9 +18,8 @@ InFlightTableBase::Added InFlightTableBase::add(std::uint64_t seq) {
   // Fewer than 65535 entries are unacknowledged (capacity <= 65535 and this
   // one is not in yet), so an identifier is always free.
   const std::uint16_t id = fresh_id();
-  const std::size_t s = slot(size_);
-  ids_[s] = id;
-  acked_[s] = false;
+  ids_[size_] = id;
+  acked_[size_] = false;
   ++size_;
   ++unacked_;
   return {{}, id};
@@ -22,39 +27,38 @@ InFlightTableBase::Added InFlightTableBase::add(std::uint64_t seq) {
 
 InFlightTableBase::AckResult InFlightTableBase::acknowledge(std::uint16_t packet_id) {
   std::size_t index = 0;
-  while (index < size_ && (acked_[slot(index)] || ids_[slot(index)] != packet_id)) ++index;
+  while (index < size_ && (acked_[index] || ids_[index] != packet_id)) ++index;
   if (packet_id == 0 || index == size_) return AckResult::unknown;
-  acked_[slot(index)] = true;
+  acked_[index] = true;
   --unacked_;
   if (index != 0) return AckResult::out_of_order;
   // The oldest is acknowledged: release the gap-free run at the front.
-  while (size_ != 0 && acked_[head_]) {
-    head_ = (head_ + 1) % capacity_;
-    --size_;
-    ++acked_through_;
-  }
+  std::size_t run = 0;
+  while (run < size_ && acked_[run]) ++run;
+  size_ -= run;
+  acked_through_ += run;
+  std::memmove(ids_, ids_ + run, size_ * sizeof *ids_);
+  std::memmove(acked_, acked_ + run, size_ * sizeof *acked_);
   return AckResult::advanced;
 }
 
-InFlightEntry InFlightTableBase::at(std::size_t index) const {
-  return {acked_through_ + 1 + index, ids_[slot(index)], acked_[slot(index)]};
-}
+InFlightEntry InFlightTableBase::at(std::size_t index) const { return {acked_through_ + 1 + index, ids_[index], acked_[index]}; }
 
 std::uint16_t InFlightTableBase::packet_id_of(std::uint64_t seq) const {
   if (seq <= acked_through_ || seq - acked_through_ > size_) return 0;
-  return ids_[slot(static_cast<std::size_t>(seq - acked_through_ - 1))];
+  return ids_[static_cast<std::size_t>(seq - acked_through_ - 1)];
 }
 
 bool InFlightTableBase::in_use(std::uint16_t packet_id) const {
   for (std::size_t i = 0; i < size_; ++i) {
-    if (!acked_[slot(i)] && ids_[slot(i)] == packet_id) return true;
+    if (!acked_[i] && ids_[i] == packet_id) return true;
   }
   return false;
 }
 
 void InFlightTableBase::renumber() {
   for (std::size_t i = 0; i < size_; ++i) {
-    if (!acked_[slot(i)]) ids_[slot(i)] = fresh_id();
+    if (!acked_[i]) ids_[i] = fresh_id();
   }
 }
 
@@ -65,7 +69,6 @@ std::error_code InFlightTableBase::set_window(std::size_t window) {
 }
 
 void InFlightTableBase::reset(std::uint64_t acked_through) {
-  head_ = 0;
   size_ = 0;
   unacked_ = 0;
   acked_through_ = acked_through;

@@ -145,7 +145,6 @@ void MqttProfile::connection_started(const SessionPosition& position) {
   dup_through_ = 0;
   // The broker sends again what it has not seen acknowledged.
   pending_pubacks_ = 0;
-  pubacks_head_ = 0;
   // The ledger moved without the table (a spool recovered at start, a
   // session given up): the table starts over from where the ledger is.
   if (table_.acked_through() != position.last_acked_seq) table_.reset(position.last_acked_seq);
@@ -247,17 +246,16 @@ EncodeResult MqttProfile::encode_pong(ByteSpan) { return {make_error_code(Errc::
 
 EncodeResult MqttProfile::encode_downlink_ack(const Ack& ack, ByteSpan out) {
   std::size_t count = 0;
-  while (count < pending_pubacks_ && pubacks_[(pubacks_head_ + count) % kMaxPendingPubacks].seq <= ack.seq) ++count;
-  if (count * kPubackSize > out.size) return {make_error_code(Errc::buffer_too_small), 0};
-  std::size_t at = 0;
+  while (count < pending_pubacks_ && pubacks_[count].seq <= ack.seq) ++count;
+  const std::size_t size = count * kPubackSize;
+  if (size > out.size) return {make_error_code(Errc::buffer_too_small), 0};
   for (std::size_t i = 0; i < count; ++i) {
-    const EncodeResult r = mqtt::encode_puback(pubacks_[pubacks_head_].packet_id, ByteSpan{out.data + at, out.size - at});
-    if (r.error) return r;  // cannot happen: room checked, packet ids are never 0
-    at += r.size;
-    pubacks_head_ = (pubacks_head_ + 1) % kMaxPendingPubacks;
-    --pending_pubacks_;
+    // Cannot fail: the room is checked and a packet id is never 0 (the decoder refuses one).
+    (void)mqtt::encode_puback(pubacks_[i].packet_id, ByteSpan{out.data + i * kPubackSize, kPubackSize});
   }
-  return {{}, at};
+  pending_pubacks_ -= count;
+  std::memmove(pubacks_, pubacks_ + count, pending_pubacks_ * sizeof *pubacks_);
+  return {{}, size};
 }
 
 EncodeResult MqttProfile::encode_farewell(CloseReason reason, const char*, ByteSpan out) {
@@ -368,7 +366,7 @@ MqttProfile::Meaning MqttProfile::publish(const mqtt::Publish& publish) {
       // a connection whose writes are stuck gets here.
       return fail(make_error_code(Errc::write_timeout), "downlink messages outran their acknowledgements");
     }
-    PendingPuback& slot = pubacks_[(pubacks_head_ + pending_pubacks_) % kMaxPendingPubacks];
+    PendingPuback& slot = pubacks_[pending_pubacks_];
     slot.seq = next_downlink_seq_;
     slot.packet_id = publish.packet_id;
     ++pending_pubacks_;

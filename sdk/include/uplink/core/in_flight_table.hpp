@@ -115,14 +115,12 @@ class InFlightTableBase {
   ~InFlightTableBase() = default;
 
  private:
-  [[nodiscard]] std::size_t slot(std::size_t index) const { return (head_ + index) % capacity_; }
   [[nodiscard]] std::uint16_t fresh_id() { return ids_alloc_.next([this](std::uint16_t id) { return in_use(id); }); }
 
   std::uint16_t* ids_;
   bool* acked_;
   std::size_t capacity_;
   std::size_t window_;
-  std::size_t head_ = 0;     // slot of the oldest entry
   std::size_t size_ = 0;
   std::size_t unacked_ = 0;
   std::uint64_t acked_through_ = 0;

@@ -148,14 +148,13 @@ class MqttProfile final : public WireProfile {
 
   // QoS 1 downlink messages handed to the link, oldest first, with the seq
   // the link knows them by: PUBACKed once the application has had them.
-  // No initialisers: publish() writes a slot before encode_downlink_ack()
-  // reads it (only the pending_pubacks_ from pubacks_head_ are read).
+  // No initialisers: publish() writes an entry before encode_downlink_ack()
+  // reads it (only the first pending_pubacks_ are read).
   struct PendingPuback {
     std::uint64_t seq;
     std::uint16_t packet_id;
   };
   PendingPuback pubacks_[kMaxPendingPubacks];
-  std::size_t pubacks_head_ = 0;
   std::size_t pending_pubacks_ = 0;
 };
 
