@@ -275,9 +275,9 @@ ProfileFeed MqttProfile::feed(ConstByteSpan input) {
     Meaning meaning = Meaning::error;
     if (r.status == DecodeStatus::error) {
       error_ = decoder_.error();
+      // The decoder's errors are mqtt::Errc, but for uplink::Errc::frame_too_large.
       error_text_ = error_.category() == mqtt::error_category() ? mqtt::errc_name(static_cast<mqtt::Errc>(error_.value()))
-                    : error_.category() == uplink::error_category() ? errc_name(static_cast<Errc>(error_.value()))
-                                                                  : "malformed packet";
+                                                                : errc_name(static_cast<Errc>(error_.value()));
     } else {
       meaning = interpret(decoder_.packet());
     }

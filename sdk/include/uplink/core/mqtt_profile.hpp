@@ -45,14 +45,16 @@ inline constexpr std::size_t kMaxExpandedMqttTopic = MqttOptions::kMaxTopicLengt
 /// they have no initialiser: zeroing them on every check cost an image of
 /// zeros in flash.
 struct MqttSettings {
-  char uplink_topic[kMaxExpandedMqttTopic + 1];
+  // The scalars first: near the start of the object, an ARM load or store
+  // reaches them with a short encoding.
   std::size_t uplink_topic_size = 0;
-  char downlink_topic[kMaxExpandedMqttTopic + 1];
   std::size_t downlink_topic_size = 0;
-  char will_topic[kMaxExpandedMqttTopic + 1];
   std::size_t will_topic_size = 0;
   std::uint16_t keepalive_s = 0;  ///< What CONNECT announces, in seconds.
   bool envelope = false;          ///< Options::mqtt.envelope: the sequence envelope before each payload.
+  char uplink_topic[kMaxExpandedMqttTopic + 1];
+  char downlink_topic[kMaxExpandedMqttTopic + 1];
+  char will_topic[kMaxExpandedMqttTopic + 1];
 };
 }  // namespace detail
 
@@ -125,15 +127,13 @@ class MqttProfile final : public WireProfile {
   Meaning fail(std::error_code error, const char* text);
   [[nodiscard]] bool dup_resend(std::uint64_t seq) const;
 
-  mqtt::Decoder<kMaxFrameSize> decoder_;
-  InFlightTable<kStoreMessages> table_;
-  Frame frame_;
-  std::error_code error_;
-  const char* error_text_ = "";
+  // The scalars come first and the arrays last: an ARM load or store
+  // reaches an offset below 128 with a 16-bit instruction and one below
+  // 4096 without computing the address first, and every function here
+  // touches the scalars.
 
   // From the options (configure()).
   const Options* options_ = nullptr;
-  detail::MqttSettings settings_;
   std::size_t max_payload_ = 0;
 
   // The connection.
@@ -141,10 +141,17 @@ class MqttProfile final : public WireProfile {
   bool session_present_ = false;
   bool connack_seen_ = false;
   std::uint16_t subscribe_id_ = 0;  // the SUBSCRIBE awaiting its SUBACK; 0: none
+  std::size_t pending_pubacks_ = 0;  // entries of pubacks_ in use
   // Unacknowledged PUBLISHes up to this seq were sent on an earlier
   // connection of a session the broker kept: they go again with DUP set.
   std::uint64_t dup_through_ = 0;
   std::uint64_t next_downlink_seq_ = 1;  // what the next delivered broker PUBLISH is numbered
+  std::error_code error_;
+  const char* error_text_ = "";
+  Frame frame_;
+
+  detail::MqttSettings settings_;
+  InFlightTable<kStoreMessages> table_;
 
   // QoS 1 downlink messages handed to the link, oldest first, with the seq
   // the link knows them by: PUBACKed once the application has had them.
@@ -155,7 +162,8 @@ class MqttProfile final : public WireProfile {
     std::uint16_t packet_id;
   };
   PendingPuback pubacks_[kMaxPendingPubacks];
-  std::size_t pending_pubacks_ = 0;
+
+  mqtt::Decoder<kMaxFrameSize> decoder_;
 };
 
 }  // namespace uplink
