@@ -242,6 +242,10 @@ struct OptionsCheck {
   [[nodiscard]] explicit operator bool() const { return !error; }
 };
 
+/// The OptionsCheck that refuses `field` for `reason` (Errc::invalid_option;
+/// both static strings): one copy for every check of the options.
+[[nodiscard]] OptionsCheck refuse_option(const char* field, const char* reason);
+
 /// Checks every rule of the options; returns the first violation.
 [[nodiscard]] OptionsCheck validate(const Options& options);
 

@@ -60,20 +60,24 @@ class BigEndianWriter {
   explicit BigEndianWriter(std::uint8_t* out) : out_(out) {}
 
   void u8(std::uint8_t v) { *out_++ = v; }
-  void u16(std::uint16_t v) { put(v, 2); }
-  void u32(std::uint32_t v) { put(v, 4); }
-  void u64(std::uint64_t v) { put(v, 8); }
+  void u16(std::uint16_t v) {
+    store_be16(out_, v);
+    out_ += 2;
+  }
+  void u32(std::uint32_t v) {
+    store_be32(out_, v);
+    out_ += 4;
+  }
+  void u64(std::uint64_t v) {
+    store_be64(out_, v);
+    out_ += 8;
+  }
   void bytes(ConstByteSpan b) {
     if (b.size != 0) std::memcpy(out_, b.data, b.size);
     out_ += b.size;
   }
 
  private:
-  void put(std::uint64_t v, std::size_t width) {
-    store_be(out_, v, width);
-    out_ += width;
-  }
-
   std::uint8_t* out_;
 };
 

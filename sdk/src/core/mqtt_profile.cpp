@@ -28,12 +28,6 @@
 namespace uplink {
 namespace {
 
-// Out of line: the dozen refusals below share one copy of building an
-// OptionsCheck instead of each carrying its own inline.
-[[gnu::noinline]] OptionsCheck refuse(const char* field, const char* reason) {
-  return {make_error_code(Errc::invalid_option), field, reason};
-}
-
 ConstByteSpan text_of(const char* text) { return ConstByteSpan{text, std::strlen(text)}; }
 
 // Expands one topic template into `out` (NUL-terminated); an empty template
@@ -81,22 +75,22 @@ OptionsCheck derive(const Options& o, detail::MqttSettings& d) {
     field = "mqtt.will_topic";
     why = expand(m.will_topic, o.device_id, d.will_topic, &d.will_topic_size);
   }
-  if (why != nullptr) return refuse(field, why);
-  if (m.will_qos > 1) return refuse("mqtt.will_qos", "0 or 1 (no QoS 2)");
+  if (why != nullptr) return refuse_option(field, why);
+  if (m.will_qos > 1) return refuse_option("mqtt.will_qos", "0 or 1 (no QoS 2)");
   if (m.will_message_size > MqttOptions::kMaxWillMessage) {
-    return refuse("mqtt.will_message_size", "over MqttOptions::kMaxWillMessage");
+    return refuse_option("mqtt.will_message_size", "over MqttOptions::kMaxWillMessage");
   }
-  if (mqtt::check_utf8(text_of(m.username))) return refuse("mqtt.username", "not UTF-8");
+  if (mqtt::check_utf8(text_of(m.username))) return refuse_option("mqtt.username", "not UTF-8");
   const MqttKeepalive k = mqtt_keepalive(o.heartbeat_interval_ms, o.read_timeout_ms, m.broker_max_keepalive_s);
   if (k.error) {
-    return refuse("read_timeout_ms",
+    return refuse_option("read_timeout_ms",
                   "the keepalive, ceil((this + heartbeat_interval_ms) / 1.5 s), is over "
                   "mqtt.broker_max_keepalive_s or 65535");
   }
   d.keepalive_s = k.seconds;
   d.envelope = m.envelope;
   if (max_payload_for(d.uplink_topic_size, m.envelope) == 0) {
-    return refuse("mqtt.uplink_topic", "too long for a PUBLISH to fit UPLINK_TX_BUFFER_SIZE");
+    return refuse_option("mqtt.uplink_topic", "too long for a PUBLISH to fit UPLINK_TX_BUFFER_SIZE");
   }
   return {};
 }
@@ -198,8 +192,6 @@ EncodeResult MqttProfile::encode_after_welcome(ByteSpan out) {
 
 // --------------------------------------------------------------- uplink
 
-bool MqttProfile::dup_resend(std::uint64_t seq) const { return seq <= dup_through_; }
-
 bool MqttProfile::can_transmit(std::uint64_t seq) const { return table_.packet_id_of(seq) != 0 || !table_.full(); }
 
 std::size_t MqttProfile::data_size(const Data& data) const {
@@ -211,9 +203,6 @@ std::size_t MqttProfile::data_size(const Data& data) const {
 }
 
 EncodeResult MqttProfile::encode_data(const Data& data, ByteSpan out) {
-  const std::size_t size = data_size(data);
-  if (size == 0) return {make_error_code(Errc::field_too_long), 0};
-  if (size > out.size) return {make_error_code(Errc::buffer_too_small), 0};
   mqtt::Publish publish;
   publish.topic = uplink_topic();
   publish.qos = mqtt::Qos::at_least_once;
@@ -221,15 +210,19 @@ EncodeResult MqttProfile::encode_data(const Data& data, ByteSpan out) {
   // the broker kept the session (it may have seen it).
   publish.packet_id = table_.packet_id_of(data.seq);
   if (publish.packet_id != 0) {
-    publish.dup = dup_resend(data.seq);
+    publish.dup = data.seq <= dup_through_;
   } else {
     const InFlightTableBase::Added added = table_.add(data.seq);
     if (added.error) return {added.error, 0};
     publish.packet_id = added.packet_id;
   }
   const std::size_t payload_size = data.payload.size + (settings_.envelope ? mqtt::kEnvelopeSize : 0);
-  const EncodeResult header = mqtt::write_publish_header(publish, payload_size, out);  // the topic checked at configure()
-  if (header.error) return header;  // cannot happen: the size was checked
+  // The topic was checked at configure(); the size is checked here, after
+  // the table took the message (the link asks only with room for
+  // data_size()). Were it refused, the entry would wait for the next
+  // attempt, which sends it under the same identifier.
+  const EncodeResult header = mqtt::write_publish_header(publish, payload_size, out);
+  if (header.error) return header;
   std::size_t at = header.size;
   if (settings_.envelope) {
     const EncodeResult env = mqtt::encode_envelope(data.seq, ByteSpan{out.data + at, out.size - at});
@@ -296,15 +289,15 @@ ProfileFeed MqttProfile::feed(ConstByteSpan input) {
   }
 }
 
-MqttProfile::Meaning MqttProfile::fail(std::error_code error, const char* text) {
-  error_ = error;
+MqttProfile::Meaning MqttProfile::fail(Errc error, const char* text) {
+  error_ = make_error_code(error);
   error_text_ = text;
   return Meaning::error;
 }
 
 MqttProfile::Meaning MqttProfile::interpret(const mqtt::Packet& packet) {
   if (!connack_seen_ && packet.type != mqtt::PacketType::connack) {
-    return fail(make_error_code(Errc::protocol_error), "a packet before CONNACK");
+    return fail(Errc::protocol_error, "a packet before CONNACK");
   }
   switch (packet.type) {
     case mqtt::PacketType::connack: return connack(packet.connack);
@@ -317,11 +310,11 @@ MqttProfile::Meaning MqttProfile::interpret(const mqtt::Packet& packet) {
     case mqtt::PacketType::unsuback: return Meaning::nothing;
     default: break;  // the decoder refuses what a server never sends a client
   }
-  return fail(make_error_code(mqtt::Errc::unexpected_packet_type), "unexpected packet");
+  return fail(Errc::protocol_error, "unexpected packet");
 }
 
 MqttProfile::Meaning MqttProfile::connack(const mqtt::Connack& connack) {
-  if (connack_seen_) return fail(make_error_code(Errc::protocol_error), "a second CONNACK");
+  if (connack_seen_) return fail(Errc::protocol_error, "a second CONNACK");
   connack_seen_ = true;
   if (connack.return_code != mqtt::ConnectReturnCode::accepted) {
     // The link hears a CLOSE: the attempt failed, for the reason the broker gave.
@@ -364,7 +357,7 @@ MqttProfile::Meaning MqttProfile::publish(const mqtt::Publish& publish) {
     if (pending_pubacks_ == kMaxPendingPubacks) {
       // The link flushes PUBACKs long before (downlink_ack_urgent()); only
       // a connection whose writes are stuck gets here.
-      return fail(make_error_code(Errc::write_timeout), "downlink messages outran their acknowledgements");
+      return fail(Errc::write_timeout, "downlink messages outran their acknowledgements");
     }
     PendingPuback& slot = pubacks_[pending_pubacks_];
     slot.seq = next_downlink_seq_;
@@ -385,7 +378,7 @@ MqttProfile::Meaning MqttProfile::suback(const mqtt::Suback& suback, std::uint16
   if (suback.return_codes.size != 1 || suback.return_codes.data[0] == mqtt::kSubackFailure) {
     // Online without downlink would fail silently; the operator sees this
     // reason on every attempt instead (or sets mqtt.downlink_topic to "").
-    return fail(make_error_code(Errc::protocol_error), "the broker refused the downlink subscription (SUBACK 0x80)");
+    return fail(Errc::protocol_error, "the broker refused the downlink subscription (SUBACK 0x80)");
   }
   return Meaning::nothing;
 }

@@ -31,11 +31,11 @@ std::size_t bounded_length(const char* text, std::size_t limit) {
   return n;
 }
 
-OptionsCheck refuse(const char* field, const char* reason) {
+}  // namespace
+
+OptionsCheck refuse_option(const char* field, const char* reason) {
   return {make_error_code(Errc::invalid_option), field, reason};
 }
-
-}  // namespace
 
 std::error_code Options::add_endpoint(const char* host, std::uint16_t port) {
   if (host == nullptr || endpoint_count >= kMaxEndpoints || port == 0) return Errc::invalid_option;
@@ -140,48 +140,48 @@ HeartbeatLearnerPolicy Options::heartbeat_learner_policy() const {
 }
 
 OptionsCheck validate(const Options& o) {
-  if (o.endpoint_count == 0) return refuse("endpoints", "at least one endpoint is required");
-  if (o.endpoint_count > kMaxEndpoints) return refuse("endpoint_count", "more endpoints than UPLINK_MAX_ENDPOINTS");
+  if (o.endpoint_count == 0) return refuse_option("endpoints", "at least one endpoint is required");
+  if (o.endpoint_count > kMaxEndpoints) return refuse_option("endpoint_count", "more endpoints than UPLINK_MAX_ENDPOINTS");
   for (std::size_t i = 0; i < o.endpoint_count; ++i) {
     const std::size_t n = bounded_length(o.endpoints[i].host, kMaxHostLength);
-    if (n == 0 || n > kMaxHostLength) return refuse("endpoints.host", "empty or longer than UPLINK_MAX_HOST_LENGTH");
-    if (o.endpoints[i].port == 0) return refuse("endpoints.port", "port 0 is not a server port");
+    if (n == 0 || n > kMaxHostLength) return refuse_option("endpoints.host", "empty or longer than UPLINK_MAX_HOST_LENGTH");
+    if (o.endpoints[i].port == 0) return refuse_option("endpoints.port", "port 0 is not a server port");
   }
   const std::size_t id_len = bounded_length(o.device_id, kMaxDeviceIdLength);
-  if (id_len == 0) return refuse("device_id", "a device id is required");
-  if (id_len > kMaxDeviceIdLength) return refuse("device_id", "longer than UPLINK_MAX_DEVICE_ID_LENGTH");
+  if (id_len == 0) return refuse_option("device_id", "a device id is required");
+  if (id_len > kMaxDeviceIdLength) return refuse_option("device_id", "longer than UPLINK_MAX_DEVICE_ID_LENGTH");
   for (std::size_t i = 0; i < id_len; ++i) {
-    if (!is_device_id_byte(static_cast<unsigned char>(o.device_id[i]))) return refuse("device_id", "only printable ASCII without spaces");
+    if (!is_device_id_byte(static_cast<unsigned char>(o.device_id[i]))) return refuse_option("device_id", "only printable ASCII without spaces");
   }
-  if (o.token_size > kMaxTokenLength) return refuse("token_size", "longer than UPLINK_MAX_TOKEN_LENGTH");
-  if (o.heartbeat_interval_ms == 0) return refuse("heartbeat_interval_ms", "must be greater than zero");
+  if (o.token_size > kMaxTokenLength) return refuse_option("token_size", "longer than UPLINK_MAX_TOKEN_LENGTH");
+  if (o.heartbeat_interval_ms == 0) return refuse_option("heartbeat_interval_ms", "must be greater than zero");
   if (o.read_timeout_ms <= o.heartbeat_interval_ms) {
-    return refuse("read_timeout_ms", "must be larger than heartbeat_interval_ms");
+    return refuse_option("read_timeout_ms", "must be larger than heartbeat_interval_ms");
   }
   if (o.server_heartbeat_min_ms > o.heartbeat_interval_ms) {
-    return refuse("server_heartbeat_min_ms", "must be 0 (automatic) or not exceed heartbeat_interval_ms");
+    return refuse_option("server_heartbeat_min_ms", "must be 0 (automatic) or not exceed heartbeat_interval_ms");
   }
   if (o.server_heartbeat_max_ms != 0 && o.server_heartbeat_max_ms < o.heartbeat_interval_ms) {
-    return refuse("server_heartbeat_max_ms", "must be 0 (automatic) or not be below heartbeat_interval_ms");
+    return refuse_option("server_heartbeat_max_ms", "must be 0 (automatic) or not be below heartbeat_interval_ms");
   }
-  if (o.write_timeout_ms == 0) return refuse("write_timeout_ms", "must be greater than zero");
-  if (o.connect_timeout_ms == 0) return refuse("connect_timeout_ms", "must be greater than zero");
+  if (o.write_timeout_ms == 0) return refuse_option("write_timeout_ms", "must be greater than zero");
+  if (o.connect_timeout_ms == 0) return refuse_option("connect_timeout_ms", "must be greater than zero");
   if (o.idle_timeout_ms != 0 && o.idle_timeout_ms <= o.heartbeat_interval_ms) {
-    return refuse("idle_timeout_ms", "must be 0 (off) or larger than heartbeat_interval_ms");
+    return refuse_option("idle_timeout_ms", "must be 0 (off) or larger than heartbeat_interval_ms");
   }
-  if (o.probe_timeout_ms == 0) return refuse("probe_timeout_ms", "must be greater than zero");
+  if (o.probe_timeout_ms == 0) return refuse_option("probe_timeout_ms", "must be greater than zero");
   if (o.max_in_flight > kStoreMessages) {
-    return refuse("max_in_flight", "must be 0 (automatic) or within 1 .. UPLINK_STORE_MESSAGES");
+    return refuse_option("max_in_flight", "must be 0 (automatic) or within 1 .. UPLINK_STORE_MESSAGES");
   }
   if (o.adaptive_heartbeat.enabled) {
     const HeartbeatLearnerPolicy p = o.heartbeat_learner_policy();
     if (p.start_ms > o.heartbeat_interval_ms) {
-      return refuse("adaptive_heartbeat.start_ms", "must not exceed heartbeat_interval_ms (the ceiling)");
+      return refuse_option("adaptive_heartbeat.start_ms", "must not exceed heartbeat_interval_ms (the ceiling)");
     }
-    if (p.min_ms > p.start_ms) return refuse("adaptive_heartbeat.min_ms", "must not exceed adaptive_heartbeat.start_ms");
+    if (p.min_ms > p.start_ms) return refuse_option("adaptive_heartbeat.min_ms", "must not exceed adaptive_heartbeat.start_ms");
   }
-  if (o.backoff.base_ms == 0) return refuse("backoff.base_ms", "must be greater than zero");
-  if (o.backoff.cap_ms < o.backoff.base_ms) return refuse("backoff.cap_ms", "must not be below backoff.base_ms");
+  if (o.backoff.base_ms == 0) return refuse_option("backoff.base_ms", "must be greater than zero");
+  if (o.backoff.cap_ms < o.backoff.base_ms) return refuse_option("backoff.cap_ms", "must not be below backoff.base_ms");
   return validate_wire_protocol(o);
 }
 

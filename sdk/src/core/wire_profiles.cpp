@@ -10,17 +10,13 @@
 namespace uplink {
 namespace {
 
-OptionsCheck refuse(const char* field, const char* reason) {
-  return {make_error_code(Errc::invalid_option), field, reason};
-}
-
 // What MQTT needs of this file, in the build with it and in the one without.
 #if UPLINK_WITH_MQTT
 OptionsCheck check_mqtt(const Options& options) { return validate_mqtt(options); }
 WireProfile* build_mqtt(detail::HeldProfiles& held) { return &held.emplace<MqttProfile>(); }
 #else
 OptionsCheck check_mqtt(const Options&) {
-  return refuse("protocol", "this SDK was built without MQTT (UPLINK_WITH_MQTT=OFF)");
+  return refuse_option("protocol", "this SDK was built without MQTT (UPLINK_WITH_MQTT=OFF)");
 }
 WireProfile* build_mqtt(detail::HeldProfiles&) { return nullptr; }
 #endif
@@ -32,7 +28,7 @@ OptionsCheck validate_wire_protocol(const Options& options) {
     case WireProtocol::native: return {};
     case WireProtocol::mqtt: return check_mqtt(options);
   }
-  return refuse("protocol", "not a WireProtocol");
+  return refuse_option("protocol", "not a WireProtocol");
 }
 
 WireProfile& WireProfiles::select(WireProtocol protocol) {

@@ -38,9 +38,14 @@ struct MqttKeepalive {
 [[nodiscard]] inline MqttKeepalive mqtt_keepalive(std::uint32_t heartbeat_ms, std::uint32_t read_timeout_ms,
                                                      std::uint32_t broker_max_s = 0) {
   const std::uint32_t max_s = broker_max_s == 0 || broker_max_s > 65535u ? 65535u : broker_max_s;
-  if (heartbeat_ms == 0 || read_timeout_ms == 0) return {make_error_code(Errc::invalid_option), 0};
-  const std::uint64_t sum_ms = static_cast<std::uint64_t>(heartbeat_ms) + read_timeout_ms;
-  const std::uint64_t seconds = (sum_ms + 1499u) / 1500u;
+  // A sum above 65535 x 1500 ms needs a keepalive above MQTT's limit;
+  // below it, the arithmetic fits 32 bits (no 64-bit division on a 32-bit core).
+  constexpr std::uint32_t kLongestSumMs = 65535u * 1500u;
+  if (heartbeat_ms == 0 || read_timeout_ms == 0 || heartbeat_ms > kLongestSumMs ||
+      read_timeout_ms > kLongestSumMs - heartbeat_ms) {
+    return {make_error_code(Errc::invalid_option), 0};
+  }
+  const std::uint32_t seconds = (heartbeat_ms + read_timeout_ms + 1499u) / 1500u;
   if (seconds > max_s || heartbeat_ms > seconds * 1000u) return {make_error_code(Errc::invalid_option), 0};
   return {{}, static_cast<std::uint16_t>(seconds)};
 }

@@ -31,6 +31,7 @@
 #include "uplink/config_defaults.hpp"
 #include "uplink/core/in_flight_table.hpp"
 #include "uplink/core/wire_profile.hpp"
+#include "uplink/error.hpp"
 #include "uplink/options.hpp"
 
 namespace uplink {
@@ -124,8 +125,7 @@ class MqttProfile final : public WireProfile {
   Meaning puback(std::uint16_t packet_id);
   Meaning publish(const mqtt::Publish& publish);
   Meaning suback(const mqtt::Suback& suback, std::uint16_t packet_id);
-  Meaning fail(std::error_code error, const char* text);
-  [[nodiscard]] bool dup_resend(std::uint64_t seq) const;
+  Meaning fail(Errc error, const char* text);
 
   // The scalars come first and the arrays last: an ARM load or store
   // reaches an offset below 128 with a 16-bit instruction and one below
