@@ -175,6 +175,16 @@ TEST(MqttLinkConnect, ConnackAcceptedBringsItOnlineAndSubscribesToTheDownlinkTop
   CHECK_TRUE(after.at(0).packet_id != 0);
 }
 
+TEST(MqttLinkConnect, NoPublishCarriesTheIdentifierOfTheSubscribeAwaitingItsSuback) {
+  // MQTT has one identifier space for PUBLISH and SUBSCRIBE (spec 2.3.1).
+  const std::vector<mb::ClientPacket> after = go_online(false);
+  const std::uint16_t subscribe_id = after.at(0).packet_id;
+  for (const char* text : {"one", "two", "three"}) send(text);
+  const std::vector<mb::ClientPacket> publishes = of_type(flush(), 3);
+  CHECK_EQUAL(3u, publishes.size());
+  for (const mb::ClientPacket& p : publishes) CHECK_TRUE(p.packet_id != subscribe_id);
+}
+
 TEST(MqttLinkConnect, AnEmptyDownlinkTopicSubscribesToNothing) {
   options.mqtt.downlink_topic[0] = '\0';
   CHECK_EQUAL(0u, go_online(false).size());

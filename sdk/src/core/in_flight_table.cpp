@@ -56,6 +56,8 @@ bool InFlightTableBase::in_use(std::uint16_t packet_id) const {
   return false;
 }
 
+std::uint16_t InFlightTableBase::take_spare_id() { return fresh_id(); }
+
 void InFlightTableBase::renumber() {
   for (std::size_t i = 0; i < size_; ++i) {
     if (!acked_[i]) ids_[i] = fresh_id();

@@ -173,11 +173,9 @@ EncodeResult MqttProfile::encode_hello(const Hello& hello, ByteSpan out) {
 
 EncodeResult MqttProfile::encode_after_welcome(ByteSpan out) {
   if (settings_.downlink_topic_size == 0) return {};
-  // The SUBSCRIBE's identifier only has to differ from those in flight: its
-  // SUBACK comes back within one round trip, long before the table's ids
-  // could wrap around to it.
-  PacketIdAllocator ids;
-  const std::uint16_t id = ids.next([this](std::uint16_t candidate) { return table_.in_use(candidate); });
+  // From the table's own sequence: no PUBLISH of this connection carries it
+  // while the SUBACK is awaited.
+  const std::uint16_t id = table_.take_spare_id();
   mqtt::TopicFilter filter;
   filter.filter = ConstByteSpan{settings_.downlink_topic, settings_.downlink_topic_size};
   filter.qos = mqtt::Qos::at_least_once;

@@ -100,6 +100,12 @@ class InFlightTableBase {
   /// True when an unacknowledged entry carries `packet_id`.
   [[nodiscard]] bool in_use(std::uint16_t packet_id) const;
 
+  /// Takes an identifier for a packet outside the table (a SUBSCRIBE) from
+  /// the same sequence as add()'s, skipping those in use: the entries added
+  /// next get later identifiers, and reach this one again only after 65535
+  /// more, long after its answer came back (MQTT shares one identifier space
+  /// between PUBLISH and SUBSCRIBE).
+  [[nodiscard]] std::uint16_t take_spare_id();
   /// Gives every unacknowledged entry a new packet identifier, oldest first:
   /// for a server that forgot the session (CONNACK session present = 0),
   /// where the messages are published again as new ones.
