@@ -67,6 +67,7 @@ const char* name_of(int value) noexcept { return nth_name(kNames, kNameCount, va
 
 class MqttCategory final : public std::error_category {
  public:
+  constexpr MqttCategory() noexcept = default;
   const char* name() const noexcept override { return "uplink.mqtt"; }
   std::string message(int value) const override {
     std::string text = "MQTT: ";
@@ -75,13 +76,20 @@ class MqttCategory final : public std::error_category {
   }
 };
 
+// Constant-initialised (the constructors are constexpr): ready before any
+// code runs, with no guard to test at every make_error_code(), no heap. And
+// never destroyed (the union's destructor does nothing): an error_code may
+// still be read by a destructor that runs at exit.
+union ImmortalCategory {
+  constexpr ImmortalCategory() noexcept : category() {}
+  ~ImmortalCategory() {}
+  MqttCategory category;
+};
+const ImmortalCategory kCategory;
+
 }  // namespace
 
-const std::error_category& error_category() noexcept {
-  // A function-local static: constructed once, thread-safe, no heap.
-  static const MqttCategory category;
-  return category;
-}
+const std::error_category& error_category() noexcept { return kCategory.category; }
 
 std::error_code to_error(Errc fault) noexcept { return fault == kNoFault ? std::error_code{} : make_error_code(fault); }
 
