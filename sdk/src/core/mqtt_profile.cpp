@@ -30,11 +30,10 @@ namespace {
 
 ConstByteSpan text_of(const char* text) { return ConstByteSpan{text, std::strlen(text)}; }
 
-// Expands one topic template into `out` (NUL-terminated); an empty template
-// expands to nothing. Returns why it cannot, or nullptr.
+// Expands one topic template into `out`; an empty template expands to
+// nothing. Returns why it cannot, or nullptr.
 const char* expand(const char* topic_template, const char* device_id, char* out, std::size_t* size) {
   *size = 0;
-  out[0] = '\0';
   if (topic_template[0] == '\0') return nullptr;
   const EncodeResult r = mqtt::expand_topic(text_of(topic_template), text_of(device_id),
                                             ByteSpan{reinterpret_cast<std::uint8_t*>(out), detail::kMaxExpandedMqttTopic});
@@ -46,7 +45,6 @@ const char* expand(const char* topic_template, const char* device_id, char* out,
     }
   }
   if (r.error) return "too long once {device_id} is replaced";
-  out[r.size] = '\0';
   *size = r.size;
   return nullptr;
 }
@@ -84,12 +82,13 @@ OptionsCheck derive(const Options& o, detail::MqttSettings& d) {
   const MqttKeepalive k = mqtt_keepalive(o.heartbeat_interval_ms, o.read_timeout_ms, m.broker_max_keepalive_s);
   if (k.error) {
     return refuse_option("read_timeout_ms",
-                  "the keepalive, ceil((this + heartbeat_interval_ms) / 1.5 s), is over "
-                  "mqtt.broker_max_keepalive_s or 65535");
+                  "the keepalive, (this + heartbeat_interval_ms) / 1.5 s, is over mqtt.broker_max_keepalive_s "
+                  "or 65535");
   }
   d.keepalive_s = k.seconds;
   d.envelope = m.envelope;
-  if (max_payload_for(d.uplink_topic_size, m.envelope) == 0) {
+  d.max_payload = max_payload_for(d.uplink_topic_size, m.envelope);
+  if (d.max_payload == 0) {
     return refuse_option("mqtt.uplink_topic", "too long for a PUBLISH to fit UPLINK_TX_BUFFER_SIZE");
   }
   return {};
@@ -121,7 +120,6 @@ OptionsCheck MqttProfile::configure(const Options& options) {
   // (the next start() builds a new one).
   if (OptionsCheck c = derive(options, settings_); !c) return c;
   options_ = &options;
-  max_payload_ = max_payload_for(settings_.uplink_topic_size, settings_.envelope);
   (void)table_.set_window(options.in_flight_window());  // validated: 1 .. kStoreMessages, the table's capacity
   return {};
 }

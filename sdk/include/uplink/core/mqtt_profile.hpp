@@ -42,20 +42,21 @@ namespace detail {
 inline constexpr std::size_t kMaxExpandedMqttTopic = MqttOptions::kMaxTopicLength + 2 * kMaxDeviceIdLength;
 
 /// What MqttProfile::configure() and validate_mqtt() derive from the options.
-/// The topics are written (NUL-terminated) before anything reads them, so
-/// they have no initialiser: zeroing them on every check cost an image of
-/// zeros in flash.
+/// The topics (their sizes say how much of each is used) are written before
+/// anything reads them, so they have no initialiser: zeroing them on every
+/// check cost an image of zeros in flash.
 struct MqttSettings {
   // The scalars first: near the start of the object, an ARM load or store
   // reaches them with a short encoding.
   std::size_t uplink_topic_size = 0;
   std::size_t downlink_topic_size = 0;
   std::size_t will_topic_size = 0;
+  std::size_t max_payload = 0;    ///< The largest payload a PUBLISH carries (WireProfile::max_payload()).
   std::uint16_t keepalive_s = 0;  ///< What CONNECT announces, in seconds.
   bool envelope = false;          ///< Options::mqtt.envelope: the sequence envelope before each payload.
-  char uplink_topic[kMaxExpandedMqttTopic + 1];
-  char downlink_topic[kMaxExpandedMqttTopic + 1];
-  char will_topic[kMaxExpandedMqttTopic + 1];
+  char uplink_topic[kMaxExpandedMqttTopic];
+  char downlink_topic[kMaxExpandedMqttTopic];
+  char will_topic[kMaxExpandedMqttTopic];
 };
 }  // namespace detail
 
@@ -81,7 +82,7 @@ class MqttProfile final : public WireProfile {
   static constexpr std::size_t kMaxExpandedTopic = detail::kMaxExpandedMqttTopic;
 
   [[nodiscard]] OptionsCheck configure(const Options& options) override;
-  [[nodiscard]] std::size_t max_payload() const override { return max_payload_; }
+  [[nodiscard]] std::size_t max_payload() const override { return settings_.max_payload; }
 
   void connection_started(const SessionPosition& position) override;
   [[nodiscard]] EncodeResult encode_hello(const Hello& hello, ByteSpan out) override;
@@ -134,7 +135,6 @@ class MqttProfile final : public WireProfile {
 
   // From the options (configure()).
   const Options* options_ = nullptr;
-  std::size_t max_payload_ = 0;
 
   // The connection.
   SessionPosition position_;
