@@ -118,18 +118,19 @@ OptionsCheck validate_mqtt(const Options& options) {
 OptionsCheck MqttProfile::configure(const Options& options) {
   // Derived straight into the profile: a refused start() leaves it unused
   // (the next start() builds a new one).
-  if (OptionsCheck c = derive(options, settings_); !c) return c;
-  options_ = &options;
-  (void)table_.set_window(options.in_flight_window());  // validated: 1 .. kStoreMessages, the table's capacity
-  return {};
+  const OptionsCheck c = derive(options, settings_);
+  if (c) {
+    options_ = &options;
+    (void)table_.set_window(options.in_flight_window());  // validated: 1 .. kStoreMessages, the table's capacity
+  }
+  return c;
 }
 
 // ------------------------------------------------------------ connection
 
 void MqttProfile::connection_started(const SessionPosition& position) {
+  // error_ and error_text_ are written by every failure before feed() reports them.
   decoder_.reset();
-  error_ = {};
-  error_text_ = "";
   position_ = position;
   session_present_ = false;
   connack_seen_ = false;
