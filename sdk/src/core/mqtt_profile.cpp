@@ -222,9 +222,9 @@ EncodeResult MqttProfile::encode_data(const Data& data, ByteSpan out) {
   if (header.error) return header;
   std::size_t at = header.size;
   if (settings_.envelope) {
-    const EncodeResult env = mqtt::encode_envelope(data.seq, ByteSpan{out.data + at, out.size - at});
-    if (env.error) return env;
-    at += env.size;
+    // Cannot fail: the header's size counted the envelope, and seqs start at 1.
+    (void)mqtt::encode_envelope(data.seq, ByteSpan{out.data + at, mqtt::kEnvelopeSize});
+    at += mqtt::kEnvelopeSize;
   }
   if (!data.payload.empty()) std::memcpy(out.data + at, data.payload.data, data.payload.size);
   return {{}, at + data.payload.size};
