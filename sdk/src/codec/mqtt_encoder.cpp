@@ -223,7 +223,9 @@ EncodeResult encode_puback(std::uint16_t packet_id, ByteSpan out) {
 }
 
 EncodeResult encode(const Subscribe& subscribe, ByteSpan out) { return encode_subscription(subscribe, true, out); }
-EncodeResult write_subscribe(const Subscribe& subscribe, ByteSpan out) { return write_subscription(subscribe, true, out); }
+EncodeResult write_subscribe(const Subscribe& subscribe, ByteSpan out) {
+  return write_subscription(subscribe, true, out);
+}
 EncodeResult encode_unsubscribe(const Subscribe& unsubscribe, ByteSpan out) {
   return encode_subscription(unsubscribe, false, out);
 }

@@ -42,7 +42,9 @@ InFlightTableBase::AckResult InFlightTableBase::acknowledge(std::uint16_t packet
   return AckResult::advanced;
 }
 
-InFlightEntry InFlightTableBase::at(std::size_t index) const { return {acked_through_ + 1 + index, ids_[index], acked_[index]}; }
+InFlightEntry InFlightTableBase::at(std::size_t index) const {
+  return {acked_through_ + 1 + index, ids_[index], acked_[index]};
+}
 
 std::uint16_t InFlightTableBase::packet_id_of(std::uint64_t seq) const {
   if (seq <= acked_through_ || seq - acked_through_ > size_) return 0;

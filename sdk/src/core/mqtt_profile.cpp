@@ -35,8 +35,9 @@ ConstByteSpan text_of(const char* text) { return ConstByteSpan{text, std::strlen
 const char* expand(const char* topic_template, const char* device_id, char* out, std::size_t* size) {
   *size = 0;
   if (topic_template[0] == '\0') return nullptr;
-  const EncodeResult r = mqtt::expand_topic(text_of(topic_template), text_of(device_id),
-                                            ByteSpan{reinterpret_cast<std::uint8_t*>(out), detail::kMaxExpandedMqttTopic});
+  const EncodeResult r =
+      mqtt::expand_topic(text_of(topic_template), text_of(device_id),
+                         ByteSpan{reinterpret_cast<std::uint8_t*>(out), detail::kMaxExpandedMqttTopic});
   if (r.error.category() == mqtt::error_category()) {
     switch (static_cast<mqtt::Errc>(r.error.value())) {
       case mqtt::Errc::invalid_topic_template: return "an unknown {placeholder} or lone brace";
@@ -63,8 +64,9 @@ std::size_t max_payload_for(std::size_t topic_size, bool envelope) {
 OptionsCheck derive(const Options& o, detail::MqttSettings& d) {
   const MqttOptions& m = o.mqtt;
   const char* field = "mqtt.uplink_topic";
-  const char* why = m.uplink_topic[0] == '\0' ? "a topic to publish to is required"
-                                               : expand(m.uplink_topic, o.device_id, d.uplink_topic, &d.uplink_topic_size);
+  const char* why = m.uplink_topic[0] == '\0'
+                        ? "a topic to publish to is required"
+                        : expand(m.uplink_topic, o.device_id, d.uplink_topic, &d.uplink_topic_size);
   if (why == nullptr) {
     field = "mqtt.downlink_topic";
     why = expand(m.downlink_topic, o.device_id, d.downlink_topic, &d.downlink_topic_size);
@@ -82,8 +84,8 @@ OptionsCheck derive(const Options& o, detail::MqttSettings& d) {
   const MqttKeepalive k = mqtt_keepalive(o.heartbeat_interval_ms, o.read_timeout_ms, m.broker_max_keepalive_s);
   if (k.error) {
     return refuse_option("read_timeout_ms",
-                  "the keepalive, (this + heartbeat_interval_ms) / 1.5 s, is over mqtt.broker_max_keepalive_s "
-                  "or 65535");
+                         "the keepalive, (this + heartbeat_interval_ms) / 1.5 s, is over mqtt.broker_max_keepalive_s "
+                         "or 65535");
   }
   d.keepalive_s = k.seconds;
   d.envelope = m.envelope;
@@ -266,8 +268,9 @@ ProfileFeed MqttProfile::feed(ConstByteSpan input) {
     if (r.status == DecodeStatus::error) {
       error_ = decoder_.error();
       // The decoder's errors are mqtt::Errc, but for uplink::Errc::frame_too_large.
-      error_text_ = error_.category() == mqtt::error_category() ? mqtt::errc_name(static_cast<mqtt::Errc>(error_.value()))
-                                                                : errc_name(static_cast<Errc>(error_.value()));
+      error_text_ = error_.category() == mqtt::error_category()
+                        ? mqtt::errc_name(static_cast<mqtt::Errc>(error_.value()))
+                        : errc_name(static_cast<Errc>(error_.value()));
     } else {
       meaning = interpret(decoder_.packet());
     }
@@ -318,7 +321,8 @@ MqttProfile::Meaning MqttProfile::connack(const mqtt::Connack& connack) {
     frame_.type = FrameType::close;
     frame_.close.reason = close_reason_of(connack.return_code);
     frame_.close.retry_after_ms = 0;
-    frame_.close.text = text_of(mqtt::errc_name(static_cast<mqtt::Errc>(mqtt::connack_error(connack.return_code).value())));
+    frame_.close.text =
+        text_of(mqtt::errc_name(static_cast<mqtt::Errc>(mqtt::connack_error(connack.return_code).value())));
     return Meaning::frame;
   }
   session_present_ = connack.session_present;

@@ -141,17 +141,20 @@ HeartbeatLearnerPolicy Options::heartbeat_learner_policy() const {
 
 OptionsCheck validate(const Options& o) {
   if (o.endpoint_count == 0) return refuse_option("endpoints", "at least one endpoint is required");
-  if (o.endpoint_count > kMaxEndpoints) return refuse_option("endpoint_count", "more endpoints than UPLINK_MAX_ENDPOINTS");
+  if (o.endpoint_count > kMaxEndpoints)
+    return refuse_option("endpoint_count", "more endpoints than UPLINK_MAX_ENDPOINTS");
   for (std::size_t i = 0; i < o.endpoint_count; ++i) {
     const std::size_t n = bounded_length(o.endpoints[i].host, kMaxHostLength);
-    if (n == 0 || n > kMaxHostLength) return refuse_option("endpoints.host", "empty or longer than UPLINK_MAX_HOST_LENGTH");
+    if (n == 0 || n > kMaxHostLength)
+      return refuse_option("endpoints.host", "empty or longer than UPLINK_MAX_HOST_LENGTH");
     if (o.endpoints[i].port == 0) return refuse_option("endpoints.port", "port 0 is not a server port");
   }
   const std::size_t id_len = bounded_length(o.device_id, kMaxDeviceIdLength);
   if (id_len == 0) return refuse_option("device_id", "a device id is required");
   if (id_len > kMaxDeviceIdLength) return refuse_option("device_id", "longer than UPLINK_MAX_DEVICE_ID_LENGTH");
   for (std::size_t i = 0; i < id_len; ++i) {
-    if (!is_device_id_byte(static_cast<unsigned char>(o.device_id[i]))) return refuse_option("device_id", "only printable ASCII without spaces");
+    if (!is_device_id_byte(static_cast<unsigned char>(o.device_id[i])))
+      return refuse_option("device_id", "only printable ASCII without spaces");
   }
   if (o.token_size > kMaxTokenLength) return refuse_option("token_size", "longer than UPLINK_MAX_TOKEN_LENGTH");
   if (o.heartbeat_interval_ms == 0) return refuse_option("heartbeat_interval_ms", "must be greater than zero");
@@ -178,7 +181,8 @@ OptionsCheck validate(const Options& o) {
     if (p.start_ms > o.heartbeat_interval_ms) {
       return refuse_option("adaptive_heartbeat.start_ms", "must not exceed heartbeat_interval_ms (the ceiling)");
     }
-    if (p.min_ms > p.start_ms) return refuse_option("adaptive_heartbeat.min_ms", "must not exceed adaptive_heartbeat.start_ms");
+    if (p.min_ms > p.start_ms)
+      return refuse_option("adaptive_heartbeat.min_ms", "must not exceed adaptive_heartbeat.start_ms");
   }
   if (o.backoff.base_ms == 0) return refuse_option("backoff.base_ms", "must be greater than zero");
   if (o.backoff.cap_ms < o.backoff.base_ms) return refuse_option("backoff.cap_ms", "must not be below backoff.base_ms");

@@ -107,8 +107,7 @@ class WireProfile {
 
   /// Consumes bytes until one frame for the link is ready (returned with
   /// it), an error is found (returned with why), or the input ends, as the
-  /// decoders' feed(). After an error it consumes nothing until the next
-  /// connection_started().
+  /// decoders' feed(). The link ends the connection on an error.
   [[nodiscard]] virtual ProfileFeed feed(ConstByteSpan input) = 0;
 
  protected:
