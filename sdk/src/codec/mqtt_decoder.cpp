@@ -16,9 +16,8 @@
 #include <cstring>
 
 #include "mqtt_fault.hpp"
-#include "uplink/core/byte_order.hpp"
 #include "uplink/codec/mqtt_error.hpp"
-#include "uplink/codec/mqtt_topic.hpp"
+#include "uplink/core/byte_order.hpp"
 #include "uplink/error.hpp"
 
 namespace uplink::mqtt {

@@ -6,7 +6,6 @@
 #include "big_endian.hpp"
 #include "mqtt_fault.hpp"
 #include "uplink/codec/mqtt_error.hpp"
-#include "uplink/codec/mqtt_topic.hpp"
 #include "uplink/error.hpp"
 
 namespace uplink::mqtt {
