@@ -87,9 +87,10 @@ EncodeResult expand_topic(ConstByteSpan topic_template, ConstByteSpan device_id,
   bool uses_id = false;
   for (std::size_t i = 0; i < t.size;) {
     if (t[i] == '{') {
-      std::size_t matched = 0;
-      while (matched < placeholder.size && i + matched < t.size && t[i + matched] == placeholder[matched]) ++matched;
-      if (matched != placeholder.size) return {make_error_code(Errc::invalid_topic_template), 0};
+      const std::size_t left = t.size - i;
+      if (!equal_bytes(ConstByteSpan{t.data + i, left < placeholder.size ? left : placeholder.size}, placeholder)) {
+        return {make_error_code(Errc::invalid_topic_template), 0};
+      }
       uses_id = true;
       size += device_id.size;
       i += placeholder.size;

@@ -96,6 +96,19 @@ OptionsCheck derive(const Options& o, detail::MqttSettings& d) {
   return {};
 }
 
+// The PUBLISH every uplink message goes in (QoS 1 to the uplink topic),
+// without its packet id and flags; and its payload's size on the wire.
+mqtt::Publish uplink_publish(const detail::MqttSettings& s) {
+  mqtt::Publish publish;
+  publish.topic = ConstByteSpan{s.uplink_topic, s.uplink_topic_size};
+  publish.qos = mqtt::Qos::at_least_once;
+  return publish;
+}
+
+std::size_t wire_payload_size(const detail::MqttSettings& s, const Data& data) {
+  return data.payload.size + (s.envelope ? mqtt::kEnvelopeSize : 0);
+}
+
 CloseReason close_reason_of(mqtt::ConnectReturnCode code) {
   switch (code) {
     case mqtt::ConnectReturnCode::unacceptable_protocol_version: return CloseReason::unsupported_version;
@@ -194,17 +207,11 @@ EncodeResult MqttProfile::encode_after_welcome(ByteSpan out) {
 bool MqttProfile::can_transmit(std::uint64_t seq) const { return table_.packet_id_of(seq) != 0 || !table_.full(); }
 
 std::size_t MqttProfile::data_size(const Data& data) const {
-  mqtt::Publish publish;
-  publish.topic = uplink_topic();
-  publish.qos = mqtt::Qos::at_least_once;
-  publish.packet_id = 1;
-  return mqtt::encoded_size(publish, data.payload.size + (settings_.envelope ? mqtt::kEnvelopeSize : 0));
+  return mqtt::encoded_size(uplink_publish(settings_), wire_payload_size(settings_, data));  // the same for every packet id
 }
 
 EncodeResult MqttProfile::encode_data(const Data& data, ByteSpan out) {
-  mqtt::Publish publish;
-  publish.topic = uplink_topic();
-  publish.qos = mqtt::Qos::at_least_once;
+  mqtt::Publish publish = uplink_publish(settings_);
   // Sent on an earlier connection: the same identifier again, DUP set when
   // the broker kept the session (it may have seen it).
   publish.packet_id = table_.packet_id_of(data.seq);
@@ -215,12 +222,11 @@ EncodeResult MqttProfile::encode_data(const Data& data, ByteSpan out) {
     if (added.error) return {added.error, 0};
     publish.packet_id = added.packet_id;
   }
-  const std::size_t payload_size = data.payload.size + (settings_.envelope ? mqtt::kEnvelopeSize : 0);
   // The topic was checked at configure(); the size is checked here, after
   // the table took the message (the link asks only with room for
   // data_size()). Were it refused, the entry would wait for the next
   // attempt, which sends it under the same identifier.
-  const EncodeResult header = mqtt::write_publish_header(publish, payload_size, out);
+  const EncodeResult header = mqtt::write_publish_header(publish, wire_payload_size(settings_, data), out);
   if (header.error) return header;
   std::size_t at = header.size;
   if (settings_.envelope) {
